@@ -1,0 +1,3 @@
+/* pool.c - placeholder until the pool/proc work lands. */
+#include <errno.h>
+#include "pool.h"

@@ -1,0 +1,43 @@
+/* xattr_names.h - the names and value formats of the extended attributes the
+ * daemon serves. The daemon produces them, libshmfs and shmfsctl consume
+ * them: this is their one home. All values are plain ASCII without a trailing
+ * newline; numbers are decimal. */
+#ifndef SHMFS_CORE_XATTR_NAMES_H
+#define SHMFS_CORE_XATTR_NAMES_H
+
+#define SHMFS_XATTR_PREFIX "user.shmfs."   /* read-only, served by the daemon */
+#define SHMFS_XATTR_USER   "user."         /* anything else under user.: stored */
+
+/* On regions */
+#define SHMFS_XATTR_PAGE_TYPE     "user.shmfs.page_type"     /* normal | huge | gigantic */
+#define SHMFS_XATTR_PAGE_SZ       "user.shmfs.page_size"     /* bytes */
+#define SHMFS_XATTR_PAGE_CNT      "user.shmfs.page_count"    /* pages of st_size */
+#define SHMFS_XATTR_NUMA_NODES    "user.shmfs.numa_nodes"    /* list where pages sit now, asked of the kernel ("0", "0-1", "" when empty) */
+#define SHMFS_XATTR_POLICY        "user.shmfs.policy"        /* "bind:0", "split:0,1" (pages spread over nodes by shmfsctl create) */
+#define SHMFS_XATTR_CREATOR_PID   "user.shmfs.creator_pid"
+#define SHMFS_XATTR_CREATOR_START "user.shmfs.creator_start" /* creator's start time, clock ticks after boot (/proc/PID/stat field 22) */
+#define SHMFS_XATTR_CTIME         "user.shmfs.created"       /* creation time, "SECONDS.NANOSECONDS" since the epoch */
+#define SHMFS_XATTR_MAPPER_CNT    "user.shmfs.mapper_count"  /* processes mapping the backing file now */
+#define SHMFS_XATTR_MAPPER_PIDS   "user.shmfs.mapper_pids"   /* "123,456" ascending, "" when none */
+#define SHMFS_XATTR_ORPHANED      "user.shmfs.orphaned"      /* "true" | "false" */
+#define SHMFS_XATTR_BACKING       "user.shmfs.backing"       /* absolute path of the backing file */
+#define SHMFS_XATTR_BACKING_ID    "user.shmfs.backing_id"    /* "DEV:INO" of the backing file, decimal st_dev and st_ino */
+#define SHMFS_XATTR_HEAP_SZ       "user.shmfs.heap.size"     /* present only when the region holds a libshmfs heap */
+#define SHMFS_XATTR_HEAP_USED     "user.shmfs.heap.used"
+#define SHMFS_XATTR_HEAP_FREE     "user.shmfs.heap.free"
+#define SHMFS_XATTR_HEAP_ALLOC_CNT "user.shmfs.heap.alloc_count"
+
+/* On page-type and node directories (pools) */
+#define SHMFS_XATTR_POOL_TOTAL    "user.shmfs.pool.total"    /* pages */
+#define SHMFS_XATTR_POOL_FREE     "user.shmfs.pool.free"
+#define SHMFS_XATTR_POOL_RESERVED "user.shmfs.pool.reserved"
+#define SHMFS_XATTR_POOL_SURPLUS  "user.shmfs.pool.surplus"
+/* (directories also carry SHMFS_XATTR_PAGE_SZ and SHMFS_XATTR_PAGE_TYPE) */
+
+/* Control files in the tree */
+#define SHMFS_FILE_NR_PAGES   ".nr_pages"
+#define SHMFS_FILE_FREE_PAGES ".free_pages"
+#define SHMFS_FILE_STATUS     ".status"
+#define SHMFS_FILE_CONTROL    ".control"
+
+#endif

@@ -1,0 +1,129 @@
+/* test_parse.c - the strict number, size and list parsers and formatters. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "parse.h"
+
+static void u64_accepts_canonical_decimal(void **state)
+{
+	uint64_t v = 7;
+
+	assert_int_equal(shmfs_parse_u64("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(shmfs_parse_u64("18446744073709551615", &v), 0);
+	assert_true(v == UINT64_MAX);
+}
+
+static void u64_refuses_everything_else_and_keeps_output(void **state)
+{
+	static const char *bad[] = { "", " 1", "1 ", "+1", "-1", "01", "1x", "0x10", "1\n", "1.0" };
+	uint64_t v = 42;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(shmfs_parse_u64(bad[i], &v), -EINVAL);
+		assert_int_equal(v, 42);
+	}
+	assert_int_equal(shmfs_parse_u64("18446744073709551616", &v), -ERANGE);
+	assert_int_equal(v, 42);
+}
+
+static void size_units_are_binary(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(shmfs_parse_size("512M", &v), 0);
+	assert_true(v == 512ull << 20);
+	assert_int_equal(shmfs_parse_size("4G", &v), 0);
+	assert_true(v == 4ull << 30);
+	assert_int_equal(shmfs_parse_size("4GiB", &v), 0);
+	assert_true(v == 4ull << 30);
+	assert_int_equal(shmfs_parse_size("8k", &v), 0);
+	assert_true(v == 8192);
+	assert_int_equal(shmfs_parse_size("4096", &v), 0);
+	assert_true(v == 4096);
+	assert_true(shmfs_size_has_unit("4G"));
+	assert_false(shmfs_size_has_unit("4"));
+}
+
+static void size_refuses_bad_units_and_overflow(void **state)
+{
+	uint64_t v = 1;
+
+	assert_int_equal(shmfs_parse_size("4g", &v), -EINVAL);
+	assert_int_equal(shmfs_parse_size("4 G", &v), -EINVAL);
+	assert_int_equal(shmfs_parse_size("G", &v), -EINVAL);
+	assert_int_equal(shmfs_parse_size("4GB", &v), -EINVAL);
+	assert_int_equal(shmfs_parse_size("-4G", &v), -EINVAL);
+	assert_int_equal(shmfs_parse_size("16777216T", &v), -ERANGE);
+	assert_int_equal(v, 1);
+}
+
+static void size_format_is_human(void **state)
+{
+	char buf[SHMFS_SIZE_FMT_MAX];
+
+	assert_string_equal(shmfs_format_size(0, buf, sizeof(buf)), "0");
+	assert_string_equal(shmfs_format_size(1023, buf, sizeof(buf)), "1023");
+	assert_string_equal(shmfs_format_size(4096, buf, sizeof(buf)), "4.0K");
+	assert_string_equal(shmfs_format_size(63019827, buf, sizeof(buf)), "60.1M");
+	assert_string_equal(shmfs_format_size(1ull << 30, buf, sizeof(buf)), "1.0G");
+	assert_string_equal(shmfs_format_size((1ull << 20) - 1, buf, sizeof(buf)), "1.0M");
+	assert_string_equal(shmfs_format_size(UINT64_MAX, buf, sizeof(buf)), "16.0E");
+}
+
+static void list_round_trips(void **state)
+{
+	uint64_t bits[2] = { 0 };
+	char buf[64];
+
+	assert_int_equal(shmfs_parse_list("0-3,8,10-11,127", bits, 128), 0);
+	assert_true(bits[0] == 0xd0full);
+	assert_true(bits[1] == 1ull << 63);
+	assert_int_equal(shmfs_format_list(bits, 128, buf, sizeof(buf)), (int)strlen("0-3,8,10-11,127"));
+	assert_string_equal(buf, "0-3,8,10-11,127");
+	assert_int_equal(shmfs_parse_list("", bits, 128), 0);
+	assert_true(bits[0] == 0 && bits[1] == 0);
+	assert_int_equal(shmfs_format_list(bits, 128, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+}
+
+static void list_refuses_bad_text(void **state)
+{
+	uint64_t bits[1] = { 5 };
+
+	assert_int_equal(shmfs_parse_list("3-1", bits, 64), -EINVAL);
+	assert_int_equal(shmfs_parse_list("1,", bits, 64), -EINVAL);
+	assert_int_equal(shmfs_parse_list(",1", bits, 64), -EINVAL);
+	assert_int_equal(shmfs_parse_list("1-", bits, 64), -EINVAL);
+	assert_int_equal(shmfs_parse_list("a", bits, 64), -EINVAL);
+	assert_int_equal(shmfs_parse_list("64", bits, 64), -ERANGE);
+	assert_true(bits[0] == 5);
+}
+
+static void list_format_reports_short_buffer(void **state)
+{
+	uint64_t bits[1] = { 0x15 };
+	char buf[4];
+
+	assert_int_equal(shmfs_format_list(bits, 64, buf, sizeof(buf)), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(u64_accepts_canonical_decimal),
+		cmocka_unit_test(u64_refuses_everything_else_and_keeps_output),
+		cmocka_unit_test(size_units_are_binary),
+		cmocka_unit_test(size_refuses_bad_units_and_overflow),
+		cmocka_unit_test(size_format_is_human),
+		cmocka_unit_test(list_round_trips),
+		cmocka_unit_test(list_refuses_bad_text),
+		cmocka_unit_test(list_format_reports_short_buffer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

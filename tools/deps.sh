@@ -1,0 +1,31 @@
+#!/bin/bash
+# deps.sh - install what building and testing shmfs needs on Debian 12, and
+# only what is missing. Safe to run again.
+set -euo pipefail
+
+packages=(
+	# build
+	gcc meson ninja-build pkg-config libfuse3-dev libnuma-dev libcmocka-dev
+	# run: fusermount3 and mount.fuse3
+	fuse3
+	# tests: getfattr/setfattr, numactl, setpriv/mountpoint, fuser, a JSON parser for --json checks
+	attr numactl util-linux psmisc python3
+	# the multi-NUMA-node VM test (test/vm): qemu, a Debian kernel, busybox, cpio
+	qemu-system-x86 linux-image-amd64 busybox-static cpio
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# FUSE needs the module (built in on most kernels) and /dev/fuse.
+[ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true

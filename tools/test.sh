@@ -1,0 +1,69 @@
+#!/bin/bash
+# test.sh - run the whole test suite on this machine, as CI does: install what
+# is missing, build, run unit + integration + VM tests, then the unit and
+# integration tests again under AddressSanitizer+UBSan, and the threaded tests
+# under ThreadSanitizer. Needs root (tests mount shmfs and reserve huge pages;
+# they put the pools and mounts back as they found them).
+# Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test.sh: run as root: the tests mount filesystems and reserve huge pages" >&2
+	exit 1
+fi
+tools/deps.sh || exit 1
+
+passed=0
+failed=0
+status=0
+
+# run_build DIR MESON-OPTIONS... -- MESON-TEST-ARGS...
+run_build() {
+	local dir=$1; shift
+	local setup=() testargs=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do setup+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	testargs=("$@")
+	echo "=== $dir: meson setup ${setup[*]}"
+	if [ -d "$dir" ]; then
+		meson setup --reconfigure "$dir" "${setup[@]}" >/dev/null || { status=1; failed=$((failed + 1)); return; }
+	else
+		meson setup "$dir" "${setup[@]}" >/dev/null || { status=1; failed=$((failed + 1)); return; }
+	fi
+	if ! ninja -C "$dir" >"$dir.ninja.log" 2>&1; then
+		cat "$dir.ninja.log"
+		status=1; failed=$((failed + 1)); return
+	fi
+	echo "=== $dir: meson test ${testargs[*]}"
+	meson test -C "$dir" --print-errorlogs "${testargs[@]}" || status=1
+	# Count the individual TAP/cmocka results, not just the test programs.
+	read -r p f < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, re, sys
+p = f = 0
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    out = t.get("stdout") or ""
+    oks = len(re.findall(r"^ok \d+", out, re.M))
+    noks = len(re.findall(r"^not ok \d+", out, re.M))
+    if oks + noks == 0:
+        oks, noks = (1, 0) if t["result"] in ("OK", "EXPECTEDFAIL") else (0, 1)
+    elif t["result"] not in ("OK", "EXPECTEDFAIL") and noks == 0:
+        noks = 1  # crashed or timed out after its last result
+    p += oks; f += noks
+print(p, f)
+PY
+)
+	passed=$((passed + p)); failed=$((failed + f))
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+run_build build-test -- 
+run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dvm_tests=false -- --no-suite vm
+run_build build-tsan -Db_sanitize=thread -Dvm_tests=false -- --suite threads
+
+echo "$passed passed, $failed failed"
+[ $status -eq 0 ] && [ $failed -eq 0 ]

@@ -1,0 +1,2 @@
+/* shmfsctl.c - placeholder */
+int main(void) { return 1; }
