@@ -1,9 +1,619 @@
-/* heap.c - placeholder until the heap work lands. */
+/* heap.c - the management half of the libshmfs heap: format, validation of a
+ * heap found in memory, join/leave (owner slots), stats, the consistency
+ * check and reclaim of what dead processes held. The allocation paths are in
+ * heap_alloc.c; the format is described in heap_impl.h. */
 #include <errno.h>
-#include <shmfs/heap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "heap_impl.h"
+#include "proc.h"
+
+const struct heap_class heap_classes[HEAP_CLASS_CNT] = {
+	{ 16, 1, 256 },  { 32, 1, 128 },  { 48, 1, 85 },    { 64, 1, 64 },
+	{ 80, 1, 51 },   { 96, 1, 42 },   { 112, 1, 36 },   { 128, 1, 32 },
+	{ 160, 1, 25 },  { 192, 1, 21 },  { 224, 1, 18 },   { 256, 1, 16 },
+	{ 320, 1, 12 },  { 384, 1, 10 },  { 448, 1, 9 },    { 512, 1, 8 },
+	{ 640, 2, 12 },  { 768, 2, 10 },  { 896, 2, 9 },    { 1024, 2, 8 },
+	{ 1280, 3, 9 },  { 1536, 3, 8 },  { 1792, 4, 9 },   { 2048, 4, 8 },
+	{ 2560, 5, 8 },  { 3072, 6, 8 },  { 3584, 7, 8 },   { 4096, 8, 8 },
+	{ 5120, 10, 8 }, { 6144, 12, 8 }, { 7168, 14, 8 },  { 8192, 16, 8 },
+};
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t hdr_checksum(const struct heap_hdr *hdr)
+{
+	return fnv1a(hdr, offsetof(struct heap_hdr, checksum));
+}
+
+/* Offsets of every section for blk_cnt blocks; returns the end of the data. */
+static uint64_t layout(struct heap_hdr *l, uint32_t owner_max, uint64_t blk_cnt)
+{
+	l->owner_max = owner_max;
+	l->blk_cnt = blk_cnt;
+	l->map_words = (blk_cnt + 63) / 64;
+	l->owner_off = HEAP_OWNER_OFF;
+	l->desc_off = align_up(l->owner_off + (uint64_t)owner_max * sizeof(struct heap_owner), 64);
+	l->aux_off = align_up(l->desc_off + blk_cnt * 8, 64);
+	l->bmap_off = align_up(l->aux_off + blk_cnt * 4, 64);
+	l->used_off = align_up(l->bmap_off + blk_cnt * HEAP_BMAP_STRIDE * 8, 64);
+	l->hint_off = align_up(l->used_off + l->map_words * 8, 64);
+	l->data_off = align_up(l->hint_off + HEAP_CLASS_CNT * l->map_words * 8, HEAP_BLOCK_SZ);
+	return l->data_off + blk_cnt * HEAP_BLOCK_SZ;
+}
+
+/* The most blocks that fit in heap_sz bytes with their metadata. */
+static uint64_t layout_fit(struct heap_hdr *l, uint32_t owner_max, uint64_t heap_sz)
+{
+	uint64_t per_blk = HEAP_BLOCK_SZ + 8 + 4 + HEAP_BMAP_STRIDE * 8 + 5;
+	uint64_t fixed = HEAP_OWNER_OFF + (uint64_t)owner_max * sizeof(struct heap_owner) + 8 * 64 + HEAP_BLOCK_SZ;
+	uint64_t n = heap_sz > fixed ? (heap_sz - fixed) / per_blk : 0;
+
+	while (n > 0 && layout(l, owner_max, n) > heap_sz)
+		n--;
+	while (layout(l, owner_max, n + 1) <= heap_sz)
+		n++;
+	layout(l, owner_max, n);
+	return n;
+}
+
+SHMFS_API int shmfs_heap_format(void *mem, size_t mem_sz, const struct shmfs_heap_format_opts *opts)
+{
+	struct heap_hdr hdr = { 0 };
+	uint32_t owner_max = HEAP_OWNER_DEFAULT;
+	_Atomic uint64_t *used;
+	uint64_t n;
+
+	if (!mem || ((uintptr_t)mem & 15))
+		return -EINVAL;
+	if (opts) {
+		if (opts->sz < offsetof(struct shmfs_heap_format_opts, owner_max) + sizeof(uint32_t))
+			return -EINVAL;
+		if (opts->owner_max > SHMFS_HEAP_OWNER_MAX)
+			return -EINVAL;
+		if (opts->owner_max)
+			owner_max = opts->owner_max;
+	}
+	if (mem_sz < HEAP_OWNER_OFF + HEAP_MIN_BLOCKS * HEAP_BLOCK_SZ)
+		return -ENOSPC;
+	n = layout_fit(&hdr, owner_max, mem_sz);
+	if (n < HEAP_MIN_BLOCKS)
+		return -ENOSPC;
+
+	hdr.magic = HEAP_MAGIC;
+	hdr.version = HEAP_VERSION;
+	hdr.hdr_sz = sizeof(hdr);
+	hdr.heap_sz = hdr.data_off + n * HEAP_BLOCK_SZ;
+	hdr.block_sz = HEAP_BLOCK_SZ;
+	hdr.checksum = hdr_checksum(&hdr);
+
+	/* Magic last, so a crash during format leaves memory that is refused. */
+	memset(mem, 0, hdr.data_off);
+	used = (_Atomic uint64_t *)((uint8_t *)mem + hdr.used_off);
+	if (n % 64)
+		used[n / 64] = ~0ull << (n % 64); /* bits past the end are never free */
+	hdr.magic = 0;
+	memcpy(mem, &hdr, sizeof(hdr));
+	atomic_thread_fence(memory_order_release);
+	__atomic_store_n((uint64_t *)mem, HEAP_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int heap_view(const void *mem, size_t mem_sz, struct shmfs_heap *h)
+{
+	const struct heap_hdr *hdr = mem;
+	struct heap_hdr l = { 0 };
+
+	if (!mem || ((uintptr_t)mem & 15))
+		return -EINVAL;
+	if (mem_sz < sizeof(uint64_t) || __atomic_load_n(&hdr->magic, __ATOMIC_ACQUIRE) != HEAP_MAGIC)
+		return -ENOMSG;
+	if (mem_sz < sizeof(*hdr) || hdr->version != HEAP_VERSION || hdr->hdr_sz != sizeof(*hdr) ||
+	    hdr->checksum != hdr_checksum(hdr))
+		return -EBADMSG;
+	if (hdr->heap_sz > mem_sz || hdr->block_sz != HEAP_BLOCK_SZ || hdr->owner_max == 0 ||
+	    hdr->owner_max > SHMFS_HEAP_OWNER_MAX || hdr->blk_cnt < HEAP_MIN_BLOCKS ||
+	    hdr->blk_cnt > hdr->heap_sz / HEAP_BLOCK_SZ)
+		return -EBADMSG;
+	/* Every offset must be the one this version computes: nothing read from
+	 * the header is trusted beyond what the checksum and the size allow. */
+	if (layout(&l, hdr->owner_max, hdr->blk_cnt) != hdr->heap_sz ||
+	    l.owner_off != hdr->owner_off || l.desc_off != hdr->desc_off || l.aux_off != hdr->aux_off ||
+	    l.bmap_off != hdr->bmap_off || l.used_off != hdr->used_off || l.hint_off != hdr->hint_off ||
+	    l.data_off != hdr->data_off || l.map_words != hdr->map_words)
+		return -EBADMSG;
+
+	*h = (struct shmfs_heap) {
+		.base = (uint8_t *)mem,
+		.heap_sz = hdr->heap_sz,
+		.hdr = hdr,
+		.mut = (struct heap_mut *)((uint8_t *)mem + HEAP_MUT_OFF),
+		.owners = (struct heap_owner *)((uint8_t *)mem + hdr->owner_off),
+		.desc = (_Atomic uint64_t *)((uint8_t *)mem + hdr->desc_off),
+		.aux = (_Atomic uint32_t *)((uint8_t *)mem + hdr->aux_off),
+		.bmap = (_Atomic uint64_t *)((uint8_t *)mem + hdr->bmap_off),
+		.used = (_Atomic uint64_t *)((uint8_t *)mem + hdr->used_off),
+		.hint = (_Atomic uint64_t *)((uint8_t *)mem + hdr->hint_off),
+		.data_off = hdr->data_off,
+		.blk_cnt = hdr->blk_cnt,
+		.map_words = hdr->map_words,
+		.owner_max = hdr->owner_max,
+	};
+	return 0;
+}
+
+/* Start time of the calling process (0 = unknown: liveness then rests on
+ * the pid alone). */
+static uint64_t self_start_time(void)
+{
+	uint64_t start;
+
+	return shmfs_proc_start_time(getpid(), &start) < 0 ? 0 : start;
+}
+
+static _Atomic uint64_t join_ids;
+
+SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap)
+{
+	struct shmfs_heap v, *h;
+	uint64_t start;
+	pid_t pid;
+	int r;
+
+	if (!ret_heap)
+		return -EINVAL;
+	r = heap_view(mem, mem_sz, &v);
+	if (r < 0)
+		return r;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	*h = v;
+	pid = getpid();
+	start = self_start_time();
+	for (uint32_t i = 0; i < h->owner_max; i++) {
+		struct heap_owner *o = &h->owners[i];
+		uint64_t w = atomic_load(&o->word);
+		uint32_t gen;
+
+		if (S_STATE(w) != S_FREE)
+			continue;
+		gen = (S_GEN(w) + 1) & 0xfff;
+		/* Start time first: a reclaim that sees the slot active must
+		 * never compare against a stale one (0 means unknown). */
+		if (!atomic_compare_exchange_strong(&o->word, &w, S_MAKE(S_ACTIVE, gen, pid)))
+			continue;
+		atomic_store(&o->start_time, start);
+		h->owner = OWNER_MAKE(i, gen);
+		h->join_id = atomic_fetch_add(&join_ids, 1) + 1;
+		atomic_fetch_add_explicit(&h->mut->join_cnt, 1, memory_order_relaxed);
+		*ret_heap = h;
+		return 0;
+	}
+	free(h);
+	return -EUSERS;
+}
+
+SHMFS_API int shmfs_heap_leave(shmfs_heap_t *h)
+{
+	struct heap_owner *o;
+	uint64_t w;
+
+	if (!h)
+		return 0;
+	shmfs_heap_trim(h);
+	for (uint64_t b = 0; b < h->blk_cnt; b++)
+		if (D_OWNER(atomic_load_explicit(&h->desc[b], memory_order_relaxed)) == h->owner)
+			goto out;
+	o = &h->owners[OWNER_IDX(h->owner)];
+	w = atomic_load(&o->word);
+	if (S_STATE(w) == S_ACTIVE && S_GEN(w) == OWNER_GEN(h->owner)) {
+		atomic_store(&o->start_time, 0);
+		atomic_compare_exchange_strong(&o->word, &w, S_MAKE(S_FREE, S_GEN(w), 0));
+	}
+out:
+	free(h);
+	return 0;
+}
+
+unsigned heap_span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	const struct heap_class *cl = &heap_classes[D_CLASS(d)];
+	_Atomic uint64_t *bm = heap_bmap(h, head);
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < heap_class_words(D_CLASS(d)); i++) {
+		uint64_t w = atomic_load(&bm[i]);
+
+		if (W_TAG(w) == D_TAG(d))
+			n += __builtin_popcountll(w & heap_unit_mask(cl->units, i));
+	}
+	return n;
+}
+
+bool heap_run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
+{
+	uint64_t n = heap_run_blocks(h, head, dr);
+	uint64_t free_d = D_MAKE(0, K_FREE, 0, D_GEN(dr) + 1);
+	uint64_t df = D_MAKE(D_OWNER(dr), K_FREEING, D_CLASS(dr), D_GEN(dr));
+
+	/* Decide first, on the head: once it is K_FREEING nobody can roll
+	 * the retire back, so freeing the bodies below is never undone. */
+	if (D_KIND(dr) == K_RETIRE && !atomic_compare_exchange_strong(&h->desc[head], &dr, df) && dr != df)
+		return false;
+	dr = df;
+
+	if (n == 0 || n > h->blk_cnt - head)
+		n = 1;
+	for (uint64_t i = 1; i < n; i++) {
+		uint64_t b = head + i;
+		uint64_t db = atomic_load(&h->desc[b]);
+
+		if (D_KIND(db) != K_BODY || atomic_load_explicit(&h->aux[b], memory_order_relaxed) != head)
+			continue;
+		if (atomic_compare_exchange_strong(&h->desc[b], &db, D_MAKE(0, K_FREE, 0, D_GEN(db) + 1)))
+			heap_map_clear(h->used, b);
+	}
+	if (D_CLASS(dr) < HEAP_CLASS_CNT)
+		heap_map_clear(h->hint + D_CLASS(dr) * h->map_words, head);
+	if (!atomic_compare_exchange_strong(&h->desc[head], &dr, free_d))
+		return false;
+	heap_map_clear(h->used, head);
+	atomic_fetch_sub_explicit(&h->mut->footprint, n, memory_order_relaxed);
+	return true;
+}
+
+void heap_retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr)
+{
+	if (D_CLASS(dr) >= HEAP_CLASS_CNT || heap_span_live(h, head, dr) == 0) {
+		heap_run_release(h, head, dr);
+		return;
+	}
+	atomic_compare_exchange_strong(&h->desc[head], &dr,
+				       D_MAKE(D_OWNER(dr), K_SMALL, D_CLASS(dr), D_GEN(dr)));
+}
+
+static void count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t *ret_cnt,
+			 uint64_t *ret_blocks)
+{
+	uint64_t used = 0, cnt = 0, blocks = 0;
+
+	for (uint64_t b = 0; b < h->blk_cnt; b++) {
+		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_acquire);
+		unsigned live;
+
+		if (D_KIND(d) != K_FREE)
+			blocks++;
+		switch (D_KIND(d)) {
+		case K_SMALL:
+		case K_RETIRE:
+			if (D_CLASS(d) >= HEAP_CLASS_CNT)
+				break;
+			live = heap_span_live(h, b, d);
+			used += (uint64_t)live * heap_classes[D_CLASS(d)].unit;
+			cnt += live;
+			break;
+		case K_LARGE:
+			used += (uint64_t)atomic_load_explicit(&h->aux[b], memory_order_relaxed) * HEAP_BLOCK_SZ;
+			cnt++;
+			break;
+		}
+	}
+	*ret_used = used;
+	*ret_cnt = cnt;
+	*ret_blocks = blocks;
+}
+
+static void view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
+{
+	uint64_t blocks;
+
+	memset(st, 0, sizeof(*st));
+	st->size = h->blk_cnt * HEAP_BLOCK_SZ;
+	count_blocks(h, &st->used, &st->alloc_cnt, &blocks);
+	st->free = st->size - st->used;
+	st->footprint = blocks * HEAP_BLOCK_SZ;
+	st->hwm = atomic_load_explicit(&h->mut->hwm, memory_order_relaxed) * HEAP_BLOCK_SZ;
+	if (st->hwm < st->footprint)
+		st->hwm = st->footprint;
+	st->owner_max = h->owner_max;
+	for (uint32_t i = 0; i < h->owner_max; i++)
+		if (S_STATE(atomic_load_explicit(&h->owners[i].word, memory_order_relaxed)) != S_FREE)
+			st->owner_cnt++;
+}
+
+SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats)
+{
+	if (!heap || !ret_stats)
+		return -EINVAL;
+	view_stats(heap, ret_stats);
+	return 0;
+}
 
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats)
 {
-	(void)mem; (void)mem_sz; (void)ret_stats;
-	return -ENOMSG;
+	struct shmfs_heap v;
+	int r;
+
+	if (!ret_stats)
+		return -EINVAL;
+	r = heap_view(mem, mem_sz, &v);
+	if (r < 0)
+		return r;
+	view_stats(&v, ret_stats);
+	return 0;
+}
+
+#define CHECK(cond, ...) do { \
+		if (!(cond)) { \
+			if (msg && msg_sz) \
+				snprintf(msg, msg_sz, __VA_ARGS__); \
+			return -EUCLEAN; \
+		} \
+	} while (0)
+
+static bool owner_valid(const struct shmfs_heap *h, uint32_t o)
+{
+	uint64_t w;
+
+	if ((o & 0xfff) == 0 || OWNER_IDX(o) >= h->owner_max)
+		return false;
+	w = atomic_load(&h->owners[OWNER_IDX(o)].word);
+	return S_STATE(w) != S_FREE && S_GEN(w) == OWNER_GEN(o);
+}
+
+/* One block; 1 when it changed under us (skip), 0 when fine. */
+static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t msg_sz)
+{
+	uint64_t d = atomic_load(&h->desc[b]);
+	unsigned kind = D_KIND(d), c = D_CLASS(d);
+	uint64_t n, head, dh;
+
+	CHECK(kind <= K_FREEING, "block %llu: unknown kind %u", (unsigned long long)b, kind);
+	if (kind == K_FREE) {
+		CHECK(D_OWNER(d) == 0 && c == 0, "block %llu: free block with owner or class",
+		      (unsigned long long)b);
+		return 0;
+	}
+	if (!owner_valid(h, D_OWNER(d))) {
+		if (atomic_load(&h->desc[b]) != d)
+			return 1;
+		CHECK(false, "block %llu: owner %#x is not a registered owner", (unsigned long long)b,
+		      D_OWNER(d));
+	}
+	switch (kind) {
+	case K_SMALL:
+	case K_LARGE:
+	case K_RETIRE:
+	case K_FREEING:
+		CHECK(c < HEAP_CLASS_CNT || (c == HEAP_CLASS_LARGE && kind != K_SMALL),
+		      "block %llu: bad class %u", (unsigned long long)b, c);
+		if (kind == K_LARGE)
+			CHECK(c == 0, "block %llu: large run with a class", (unsigned long long)b);
+		n = heap_run_blocks(h, b, d);
+		CHECK(n >= 1 && n <= h->blk_cnt - b, "block %llu: run of %llu blocks overruns the heap",
+		      (unsigned long long)b, (unsigned long long)n);
+		if (kind == K_RETIRE || kind == K_FREEING)
+			return 0; /* bodies may be half released */
+		for (uint64_t i = 1; i < n; i++) {
+			uint64_t db = atomic_load(&h->desc[b + i]);
+
+			if (D_KIND(db) != K_BODY || atomic_load(&h->aux[b + i]) != b) {
+				if (atomic_load(&h->desc[b]) != d)
+					return 1;
+				CHECK(false, "block %llu: body %llu of the run is not attached",
+				      (unsigned long long)b, (unsigned long long)(b + i));
+			}
+		}
+		if (kind == K_SMALL) {
+			_Atomic uint64_t *bm = heap_bmap(h, b);
+
+			for (unsigned i = 0; i < heap_class_words(c); i++) {
+				uint64_t w = atomic_load(&bm[i]);
+
+				if (atomic_load(&h->desc[b]) != d)
+					return 1;
+				CHECK(W_TAG(w) == D_TAG(d), "block %llu: bitmap word %u has a stale tag",
+				      (unsigned long long)b, i);
+				CHECK(!(w & HEAP_UNIT_MASK & ~heap_unit_mask(heap_classes[c].units, i)),
+				      "block %llu: bitmap word %u marks units past the span",
+				      (unsigned long long)b, i);
+			}
+		}
+		return 0;
+	case K_BODY:
+		head = atomic_load(&h->aux[b]);
+		CHECK(head < b, "block %llu: body points forward to %llu", (unsigned long long)b,
+		      (unsigned long long)head);
+		dh = atomic_load(&h->desc[head]);
+		if (D_KIND(dh) == K_CLAIM || D_KIND(dh) == K_RETIRE || D_KIND(dh) == K_FREEING)
+			return 0;
+		if (D_KIND(dh) != K_SMALL && D_KIND(dh) != K_LARGE) {
+			if (atomic_load(&h->desc[b]) != d)
+				return 1;
+			CHECK(false, "block %llu: body of %llu which is no run head", (unsigned long long)b,
+			      (unsigned long long)head);
+		}
+		CHECK(b - head < heap_run_blocks(h, head, dh) || atomic_load(&h->desc[b]) != d,
+		      "block %llu: body past the end of run %llu", (unsigned long long)b,
+		      (unsigned long long)head);
+		return 0;
+	default: /* K_CLAIM: an allocation in flight */
+		return 0;
+	}
+}
+
+SHMFS_API int shmfs_heap_check(const void *mem, size_t mem_sz, char *msg, size_t msg_sz)
+{
+	struct shmfs_heap v;
+	int r;
+
+	r = heap_view(mem, mem_sz, &v);
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; i < v.owner_max; i++) {
+		uint64_t w = atomic_load(&v.owners[i].word);
+
+		CHECK(S_STATE(w) <= S_DEAD, "owner slot %u: bad state %u", i, S_STATE(w));
+		CHECK(S_STATE(w) == S_FREE || S_PID(w) != 0, "owner slot %u: in use without a pid", i);
+	}
+	for (uint64_t b = 0; b < v.blk_cnt; b++) {
+		r = check_block(&v, b, msg, msg_sz);
+		if (r < 0)
+			return r;
+	}
+	if (msg && msg_sz)
+		msg[0] = 0;
+	return 0;
+}
+
+/* Free one block-run head owned by a dead owner; counts what it held. */
+static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_heap_reclaim_stats_t *st)
+{
+	unsigned c = D_CLASS(d);
+	uint64_t live = 0, bytes = 0, n, dr;
+
+	switch (D_KIND(d)) {
+	case K_SMALL:
+		live = heap_span_live(h, b, d);
+		bytes = live * heap_classes[c].unit;
+		dr = D_MAKE(D_OWNER(d), K_RETIRE, c, D_GEN(d));
+		break;
+	case K_LARGE:
+		live = 1;
+		bytes = (uint64_t)atomic_load(&h->aux[b]) * HEAP_BLOCK_SZ;
+		dr = D_MAKE(D_OWNER(d), K_RETIRE, HEAP_CLASS_LARGE, D_GEN(d));
+		break;
+	case K_RETIRE:
+		/* A span stays its owner's until released: count what is left. */
+		if (c < HEAP_CLASS_CNT) {
+			live = heap_span_live(h, b, d);
+			bytes = live * heap_classes[c].unit;
+		}
+		dr = d;
+		break;
+	default:
+		return;
+	}
+	n = heap_run_blocks(h, b, d);
+	if (dr != d && !atomic_compare_exchange_strong(&h->desc[b], &d, dr))
+		return;
+	if (heap_run_release(h, b, dr)) {
+		st->alloc_cnt += live;
+		st->bytes += bytes;
+		st->blocks += n;
+	}
+}
+
+SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats)
+{
+	shmfs_heap_reclaim_stats_t st = { 0 };
+	struct shmfs_heap v;
+	uint32_t *dead;
+	bool any = false;
+	int r;
+
+	r = heap_view(mem, mem_sz, &v);
+	if (r < 0)
+		return r;
+	dead = calloc(v.owner_max, sizeof(*dead));
+	if (!dead)
+		return -ENOMEM;
+
+	for (uint32_t i = 0; i < v.owner_max; i++) {
+		struct heap_owner *o = &v.owners[i];
+		uint64_t w = atomic_load(&o->word);
+
+		if (S_STATE(w) == S_ACTIVE) {
+			if (shmfs_proc_alive(S_PID(w), atomic_load(&o->start_time)))
+				continue;
+			if (!atomic_compare_exchange_strong(&o->word, &w, S_MAKE(S_DEAD, S_GEN(w), S_PID(w))))
+				continue;
+			w = S_MAKE(S_DEAD, S_GEN(w), S_PID(w));
+		}
+		if (S_STATE(w) == S_DEAD) {
+			dead[i] = OWNER_MAKE(i, S_GEN(w));
+			any = true;
+		}
+	}
+
+	for (uint64_t b = 0; any && b < v.blk_cnt; b++) {
+		uint64_t d = atomic_load(&v.desc[b]);
+		uint32_t o = D_OWNER(d);
+		uint64_t head, dh;
+
+		if (D_KIND(d) == K_FREEING) {
+			/* A release someone was killed in (or is doing): finish it. */
+			heap_run_release(&v, b, d);
+			continue;
+		}
+		if (D_KIND(d) == K_RETIRE && !(o && OWNER_IDX(o) < v.owner_max && dead[OWNER_IDX(o)] == o)) {
+			/* A live owner's block left half freed by a dead freer. */
+			heap_retire_resolve(&v, b, d);
+			continue;
+		}
+		if (!o || OWNER_IDX(o) >= v.owner_max || dead[OWNER_IDX(o)] != o)
+			continue;
+		switch (D_KIND(d)) {
+		case K_CLAIM:
+			if (atomic_compare_exchange_strong(&v.desc[b], &d, D_MAKE(0, K_FREE, 0, D_GEN(d) + 1))) {
+				heap_map_clear(v.used, b);
+				st.blocks++;
+			}
+			break;
+		case K_BODY:
+			head = atomic_load(&v.aux[b]);
+			dh = head < b ? atomic_load(&v.desc[head]) : 0;
+			if (D_OWNER(dh) == o || D_KIND(dh) == K_RETIRE || D_KIND(dh) == K_FREEING)
+				break; /* released with its head */
+			if (atomic_compare_exchange_strong(&v.desc[b], &d, D_MAKE(0, K_FREE, 0, D_GEN(d) + 1))) {
+				heap_map_clear(v.used, b);
+				st.blocks++;
+			}
+			break;
+		default:
+			reclaim_head(&v, b, d, &st);
+			break;
+		}
+	}
+
+	/* Resynchronise the `used` hint: a process killed between freeing a
+	 * descriptor and clearing its bit left a free block hidden. Clearing a
+	 * bit that a claimer sets concurrently is harmless (a wrong 0). */
+	for (uint64_t b = 0; b < v.blk_cnt; b++)
+		if (D_KIND(atomic_load(&v.desc[b])) == K_FREE)
+			heap_map_clear(v.used, b);
+
+	for (uint32_t i = 0; i < v.owner_max; i++) {
+		uint64_t w;
+
+		if (!dead[i])
+			continue;
+		w = atomic_load(&v.owners[i].word);
+		if (S_STATE(w) == S_DEAD && S_GEN(w) == OWNER_GEN(dead[i])) {
+			atomic_store(&v.owners[i].start_time, 0);
+			if (atomic_compare_exchange_strong(&v.owners[i].word, &w, S_MAKE(S_FREE, S_GEN(w), 0)))
+				st.owner_cnt++;
+		}
+	}
+	free(dead);
+	if (ret_stats)
+		*ret_stats = st;
+	return 0;
 }

@@ -1,2 +1,239 @@
-/* shmfsctl.c - placeholder */
-int main(void) { return 1; }
+/* shmfsctl.c - the entry point of shmfsctl: global options, the table of
+ * subcommands, and chaining (`shmfsctl init 0770 app app alloc 4 huge 0 query`
+ * runs three commands, like fd_shmem_cfg). The whole command line is parsed
+ * before anything runs, so a typo in the third command does not leave the
+ * first two done. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+static const struct ctl_cmd *const cmd_tables[] = {
+	ctl_cfg_cmds, ctl_region_cmds, ctl_info_cmds, ctl_numa_cmds, ctl_heap_cmds,
+};
+
+static const struct ctl_cmd *cmd_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cmd_tables) / sizeof(cmd_tables[0]); i++)
+		for (const struct ctl_cmd *c = cmd_tables[i]; c->name; c++)
+			if (strcmp(c->name, name) == 0)
+				return c;
+	return NULL;
+}
+
+static void main_help(FILE *f)
+{
+	static const char *const groups[] = {
+		"Pools and mounts (fd_shmem_cfg)", "Regions (fd_shmem_ctl)",
+		"Inspection and cleanup", "Topology", "Heaps",
+	};
+
+	fprintf(f,
+		"usage: shmfsctl [--mount DIR] [--json] [-q] COMMAND [ARGS...] [COMMAND [ARGS...]]...\n"
+		"\n"
+		"Administer and inspect a shmfs mount: huge page pools, regions, orphans, heaps.\n"
+		"Several commands may follow each other on one line; they run in order and the\n"
+		"first failure stops the rest.\n"
+		"\n"
+		"Options:\n"
+		"  --mount DIR   the shmfs mount (default: $SHMFS_PATH, else " CTL_DEFAULT_MOUNT ")\n"
+		"  --json        exact, machine-readable output (see shmfsctl(8) for the schema)\n"
+		"  -q, --quiet   no progress, no success messages\n"
+		"  -h, --help    this help; 'shmfsctl COMMAND --help' for one command\n"
+		"  --version     print the version\n");
+	for (size_t i = 0; i < sizeof(cmd_tables) / sizeof(cmd_tables[0]); i++) {
+		fprintf(f, "\n%s:\n", groups[i]);
+		for (const struct ctl_cmd *c = cmd_tables[i]; c->name; c++)
+			fprintf(f, "  %-10s %-28s %s\n", c->name, c->args, c->summary);
+	}
+	fprintf(f, "\nExit status: 0 success, 1 an operation failed, 2 bad usage.\n");
+}
+
+void ctl_cmd_help(const struct ctl_cmd *cmd, FILE *f)
+{
+	fprintf(f, "usage: shmfsctl %s%s%s%s\n\n%s\n", cmd->name, cmd->opts[0].help ? " [OPTIONS]" : "",
+		cmd->args[0] ? " " : "", cmd->args, cmd->summary);
+	if (cmd->help && cmd->help[0])
+		fprintf(f, "\n%s", cmd->help);
+	fprintf(f, "\nOptions:\n");
+	for (int i = 0; i < CTL_OPT_MAX && cmd->opts[i].help; i++) {
+		const struct ctl_opt *o = &cmd->opts[i];
+		char left[64];
+
+		if (o->short_name && o->long_name)
+			snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->long_name);
+		else if (o->short_name)
+			snprintf(left, sizeof(left), "-%c", o->short_name);
+		else
+			snprintf(left, sizeof(left), "    --%s", o->long_name);
+		fprintf(f, "  %-16s %s\n", left, o->help);
+	}
+	if (cmd->reports)
+		fprintf(f, "  %-16s %s\n", "    --json", "machine-readable output (schema in shmfsctl(8))");
+	fprintf(f, "  %-16s %s\n", "-h, --help", "this help");
+}
+
+/* One command of the chain, parsed. */
+struct step {
+	const struct ctl_cmd *cmd;
+	struct ctl_args args;
+};
+
+static bool looks_negative_number(const char *s)
+{
+	return s[0] == '-' && s[1] >= '0' && s[1] <= '9';
+}
+
+/* Match an option token against the command's options. -1 when unknown. */
+static int opt_match(const struct ctl_cmd *cmd, const char *tok, struct ctl_args *a)
+{
+	if (tok[1] == '-') {
+		for (int i = 0; i < CTL_OPT_MAX && cmd->opts[i].help; i++)
+			if (cmd->opts[i].long_name && strcmp(tok + 2, cmd->opts[i].long_name) == 0) {
+				a->opt[i] = true;
+				return 0;
+			}
+		return -1;
+	}
+	/* short flags, possibly grouped: -fa */
+	for (const char *p = tok + 1; *p; p++) {
+		int i;
+
+		for (i = 0; i < CTL_OPT_MAX && cmd->opts[i].help; i++)
+			if (cmd->opts[i].short_name == *p)
+				break;
+		if (i == CTL_OPT_MAX || !cmd->opts[i].help)
+			return -1;
+		a->opt[i] = true;
+	}
+	return 0;
+}
+
+/* Parse one command starting at argv[*i]. 0, CTL_EXIT_USAGE, or -1 when
+ * --help was asked for (printed; nothing runs). */
+static int parse_step(struct ctl *c, int argc, char **argv, int *i, struct step *s)
+{
+	const struct ctl_cmd *cmd = cmd_find(argv[*i]);
+	bool opts_done = false;
+	int j = *i + 1;
+
+	if (!cmd)
+		return ctl_usage(NULL, "unknown command '%s'", argv[*i]);
+	memset(s, 0, sizeof(*s));
+	s->cmd = cmd;
+	s->args.argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (!s->args.argv)
+		return CTL_EXIT_FAIL;
+	for (; j < argc; j++) {
+		const char *tok = argv[j];
+
+		if (!opts_done && tok[0] == '-' && tok[1] && !looks_negative_number(tok)) {
+			if (strcmp(tok, "--") == 0) {
+				opts_done = true;
+				continue;
+			}
+			if (strcmp(tok, "-h") == 0 || strcmp(tok, "--help") == 0) {
+				ctl_cmd_help(cmd, stdout);
+				return -1;
+			}
+			if (strcmp(tok, "--json") == 0) {
+				if (!cmd->reports)
+					return ctl_usage(cmd->name, "'%s' has no output that --json applies to",
+							 cmd->name);
+				c->json = true;
+				continue;
+			}
+			if (opt_match(cmd, tok, &s->args) < 0)
+				return ctl_usage(cmd->name, "unknown option '%s'", tok);
+			continue;
+		}
+		if (cmd->max_args >= 0 && s->args.argc >= cmd->max_args)
+			break;
+		/* Optional arguments end where the next command begins. */
+		if (cmd->max_args >= 0 && s->args.argc >= cmd->min_args && cmd_find(tok))
+			break;
+		s->args.argv[s->args.argc++] = argv[j];
+	}
+	if (s->args.argc < cmd->min_args)
+		return ctl_usage(cmd->name, "needs %s", cmd->args);
+	*i = j;
+	return 0;
+}
+
+static int parse_global(struct ctl *c, int argc, char **argv, int *i)
+{
+	for (; *i < argc; (*i)++) {
+		const char *a = argv[*i];
+
+		if (strcmp(a, "--json") == 0) {
+			c->json = true;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			c->quiet = true;
+		} else if (strcmp(a, "--mount") == 0) {
+			if (*i + 1 >= argc || argv[*i + 1][0] == '\0')
+				return ctl_usage(NULL, "--mount needs a directory");
+			c->mount = argv[++(*i)];
+		} else if (strncmp(a, "--mount=", 8) == 0 && a[8]) {
+			c->mount = a + 8;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			main_help(stdout);
+			return -1;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("shmfsctl %s\n", SHMFS_VERSION);
+			return -1;
+		} else if (a[0] == '-') {
+			return ctl_usage(NULL, "unknown option '%s'", a);
+		} else {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { .argv0 = argv[0] };
+	struct step *steps;
+	int step_cnt = 0, reporting = 0, i = 1, r;
+	const char *env = getenv("SHMFS_PATH");
+
+	c.mount = env && env[0] ? env : CTL_DEFAULT_MOUNT;
+	c.progress_tty = isatty(STDERR_FILENO);
+	r = parse_global(&c, argc, argv, &i);
+	if (r)
+		return r < 0 ? 0 : r;
+	if (i >= argc) {
+		main_help(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	steps = calloc((size_t)argc, sizeof(*steps));
+	if (!steps)
+		return CTL_EXIT_FAIL;
+	while (i < argc) {
+		r = parse_step(&c, argc, argv, &i, &steps[step_cnt]);
+		if (r)
+			return r < 0 ? 0 : r;
+		reporting += steps[step_cnt].cmd->reports;
+		step_cnt++;
+	}
+	c.json_chain = c.json && reporting > 1;
+	r = shmfs_page_types_load(&c.types);
+	if (r < 0) {
+		fprintf(stderr, "shmfsctl: cannot read the page sizes of this kernel: %s\n", strerror(-r));
+		return CTL_EXIT_FAIL;
+	}
+	r = 0;
+	for (int s = 0; s < step_cnt && r == 0; s++) {
+		r = steps[s].cmd->run(&c, &steps[s].args);
+		fflush(stdout);
+	}
+	if (c.json_chain && c.json_docs > 0)
+		fputs("\n]\n", stdout);
+	for (int s = 0; s < step_cnt; s++)
+		free(steps[s].args.argv);
+	free(steps);
+	return r;
+}

@@ -1,6 +1,31 @@
 /* heap.h - libshmfs heap: a lock-free bitmap allocator inside a region.
- * (Owned by the heap work; this first version fixes the one call the daemon
- * makes so both can be built side by side.) */
+ *
+ * A heap lives entirely inside caller memory (normally a joined shmfs region)
+ * and is shared by every process that maps that memory, at any address.
+ * Allocations are named by offsets from the start of the memory (0 is the
+ * null offset), so an offset handed from one process to another means the
+ * same bytes in both. Allocation and free are lock-free and async-signal-safe;
+ * a process killed at any instruction leaves the heap consistent, and what it
+ * held stays attributed to it until shmfs_heap_reclaim() frees it.
+ *
+ * Layout, in short: the memory is cut into 4 KiB blocks. Small requests (up
+ * to 8 KiB, 32 size classes spaced at most 25% apart) are served from spans
+ * of 1 to 16 blocks cut into equal units, one allocation bit per unit; larger
+ * requests take runs of whole blocks. Every block has a 64-bit descriptor
+ * (owner, kind, class, generation) that is changed only by compare-and-swap,
+ * so every step of every operation is either done or not done. A span belongs
+ * to the process (owner) that claimed it; only that process allocates from
+ * it, any process may free into it. Metadata takes about 1.5% of the memory.
+ *
+ * Errors: functions returning int return 0 or a negative errno. Allocation
+ * functions return an offset, or 0 with errno set. Nothing here logs.
+ *
+ * Handles: shmfs_heap_join() returns a process-local handle (shmfs_heap_t);
+ * every join is paired with one shmfs_heap_leave(). A handle registers an
+ * owner slot (pid and process start time) in the heap; after fork() the
+ * child must join again with its own handle (allocations through the
+ * parent's handle would be attributed to the parent).
+ */
 #ifndef SHMFS_HEAP_H
 #define SHMFS_HEAP_H
 
@@ -13,19 +38,142 @@
 extern "C" {
 #endif
 
+/* Constants of the on-memory format (version 1). */
+#define SHMFS_HEAP_BLOCK_SZ  4096u   /* allocation granule of the large path */
+#define SHMFS_HEAP_SMALL_MAX 8192u   /* largest request served from a span */
+#define SHMFS_HEAP_ALIGN     16u     /* alignment of every allocation */
+#define SHMFS_HEAP_OWNER_MAX 4095u   /* most owner slots a heap can have */
+
+typedef struct shmfs_heap shmfs_heap_t;
+
 typedef struct shmfs_heap_stats {
-	uint64_t size;      /* bytes the heap manages */
-	uint64_t used;      /* bytes in live blocks */
+	uint64_t size;      /* bytes the heap can hand out (blocks x block size) */
+	uint64_t used;      /* bytes in live allocations (rounded to their class) */
 	uint64_t free;      /* size - used */
 	uint64_t alloc_cnt; /* live allocations */
-	uint64_t hwm;       /* high-water mark of used */
+	uint64_t hwm;       /* high-water mark of footprint (bytes of blocks taken) */
+	/* Fields added after the first version (append only). */
+	uint64_t footprint; /* bytes of blocks taken by spans and large runs now */
+	uint64_t owner_cnt; /* owner slots in use (joined, left with live blocks, or dead) */
+	uint64_t owner_max; /* owner slots the heap was formatted with */
 } shmfs_heap_stats_t;
+
+/* Options of shmfs_heap_format(). Start with sz = sizeof(struct
+ * shmfs_heap_format_opts) so fields can be added later; NULL means defaults. */
+struct shmfs_heap_format_opts {
+	size_t sz;
+	uint32_t owner_max; /* owner slots (joins) the heap can track; 0 = 256 */
+};
+
+/* Lay out a new, empty heap in mem (mem_sz bytes, writable, 4096-aligned
+ * recommended). Overwrites whatever mem held; do not format memory that other
+ * processes are using. The heap uses at most mem_sz bytes and records that
+ * size, so a later join or peek with a shorter mapping is refused.
+ * Errors: -EINVAL mem NULL or misaligned (not 16-byte aligned), opts->sz too
+ * small, owner_max > SHMFS_HEAP_OWNER_MAX; -ENOSPC mem_sz too small for the
+ * metadata plus 16 blocks. Not thread-safe with respect to users of mem. */
+SHMFS_API int shmfs_heap_format(void *mem, size_t mem_sz, const struct shmfs_heap_format_opts *opts);
+
+/* Join the heap in mem (mem_sz = the size of the mapping; the mapping may be
+ * at a different address in every process). Validates the header (magic,
+ * version, checksum, every offset against mem_sz) and registers an owner slot
+ * for the calling process (pid + start time). *ret_heap is malloc'ed.
+ * Errors: -EINVAL mem or ret_heap NULL; -ENOMSG no heap magic (foreign
+ * memory); -EBADMSG damaged header, other version, or heap larger than mem_sz
+ * (truncated mapping); -EUSERS every owner slot is taken (run reclaim);
+ * -ENOMEM. Not async-signal-safe (uses malloc); thread-safe. */
+SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap);
+
+/* End a join. The caller's live allocations stay allocated and attributed to
+ * its owner slot (other processes may still be using them); when the slot
+ * owns nothing any more it is released. The handle must not be used by any
+ * thread afterwards. NULL is a no-op. Returns 0. */
+SHMFS_API int shmfs_heap_leave(shmfs_heap_t *heap);
+
+/* Allocate sz bytes (1 .. most of the heap), 16-byte aligned. Returns the
+ * offset from the start of mem, or 0 with errno = ENOMEM (no room; the heap
+ * is unchanged) or EINVAL (heap NULL). sz 0 is treated as 1.
+ * Lock-free and async-signal-safe (no locks, no syscalls, no libc calls):
+ * may be called from signal handlers, including one that interrupted
+ * malloc or free on the same heap. Thread-safe. */
+SHMFS_API uint64_t shmfs_heap_malloc(shmfs_heap_t *heap, size_t sz);
+
+/* Like shmfs_heap_malloc() for cnt * sz bytes, zero-filled. errno ENOMEM
+ * also on multiplication overflow. Same safety as malloc. */
+SHMFS_API uint64_t shmfs_heap_calloc(shmfs_heap_t *heap, size_t cnt, size_t sz);
+
+/* Allocate sz bytes at an offset that is a multiple of align (a power of two;
+ * values below 16 mean 16). The pointer is aligned as well whenever the
+ * mapping address is a multiple of align, which mmap guarantees up to the
+ * page size. Returns 0 with errno EINVAL when align is not a power of two,
+ * ENOMEM when no room. Same safety as malloc. */
+SHMFS_API uint64_t shmfs_heap_aligned_alloc(shmfs_heap_t *heap, size_t align, size_t sz);
+
+/* Free the allocation at off. off 0 is a no-op returning 0. Any process may
+ * free any allocation. Returns -EINVAL, touching nothing, when off is not the
+ * start of a live allocation: outside the heap, inside metadata, not the first
+ * byte of an allocation, or already freed (double free). A free racing with
+ * another free of the same offset succeeds once and fails once. Freeing an
+ * allocation of a dead process after shmfs_heap_reclaim() released it is a
+ * use after free the heap cannot always detect. Same safety as malloc. */
+SHMFS_API int shmfs_heap_free(shmfs_heap_t *heap, uint64_t off);
+
+/* Give back to the heap every span of the caller's owner slot that has no
+ * live allocation, including the ones threads keep cached (a thread keeps
+ * its current span of each class even when empty, so that malloc+free pairs
+ * stay cheap; a thread that exits leaves them behind). Allocation does this
+ * by itself before reporting ENOMEM, and leave does it too; call it after
+ * threads exit or when memory should go back for others. Returns the
+ * blocks given back, or -EINVAL. Lock-free and async-signal-safe, but walks
+ * every block descriptor (O(heap size)). */
+SHMFS_API int64_t shmfs_heap_trim(shmfs_heap_t *heap);
+
+/* Usable bytes of the live allocation at off (its class size, or its whole
+ * blocks), 0 when off is not a live allocation. Async-signal-safe. */
+SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *heap, uint64_t off);
+
+/* Translate between offsets and this process's addresses. ptr(0) is NULL and
+ * off(NULL) is 0; an offset or pointer outside the mapping translates to
+ * NULL / 0. Async-signal-safe. */
+SHMFS_API void *shmfs_heap_ptr(const shmfs_heap_t *heap, uint64_t off);
+SHMFS_API uint64_t shmfs_heap_off(const shmfs_heap_t *heap, const void *ptr);
+
+/* Stats of a joined heap (see shmfs_heap_stats_t). used and alloc_cnt are
+ * counted from the allocation bitmaps, so they are exact whenever no
+ * operation is in flight, also after crashes; under concurrent use they are a
+ * momentary view. 0 or -EINVAL. Thread-safe, not async-signal-safe. */
+SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats);
 
 /* Read the stats of a heap in mem (mem_sz bytes, mapped read-only is enough)
  * without joining it. 0 on success; -ENOMSG when mem does not hold a libshmfs
  * heap (no magic); -EBADMSG when the header is damaged, of another version, or
  * larger than mem_sz. Never writes to mem. Thread-safe. */
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats);
+
+/* Full consistency check of the heap in mem without joining it (read-only):
+ * header, every block descriptor (kind, class, owner slot, run geometry),
+ * span bitmaps (generation tags, padding), owner table. On a heap in use,
+ * operations in flight are legal states, so check never reports them.
+ * Returns 0 when consistent, -ENOMSG / -EBADMSG as peek, -EUCLEAN when an
+ * inconsistency was found; then the first one is described in msg (msg_sz
+ * bytes, may be NULL). Thread-safe. */
+SHMFS_API int shmfs_heap_check(const void *mem, size_t mem_sz, char *msg, size_t msg_sz);
+
+/* What shmfs_heap_reclaim() released. */
+typedef struct shmfs_heap_reclaim_stats {
+	uint64_t owner_cnt; /* dead owner slots released */
+	uint64_t alloc_cnt; /* live allocations of dead owners freed */
+	uint64_t bytes;     /* bytes of those allocations (as counted in stats.used) */
+	uint64_t blocks;    /* blocks returned to the heap */
+} shmfs_heap_reclaim_stats_t;
+
+/* Free everything owned by owners whose process is dead (exited, or a
+ * different process now has the pid), complete or roll back the operations
+ * they were killed in, and release their owner slots. Live processes are
+ * unaffected and may keep working concurrently. Needs mem writable; does not
+ * join. ret_stats may be NULL. Returns 0, or -ENOMSG / -EBADMSG as peek.
+ * Thread-safe; several reclaims may run at once. */
+SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats);
 
 #ifdef __cplusplus
 }

@@ -25,4 +25,29 @@ int shmfs_proc_start_time(pid_t pid, uint64_t *ret);
  * unknown: then only existence and state count. */
 bool shmfs_proc_alive(pid_t pid, uint64_t start_time);
 
+/* The process (thread group) a thread belongs to: FUSE reports the calling
+ * thread's id, and a thread can end long before its process does. */
+int shmfs_proc_tgid(pid_t tid, pid_t *ret);
+
+/* Mappers of several files in one pass over /proc (a listing of N regions
+ * costs one scan, not N). Fill dev and ino; on success each entry's pids
+ * (ascending, malloc'ed, NULL when none) and pid_cnt are set; free them with
+ * shmfs_file_mappers_free. 0 or -errno (then nothing is left allocated). */
+struct shmfs_file_id {
+	dev_t dev;
+	ino_t ino;
+	pid_t *pids;
+	size_t pid_cnt;
+};
+int shmfs_proc_mappers_multi(struct shmfs_file_id *ids, size_t id_cnt);
+void shmfs_file_mappers_free(struct shmfs_file_id *ids, size_t id_cnt);
+
+/* Parsers behind the above, exposed for tests. A /proc/PID/maps line: its
+ * "maj:min inode" (hex device numbers) as a dev_t and inode. A /proc/PID/stat
+ * line: its state (field 3) and start time (field 22), read after the last
+ * ')' because the command name may hold spaces and parentheses. Either output
+ * may be NULL. 0 or -EINVAL (-ERANGE on overflow). */
+int shmfs_proc_parse_maps_line(const char *line, dev_t *ret_dev, ino_t *ret_ino);
+int shmfs_proc_parse_stat(const char *stat, char *ret_state, uint64_t *ret_start);
+
 #endif

@@ -13,13 +13,16 @@
 #define SHMFS_XATTR_PAGE_SZ       "user.shmfs.page_size"     /* bytes */
 #define SHMFS_XATTR_PAGE_CNT      "user.shmfs.page_count"    /* pages of st_size */
 #define SHMFS_XATTR_NUMA_NODES    "user.shmfs.numa_nodes"    /* list where pages sit now, asked of the kernel ("0", "0-1", "" when empty) */
-#define SHMFS_XATTR_POLICY        "user.shmfs.policy"        /* "bind:0", "split:0,1" (pages spread over nodes by shmfsctl create) */
-#define SHMFS_XATTR_CREATOR_PID   "user.shmfs.creator_pid"
+#define SHMFS_XATTR_POLICY        "user.shmfs.policy"        /* "bind:N"; "split:N0=C0,N1=C1" = C0 pages on node N0, then C1 on N1.
+                                                                * Writable once, on an EMPTY region (EBUSY otherwise): "split:..." makes
+                                                                * the next size change place page runs per node (shmfsctl create CPU-list). */
+#define SHMFS_XATTR_CREATOR_PID   "user.shmfs.creator_pid"   /* 0: no creator process (made to outlive it, or found without metadata): never orphaned.
+                                                                * Writing "0" (owner or root) disowns a region: the one write user.shmfs.* accepts. */
 #define SHMFS_XATTR_CREATOR_START "user.shmfs.creator_start" /* creator's start time, clock ticks after boot (/proc/PID/stat field 22) */
 #define SHMFS_XATTR_CTIME         "user.shmfs.created"       /* creation time, "SECONDS.NANOSECONDS" since the epoch */
 #define SHMFS_XATTR_MAPPER_CNT    "user.shmfs.mapper_count"  /* processes mapping the backing file now */
 #define SHMFS_XATTR_MAPPER_PIDS   "user.shmfs.mapper_pids"   /* "123,456" ascending, "" when none */
-#define SHMFS_XATTR_ORPHANED      "user.shmfs.orphaned"      /* "true" | "false" */
+#define SHMFS_XATTR_ORPHANED      "user.shmfs.orphaned"      /* "true" | "false": creator (pid + start time) dead or a zombie AND nobody maps it; never for creator 0 */
 #define SHMFS_XATTR_BACKING       "user.shmfs.backing"       /* absolute path of the backing file */
 #define SHMFS_XATTR_BACKING_ID    "user.shmfs.backing_id"    /* "DEV:INO" of the backing file, decimal st_dev and st_ino */
 #define SHMFS_XATTR_HEAP_SZ       "user.shmfs.heap.size"     /* present only when the region holds a libshmfs heap */

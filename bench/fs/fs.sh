@@ -1,0 +1,95 @@
+#!/bin/bash
+# fs.sh - benchmark of the shmfs daemon against its baselines, measured side
+# by side in one run and reported as ratios (machine noise cancels out):
+#   stat of a region (warm)             vs stat of a tmpfs file      goal <= 2x
+#   ls -l of 10,000 regions             vs the same on tmpfs         goal <= 2x
+#   create + size + unlink of a region  vs the same on raw hugetlbfs
+#   cat of a 1 GiB huge region          vs cat of its backing file   goal >= 0.5x
+# It sets up its own mount, tmpfs, hugetlbfs and pools through the test
+# harness (same lock, same cleanup). Run: meson test -C BUILD --benchmark fs
+. "$SHMFS_SOURCE_ROOT/test/harness.sh"
+. "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
+
+FSBENCH=$SHMFS_BUILD_ROOT/bench/fs/fsbench
+N=$FS_N0
+HP=$FS_HUGE_SZ
+GIB=$((1 << 30))
+FILES=10000
+TMPFS=$T_DIR/tmpfs
+HUGETLBFS=$T_DIR/hugetlbfs
+
+bench_cleanup() {
+	umount "$TMPFS" 2>/dev/null
+	find "$HUGETLBFS" -mindepth 1 -delete 2>/dev/null
+	umount "$HUGETLBFS" 2>/dev/null
+}
+trap 'bench_cleanup; t_cleanup' EXIT
+
+die() { echo "fs bench: $*" >&2; exit 1; }
+
+# best_ns CMD...: the best wall time of 5 runs of CMD, in nanoseconds.
+best_ns() {
+	local i t best=
+	for i in 1 2 3 4 5; do
+		t=$(date +%s%N)
+		"$@" >/dev/null || die "failed: $*"
+		t=$(( $(date +%s%N) - t ))
+		[ -z "$best" ] || [ "$t" -lt "$best" ] && best=$t
+	done
+	echo "$best"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+report() {   # NAME SHMFS BASELINE UNIT GOAL
+	printf '%-34s shmfs %12s %-5s baseline %12s %-5s ratio %5s  (goal %s)\n' \
+		"$1" "$2" "$4" "$3" "$4" "$(ratio "$2" "$3")" "$5"
+}
+
+fs_no_overcommit
+t_pool_grow huge "$N" $((GIB / HP + 4)) || die "cannot reserve $((GIB / HP + 4)) huge pages on node$N"
+mkdir -p "$TMPFS" "$HUGETLBFS"
+mount -t tmpfs -o size=2G tmpfs "$TMPFS" || die "cannot mount a tmpfs"
+mount -t hugetlbfs -o pagesize=$((HP / 1048576))M none "$HUGETLBFS" || die "cannot mount a hugetlbfs"
+t_mount || die "cannot mount shmfs"
+H=$T_MNT/huge/node$N
+R=$T_MNT/normal/node$N
+echo "# shmfs $(uname -r), $(nproc) cpus, $(date -u +%FT%TZ)"
+
+# stat, warm
+truncate -s "$HP" "$H/st" || die "cannot size a region"
+touch "$TMPFS/st"
+a=$("$FSBENCH" stat "$H/st" 200000) || die "stat on shmfs"
+b=$("$FSBENCH" stat "$TMPFS/st" 200000) || die "stat on tmpfs"
+report "stat (warm), per call" "$a" "$b" ns "<= 2"
+
+# ls -l of 10,000 regions (normal pages, size 0)
+"$FSBENCH" mkfiles "$R" "$FILES" >/dev/null || die "cannot create $FILES regions"
+"$FSBENCH" mkfiles "$TMPFS" "$FILES" >/dev/null || die "cannot create $FILES tmpfs files"
+ls -l "$R" >/dev/null; ls -l "$TMPFS" >/dev/null   # warm both
+a=$(best_ns ls -l "$R")
+b=$(best_ns ls -l "$TMPFS")
+report "ls -l of $FILES files" "$((a / 1000))" "$((b / 1000))" us "<= 2"
+a=$(best_ns ls -l "$R")
+b=$(best_ns ls -l "$TMPFS")
+report "ls -l of $FILES files (again)" "$((a / 1000))" "$((b / 1000))" us "<= 2"
+rm -f "$TMPFS"/r*
+find "$R" -name 'r*' -delete
+
+# create + size one huge page + unlink
+a=$("$FSBENCH" cycle "$H" 2000 "$HP" truncate) || die "cycle on shmfs"
+b=$("$FSBENCH" cycle "$HUGETLBFS" 2000 "$HP" fallocate) || die "cycle on hugetlbfs"
+report "create+size+unlink (1 huge page)" "$a" "$b" ns "none"
+
+# cat of a 1 GiB huge region vs its backing file
+truncate -s "$GIB" "$H/big" || die "cannot size a 1 GiB region"
+head -c "$GIB" /dev/urandom | dd of="$H/big" bs=1M iflag=fullblock conv=notrunc status=none ||
+	die "cannot fill the 1 GiB region"
+cmp -s "$H/big" "$(fs_backing huge big)" || die "the region and its backing file differ"
+a=$(best_ns cat "$H/big")
+b=$(best_ns cat "$(fs_backing huge big)")
+mbs() { awk -v ns="$1" -v sz="$GIB" 'BEGIN { printf "%.0f", sz / 1048576 / (ns / 1e9) }'; }
+printf '%-34s shmfs %12s MB/s  baseline %12s MB/s  ratio %5s  (goal >= 0.5)\n' \
+	"cat of a 1 GiB huge region" "$(mbs "$a")" "$(mbs "$b")" "$(ratio "$b" "$a")"
+rm -f "$H/big" "$H/st"
+t_umount

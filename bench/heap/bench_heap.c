@@ -1,0 +1,294 @@
+/* bench_heap.c - the libshmfs heap against glibc malloc, measured side by
+ * side in the same run, reported as ratios (issue 5 goals):
+ *   pairs   malloc+free pairs of 32, 256, 4096 bytes, one process
+ *   pairs2  the same with 2 processes on one heap: aggregate vs one process
+ *           (control: glibc in 1 and 2 processes shows what the cores allow)
+ *   mixed   random sizes 16 B - 64 KiB, 10,000 live blocks, 10 M operations
+ *           (each a malloc or a free): speed, last tenth vs first tenth, and
+ *           heap bytes in use vs bytes requested; log-uniform and uniform
+ *           size distributions.
+ * Rates are the best of interleaved rounds (the machine is shared).
+ * Usage: bench_heap [SCALE_PERCENT [pairs|mixed]]   (build with -O2: debugoptimized) */
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmfs/heap.h>
+
+#define HEAP_SZ  (1ull << 30)
+#define LIVE     10000
+#define ROUNDS   5
+
+static uint64_t scale = 100;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t xrand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static void *map_heap(void)
+{
+	void *m = mmap(NULL, HEAP_SZ, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (m == MAP_FAILED || shmfs_heap_format(m, HEAP_SZ, NULL) < 0) {
+		perror("heap");
+		exit(1);
+	}
+	return m;
+}
+
+/* Rates in pairs per second. */
+static double pairs_glibc(size_t sz, uint64_t n)
+{
+	double t = now();
+
+	for (uint64_t i = 0; i < n; i++) {
+		void *p = malloc(sz);
+
+		*(volatile char *)p = 1;
+		free(p);
+	}
+	return n / (now() - t);
+}
+
+static double pairs_heap(shmfs_heap_t *h, size_t sz, uint64_t n)
+{
+	double t = now();
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t off = shmfs_heap_malloc(h, sz);
+
+		*(volatile char *)shmfs_heap_ptr(h, off) = 1;
+		shmfs_heap_free(h, off);
+	}
+	return n / (now() - t);
+}
+
+/* nproc processes on one heap (mem NULL: glibc in each, the control),
+ * started together; each times its own loop, so fork and exit costs stay
+ * out. Aggregate pairs/s = all pairs / (last end - first start). */
+static double pairs_procs(void *mem, int nproc, size_t sz, uint64_t n)
+{
+	int go[2], ready[2], done[2];
+	double first = 1e300, last = 0;
+	pid_t pids[8];
+	char c = 0;
+
+	if (pipe(go) || pipe(ready) || pipe(done))
+		exit(1);
+	for (int i = 0; i < nproc; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			shmfs_heap_t *h = NULL;
+			double t[2];
+
+			if (mem && shmfs_heap_join(mem, HEAP_SZ, &h) < 0)
+				_exit(1);
+			if (h)
+				pairs_heap(h, sz, 100000); /* warm up */
+			else
+				pairs_glibc(sz, 100000);
+			if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+				_exit(1);
+			t[0] = now();
+			if (h)
+				pairs_heap(h, sz, n);
+			else
+				pairs_glibc(sz, n);
+			t[1] = now();
+			if (write(done[1], t, sizeof(t)) != sizeof(t))
+				_exit(1);
+			if (h)
+				shmfs_heap_leave(h);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < nproc; i++)
+		if (read(ready[0], &c, 1) != 1)
+			exit(1);
+	for (int i = 0; i < nproc; i++)
+		if (write(go[1], &c, 1) != 1)
+			exit(1);
+	for (int i = 0; i < nproc; i++) {
+		double t[2];
+
+		if (read(done[0], t, sizeof(t)) != sizeof(t))
+			exit(1);
+		first = t[0] < first ? t[0] : first;
+		last = t[1] > last ? t[1] : last;
+	}
+	for (int i = 0; i < nproc; i++)
+		waitpid(pids[i], NULL, 0);
+	close(go[0]); close(go[1]); close(ready[0]); close(ready[1]); close(done[0]); close(done[1]);
+	return nproc * n / (last - first);
+}
+
+static size_t mixed_size(uint64_t *rs, int uniform)
+{
+	uint64_t r = xrand(rs);
+
+	if (uniform)
+		return 16 + r % (65536 - 16 + 1);
+	/* log-uniform: a power-of-two range 16..64 KiB, then uniform in it */
+	{
+		unsigned p = 4 + (r >> 40) % 12;
+
+		return ((size_t)1 << p) + (r & (((size_t)1 << p) - 1)) + 1 > 65536 ?
+			65536 : ((size_t)1 << p) + (r & (((size_t)1 << p) - 1));
+	}
+}
+
+struct mixed_res {
+	double total, first, last, in_use_ratio, footprint_ratio;
+};
+
+/* 10,000 slots filled, then every step frees a random slot and refills it:
+ * 2 operations per step. heap NULL = glibc. */
+static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
+{
+	static void *ptrs[LIVE];
+	static uint64_t offs[LIVE], req[LIVE];
+	uint64_t rs = 0x51f15eedull + uniform, requested = 0, tenth = ops / 10;
+	struct mixed_res r = { 0 };
+	double t0, tt;
+
+	for (int i = 0; i < LIVE; i++) {
+		req[i] = mixed_size(&rs, uniform);
+		requested += req[i];
+		if (h) {
+			offs[i] = shmfs_heap_malloc(h, req[i]);
+			*(volatile char *)shmfs_heap_ptr(h, offs[i]) = 1;
+		} else {
+			ptrs[i] = malloc(req[i]);
+			*(volatile char *)ptrs[i] = 1;
+		}
+	}
+	t0 = tt = now();
+	for (uint64_t op = 0; op < ops; op += 2) {
+		unsigned i = xrand(&rs) % LIVE;
+		size_t sz = mixed_size(&rs, uniform);
+
+		requested += sz - req[i];
+		req[i] = sz;
+		if (h) {
+			shmfs_heap_free(h, offs[i]);
+			offs[i] = shmfs_heap_malloc(h, sz);
+			if (!offs[i]) {
+				fprintf(stderr, "heap out of memory\n");
+				exit(1);
+			}
+			*(volatile char *)shmfs_heap_ptr(h, offs[i]) = 1;
+		} else {
+			free(ptrs[i]);
+			ptrs[i] = malloc(sz);
+			*(volatile char *)ptrs[i] = 1;
+		}
+		if ((op + 2) % tenth < 2) {
+			double t = now();
+
+			if (op < tenth)
+				r.first = t - tt;
+			r.last = t - tt;
+			tt = t;
+		}
+	}
+	r.total = now() - t0;
+	if (h) {
+		shmfs_heap_stats_t st;
+
+		shmfs_heap_stats(h, &st);
+		r.in_use_ratio = (double)st.used / requested;
+		r.footprint_ratio = (double)st.footprint / requested;
+		for (int i = 0; i < LIVE; i++)
+			shmfs_heap_free(h, offs[i]);
+	} else {
+		for (int i = 0; i < LIVE; i++)
+			free(ptrs[i]);
+	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	size_t sizes[] = { 32, 256, 4096 };
+	shmfs_heap_t *h;
+	void *mem;
+
+	const char *only = argc > 2 ? argv[2] : NULL;
+
+	if (argc > 1)
+		scale = strtoull(argv[1], NULL, 10);
+	mem = map_heap();
+	if (shmfs_heap_join(mem, HEAP_SZ, &h) < 0)
+		return 1;
+
+	printf("# libshmfs heap vs glibc malloc (same run); ratio = heap / glibc\n");
+	for (int i = 0; i < 3 && (!only || !strcmp(only, "pairs")); i++) {
+		uint64_t n = 20000000ull * scale / 100;
+		double g, s, s1, s2;
+
+		/* Interleaved rounds, best of each: the machine is shared, and
+		 * a preempted round says nothing about the allocator. */
+		g = s = 0;
+		for (int r = 0; r < ROUNDS; r++) {
+			double x = pairs_glibc(sizes[i], n / ROUNDS), y = pairs_heap(h, sizes[i], n / ROUNDS);
+
+			g = x > g ? x : g;
+			s = y > s ? y : s;
+		}
+		printf("pairs %5zu B, 1 proc : glibc %6.1f M/s  heap %6.1f M/s  ratio %.2fx (goal >= 0.8x)\n",
+		       sizes[i], g / 1e6, s / 1e6, s / g);
+		s1 = s2 = 0;
+		for (int r = 0; r < 3; r++) {
+			double x = pairs_procs(mem, 1, sizes[i], n / 2), y = pairs_procs(mem, 2, sizes[i], n / 2);
+
+			s1 = x > s1 ? x : s1;
+			s2 = y > s2 ? y : s2;
+		}
+		printf("pairs %5zu B, 2 procs: 1 proc %6.1f M/s  2 procs %6.1f M/s aggregate  %.2fx (goal >= 1.6x)\n",
+		       sizes[i], s1 / 1e6, s2 / 1e6, s2 / s1);
+		s1 = s2 = 0;
+		for (int r = 0; r < 3; r++) {
+			double x = pairs_procs(NULL, 1, sizes[i], n / 2), y = pairs_procs(NULL, 2, sizes[i], n / 2);
+
+			s1 = x > s1 ? x : s1;
+			s2 = y > s2 ? y : s2;
+		}
+		printf("      control, glibc in 1 and 2 processes: %6.1f / %6.1f M/s  %.2fx (what the machine allows)\n",
+		       s1 / 1e6, s2 / 1e6, s2 / s1);
+	}
+	for (int uniform = 0; uniform < 2 && (!only || !strcmp(only, "mixed")); uniform++) {
+		uint64_t ops = 10000000ull * scale / 100;
+		struct mixed_res g = mixed(NULL, ops, uniform), s = mixed(h, ops, uniform);
+
+		printf("mixed %s 16 B-64 KiB, %d live, %llu ops: glibc %.2f s  heap %.2f s  ratio %.2fx (goal >= 0.5x)\n",
+		       uniform ? "uniform    " : "log-uniform", LIVE, (unsigned long long)ops, g.total, s.total,
+		       g.total / s.total);
+		printf("      last tenth / first tenth speed: heap %.2f (glibc %.2f) (goal >= 0.9)\n",
+		       s.first / s.last, g.first / g.last);
+		printf("      heap bytes in use / requested: %.3f (blocks taken / requested %.3f) (goal <= 1.5)\n",
+		       s.in_use_ratio, s.footprint_ratio);
+	}
+	shmfs_heap_leave(h);
+	munmap(mem, HEAP_SZ);
+	return 0;
+}

@@ -1,0 +1,187 @@
+/* bench_join.c - what libshmfs costs, against baselines run side by side in
+ * this process:
+ *   bench_join reads LIB_PATH RAW_FILE TMPFS_FILE
+ *       random dependent 8-byte reads over a region joined through libshmfs,
+ *       the same size mapped raw from a hugetlbfs file, and from a 4 KiB-page
+ *       tmpfs file; prints ns per read and the ratios.
+ *   bench_join latency LIB_PATH BACKING_FILE
+ *       shmfs_join + shmfs_leave against open + mmap + munmap + close of the
+ *       backing file; prints us per cycle and the ratio.
+ * Rounds alternate between the contenders and the best round of each counts,
+ * so a noisy neighbour hurts all alike. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmfs/shmfs.h>
+
+#define ROUNDS 5
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, const char *on)
+{
+	fprintf(stderr, "bench_join: %s '%s': %s\n", what, on, strerror(errno));
+	exit(1);
+}
+
+static uint64_t *map_raw(const char *path, size_t *ret_sz)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	struct stat st;
+	void *p;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		die("cannot open", path);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("cannot map", path);
+	close(fd);
+	*ret_sz = (size_t)st.st_size;
+	return p;
+}
+
+/* Fill with a random permutation-free pattern and fault every page in, so
+ * no round pays for first touches. */
+static void fill(uint64_t *p, size_t words)
+{
+	uint64_t x = 88172645463325252ull;
+
+	for (size_t i = 0; i < words; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = x;
+	}
+}
+
+/* Dependent random reads: each address depends on the value just read, so
+ * every read waits for its TLB walk and cache miss (latency, not bandwidth). */
+static double reads(const uint64_t *p, size_t words, uint64_t n)
+{
+	uint64_t mask = words - 1, x = 0x9e3779b97f4a7c15ull, v = 0;
+	double t0 = now();
+
+	for (uint64_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		v = p[(x ^ v) & mask];
+	}
+	__asm__ volatile("" : : "r"(v));
+	return (now() - t0) * 1e9 / (double)n;
+}
+
+static int cmd_reads(const char *lib_path, const char *raw_path, const char *tmpfs_path)
+{
+	shmfs_join_info_t info;
+	uint64_t *lib = shmfs_join_opts(lib_path, SHMFS_JOIN_RDWR, NULL, &info);
+	size_t raw_sz, tmp_sz, words;
+	uint64_t *raw, *tmp, n = 20u * 1000 * 1000;
+	double best[3] = { 1e30, 1e30, 1e30 };
+
+	if (!lib)
+		die("cannot join", lib_path);
+	raw = map_raw(raw_path, &raw_sz);
+	tmp = map_raw(tmpfs_path, &tmp_sz);
+	if (raw_sz != info.sz || tmp_sz != info.sz || (info.sz & (info.sz - 1))) {
+		fprintf(stderr, "bench_join: the three files must have one power-of-two size\n");
+		return 1;
+	}
+	words = info.sz / 8;
+	fill(lib, words);
+	fill(raw, words);
+	fill(tmp, words);
+	for (int r = 0; r < ROUNDS; r++) {
+		double t;
+		t = reads(lib, words, n); if (t < best[0]) best[0] = t;
+		t = reads(raw, words, n); if (t < best[1]) best[1] = t;
+		t = reads(tmp, words, n); if (t < best[2]) best[2] = t;
+	}
+	printf("random 8-byte reads over %zu MiB (best of %d rounds of %llu):\n", info.sz >> 20, ROUNDS,
+	       (unsigned long long)n);
+	printf("  libshmfs join (%llu KiB pages)  %7.2f ns/read\n", (unsigned long long)(info.page_sz >> 10), best[0]);
+	printf("  raw hugetlbfs mmap            %7.2f ns/read\n", best[1]);
+	printf("  tmpfs (4 KiB pages)           %7.2f ns/read\n", best[2]);
+	printf("  ratio libshmfs/raw (speed)    %7.3f   (goal >= 0.98)\n", best[1] / best[0]);
+	printf("  huge-page speed-up over tmpfs %7.2fx\n", best[2] / best[0]);
+	shmfs_leave(lib);
+	return 0;
+}
+
+static int cmd_latency(const char *lib_path, const char *backing)
+{
+	const int n = 20000;
+	double best_lib = 1e30, best_raw = 1e30, best_back = 1e30;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		double t0 = now(), t;
+		for (int i = 0; i < n; i++) {
+			void *p = shmfs_join(lib_path, SHMFS_JOIN_RDWR);
+			if (!p)
+				die("cannot join", lib_path);
+			shmfs_leave(p);
+		}
+		t = (now() - t0) * 1e6 / n;
+		if (t < best_lib)
+			best_lib = t;
+
+		t0 = now();
+		for (int i = 0; i < n; i++) {
+			void *p = shmfs_join(backing, SHMFS_JOIN_RDWR);
+			if (!p)
+				die("cannot join", backing);
+			shmfs_leave(p);
+		}
+		t = (now() - t0) * 1e6 / n;
+		if (t < best_back)
+			best_back = t;
+
+		t0 = now();
+		for (int i = 0; i < n; i++) {
+			int fd = open(backing, O_RDWR | O_CLOEXEC);
+			struct stat st;
+			void *p;
+			if (fd < 0 || fstat(fd, &st) < 0)
+				die("cannot open", backing);
+			p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			if (p == MAP_FAILED)
+				die("cannot map", backing);
+			close(fd);
+			munmap(p, (size_t)st.st_size);
+		}
+		t = (now() - t0) * 1e6 / n;
+		if (t < best_raw)
+			best_raw = t;
+	}
+	printf("join + leave (best of %d rounds of %d):\n", ROUNDS, n);
+	printf("  shmfs_join(tree path)+leave         %7.2f us\n", best_lib);
+	printf("  shmfs_join(backing path)+leave      %7.2f us\n", best_back);
+	printf("  open+fstat+mmap+close+munmap (raw)  %7.2f us\n", best_raw);
+	printf("  ratio tree-path join / raw          %7.2fx  (goal <= 1.5)\n", best_lib / best_raw);
+	printf("  ratio backing-path join / raw       %7.2fx\n", best_back / best_raw);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && strcmp(argv[1], "reads") == 0)
+		return cmd_reads(argv[2], argv[3], argv[4]);
+	if (argc == 4 && strcmp(argv[1], "latency") == 0)
+		return cmd_latency(argv[2], argv[3]);
+	fprintf(stderr, "usage: bench_join reads LIB_PATH RAW_FILE TMPFS_FILE | latency LIB_PATH BACKING_FILE\n");
+	return 2;
+}

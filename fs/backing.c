@@ -1,0 +1,262 @@
+/* backing.c - the backing store under the backing root: as root, one tmpfs
+ * for normal pages and one hugetlbfs per huge page type with the page size the
+ * kernel reports, mounted at <backing>/.normal, .huge and .gigantic (the
+ * fd_shmem layout) and reused when a previous daemon left them mounted;
+ * without root, backing mounts named by options, linked into the same layout.
+ * Also the metadata directory <backing>/.shmfs. Backing mounts are never
+ * unmounted here: regions outlive the daemon. */
+#include "shmfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "backing_path.h"
+#include "util.h"
+
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC 0x958458f6
+#endif
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The mount options of the filesystem mounted exactly at path, from
+ * mountinfo; -ENOENT when nothing is mounted there. */
+static int mounted_at(const char *path, char *ret_fstype, size_t fstype_sz, char *ret_opts,
+		      size_t opts_sz)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	int found = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		char mnt[PATH_MAX], fstype[64], src[PATH_MAX], sopts[1024];
+		char *sep = strstr(line, " - ");
+
+		if (!sep)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		if (sscanf(sep + 3, "%63s %4095s %1023s", fstype, src, sopts) != 3)
+			continue;
+		/* mountinfo escapes blanks as octal; backing roots we make have none */
+		if (strcmp(mnt, path) != 0)
+			continue;
+		/* the last mount on a path is the visible one */
+		snprintf(ret_fstype, fstype_sz, "%s", fstype);
+		snprintf(ret_opts, opts_sz, "%s", sopts);
+		found = 0;
+	}
+	return found;
+}
+
+static bool opts_has(const char *opts, const char *want)
+{
+	const char *p = strstr(opts, want);
+
+	return p && (p == opts || p[-1] == ',') &&
+	       (p[strlen(want)] == '\0' || p[strlen(want)] == ',');
+}
+
+/* The kernel shows the page size in K or M ("1024M" for 1 GiB pages); take
+ * every exact spelling so a future kernel's choice does not matter. */
+static bool opts_has_pagesize(const char *opts, uint64_t page_sz)
+{
+	static const struct { uint64_t shift; char unit; } units[] = { { 10, 'K' }, { 20, 'M' }, { 30, 'G' } };
+	char want[64];
+
+	for (size_t i = 0; i < SHMFS_ARRAY_SIZE(units); i++) {
+		if (page_sz % (UINT64_C(1) << units[i].shift))
+			continue;
+		snprintf(want, sizeof(want), "pagesize=%" PRIu64 "%c", page_sz >> units[i].shift,
+			 units[i].unit);
+		if (opts_has(opts, want))
+			return true;
+	}
+	return false;
+}
+
+static int mount_type(struct shmfs_fs *fs, struct shmfs_type_state *ts)
+{
+	char fstype[64], opts[1024], data[128];
+	const struct shmfs_page_type *pt = ts->pt;
+	int r;
+
+	r = mkdir_p(ts->path, 0755);
+	if (r < 0)
+		return r;
+	r = mounted_at(ts->path, fstype, sizeof(fstype), opts, sizeof(opts));
+	if (r == 0) {
+		if (!shmfs_page_type_is_huge(pt) && strcmp(fstype, "tmpfs") == 0)
+			return 0;
+		if (shmfs_page_type_is_huge(pt) && strcmp(fstype, "hugetlbfs") == 0 &&
+		    opts_has_pagesize(opts, pt->page_sz))
+			return 0;
+		SHMFS_LOG("'%s' already has a %s mount (%s) that is not the %s backing store",
+			  ts->path, fstype, opts, pt->name);
+		return -EEXIST;
+	}
+	if (r != -ENOENT)
+		return r;
+	if (shmfs_page_type_is_huge(pt)) {
+		snprintf(data, sizeof(data), "pagesize=%" PRIu64 ",mode=0755", pt->page_sz);
+		r = mount("shmfs", ts->path, "hugetlbfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, data);
+	} else {
+		r = mount("shmfs", ts->path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755");
+	}
+	if (r < 0) {
+		r = -errno;
+		SHMFS_LOG("Failed to mount the %s backing store on '%s': %s", pt->name, ts->path,
+			  strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* Non-root: the directory the user named for this type, linked into the
+ * fd_shmem layout so FD_SHMEM_PATH=<backing> still works. */
+static int link_type(struct shmfs_fs *fs, struct shmfs_type_state *ts, const char *dir)
+{
+	struct statfs sfs;
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if (statfs(dir, &sfs) < 0)
+		return -errno;
+	if (shmfs_page_type_is_huge(ts->pt) ? sfs.f_type != HUGETLBFS_MAGIC
+					    : sfs.f_type != TMPFS_MAGIC) {
+		SHMFS_LOG("'%s' is not a %s mount", dir,
+			  shmfs_page_type_is_huge(ts->pt) ? "hugetlbfs" : "tmpfs");
+		return -EINVAL;
+	}
+	if (shmfs_page_type_is_huge(ts->pt) && (uint64_t)sfs.f_bsize != ts->pt->page_sz) {
+		SHMFS_LOG("'%s' has %lu byte pages, %s pages are %" PRIu64 " bytes", dir,
+			  (unsigned long)sfs.f_bsize, ts->pt->name, ts->pt->page_sz);
+		return -EINVAL;
+	}
+	n = readlink(ts->path, target, sizeof(target) - 1);
+	if (n >= 0) {
+		target[n] = '\0';
+		if (strcmp(target, dir) == 0)
+			return 0;
+		if (unlink(ts->path) < 0)
+			return -errno;
+	}
+	if (symlink(dir, ts->path) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int shmfs_backing_setup(struct shmfs_fs *fs)
+{
+	char path[PATH_MAX];
+	int r;
+
+	r = mkdir_p(fs->backing, 0755);
+	if (r < 0) {
+		SHMFS_LOG("Failed to create the backing root '%s': %s", fs->backing, strerror(-r));
+		return r;
+	}
+	snprintf(path, sizeof(path), "%s/.shmfs", fs->backing);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		SHMFS_LOG("Failed to create '%s': %s", path, strerror(-r));
+		return r;
+	}
+	fs->metafd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->metafd < 0)
+		return -errno;
+
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
+		struct shmfs_type_state *ts = &fs->type[k];
+		const struct shmfs_page_type *pt = &fs->types.type[k];
+		struct stat st;
+
+		ts->dirfd = -1;
+		ts->metafd = -1;
+		if (!shmfs_page_type_present(pt))
+			continue;
+		if (!fs->is_root && !fs->opt_dir[k])
+			continue;
+		ts->pt = pt;
+		snprintf(ts->path, sizeof(ts->path), "%s/%s", fs->backing, pt->backing_dir);
+		r = fs->is_root ? mount_type(fs, ts) : link_type(fs, ts, fs->opt_dir[k]);
+		if (r < 0)
+			return r;
+		ts->dirfd = open(ts->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (ts->dirfd < 0)
+			return -errno;
+		if (fstat(ts->dirfd, &st) < 0)
+			return -errno;
+		ts->dev = st.st_dev;
+		if (mkdirat(fs->metafd, pt->name, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		ts->metafd = openat(fs->metafd, pt->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (ts->metafd < 0)
+			return -errno;
+	}
+	{
+		struct stat st;
+		if (fstat(fs->metafd, &st) < 0)
+			return -errno;
+		/* when the backing root was first set up: the same after every restart */
+		fs->tree_time = st.st_mtim;
+	}
+	if (!fs->is_root) {
+		bool any = false;
+		for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+			any |= fs->type[k].pt != NULL;
+		if (!any) {
+			SHMFS_LOG("Without root, name existing backing mounts with "
+				  "-o normal=DIR,huge=DIR,gigantic=DIR");
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+void shmfs_backing_close(struct shmfs_fs *fs)
+{
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
+		if (fs->type[k].dirfd >= 0)
+			close(fs->type[k].dirfd);
+		if (fs->type[k].metafd >= 0)
+			close(fs->type[k].metafd);
+		fs->type[k].dirfd = fs->type[k].metafd = -1;
+	}
+	if (fs->metafd >= 0)
+		close(fs->metafd);
+	fs->metafd = -1;
+}

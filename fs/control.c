@@ -1,0 +1,243 @@
+/* control.c - the control files of the tree, lxcfs-style: the content of a
+ * readable one (.nr_pages, .free_pages, .status) is rendered whole at open
+ * into a per-open buffer; a write (.nr_pages, .control) must come at offset 0
+ * in one piece, is bounded, loses one trailing newline, is parsed strictly
+ * into its canonical form and validated, and only then acted upon. Anything
+ * else is EINVAL and changes nothing. Writers must be root (EACCES). */
+#include "shmfs.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "parse.h"
+#include "pool.h"
+#include "util.h"
+#include "xattr_names.h"
+
+#define CONTROL_WRITE_MAX 64
+
+int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz)
+{
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len == 0 || len >= out_sz)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		/* one token: no blanks, no second line, nothing unprintable */
+		if (c <= ' ' || c >= 0x7f)
+			return -EINVAL;
+	}
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	return 0;
+}
+
+int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t *ret_target)
+{
+	char sign = 0;
+	uint64_t n;
+	int r;
+
+	if (text[0] == '+' || text[0] == '-')
+		sign = *text++;
+	if (shmfs_size_has_unit(text)) {
+		uint64_t bytes;
+		r = shmfs_parse_size(text, &bytes);
+		if (r < 0)
+			return -EINVAL;
+		if (page_sz == 0 || bytes % page_sz)
+			return -EINVAL;
+		n = bytes / page_sz;
+	} else {
+		r = shmfs_parse_u64(text, &n);
+		if (r < 0)
+			return -EINVAL;
+	}
+	if (sign == '+') {
+		if (n > UINT64_MAX - cur)
+			return -EINVAL;
+		n = cur + n;
+	} else if (sign == '-') {
+		if (n > cur)
+			return -EINVAL;
+		n = cur - n;
+	}
+	*ret_target = n;
+	return 0;
+}
+
+static int render_status(struct shmfs_fs *fs, FILE *f)
+{
+	struct shmfs_region **v = NULL;
+	size_t cnt = 0;
+	int r;
+
+	fprintf(f, "backing %s\n", fs->backing);
+	fprintf(f, "%-9s %12s %6s %10s %10s %10s %10s\n", "type", "page_size", "node", "total", "free",
+		"reserved", "surplus");
+	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
+		const struct shmfs_page_type *pt = fs->type[k].pt;
+
+		if (!pt)
+			continue;
+		for (int n = 0; n < SHMFS_NODE_MAX; n++) {
+			struct shmfs_pool_stat ps;
+
+			if (!shmfs_node_valid(fs, n))
+				continue;
+			if (!shmfs_page_type_is_huge(pt)) {
+				struct statvfs sv;
+				if (fstatvfs(fs->type[k].dirfd, &sv) < 0)
+					return -errno;
+				/* tmpfs has no per-node pool: one line for the whole store */
+				fprintf(f, "%-9s %12" PRIu64 " %6s %10" PRIu64 " %10" PRIu64 " %10s %10s\n",
+					pt->name, pt->page_sz, "-",
+					(uint64_t)sv.f_blocks * sv.f_frsize / pt->page_sz,
+					(uint64_t)sv.f_bfree * sv.f_frsize / pt->page_sz, "-", "-");
+				break;
+			}
+			r = shmfs_pool_stat(pt, n, &ps);
+			if (r < 0)
+				return r;
+			fprintf(f, "%-9s %12" PRIu64 " %6d %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+				   " %10" PRIu64 "\n",
+				pt->name, pt->page_sz, n, ps.total, ps.free, ps.reserved, ps.surplus);
+		}
+	}
+	r = shmfs_table_list(fs, -1, -1, &v, &cnt);
+	if (r < 0)
+		return r;
+	fprintf(f, "regions %zu\n", cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		struct stat st;
+		const struct shmfs_page_type *pt = fs->type[v[i]->kind].pt;
+
+		if (shmfs_region_stat(fs, v[i], &st) == 0) {
+			pthread_mutex_lock(&fs->lock);
+			fprintf(f, "%s/node%d/%s %" PRIu64 " %" PRIu64 "\n", pt->name, v[i]->meta.node,
+				v[i]->name, (uint64_t)st.st_size, (uint64_t)st.st_size / pt->page_sz);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		shmfs_region_put(fs, v[i], 1);
+	}
+	free(v);
+	return 0;
+}
+
+int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
+			 struct shmfs_ctl_buf *ret)
+{
+	struct shmfs_pool_stat ps;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r = 0;
+
+	f = open_memstream(&s, &len);
+	if (!f)
+		return -ENOMEM;
+	switch (info->obj) {
+	case SHMFS_OBJ_NR_PAGES:
+	case SHMFS_OBJ_FREE_PAGES:
+		r = shmfs_pool_stat(fs->type[info->kind].pt, info->node, &ps);
+		if (r == 0)
+			fprintf(f, "%" PRIu64 "\n", info->obj == SHMFS_OBJ_NR_PAGES ? ps.total : ps.free);
+		break;
+	case SHMFS_OBJ_STATUS:
+		r = render_status(fs, f);
+		break;
+	case SHMFS_OBJ_CONTROL:
+		break;
+	default:
+		r = -EINVAL;
+	}
+	if (fclose(f) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	ret->data = s;
+	ret->len = len;
+	return 0;
+}
+
+/* Remove every region (reset) or the orphaned ones (clean). Stops at nothing:
+ * reports the first failure after trying them all. */
+static int remove_regions(struct shmfs_fs *fs, bool orphans_only)
+{
+	struct shmfs_region **v = NULL;
+	size_t cnt = 0;
+	int r, first_err = 0;
+
+	r = shmfs_table_list(fs, -1, -1, &v, &cnt);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cnt; i++) {
+		struct shmfs_region *reg = v[i];
+		char name[SHMFS_NAME_MAX + 1];
+		int node;
+
+		if (!orphans_only || shmfs_region_orphaned(fs, reg)) {
+			pthread_mutex_lock(&fs->lock);
+			node = reg->meta.node;
+			snprintf(name, sizeof(name), "%s", reg->name);
+			pthread_mutex_unlock(&fs->lock);
+			r = shmfs_region_unlink(fs, reg);
+			if (r == 0)
+				shmfs_notify_inval_entry(fs, SHMFS_INO_NODE(reg->kind, node, SHMFS_SUB_DIR),
+							 name);
+			else if (r != -ENOENT && first_err == 0)
+				first_err = r;
+		}
+		shmfs_region_put(fs, reg, 1);
+	}
+	free(v);
+	return first_err;
+}
+
+int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
+			const char *buf, size_t len, off_t off)
+{
+	char text[CONTROL_WRITE_MAX];
+	int r;
+
+	if (uid != 0)
+		return -EACCES;
+	if (off != 0)
+		return -EINVAL;
+	r = shmfs_control_text(buf, len, text, sizeof(text));
+	if (r < 0)
+		return r;
+	switch (info->obj) {
+	case SHMFS_OBJ_NR_PAGES: {
+		const struct shmfs_page_type *pt = fs->type[info->kind].pt;
+		struct shmfs_pool_stat ps;
+		uint64_t target;
+
+		r = shmfs_pool_stat(pt, info->node, &ps);
+		if (r < 0)
+			return r;
+		/* +N and -N count from the persistent pool: surplus pages come and go */
+		r = shmfs_nr_pages_parse(text, pt->page_sz, ps.total - ps.surplus, &target);
+		if (r < 0)
+			return r;
+		return shmfs_pool_resize(pt, info->node, target, NULL, NULL);
+	}
+	case SHMFS_OBJ_CONTROL:
+		if (strcmp(text, "reset") == 0)
+			return remove_regions(fs, false);
+		if (strcmp(text, "clean") == 0)
+			return remove_regions(fs, true);
+		if (strcmp(text, "compact") == 0)
+			return shmfs_compact_memory();
+		return -EINVAL;
+	default:
+		return -EACCES;
+	}
+}

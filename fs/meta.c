@@ -1,0 +1,555 @@
+/* meta.c - what the kernel does not keep about a region (home node, binding
+ * policy, creator pid and start time, creation time, user xattrs), persisted
+ * one small text file per region at <backing>/.shmfs/<type>/<backing inode>.
+ * Keyed by the backing file's inode, so a rename needs no metadata write and a
+ * crash between two steps can never attach metadata to the wrong name. Files
+ * are replaced atomically (write a temporary, rename over), so a daemon killed
+ * at any moment leaves the old or the new version, never a torn one. */
+#include "shmfs.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "parse.h"
+#include "util.h"
+
+#define META_MAGIC "shmfs-meta 1"
+#define META_MAX   (256 * 1024)
+
+void shmfs_meta_free(struct shmfs_meta *m)
+{
+	for (size_t i = 0; i < m->xattr_cnt; i++) {
+		free(m->xattr[i].name);
+		free(m->xattr[i].value);
+	}
+	free(m->xattr);
+	m->xattr = NULL;
+	m->xattr_cnt = 0;
+}
+
+int shmfs_meta_copy(const struct shmfs_meta *src, struct shmfs_meta *ret)
+{
+	struct shmfs_meta m = *src;
+
+	m.xattr = NULL;
+	m.xattr_cnt = 0;
+	if (src->xattr_cnt) {
+		m.xattr = calloc(src->xattr_cnt, sizeof(*m.xattr));
+		if (!m.xattr)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < src->xattr_cnt; i++) {
+		struct shmfs_xattr *x = &m.xattr[i];
+		x->name = strdup(src->xattr[i].name);
+		x->value = malloc(src->xattr[i].size ? src->xattr[i].size : 1);
+		m.xattr_cnt++;
+		if (!x->name || !x->value) {
+			shmfs_meta_free(&m);
+			return -ENOMEM;
+		}
+		memcpy(x->value, src->xattr[i].value, src->xattr[i].size);
+		x->size = src->xattr[i].size;
+	}
+	*ret = m;
+	return 0;
+}
+
+static void hex_put(FILE *f, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	if (len == 0) {
+		fputc('-', f);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		fprintf(f, "%02x", b[i]);
+}
+
+static int hex_get(const char *s, size_t slen, void **ret, size_t *ret_len)
+{
+	unsigned char *b;
+
+	if (slen == 1 && s[0] == '-') {
+		*ret = malloc(1);
+		*ret_len = 0;
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (slen == 0 || slen % 2)
+		return -EINVAL;
+	b = malloc(slen / 2 + 1);
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < slen / 2; i++) {
+		unsigned v;
+		char two[3] = { s[2 * i], s[2 * i + 1], 0 };
+		char *end;
+
+		v = (unsigned)strtoul(two, &end, 16);
+		if (*end || !isxdigit((unsigned char)two[0]) || !isxdigit((unsigned char)two[1])) {
+			free(b);
+			return -EINVAL;
+		}
+		b[i] = (unsigned char)v;
+	}
+	b[slen / 2] = '\0';
+	*ret = b;
+	*ret_len = slen / 2;
+	return 0;
+}
+
+int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_len)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "%s\n", META_MAGIC);
+	fprintf(f, "node %d\n", m->node);
+	fprintf(f, "policy %s\n", m->policy[0] ? m->policy : "-");
+	fprintf(f, "creator_pid %d\n", (int)m->creator_pid);
+	fprintf(f, "creator_start %" PRIu64 "\n", m->creator_start);
+	fprintf(f, "created %lld.%09ld\n", (long long)m->created.tv_sec, m->created.tv_nsec);
+	for (size_t i = 0; i < m->xattr_cnt; i++) {
+		fputs("xattr ", f);
+		hex_put(f, m->xattr[i].name, strlen(m->xattr[i].name));
+		fputc(' ', f);
+		hex_put(f, m->xattr[i].value, m->xattr[i].size);
+		fputc('\n', f);
+	}
+	fputs("end\n", f);
+	if (fclose(f) != 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	*ret_text = text;
+	*ret_len = len;
+	return 0;
+}
+
+static int parse_line(struct shmfs_meta *m, char *line, bool *ret_end)
+{
+	char *val = strchr(line, ' ');
+	uint64_t u;
+
+	if (strcmp(line, "end") == 0) {
+		*ret_end = true;
+		return 0;
+	}
+	if (!val)
+		return -EINVAL;
+	*val++ = '\0';
+	if (strcmp(line, "node") == 0) {
+		if (shmfs_parse_u64(val, &u) < 0 || u >= SHMFS_NODE_MAX)
+			return -EINVAL;
+		m->node = (int)u;
+	} else if (strcmp(line, "policy") == 0) {
+		if (strlen(val) >= sizeof(m->policy))
+			return -EINVAL;
+		snprintf(m->policy, sizeof(m->policy), "%s", strcmp(val, "-") == 0 ? "" : val);
+	} else if (strcmp(line, "creator_pid") == 0) {
+		if (shmfs_parse_u64(val, &u) < 0 || u > INT32_MAX)
+			return -EINVAL;
+		m->creator_pid = (pid_t)u;
+	} else if (strcmp(line, "creator_start") == 0) {
+		if (shmfs_parse_u64(val, &m->creator_start) < 0)
+			return -EINVAL;
+	} else if (strcmp(line, "created") == 0) {
+		char *dot = strchr(val, '.');
+		uint64_t ns;
+		if (!dot)
+			return -EINVAL;
+		*dot = '\0';
+		if (shmfs_parse_u64(val, &u) < 0 || strlen(dot + 1) != 9)
+			return -EINVAL;
+		/* nanoseconds are zero-padded to 9 digits */
+		ns = 0;
+		for (const char *p = dot + 1; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return -EINVAL;
+			ns = ns * 10 + (uint64_t)(*p - '0');
+		}
+		m->created.tv_sec = (time_t)u;
+		m->created.tv_nsec = (long)ns;
+	} else if (strcmp(line, "xattr") == 0) {
+		char *sp = strchr(val, ' ');
+		void *name, *value;
+		size_t name_len, value_len;
+		struct shmfs_xattr *x;
+		int r;
+
+		if (!sp)
+			return -EINVAL;
+		*sp++ = '\0';
+		r = hex_get(val, strlen(val), &name, &name_len);
+		if (r < 0)
+			return r;
+		if (name_len == 0 || memchr(name, 0, name_len)) {
+			free(name);
+			return -EINVAL;
+		}
+		r = hex_get(sp, strlen(sp), &value, &value_len);
+		if (r < 0) {
+			free(name);
+			return r;
+		}
+		x = realloc(m->xattr, (m->xattr_cnt + 1) * sizeof(*x));
+		if (!x) {
+			free(name);
+			free(value);
+			return -ENOMEM;
+		}
+		m->xattr = x;
+		m->xattr[m->xattr_cnt++] = (struct shmfs_xattr){ name, value, value_len };
+	}
+	/* unknown keys are skipped: a newer daemon may add some */
+	return 0;
+}
+
+int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret)
+{
+	struct shmfs_meta m = { .known = true };
+	_cleanup_free_ char *copy = NULL;
+	char *save = NULL, *line;
+	bool end = false;
+	int r = 0;
+
+	if (len > META_MAX || memchr(text, 0, len))
+		return -EBADMSG;
+	copy = strndup(text, len);
+	if (!copy)
+		return -ENOMEM;
+	line = strtok_r(copy, "\n", &save);
+	if (!line || strcmp(line, META_MAGIC) != 0)
+		return -EBADMSG;
+	while (!end && (line = strtok_r(NULL, "\n", &save))) {
+		r = parse_line(&m, line, &end);
+		if (r < 0)
+			break;
+	}
+	/* without the end marker the file is torn (should not happen: renames are atomic) */
+	if (r == 0 && !end)
+		r = -EBADMSG;
+	if (r < 0) {
+		shmfs_meta_free(&m);
+		return r == -ENOMEM ? r : -EBADMSG;
+	}
+	*ret = m;
+	return 0;
+}
+
+int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, struct shmfs_meta *ret)
+{
+	char name[32], buf[4096];
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+
+	snprintf(name, sizeof(name), "%" PRIu64, (uint64_t)bino);
+	fd = openat(fs->type[k].metafd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		char *t;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		if (len + (size_t)n > META_MAX)
+			return -EBADMSG;
+		t = realloc(text, len + (size_t)n + 1);
+		if (!t)
+			return -ENOMEM;
+		text = t;
+		memcpy(text + len, buf, (size_t)n);
+		len += (size_t)n;
+	}
+	if (!text)
+		return -EBADMSG;
+	return shmfs_meta_parse(text, len, ret);
+}
+
+int shmfs_meta_save(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, const struct shmfs_meta *m)
+{
+	char name[32], tmp[48];
+	_cleanup_free_ char *text = NULL;
+	size_t len, done = 0;
+	int dfd = fs->type[k].metafd;
+	int fd, r;
+
+	r = shmfs_meta_format(m, &text, &len);
+	if (r < 0)
+		return r;
+	snprintf(name, sizeof(name), "%" PRIu64, (uint64_t)bino);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			close(fd);
+			unlinkat(dfd, tmp, 0);
+			return r;
+		}
+		done += (size_t)n;
+	}
+	if (close(fd) < 0) {
+		r = -errno;
+		unlinkat(dfd, tmp, 0);
+		return r;
+	}
+	/* rename is the commit point: readers see the old or the new file whole.
+	 * No fsync: the regions themselves do not survive a power loss either. */
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		r = -errno;
+		unlinkat(dfd, tmp, 0);
+		return r;
+	}
+	return 0;
+}
+
+int shmfs_meta_remove(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%" PRIu64, (uint64_t)bino);
+	if (unlinkat(fs->type[k].metafd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Which backing inodes exist in the type directory (a sorted array). */
+static int backing_inodes(struct shmfs_fs *fs, enum shmfs_page_kind k, uint64_t **ret, size_t *ret_cnt)
+{
+	int dfd = dup(fs->type[k].dirfd);
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	uint64_t *inos = NULL;
+	size_t cnt = 0, cap = 0;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (cnt == cap) {
+			uint64_t *n;
+			cap = cap ? cap * 2 : 64;
+			n = realloc(inos, cap * sizeof(*n));
+			if (!n) {
+				free(inos);
+				return -ENOMEM;
+			}
+			inos = n;
+		}
+		inos[cnt++] = de->d_ino;
+	}
+	*ret = inos;
+	*ret_cnt = cnt;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k)
+{
+	_cleanup_free_ uint64_t *inos = NULL;
+	size_t cnt = 0;
+	int mfd = dup(fs->type[k].metafd);
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int r;
+
+	if (mfd < 0)
+		return -errno;
+	d = fdopendir(mfd);
+	if (!d) {
+		close(mfd);
+		return -errno;
+	}
+	r = backing_inodes(fs, k, &inos, &cnt);
+	if (r < 0)
+		return r;
+	if (cnt)
+		qsort(inos, cnt, sizeof(*inos), cmp_u64);
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		uint64_t ino;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		/* a temporary left by a save that was killed before its rename */
+		if (de->d_name[0] == '.' ||
+		    shmfs_parse_u64(de->d_name, &ino) < 0 ||
+		    !cnt || !bsearch(&ino, inos, cnt, sizeof(*inos), cmp_u64))
+			unlinkat(fs->type[k].metafd, de->d_name, 0);
+	}
+	return 0;
+}
+
+const struct shmfs_xattr *shmfs_meta_xattr_get(const struct shmfs_meta *m, const char *name)
+{
+	for (size_t i = 0; i < m->xattr_cnt; i++)
+		if (strcmp(m->xattr[i].name, name) == 0)
+			return &m->xattr[i];
+	return NULL;
+}
+
+int shmfs_meta_xattr_set(struct shmfs_meta *m, const char *name, const void *value, size_t size,
+			 int flags)
+{
+	struct shmfs_xattr *x = (struct shmfs_xattr *)shmfs_meta_xattr_get(m, name);
+	size_t total = size + strlen(name);
+	void *v;
+
+	if (x && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (!x && (flags & XATTR_REPLACE))
+		return -ENODATA;
+	for (size_t i = 0; i < m->xattr_cnt; i++)
+		if (&m->xattr[i] != x)
+			total += m->xattr[i].size + strlen(m->xattr[i].name);
+	if (total > SHMFS_XATTR_USER_MAX_SIZE || (!x && m->xattr_cnt >= SHMFS_XATTR_USER_MAX_CNT))
+		return -ENOSPC;
+	v = malloc(size ? size : 1);
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, value, size);
+	if (x) {
+		free(x->value);
+		x->value = v;
+		x->size = size;
+		return 0;
+	}
+	x = realloc(m->xattr, (m->xattr_cnt + 1) * sizeof(*x));
+	if (!x) {
+		free(v);
+		return -ENOMEM;
+	}
+	m->xattr = x;
+	x[m->xattr_cnt].name = strdup(name);
+	if (!x[m->xattr_cnt].name) {
+		free(v);
+		return -ENOMEM;
+	}
+	x[m->xattr_cnt].value = v;
+	x[m->xattr_cnt].size = size;
+	m->xattr_cnt++;
+	return 0;
+}
+
+int shmfs_meta_xattr_remove(struct shmfs_meta *m, const char *name)
+{
+	for (size_t i = 0; i < m->xattr_cnt; i++) {
+		if (strcmp(m->xattr[i].name, name) != 0)
+			continue;
+		free(m->xattr[i].name);
+		free(m->xattr[i].value);
+		memmove(&m->xattr[i], &m->xattr[i + 1], (m->xattr_cnt - i - 1) * sizeof(*m->xattr));
+		m->xattr_cnt--;
+		return 0;
+	}
+	return -ENODATA;
+}
+
+/* ------------------------------------------------------------ policy */
+
+static int parse_node_num(const char *s, size_t len, uint64_t max, uint64_t *ret)
+{
+	char buf[24];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (shmfs_parse_u64(buf, ret) < 0 || *ret > max)
+		return -EINVAL;
+	return 0;
+}
+
+int shmfs_policy_parse(const char *text, struct shmfs_policy *ret)
+{
+	struct shmfs_policy p = { 0 };
+	const char *s;
+
+	if (strncmp(text, "bind:", 5) == 0) {
+		uint64_t n;
+		if (parse_node_num(text + 5, strlen(text + 5), SHMFS_NODE_MAX - 1, &n) < 0)
+			return -EINVAL;
+		p.cnt = 1;
+		p.node[0] = (int)n;
+		p.pages[0] = UINT64_MAX;
+		*ret = p;
+		return 0;
+	}
+	if (strncmp(text, "split:", 6) != 0)
+		return -EINVAL;
+	s = text + 6;
+	for (;;) {
+		const char *eq = strchr(s, '='), *end = strchr(s, ',');
+		uint64_t n, c;
+
+		if (!end)
+			end = s + strlen(s);
+		if (!eq || eq > end || p.cnt == SHMFS_SPLIT_MAX)
+			return -EINVAL;
+		if (parse_node_num(s, (size_t)(eq - s), SHMFS_NODE_MAX - 1, &n) < 0 ||
+		    parse_node_num(eq + 1, (size_t)(end - eq - 1), UINT32_MAX, &c) < 0 || c == 0)
+			return -EINVAL;
+		for (size_t i = 0; i < p.cnt; i++)
+			if (p.node[i] == (int)n)
+				return -EINVAL; /* each node once */
+		p.node[p.cnt] = (int)n;
+		p.pages[p.cnt] = c;
+		p.cnt++;
+		if (*end == '\0')
+			break;
+		s = end + 1;
+	}
+	*ret = p;
+	return 0;
+}
+
+int shmfs_policy_node(const struct shmfs_policy *p, int home, uint64_t page, uint64_t *ret_run_end)
+{
+	uint64_t start = 0;
+
+	for (size_t i = 0; i < p->cnt; i++) {
+		uint64_t end = p->pages[i] == UINT64_MAX || start + p->pages[i] < start
+				       ? UINT64_MAX : start + p->pages[i];
+		if (page < end) {
+			*ret_run_end = end;
+			return p->node[i];
+		}
+		start = end;
+	}
+	*ret_run_end = UINT64_MAX;
+	return home;
+}

@@ -1,0 +1,176 @@
+/* options.c - the daemon's command line: `shmfs [-f] [-d] [-o opt,...]
+ * [source] MOUNTPOINT`, as a person, mount(8) through mount.fuse3, an fstab
+ * line or a systemd unit writes it. shmfs's own options (backing=, normal=,
+ * huge=, gigantic=) are taken out, fstab-only words are accepted and dropped,
+ * everything else goes to libfuse, which refuses what it does not know. */
+#include "shmfs.h"
+
+#include "parse.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const fstab_words[] = {
+	"defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group", "nofail",
+	"_netdev", "default_permissions",
+};
+
+static bool fstab_only(const char *opt)
+{
+	for (size_t i = 0; i < sizeof(fstab_words) / sizeof(fstab_words[0]); i++)
+		if (strcmp(opt, fstab_words[i]) == 0)
+			return true;
+	return strncmp(opt, "x-", 2) == 0 || strncmp(opt, "comment=", 8) == 0;
+}
+
+static int set_str(char **dst, const char *val)
+{
+	char *s;
+
+	if (val[0] == '\0')
+		return -EINVAL;
+	s = strdup(val);
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int append_fuse_opt(struct shmfs_options *o, const char *opt)
+{
+	size_t old = o->fuse_opts ? strlen(o->fuse_opts) : 0;
+	char *s = realloc(o->fuse_opts, old + strlen(opt) + 2);
+
+	if (!s)
+		return -ENOMEM;
+	if (old)
+		s[old++] = ',';
+	strcpy(s + old, opt);
+	o->fuse_opts = s;
+	return 0;
+}
+
+/* Octal, 1 to 4 digits, as chmod takes it. */
+static int parse_mode(const char *s, mode_t *ret, bool *ret_have)
+{
+	mode_t m = 0;
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 4)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -EINVAL;
+		m = m * 8 + (mode_t)(s[i] - '0');
+	}
+	*ret = m;
+	*ret_have = true;
+	return 0;
+}
+
+static int parse_id(const char *s, unsigned int *ret, bool *ret_have)
+{
+	uint64_t v;
+
+	/* (uid_t)-1 means "no change" to chown: not an owner */
+	if (shmfs_parse_u64(s, &v) < 0 || v >= UINT32_MAX)
+		return -EINVAL;
+	*ret = (unsigned int)v;
+	*ret_have = true;
+	return 0;
+}
+
+static int parse_opts(struct shmfs_options *o, const char *list)
+{
+	char *copy = strdup(list), *save = NULL, *opt;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (opt = strtok_r(copy, ",", &save); opt && r == 0; opt = strtok_r(NULL, ",", &save)) {
+		if (strncmp(opt, "backing=", 8) == 0)
+			r = set_str(&o->backing, opt + 8);
+		else if (strncmp(opt, "normal=", 7) == 0)
+			r = set_str(&o->dir[SHMFS_PAGE_NORMAL], opt + 7);
+		else if (strncmp(opt, "huge=", 5) == 0)
+			r = set_str(&o->dir[SHMFS_PAGE_HUGE], opt + 5);
+		else if (strncmp(opt, "gigantic=", 9) == 0)
+			r = set_str(&o->dir[SHMFS_PAGE_GIGANTIC], opt + 9);
+		else if (strncmp(opt, "mode=", 5) == 0)
+			r = parse_mode(opt + 5, &o->dir_mode, &o->have_mode);
+		else if (strncmp(opt, "uid=", 4) == 0)
+			r = parse_id(opt + 4, &o->dir_uid, &o->have_uid);
+		else if (strncmp(opt, "gid=", 4) == 0)
+			r = parse_id(opt + 4, &o->dir_gid, &o->have_gid);
+		else if (strcmp(opt, "debug") == 0)
+			o->debug = true;
+		else if (!fstab_only(opt))
+			r = append_fuse_opt(o, opt);
+	}
+	free(copy);
+	return r;
+}
+
+int shmfs_options_parse(int argc, char **argv, struct shmfs_options *ret)
+{
+	struct shmfs_options o;
+	const char *pos[2];
+	int pos_cnt = 0, r = 0;
+
+	memset(&o, 0, sizeof(o));
+	for (int i = 1; i < argc && r == 0; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-f") == 0) {
+			o.foreground = true;
+		} else if (strcmp(a, "-d") == 0) {
+			o.debug = true;
+			o.foreground = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			o.help = true;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			o.version = true;
+		} else if (strcmp(a, "-o") == 0) {
+			if (++i >= argc)
+				r = -EINVAL;
+			else
+				r = parse_opts(&o, argv[i]);
+		} else if (strncmp(a, "-o", 2) == 0) {
+			r = parse_opts(&o, a + 2);
+		} else if (a[0] == '-' && a[1] != '\0') {
+			r = -EINVAL;
+		} else if (pos_cnt < 2) {
+			pos[pos_cnt++] = a;
+		} else {
+			r = -EINVAL;
+		}
+	}
+	if (r == 0 && !o.help && !o.version && pos_cnt == 0)
+		r = -EINVAL;
+	if (r == 0 && pos_cnt == 2)
+		r = set_str(&o.source, pos[0]);
+	if (r == 0 && pos_cnt > 0)
+		r = set_str(&o.mountpoint, pos[pos_cnt - 1]);
+	if (o.debug && r == 0)
+		r = append_fuse_opt(&o, "debug");
+	if (r < 0) {
+		shmfs_options_free(&o);
+		return r;
+	}
+	*ret = o;
+	return 0;
+}
+
+void shmfs_options_free(struct shmfs_options *o)
+{
+	free(o->source);
+	free(o->mountpoint);
+	free(o->backing);
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+		free(o->dir[k]);
+	free(o->fuse_opts);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,606 @@
+/* region.c - regions as files of the backing store: create one so that it is
+ * never visible half-made, size it with pages taken at once from its node's
+ * pool and verified there, write into it (through a mapping: hugetlbfs has no
+ * write()), unlink, rename, and migrate its pages to another node. Also what
+ * the kernel knows about a region: the nodes its pages sit on and the
+ * processes that map it. Every change either completes or leaves the region
+ * and the pool exactly as they were. */
+#include "shmfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "proc.h"
+#include "util.h"
+
+#define MOVE_PAGES_BATCH 1024
+
+uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k)
+{
+	return fs->type[k].pt->page_sz;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int flags)
+{
+	struct stat st;
+	int fd, err;
+
+	pthread_mutex_lock(&fs->lock);
+	if (!r->linked) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOENT;
+	}
+	fd = openat(fs->type[r->kind].dirfd, r->name, flags | O_CLOEXEC | O_NOFOLLOW);
+	err = errno;
+	pthread_mutex_unlock(&fs->lock);
+	if (fd < 0)
+		return -err;
+	/* replaced behind our back (fd_shmem recreated the name): not ours */
+	if (fstat(fd, &st) < 0 || st.st_ino != r->backing_ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret)
+{
+	struct stat st;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	if (!r->linked) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOENT;
+	}
+	rc = fstatat(fs->type[r->kind].dirfd, r->name, &st, AT_SYMLINK_NOFOLLOW);
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0)
+		return -errno;
+	if (st.st_ino != r->backing_ino)
+		return -ESTALE;
+	st.st_ino = r->ino;
+	st.st_nlink = 1;
+	st.st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
+	*ret = st;
+	return 0;
+}
+
+/* ------------------------------------------------------------ placement */
+
+static int bind_node(int node)
+{
+	unsigned long mask[SHMFS_NODE_MAX / (8 * sizeof(unsigned long))];
+
+	memset(mask, 0, sizeof(mask));
+	mask[(size_t)node / (8 * sizeof(unsigned long))] |= 1UL << ((size_t)node % (8 * sizeof(unsigned long)));
+	if (set_mempolicy(MPOL_BIND, mask, SHMFS_NODE_MAX) < 0)
+		return -errno;
+	return 0;
+}
+
+static void unbind(void)
+{
+	/* handler threads are pooled: never leave a binding behind */
+	set_mempolicy(MPOL_DEFAULT, NULL, 0);
+}
+
+/* Where the pages of [off, off+len) of fd sit, by asking the kernel about a
+ * short-lived read-only mapping. Pages not allocated are not counted; if
+ * ret_missing is given it gets their number. */
+static int range_nodes(int fd, uint64_t page_sz, uint64_t off, uint64_t len, shmfs_nodemask_t *ret,
+		       uint64_t *ret_missing)
+{
+	shmfs_nodemask_t m;
+	uint64_t missing = 0, cnt;
+	void *pages[MOVE_PAGES_BATCH];
+	int status[MOVE_PAGES_BATCH];
+	char *map;
+	int r = 0;
+
+	memset(&m, 0, sizeof(m));
+	if (len == 0)
+		goto out;
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE | MAP_NORESERVE, fd, (off_t)off);
+	if (map == MAP_FAILED)
+		return -errno;
+	cnt = len / page_sz;
+	for (uint64_t i = 0; i < cnt; i += MOVE_PAGES_BATCH) {
+		unsigned long n = (unsigned long)(cnt - i < MOVE_PAGES_BATCH ? cnt - i : MOVE_PAGES_BATCH);
+		for (unsigned long j = 0; j < n; j++)
+			pages[j] = map + (i + j) * page_sz;
+		if (move_pages(0, n, pages, NULL, status, 0) < 0) {
+			r = -errno;
+			break;
+		}
+		for (unsigned long j = 0; j < n; j++) {
+			if (status[j] >= 0 && status[j] < SHMFS_NODE_MAX)
+				shmfs_bit_set(m.bits, (size_t)status[j]);
+			else
+				missing++;
+		}
+	}
+	munmap(map, len);
+	if (r < 0)
+		return r;
+out:
+	*ret = m;
+	if (ret_missing)
+		*ret_missing = missing;
+	return 0;
+}
+
+int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint64_t size,
+		       shmfs_nodemask_t *ret)
+{
+	return range_nodes(fd, page_sz, 0, size / page_sz * page_sz, ret, NULL);
+}
+
+static bool only_node(const shmfs_nodemask_t *m, int node)
+{
+	for (size_t i = 0; i < SHMFS_NODE_MAX / 64; i++) {
+		uint64_t want = i == (size_t)node / 64 ? UINT64_C(1) << (node % 64) : 0;
+		if (m->bits[i] != want)
+			return false;
+	}
+	return true;
+}
+
+int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
+			 size_t *ret_cnt)
+{
+	pid_t *pids = NULL;
+	size_t cnt = 0, o = 0;
+	int rc;
+
+	rc = shmfs_proc_mappers(fs->type[r->kind].dev, r->backing_ino, &pids, &cnt);
+	if (rc < 0)
+		return rc;
+	/* the daemon maps regions for moments (verify, write, heap peek) */
+	for (size_t i = 0; i < cnt; i++)
+		if (pids[i] != fs->pid)
+			pids[o++] = pids[i];
+	*ret_pids = pids;
+	*ret_cnt = o;
+	return 0;
+}
+
+bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t cnt = 0;
+	pid_t pid;
+	uint64_t start;
+
+	pthread_mutex_lock(&fs->lock);
+	pid = r->meta.creator_pid;
+	start = r->meta.creator_start;
+	pthread_mutex_unlock(&fs->lock);
+	/* a region made behind our back has no known creator: never judged gone */
+	if (pid <= 0)
+		return false;
+	if (shmfs_proc_alive(pid, start))
+		return false;
+	if (shmfs_region_mappers(fs, r, &pids, &cnt) < 0)
+		return false;
+	return cnt == 0;
+}
+
+/* ------------------------------------------------------------ size */
+
+/* Take the pages for [old, size) from the pools of the nodes the policy
+ * names, at once, and check they are there. On any failure the file is put
+ * back to old, which also returns pages an interrupted hugetlbfs fallocate
+ * kept (it does not undo itself). */
+static int grow(int fd, uint64_t page_sz, uint64_t old, uint64_t size,
+		const struct shmfs_policy *pol, int home)
+{
+	uint64_t pos = old;
+	int r, err = 0;
+
+	while (pos < size && err == 0) {
+		uint64_t run_end, chunk_end, vstart, missing = 0;
+		shmfs_nodemask_t where;
+		int node = shmfs_policy_node(pol, home, pos / page_sz, &run_end);
+
+		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
+		r = bind_node(node);
+		if (r < 0) {
+			err = r;
+			break;
+		}
+		if (fallocate(fd, 0, (off_t)pos, (off_t)(chunk_end - pos)) < 0)
+			err = -errno;
+		unbind();
+		if (err < 0)
+			break;
+		vstart = pos / page_sz * page_sz;
+		r = range_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing);
+		if (r < 0)
+			err = r;
+		else if (missing || !only_node(&where, node))
+			err = -ENOMEM;
+		pos = chunk_end;
+	}
+	if (err < 0) {
+		if (ftruncate(fd, (off_t)old) < 0)
+			SHMFS_LOG("Failed to give back pages after a failed resize: %m");
+		return err;
+	}
+	return 0;
+}
+
+int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size)
+{
+	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
+	struct shmfs_policy pol = { 0 };
+	struct stat st;
+	int home;
+
+	if (size % page_sz)
+		return -EINVAL;
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size == size)
+		return 0;
+	if ((uint64_t)st.st_size > size) {
+		_cleanup_free_ pid_t *pids = NULL;
+		size_t cnt = 0;
+		int rc = shmfs_region_mappers(fs, r, &pids, &cnt);
+
+		if (rc < 0)
+			return rc;
+		/* shrinking under a mapping would SIGBUS it */
+		if (cnt)
+			return -EBUSY;
+		if (ftruncate(fd, (off_t)size) < 0)
+			return -errno;
+		return 0;
+	}
+	pthread_mutex_lock(&fs->lock);
+	home = r->meta.node;
+	if (shmfs_policy_parse(r->meta.policy, &pol) < 0)
+		pol.cnt = 0;
+	pthread_mutex_unlock(&fs->lock);
+	/* a bind policy always means the home node (a migration moves both) */
+	if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
+		pol.cnt = 0;
+	return grow(fd, page_sz, (uint64_t)st.st_size, size, &pol, home);
+}
+
+/* ------------------------------------------------------------ write */
+
+int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, const void *buf,
+		       size_t len, off_t off)
+{
+	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
+	uint64_t end = (uint64_t)off + len, start;
+	struct stat st;
+	char *map;
+	int rc = 0;
+
+	if (len == 0)
+		return 0;
+	if (off < 0 || end < (uint64_t)off || end > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	pthread_mutex_lock(&r->op_lock);
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* writing past the end grows the region in whole pages */
+	if (end > (uint64_t)st.st_size) {
+		rc = shmfs_region_resize(fs, r, fd, round_up(end, page_sz));
+		if (rc < 0)
+			goto out;
+	}
+	if (!shmfs_page_type_is_huge(fs->type[r->kind].pt)) {
+		size_t done = 0;
+		while (done < len) {
+			ssize_t n = pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = -errno;
+				goto out;
+			}
+			done += (size_t)n;
+		}
+		goto out;
+	}
+	/* hugetlbfs has no write(): copy through a mapping of the pages touched */
+	start = (uint64_t)off / page_sz * page_sz;
+	map = mmap(NULL, round_up(end, page_sz) - start, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   (off_t)start);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		goto out;
+	}
+	memcpy(map + ((uint64_t)off - start), buf, len);
+	munmap(map, round_up(end, page_sz) - start);
+out:
+	pthread_mutex_unlock(&r->op_lock);
+	return rc < 0 ? rc : (int)len;
+}
+
+/* ------------------------------------------------------------ create */
+
+int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
+			mode_t mode, uid_t uid, gid_t gid, pid_t pid,
+			struct shmfs_region **ret_region, int *ret_fd)
+{
+	struct shmfs_type_state *ts = &fs->type[k];
+	char tmp[64];
+	uint64_t rnd;
+	struct shmfs_region *r;
+	struct stat st;
+	_cleanup_close_ int fd = -1;
+	int rc;
+
+	rc = shmfs_name_check(name);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	r = shmfs_table_find_locked(fs, k, name);
+	pthread_mutex_unlock(&fs->lock);
+	if (r)
+		return -EEXIST;
+
+	/* Made under a hidden name, owned and described, then renamed into place:
+	 * a daemon killed before the rename leaves only a temporary that the next
+	 * start removes. */
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)random() << 32 ^ (uint64_t)random();
+	snprintf(tmp, sizeof(tmp), SHMFS_TMP_PREFIX "%016" PRIx64, rnd);
+	fd = openat(ts->dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
+	if (fd < 0)
+		return -errno;
+	if (fs->is_root && fchown(fd, uid, gid) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	/* the daemon's umask must not narrow what the caller asked for */
+	if (fchmod(fd, mode & 07777) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((uint64_t)st.st_ino >> SHMFS_INO_REGION_SHIFT) {
+		rc = -EOVERFLOW;
+		goto fail;
+	}
+	r = shmfs_region_new(k, st.st_ino, name);
+	if (!r) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	r->meta.known = true;
+	r->meta.node = node;
+	snprintf(r->meta.policy, sizeof(r->meta.policy), "bind:%d", node);
+	/* FUSE names the calling thread; the creator is its process */
+	if (pid > 0 && shmfs_proc_tgid(pid, &r->meta.creator_pid) < 0)
+		r->meta.creator_pid = pid;
+	if (r->meta.creator_pid > 0 &&
+	    shmfs_proc_start_time(r->meta.creator_pid, &r->meta.creator_start) < 0)
+		r->meta.creator_start = 0;
+	clock_gettime(CLOCK_REALTIME, &r->meta.created);
+	rc = shmfs_meta_save(fs, k, st.st_ino, &r->meta);
+	if (rc < 0)
+		goto fail_region;
+
+	pthread_mutex_lock(&fs->lock);
+	if (shmfs_table_find_locked(fs, k, name)) {
+		pthread_mutex_unlock(&fs->lock);
+		rc = -EEXIST;
+		goto fail_meta;
+	}
+	if (renameat2(ts->dirfd, tmp, ts->dirfd, name, RENAME_NOREPLACE) < 0) {
+		rc = -errno;
+		pthread_mutex_unlock(&fs->lock);
+		goto fail_meta;
+	}
+	r = shmfs_table_insert_locked(fs, r);
+	if (!r) {
+		/* cannot happen for a new inode; refuse rather than guess */
+		unlinkat(ts->dirfd, name, 0);
+		pthread_mutex_unlock(&fs->lock);
+		shmfs_meta_remove(fs, k, st.st_ino);
+		return -EIO;
+	}
+	r->refs++; /* the caller's hold */
+	pthread_mutex_unlock(&fs->lock);
+	*ret_region = r;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+
+fail_meta:
+	shmfs_meta_remove(fs, k, st.st_ino);
+fail_region:
+	shmfs_meta_free(&r->meta);
+	pthread_mutex_destroy(&r->op_lock);
+	free(r);
+fail:
+	unlinkat(ts->dirfd, tmp, 0);
+	return rc;
+}
+
+/* ------------------------------------------------------------ unlink */
+
+int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r)
+{
+	ino_t bino = r->backing_ino;
+	int rc = 0;
+
+	pthread_mutex_lock(&r->op_lock);
+	pthread_mutex_lock(&fs->lock);
+	if (!r->linked) {
+		rc = -ENOENT;
+	} else if (unlinkat(fs->type[r->kind].dirfd, r->name, 0) < 0 && errno != ENOENT) {
+		rc = -errno;
+	} else {
+		shmfs_table_unlink_locked(fs, r);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&r->op_lock);
+	/* after the name: a crash in between leaves stale metadata, which the next
+	 * start drops, never a region without its metadata */
+	if (rc == 0)
+		shmfs_meta_remove(fs, r->kind, bino);
+	return rc;
+}
+
+/* ------------------------------------------------------------ migrate, rename */
+
+static int move_range(int fd, uint64_t page_sz, uint64_t len, int node, uint64_t *ret_failed)
+{
+	void *pages[MOVE_PAGES_BATCH];
+	int nodes[MOVE_PAGES_BATCH], status[MOVE_PAGES_BATCH];
+	uint64_t cnt = len / page_sz, failed = 0;
+	char *map;
+	int r = 0;
+
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE | MAP_NORESERVE, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	for (uint64_t i = 0; i < cnt; i += MOVE_PAGES_BATCH) {
+		unsigned long n = (unsigned long)(cnt - i < MOVE_PAGES_BATCH ? cnt - i : MOVE_PAGES_BATCH);
+		for (unsigned long j = 0; j < n; j++) {
+			pages[j] = map + (i + j) * page_sz;
+			nodes[j] = node;
+		}
+		/* MOVE_ALL: the pages are shared with every process mapping the region */
+		if (move_pages(0, n, pages, nodes, status, MPOL_MF_MOVE_ALL) < 0 && errno != ENOENT) {
+			r = -errno;
+			break;
+		}
+		for (unsigned long j = 0; j < n; j++)
+			if (status[j] != node)
+				failed++;
+	}
+	munmap(map, len);
+	*ret_failed = failed;
+	return r;
+}
+
+static int migrate(struct shmfs_fs *fs, struct shmfs_region *r, int fd, int from, int to)
+{
+	const struct shmfs_page_type *pt = fs->type[r->kind].pt;
+	uint64_t page_sz = pt->page_sz, size, failed = 0;
+	struct stat st;
+	int rc;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	size = (uint64_t)st.st_size / page_sz * page_sz;
+	if (size == 0)
+		return 0;
+	if (shmfs_page_type_is_huge(pt)) {
+		struct shmfs_pool_stat ps;
+		/* all or nothing: do not start what the target pool cannot finish */
+		if (shmfs_pool_stat(pt, to, &ps) < 0 || ps.free < size / page_sz)
+			return -ENOMEM;
+	}
+	rc = move_range(fd, page_sz, size, to, &failed);
+	if (rc == 0 && failed == 0)
+		return 0;
+	move_range(fd, page_sz, size, from, &failed);
+	return rc < 0 ? rc : -ENOMEM;
+}
+
+int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
+			const char *new_name, unsigned int flags)
+{
+	struct shmfs_type_state *ts = &fs->type[r->kind];
+	struct shmfs_region *victim = NULL;
+	struct shmfs_meta m;
+	int old_node, rc = 0;
+	ino_t victim_bino = 0;
+
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL;
+	rc = shmfs_name_check(new_name);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&r->op_lock);
+	pthread_mutex_lock(&fs->lock);
+	old_node = r->meta.node;
+	victim = shmfs_table_find_locked(fs, r->kind, new_name);
+	if (!r->linked)
+		rc = -ENOENT;
+	else if (victim == r)
+		victim = NULL;
+	else if (victim && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node))
+		rc = -EEXIST; /* names are unique per page type, across nodes */
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0)
+		goto out;
+
+	if (new_node != old_node) {
+		_cleanup_close_ int fd = shmfs_region_open_backing(fs, r, O_RDONLY);
+		if (fd < 0) {
+			rc = fd;
+			goto out;
+		}
+		rc = migrate(fs, r, fd, old_node, new_node);
+		if (rc < 0)
+			goto out;
+		pthread_mutex_lock(&fs->lock);
+		rc = shmfs_meta_copy(&r->meta, &m);
+		pthread_mutex_unlock(&fs->lock);
+		if (rc < 0)
+			goto out;
+		m.known = true;
+		m.node = new_node;
+		snprintf(m.policy, sizeof(m.policy), "bind:%d", new_node);
+		rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
+		if (rc < 0) {
+			shmfs_meta_free(&m);
+			goto out;
+		}
+		pthread_mutex_lock(&fs->lock);
+		shmfs_meta_free(&r->meta);
+		r->meta = m;
+		pthread_mutex_unlock(&fs->lock);
+	}
+
+	pthread_mutex_lock(&fs->lock);
+	if (strcmp(r->name, new_name) != 0) {
+		victim = shmfs_table_find_locked(fs, r->kind, new_name);
+		if (victim && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node)) {
+			rc = -EEXIST;
+		} else if (renameat(ts->dirfd, r->name, ts->dirfd, new_name) < 0) {
+			rc = -errno;
+		} else {
+			if (victim) {
+				victim_bino = victim->backing_ino;
+				shmfs_table_unlink_locked(fs, victim);
+			}
+			shmfs_table_rename_locked(fs, r, new_name);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (victim_bino)
+		shmfs_meta_remove(fs, r->kind, victim_bino);
+out:
+	pthread_mutex_unlock(&r->op_lock);
+	return rc;
+}

@@ -1,0 +1,308 @@
+/* shmfs.h - the daemon's internal interfaces: the filesystem state shared by
+ * every handler (backing store, page types, memory nodes, the region table),
+ * the inode number scheme, and the functions each file of fs/ offers the
+ * others. Everything returns 0 or -errno; errno values become FUSE replies
+ * only in ops.c. */
+#ifndef SHMFS_FS_H
+#define SHMFS_FS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "name.h"
+#include "numa.h"
+#include "pagetype.h"
+#include "parse.h"
+
+/* ------------------------------------------------------------ inode numbers
+ *
+ * Inode numbers are stable across restarts: fixed objects get numbers derived
+ * from what they are, regions get their page kind and the inode number of
+ * their backing file (which neither rename nor migration nor a daemon restart
+ * changes). */
+#define SHMFS_INO_ROOT    1ULL
+#define SHMFS_INO_STATUS  2ULL
+#define SHMFS_INO_CONTROL 3ULL
+#define SHMFS_INO_TYPE(k) (0x10ULL + (uint64_t)(k))
+#define SHMFS_INO_NODE_BASE (1ULL << 32)
+enum { SHMFS_SUB_DIR, SHMFS_SUB_NR_PAGES, SHMFS_SUB_FREE_PAGES };
+#define SHMFS_INO_NODE(k, n, sub) \
+	(SHMFS_INO_NODE_BASE | ((uint64_t)(k) << 24) | ((uint64_t)(n) << 4) | (uint64_t)(sub))
+#define SHMFS_INO_REGION_SHIFT 48
+#define SHMFS_INO_REGION(k, bino) (((uint64_t)(k) + 1) << SHMFS_INO_REGION_SHIFT | (uint64_t)(bino))
+
+enum shmfs_obj {
+	SHMFS_OBJ_NONE,
+	SHMFS_OBJ_ROOT,
+	SHMFS_OBJ_STATUS,
+	SHMFS_OBJ_CONTROL,
+	SHMFS_OBJ_TYPE,
+	SHMFS_OBJ_NODE,
+	SHMFS_OBJ_NR_PAGES,
+	SHMFS_OBJ_FREE_PAGES,
+	SHMFS_OBJ_REGION,
+};
+
+struct shmfs_ino_info {
+	enum shmfs_obj obj;
+	enum shmfs_page_kind kind;
+	int node;
+};
+
+/* ------------------------------------------------------------ metadata */
+
+struct shmfs_xattr {
+	char *name;
+	void *value;
+	size_t size;
+};
+
+/* What the kernel does not keep about a region; persisted by meta.c. */
+struct shmfs_meta {
+	bool known;             /* false: a file made behind our back (creator 0) */
+	int node;               /* home node: the directory it shows in */
+	char policy[64];        /* "bind:0" */
+	pid_t creator_pid;
+	uint64_t creator_start;
+	struct timespec created;
+	struct shmfs_xattr *xattr;
+	size_t xattr_cnt;
+};
+
+#define SHMFS_XATTR_USER_MAX_CNT  128
+#define SHMFS_XATTR_USER_MAX_SIZE (64 * 1024) /* all user values of a region together */
+
+/* ------------------------------------------------------------ placement policy
+ *
+ * "bind:N" puts every page on node N. "split:N0=C0,N1=C1,..." puts the first
+ * C0 pages on N0, the next C1 on N1, and so on (shmfsctl create over several
+ * nodes, like fd_shmem_create_multi); pages beyond them go to the home node. */
+#define SHMFS_SPLIT_MAX 64
+
+struct shmfs_policy {
+	size_t cnt;                     /* 0: bind to the home node */
+	int node[SHMFS_SPLIT_MAX];
+	uint64_t pages[SHMFS_SPLIT_MAX];
+};
+
+/* Parse a policy in its canonical form (pure; unit tested). Node numbers are
+ * only range-checked here. */
+int shmfs_policy_parse(const char *text, struct shmfs_policy *ret);
+/* The node of page index page, and the end of the run of pages on that node. */
+int shmfs_policy_node(const struct shmfs_policy *p, int home, uint64_t page, uint64_t *ret_run_end);
+
+/* ------------------------------------------------------------ state */
+
+struct shmfs_region {
+	uint64_t ino;                 /* FUSE node id */
+	enum shmfs_page_kind kind;
+	ino_t backing_ino;
+	char name[SHMFS_NAME_MAX + 1];
+	bool linked;                  /* in the name table (not unlinked) */
+	uint64_t refs;                /* kernel lookups + open files + temporary holds */
+	struct shmfs_meta meta;       /* guarded by the fs lock */
+	pthread_mutex_t op_lock;      /* serialises size, write, rename, unlink */
+};
+
+struct shmfs_type_state {
+	const struct shmfs_page_type *pt; /* NULL when the kernel lacks this type */
+	char path[PATH_MAX];              /* absolute backing directory */
+	int dirfd;                        /* that directory */
+	int metafd;                       /* <backing>/.shmfs/<type> */
+	dev_t dev;
+};
+
+struct shmfs_fs {
+	char *backing;              /* backing root, absolute */
+	char *mountpoint;
+	char *opt_dir[SHMFS_PAGE_KIND_CNT]; /* non-root: existing backing mounts */
+	bool is_root;
+	struct shmfs_page_types types;
+	struct shmfs_type_state type[SHMFS_PAGE_KIND_CNT];
+	shmfs_nodemask_t nodes;     /* memory nodes */
+	int first_node;
+	int metafd;                 /* <backing>/.shmfs */
+	struct timespec tree_time;  /* times of the fixed objects: stable across restarts */
+	bool have_dir_mode;         /* mode=, uid=, gid= given: the tree's directories */
+	mode_t dir_mode;
+	uid_t dir_uid;
+	gid_t dir_gid;
+	pid_t pid;
+	struct fuse_session *se;
+
+	pthread_mutex_t lock;       /* the region tables and every region's meta */
+	void *by_name[SHMFS_PAGE_KIND_CNT]; /* tsearch trees of struct shmfs_region */
+	void *by_ino;
+	uint64_t region_cnt;
+};
+
+
+/* ------------------------------------------------------------ backing.c */
+
+/* Set up the backing root: mount tmpfs and one hugetlbfs per huge page type
+ * under it (reusing what is already mounted there), or use the directories
+ * given for a non-root daemon; open the type and metadata directories. */
+int shmfs_backing_setup(struct shmfs_fs *fs);
+void shmfs_backing_close(struct shmfs_fs *fs);
+
+/* ------------------------------------------------------------ meta.c */
+
+int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, struct shmfs_meta *ret);
+int shmfs_meta_save(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, const struct shmfs_meta *m);
+int shmfs_meta_remove(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino);
+void shmfs_meta_free(struct shmfs_meta *m);
+int shmfs_meta_copy(const struct shmfs_meta *src, struct shmfs_meta *ret);
+/* Serialise/parse (pure; unit tested). *ret_text is malloc'ed. */
+int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_len);
+int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret);
+/* Drop metadata whose backing file is gone and temporary files. */
+int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k);
+const struct shmfs_xattr *shmfs_meta_xattr_get(const struct shmfs_meta *m, const char *name);
+int shmfs_meta_xattr_set(struct shmfs_meta *m, const char *name, const void *value, size_t size,
+			 int flags);
+int shmfs_meta_xattr_remove(struct shmfs_meta *m, const char *name);
+
+/* ------------------------------------------------------------ tree.c */
+
+void shmfs_ino_decode(const struct shmfs_fs *fs, uint64_t ino, struct shmfs_ino_info *ret);
+bool shmfs_node_valid(const struct shmfs_fs *fs, int node);
+/* Attributes of a fixed object (not a region). */
+int shmfs_tree_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
+		    struct stat *ret);
+/* Resolve name in the directory parent. ret_region is held (put it). */
+int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, uint64_t *ret_ino,
+		      struct shmfs_region **ret_region);
+/* Take a backing file into the table (start-up, or found by watch.c): its
+ * metadata when there is some, else a region with creator 0 homed where its
+ * pages are. 1 when added (ret_parent: its directory), 0 when not a region or
+ * already known, or -errno. */
+int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name, bool startup,
+		     uint64_t *ret_parent);
+/* Load every region of the backing store (start-up). */
+int shmfs_tree_load(struct shmfs_fs *fs);
+
+/* Region table (fs->lock must NOT be held by the caller). */
+struct shmfs_region *shmfs_region_get(struct shmfs_fs *fs, uint64_t ino);     /* held or NULL */
+struct shmfs_region *shmfs_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k,
+				       const char *name);                    /* held or NULL */
+void shmfs_region_hold(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n);
+void shmfs_region_put(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n);
+/* Table edits; caller holds fs->lock. Insert returns the record now in the
+ * table: r, or an earlier record of the same inode that the kernel still
+ * knows, revived with r's name and metadata (r is then freed); NULL (r freed)
+ * when the inode is already linked under another name. */
+struct shmfs_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfs_region *r);
+void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfs_region *r);
+void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfs_region *r, const char *name);
+struct shmfs_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_page_kind k,
+					     const char *name);
+struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const char *name);
+/* Free every record (at exit, no other thread running). */
+void shmfs_table_free(struct shmfs_fs *fs);
+/* Snapshot of the regions (held) of one type and node (node -1: all). */
+int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfs_region ***ret,
+		     size_t *ret_cnt);
+
+/* ------------------------------------------------------------ region.c */
+
+int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret);
+int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int flags);
+int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
+			mode_t mode, uid_t uid, gid_t gid, pid_t pid,
+			struct shmfs_region **ret_region, int *ret_fd);
+/* Size the region to size bytes (page multiple), on its node, verified. */
+int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size);
+int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, const void *buf,
+		       size_t len, off_t off);
+int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r);
+int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
+			const char *new_name, unsigned int flags);
+/* The nodes the pages of an open backing file sit on now (asked of the kernel). */
+int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint64_t size,
+		       shmfs_nodemask_t *ret);
+int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
+			 size_t *ret_cnt);
+bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r);
+uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
+
+/* ------------------------------------------------------------ xattr.c */
+
+int shmfs_xattr_get(struct shmfs_fs *fs, uint64_t ino, const char *name, char **ret_val,
+		    size_t *ret_len);
+int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t *ret_len);
+/* uid: the caller (disowning needs the owner or root). */
+int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
+		    const void *val, size_t len, int flags);
+int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name);
+
+/* ------------------------------------------------------------ control.c */
+
+struct shmfs_ctl_buf {
+	char *data;
+	size_t len;
+};
+
+/* Render the content of a control file at open. */
+int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
+			 struct shmfs_ctl_buf *ret);
+/* Act on a write to a control file (offset 0, whole command). uid is the writer. */
+int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
+			const char *buf, size_t len, off_t off);
+/* Parse a .nr_pages request against the current pool size (pure; unit tested). */
+int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t *ret_target);
+/* Strip one trailing newline and check the text is one token (pure; unit tested). */
+int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz);
+
+/* ------------------------------------------------------------ watch.c */
+
+/* Follow changes made directly in the backing store (fd_shmem creating or
+ * removing files) and bring the table and the kernel's caches up to date. */
+int shmfs_watch_start(struct shmfs_fs *fs);
+void shmfs_watch_stop(struct shmfs_fs *fs);
+
+/* ------------------------------------------------------------ ops.c */
+
+extern const struct fuse_lowlevel_ops shmfs_ops;
+/* Queue a kernel cache invalidation (done from a helper thread, never from a handler). */
+void shmfs_notify_inval_entry(struct shmfs_fs *fs, uint64_t parent, const char *name);
+void shmfs_notify_inval_inode(struct shmfs_fs *fs, uint64_t ino);
+int shmfs_notify_start(struct shmfs_fs *fs);
+void shmfs_notify_stop(struct shmfs_fs *fs);
+
+/* ------------------------------------------------------------ main.c (options) */
+
+struct shmfs_options {
+	bool foreground;
+	bool debug;
+	bool help;
+	bool version;
+	char *source;
+	char *mountpoint;
+	char *backing;
+	char *dir[SHMFS_PAGE_KIND_CNT];
+	char *fuse_opts;     /* options handed to libfuse, comma separated */
+	bool have_mode, have_uid, have_gid;
+	mode_t dir_mode;     /* mode=, uid=, gid=: the tree's directories */
+	uid_t dir_uid;
+	gid_t dir_gid;
+};
+
+/* Parse the command line (pure; unit tested). */
+int shmfs_options_parse(int argc, char **argv, struct shmfs_options *ret);
+void shmfs_options_free(struct shmfs_options *o);
+
+/* Backing files being created carry this prefix until they are complete. */
+#define SHMFS_TMP_PREFIX ".shmfs-new-"
+
+#define SHMFS_LOG(fmt, ...) fprintf(stderr, "shmfs: " fmt "\n", ##__VA_ARGS__)
+
+#endif

@@ -1,0 +1,188 @@
+/* watch.c - changes made behind the daemon's back. Programs using fd_shmem
+ * with FD_SHMEM_PATH=<backing> create, resize and remove region files in the
+ * backing store directly. An inotify watch on every type directory brings the
+ * region table up to date and tells the kernel to drop what it cached (the
+ * tree uses long cache timeouts, so it must be told). The daemon's own
+ * changes are made under the fs lock together with their table update, so
+ * here they are recognised as already known and cost nothing but a lookup. */
+#include "shmfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int watch_fd = -1;
+static int stop_fd = -1;
+static int wd_of[SHMFS_PAGE_KIND_CNT];
+static pthread_t watch_thread;
+static bool watch_running;
+
+/* Bring the table in line with what the backing directory holds under name. */
+static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
+{
+	struct shmfs_region *r;
+	struct stat st;
+	bool exists, same = false;
+	uint64_t parent = 0, ino = 0;
+
+	if (shmfs_name_check(name) < 0)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	exists = fstatat(fs->type[k].dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	r = shmfs_table_find_locked(fs, k, name);
+	if (r) {
+		ino = r->ino;
+		parent = SHMFS_INO_NODE(k, r->meta.node, SHMFS_SUB_DIR);
+		same = exists && st.st_ino == r->backing_ino;
+		/* gone or replaced: the name no longer leads to this region. Its
+		 * metadata stays: a rename behind our back brings the inode back
+		 * under the new name (start-up drops metadata of vanished files). */
+		if (!same)
+			shmfs_table_unlink_locked(fs, r);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (r && same) {
+		shmfs_notify_inval_inode(fs, ino); /* size, mode or times changed */
+		return;
+	}
+	if (r)
+		shmfs_notify_inval_entry(fs, parent, name);
+	if (exists && shmfs_tree_adopt(fs, k, name, false, &parent) == 1)
+		shmfs_notify_inval_entry(fs, parent, name); /* drop a cached "no such file" */
+}
+
+/* The event queue overflowed: compare every name. */
+static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
+{
+	struct shmfs_region **v = NULL;
+	size_t cnt = 0;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int dfd;
+
+	if (shmfs_table_list(fs, (int)k, -1, &v, &cnt) == 0) {
+		for (size_t i = 0; i < cnt; i++) {
+			char name[SHMFS_NAME_MAX + 1];
+			pthread_mutex_lock(&fs->lock);
+			snprintf(name, sizeof(name), "%s", v[i]->name);
+			pthread_mutex_unlock(&fs->lock);
+			shmfs_region_put(fs, v[i], 1);
+			reconcile(fs, k, name);
+		}
+		free(v);
+	}
+	dfd = dup(fs->type[k].dirfd);
+	if (dfd < 0)
+		return;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)))
+		reconcile(fs, k, de->d_name);
+}
+
+static void handle(struct shmfs_fs *fs, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW) {
+		for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+			if (fs->type[k].pt)
+				rescan(fs, (enum shmfs_page_kind)k);
+		return;
+	}
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+		if (fs->type[k].pt && wd_of[k] == ev->wd && ev->len)
+			reconcile(fs, (enum shmfs_page_kind)k, ev->name);
+}
+
+static void *watch_main(void *arg)
+{
+	struct shmfs_fs *fs = arg;
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = watch_fd, .events = POLLIN }, { .fd = stop_fd, .events = POLLIN } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		n = read(watch_fd, buf, sizeof(buf));
+		if (n <= 0)
+			continue;
+		for (char *q = buf; q < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)q;
+			handle(fs, ev);
+			q += sizeof(*ev) + ev->len;
+		}
+	}
+	return NULL;
+}
+
+int shmfs_watch_start(struct shmfs_fs *fs)
+{
+	int r;
+
+	watch_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (watch_fd < 0)
+		return -errno;
+	stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (stop_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
+		wd_of[k] = -1;
+		if (!fs->type[k].pt)
+			continue;
+		wd_of[k] = inotify_add_watch(watch_fd, fs->type[k].path,
+					     IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+					     IN_ATTRIB | IN_MODIFY | IN_ONLYDIR);
+		if (wd_of[k] < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	r = pthread_create(&watch_thread, NULL, watch_main, fs);
+	if (r) {
+		r = -r;
+		goto fail;
+	}
+	watch_running = true;
+	return 0;
+fail:
+	if (stop_fd >= 0)
+		close(stop_fd);
+	close(watch_fd);
+	watch_fd = stop_fd = -1;
+	return r;
+}
+
+void shmfs_watch_stop(struct shmfs_fs *fs)
+{
+	uint64_t one = 1;
+
+	if (!watch_running)
+		return;
+	if (write(stop_fd, &one, sizeof(one)) != sizeof(one))
+		SHMFS_LOG("Failed to stop the backing store watch: %m");
+	pthread_join(watch_thread, NULL);
+	close(stop_fd);
+	close(watch_fd);
+	watch_fd = stop_fd = -1;
+	watch_running = false;
+}

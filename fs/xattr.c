@@ -1,0 +1,541 @@
+/* xattr.c - the extended attributes of the tree, exactly as
+ * lib/core/xattr_names.h names them: on regions what the kernel knows now
+ * (nodes the pages sit on, mappers, orphaned, heap statistics) and what
+ * meta.c remembers (creator, creation time, policy), plus user.* attributes
+ * that users set and the daemon persists; on directories the pools; on the
+ * mount root the backing root. One namespace is served (user.); names in it
+ * that do not exist are ENODATA, other namespaces ENOTSUP, never ENOSYS.
+ * user.shmfs.* is read-only (EPERM) but for two writes: creator_pid "0"
+ * (disown) and, on an empty region, policy "split:..." (placement). */
+#include "shmfs.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <shmfs/heap.h>
+
+#include "parse.h"
+#include "pool.h"
+#include "proc.h"
+#include "util.h"
+#include "xattr_names.h"
+
+static const char *const region_names[] = {
+	SHMFS_XATTR_PAGE_TYPE, SHMFS_XATTR_PAGE_SZ, SHMFS_XATTR_PAGE_CNT, SHMFS_XATTR_NUMA_NODES,
+	SHMFS_XATTR_POLICY, SHMFS_XATTR_CREATOR_PID, SHMFS_XATTR_CREATOR_START, SHMFS_XATTR_CTIME,
+	SHMFS_XATTR_MAPPER_CNT, SHMFS_XATTR_MAPPER_PIDS, SHMFS_XATTR_ORPHANED, SHMFS_XATTR_BACKING,
+	SHMFS_XATTR_BACKING_ID,
+};
+
+static const char *const heap_names[] = {
+	SHMFS_XATTR_HEAP_SZ, SHMFS_XATTR_HEAP_USED, SHMFS_XATTR_HEAP_FREE, SHMFS_XATTR_HEAP_ALLOC_CNT,
+};
+
+static const char *const dir_names[] = {
+	SHMFS_XATTR_PAGE_TYPE, SHMFS_XATTR_PAGE_SZ, SHMFS_XATTR_POOL_TOTAL, SHMFS_XATTR_POOL_FREE,
+	SHMFS_XATTR_POOL_RESERVED, SHMFS_XATTR_POOL_SURPLUS,
+};
+
+static bool is_user(const char *name)
+{
+	return strncmp(name, SHMFS_XATTR_USER, strlen(SHMFS_XATTR_USER)) == 0;
+}
+
+static bool is_ours(const char *name)
+{
+	return strncmp(name, SHMFS_XATTR_PREFIX, strlen(SHMFS_XATTR_PREFIX)) == 0;
+}
+
+static int ret_str(char **ret_val, size_t *ret_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int ret_str(char **ret_val, size_t *ret_len, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	*ret_val = s;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+/* Pool numbers of a type on one node, or summed over every node (node -1).
+ * Normal pages have no pool: the tmpfs's size and free space stand in. */
+static int pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, struct shmfs_pool_stat *ret)
+{
+	const struct shmfs_page_type *pt = fs->type[k].pt;
+	struct shmfs_pool_stat sum = { 0 };
+
+	if (!shmfs_page_type_is_huge(pt)) {
+		struct statvfs sv;
+		if (fstatvfs(fs->type[k].dirfd, &sv) < 0)
+			return -errno;
+		sum.total = (uint64_t)sv.f_blocks * sv.f_frsize / pt->page_sz;
+		sum.free = (uint64_t)sv.f_bfree * sv.f_frsize / pt->page_sz;
+		*ret = sum;
+		return 0;
+	}
+	for (int n = 0; n < SHMFS_NODE_MAX; n++) {
+		struct shmfs_pool_stat s;
+		int r;
+
+		if (!shmfs_node_valid(fs, n) || (node >= 0 && n != node))
+			continue;
+		r = shmfs_pool_stat(pt, n, &s);
+		if (r < 0)
+			return r;
+		sum.total += s.total;
+		sum.free += s.free;
+		sum.surplus += s.surplus;
+		sum.reserved = s.reserved; /* system-wide already */
+	}
+	*ret = sum;
+	return 0;
+}
+
+static int dir_get(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *name,
+		   char **ret_val, size_t *ret_len)
+{
+	const struct shmfs_page_type *pt = fs->type[info->kind].pt;
+	struct shmfs_pool_stat ps = { 0 };
+	int r;
+
+	if (strcmp(name, SHMFS_XATTR_PAGE_TYPE) == 0)
+		return ret_str(ret_val, ret_len, "%s", pt->name);
+	if (strcmp(name, SHMFS_XATTR_PAGE_SZ) == 0)
+		return ret_str(ret_val, ret_len, "%" PRIu64, pt->page_sz);
+	r = pool_of(fs, info->kind, info->obj == SHMFS_OBJ_NODE ? info->node : -1, &ps);
+	if (r < 0)
+		return r;
+	if (strcmp(name, SHMFS_XATTR_POOL_TOTAL) == 0)
+		return ret_str(ret_val, ret_len, "%" PRIu64, ps.total);
+	if (strcmp(name, SHMFS_XATTR_POOL_FREE) == 0)
+		return ret_str(ret_val, ret_len, "%" PRIu64, ps.free);
+	if (strcmp(name, SHMFS_XATTR_POOL_RESERVED) == 0)
+		return ret_str(ret_val, ret_len, "%" PRIu64, ps.reserved);
+	if (strcmp(name, SHMFS_XATTR_POOL_SURPLUS) == 0)
+		return ret_str(ret_val, ret_len, "%" PRIu64, ps.surplus);
+	return -ENODATA;
+}
+
+static int format_pids(const pid_t *pids, size_t cnt, char **ret_val, size_t *ret_len)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt; i++)
+		fprintf(f, "%s%d", i ? "," : "", (int)pids[i]);
+	if (fclose(f) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	*ret_val = s;
+	*ret_len = len;
+	return 0;
+}
+
+/* Heap statistics, when the region holds a libshmfs heap: peeked through a
+ * short-lived read-only mapping. */
+static int heap_peek(struct shmfs_fs *fs, struct shmfs_region *r, shmfs_heap_stats_t *ret)
+{
+	_cleanup_close_ int fd = shmfs_region_open_backing(fs, r, O_RDONLY);
+	struct stat st;
+	void *map;
+	int rc;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size == 0)
+		return -ENOMSG;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	rc = shmfs_heap_peek(map, (size_t)st.st_size, ret);
+	munmap(map, (size_t)st.st_size);
+	return rc;
+}
+
+static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const char *name,
+		      char **ret_val, size_t *ret_len)
+{
+	const struct shmfs_page_type *pt = fs->type[r->kind].pt;
+	struct stat st;
+	int rc;
+
+	if (!is_ours(name)) {
+		const struct shmfs_xattr *x;
+		pthread_mutex_lock(&fs->lock);
+		x = shmfs_meta_xattr_get(&r->meta, name);
+		if (x) {
+			*ret_val = malloc(x->size ? x->size : 1);
+			if (*ret_val) {
+				memcpy(*ret_val, x->value, x->size);
+				*ret_len = x->size;
+			}
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (!x)
+			return -ENODATA;
+		return *ret_val ? 0 : -ENOMEM;
+	}
+	if (strcmp(name, SHMFS_XATTR_PAGE_TYPE) == 0)
+		return ret_str(ret_val, ret_len, "%s", pt->name);
+	if (strcmp(name, SHMFS_XATTR_PAGE_SZ) == 0)
+		return ret_str(ret_val, ret_len, "%" PRIu64, pt->page_sz);
+	if (strcmp(name, SHMFS_XATTR_PAGE_CNT) == 0) {
+		rc = shmfs_region_stat(fs, r, &st);
+		if (rc < 0)
+			return rc;
+		return ret_str(ret_val, ret_len, "%" PRIu64, (uint64_t)st.st_size / pt->page_sz);
+	}
+	if (strcmp(name, SHMFS_XATTR_NUMA_NODES) == 0) {
+		_cleanup_close_ int fd = shmfs_region_open_backing(fs, r, O_RDONLY);
+		shmfs_nodemask_t m;
+		char buf[4096];
+
+		if (fd < 0)
+			return fd;
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		rc = shmfs_region_nodes(fs, fd, pt->page_sz, (uint64_t)st.st_size, &m);
+		if (rc < 0)
+			return rc;
+		rc = shmfs_format_list(m.bits, SHMFS_NODE_MAX, buf, sizeof(buf));
+		if (rc < 0)
+			return rc;
+		return ret_str(ret_val, ret_len, "%s", buf);
+	}
+	if (strcmp(name, SHMFS_XATTR_BACKING) == 0) {
+		pthread_mutex_lock(&fs->lock);
+		rc = ret_str(ret_val, ret_len, "%s/%s", fs->type[r->kind].path, r->name);
+		pthread_mutex_unlock(&fs->lock);
+		return rc;
+	}
+	if (strcmp(name, SHMFS_XATTR_BACKING_ID) == 0)
+		return ret_str(ret_val, ret_len, "%" PRIu64 ":%" PRIu64,
+			       (uint64_t)fs->type[r->kind].dev, (uint64_t)r->backing_ino);
+	if (strcmp(name, SHMFS_XATTR_MAPPER_CNT) == 0 || strcmp(name, SHMFS_XATTR_MAPPER_PIDS) == 0) {
+		_cleanup_free_ pid_t *pids = NULL;
+		size_t cnt = 0;
+
+		rc = shmfs_region_mappers(fs, r, &pids, &cnt);
+		if (rc < 0)
+			return rc;
+		if (strcmp(name, SHMFS_XATTR_MAPPER_CNT) == 0)
+			return ret_str(ret_val, ret_len, "%zu", cnt);
+		return format_pids(pids, cnt, ret_val, ret_len);
+	}
+	if (strcmp(name, SHMFS_XATTR_ORPHANED) == 0)
+		return ret_str(ret_val, ret_len, "%s", shmfs_region_orphaned(fs, r) ? "true" : "false");
+	if (strncmp(name, "user.shmfs.heap.", 16) == 0) {
+		shmfs_heap_stats_t hs;
+		uint64_t v;
+
+		if (heap_peek(fs, r, &hs) < 0)
+			return -ENODATA;
+		if (strcmp(name, SHMFS_XATTR_HEAP_SZ) == 0)
+			v = hs.size;
+		else if (strcmp(name, SHMFS_XATTR_HEAP_USED) == 0)
+			v = hs.used;
+		else if (strcmp(name, SHMFS_XATTR_HEAP_FREE) == 0)
+			v = hs.free;
+		else if (strcmp(name, SHMFS_XATTR_HEAP_ALLOC_CNT) == 0)
+			v = hs.alloc_cnt;
+		else
+			return -ENODATA;
+		return ret_str(ret_val, ret_len, "%" PRIu64, v);
+	}
+
+	pthread_mutex_lock(&fs->lock);
+	if (strcmp(name, SHMFS_XATTR_POLICY) == 0)
+		rc = ret_str(ret_val, ret_len, "%s", r->meta.policy[0] ? r->meta.policy : "default");
+	else if (strcmp(name, SHMFS_XATTR_CREATOR_PID) == 0)
+		rc = ret_str(ret_val, ret_len, "%d", (int)r->meta.creator_pid);
+	else if (strcmp(name, SHMFS_XATTR_CREATOR_START) == 0)
+		rc = ret_str(ret_val, ret_len, "%" PRIu64, r->meta.creator_start);
+	else if (strcmp(name, SHMFS_XATTR_CTIME) == 0)
+		rc = ret_str(ret_val, ret_len, "%lld.%09ld", (long long)r->meta.created.tv_sec,
+			     r->meta.created.tv_nsec);
+	else
+		rc = -ENODATA;
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+int shmfs_xattr_get(struct shmfs_fs *fs, uint64_t ino, const char *name, char **ret_val,
+		    size_t *ret_len)
+{
+	struct shmfs_ino_info info;
+	struct shmfs_region *r;
+	int rc;
+
+	if (!is_user(name))
+		return -ENOTSUP;
+	shmfs_ino_decode(fs, ino, &info);
+	switch (info.obj) {
+	case SHMFS_OBJ_ROOT:
+		if (strcmp(name, SHMFS_XATTR_BACKING) == 0)
+			return ret_str(ret_val, ret_len, "%s", fs->backing);
+		return -ENODATA;
+	case SHMFS_OBJ_TYPE:
+	case SHMFS_OBJ_NODE:
+		return dir_get(fs, &info, name, ret_val, ret_len);
+	case SHMFS_OBJ_REGION:
+		r = shmfs_region_get(fs, ino);
+		if (!r)
+			return -ENOENT;
+		rc = region_get(fs, r, name, ret_val, ret_len);
+		shmfs_region_put(fs, r, 1);
+		return rc;
+	case SHMFS_OBJ_NONE:
+		return -ENOENT;
+	default:
+		return -ENODATA;
+	}
+}
+
+static int list_add(FILE *f, const char *name)
+{
+	return fwrite(name, 1, strlen(name) + 1, f) == strlen(name) + 1 ? 0 : -ENOMEM;
+}
+
+int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t *ret_len)
+{
+	struct shmfs_ino_info info;
+	struct shmfs_region *r;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	shmfs_ino_decode(fs, ino, &info);
+	if (info.obj == SHMFS_OBJ_NONE)
+		return -ENOENT;
+	f = open_memstream(&s, &len);
+	if (!f)
+		return -ENOMEM;
+	switch (info.obj) {
+	case SHMFS_OBJ_ROOT:
+		list_add(f, SHMFS_XATTR_BACKING);
+		break;
+	case SHMFS_OBJ_TYPE:
+	case SHMFS_OBJ_NODE:
+		for (size_t i = 0; i < SHMFS_ARRAY_SIZE(dir_names); i++)
+			list_add(f, dir_names[i]);
+		break;
+	case SHMFS_OBJ_REGION: {
+		shmfs_heap_stats_t hs;
+
+		r = shmfs_region_get(fs, ino);
+		if (!r)
+			break;
+		for (size_t i = 0; i < SHMFS_ARRAY_SIZE(region_names); i++)
+			list_add(f, region_names[i]);
+		if (heap_peek(fs, r, &hs) == 0)
+			for (size_t i = 0; i < SHMFS_ARRAY_SIZE(heap_names); i++)
+				list_add(f, heap_names[i]);
+		pthread_mutex_lock(&fs->lock);
+		for (size_t i = 0; i < r->meta.xattr_cnt; i++)
+			list_add(f, r->meta.xattr[i].name);
+		pthread_mutex_unlock(&fs->lock);
+		shmfs_region_put(fs, r, 1);
+		break;
+	}
+	default:
+		break;
+	}
+	if (fclose(f) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	*ret_list = s;
+	*ret_len = len;
+	return 0;
+}
+
+/* Change a region's user xattrs: edit a copy, persist it, then publish it,
+ * so a failed save changes nothing. */
+static int region_edit(struct shmfs_fs *fs, struct shmfs_region *r, const char *name,
+		       const void *val, size_t len, int flags, bool remove)
+{
+	struct shmfs_meta m;
+	int rc;
+
+	pthread_mutex_lock(&r->op_lock);
+	pthread_mutex_lock(&fs->lock);
+	rc = shmfs_meta_copy(&r->meta, &m);
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0)
+		goto out;
+	rc = remove ? shmfs_meta_xattr_remove(&m, name) : shmfs_meta_xattr_set(&m, name, val, len, flags);
+	if (rc == 0 && !r->linked)
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
+	if (rc < 0) {
+		shmfs_meta_free(&m);
+		goto out;
+	}
+	pthread_mutex_lock(&fs->lock);
+	shmfs_meta_free(&r->meta);
+	r->meta = m;
+	pthread_mutex_unlock(&fs->lock);
+out:
+	pthread_mutex_unlock(&r->op_lock);
+	return rc;
+}
+
+/* user.shmfs.policy is writable in one case: an empty region may be given
+ * a split placement (shmfs_policy_parse) before it is sized. */
+static int set_policy(struct shmfs_fs *fs, struct shmfs_region *r, const char *val, size_t len)
+{
+	char text[sizeof(r->meta.policy)];
+	struct shmfs_policy pol;
+	struct shmfs_meta m;
+	struct stat st;
+	int rc;
+
+	if (len == 0 || len >= sizeof(text) || memchr(val, 0, len))
+		return -EINVAL;
+	memcpy(text, val, len);
+	text[len] = '\0';
+	if (shmfs_policy_parse(text, &pol) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < pol.cnt; i++)
+		if (!shmfs_node_valid(fs, pol.node[i]))
+			return -EINVAL;
+	pthread_mutex_lock(&r->op_lock);
+	rc = shmfs_region_stat(fs, r, &st);
+	if (rc == 0 && st.st_size != 0)
+		rc = -EBUSY; /* pages already placed */
+	pthread_mutex_lock(&fs->lock);
+	if (rc == 0 && pol.cnt == 1 && pol.pages[0] == UINT64_MAX && pol.node[0] != r->meta.node)
+		rc = -EINVAL; /* the home node is the directory: mv moves it */
+	if (rc == 0)
+		rc = shmfs_meta_copy(&r->meta, &m);
+	pthread_mutex_unlock(&fs->lock);
+	if (rc == 0) {
+		m.known = true;
+		snprintf(m.policy, sizeof(m.policy), "%s", text);
+		rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
+		if (rc < 0) {
+			shmfs_meta_free(&m);
+		} else {
+			pthread_mutex_lock(&fs->lock);
+			shmfs_meta_free(&r->meta);
+			r->meta = m;
+			pthread_mutex_unlock(&fs->lock);
+		}
+	}
+	pthread_mutex_unlock(&r->op_lock);
+	return rc;
+}
+
+/* user.shmfs.creator_pid may be set to "0" by the region's owner or root:
+ * the region is disowned, meant to outlive its creator (fd_shmem_ctl style,
+ * shmfsctl create), and is never orphaned from then on. */
+static int disown(struct shmfs_fs *fs, struct shmfs_region *r, uid_t uid, const char *val, size_t len)
+{
+	struct shmfs_meta m;
+	struct stat st;
+	int rc;
+
+	if (len != 1 || val[0] != '0')
+		return -EPERM;
+	pthread_mutex_lock(&r->op_lock);
+	rc = shmfs_region_stat(fs, r, &st);
+	if (rc == 0 && uid != 0 && uid != st.st_uid)
+		rc = -EPERM;
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->lock);
+		rc = shmfs_meta_copy(&r->meta, &m);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	if (rc == 0) {
+		m.known = true;
+		m.creator_pid = 0;
+		m.creator_start = 0;
+		rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
+		if (rc < 0) {
+			shmfs_meta_free(&m);
+		} else {
+			pthread_mutex_lock(&fs->lock);
+			shmfs_meta_free(&r->meta);
+			r->meta = m;
+			pthread_mutex_unlock(&fs->lock);
+		}
+	}
+	pthread_mutex_unlock(&r->op_lock);
+	return rc;
+}
+
+static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
+			 const void *val, size_t len, int flags, bool remove)
+{
+	struct shmfs_ino_info info;
+	struct shmfs_region *r;
+	int rc;
+
+	if (!is_user(name))
+		return -ENOTSUP;
+	shmfs_ino_decode(fs, ino, &info);
+	if (info.obj == SHMFS_OBJ_NONE)
+		return -ENOENT;
+	if (info.obj == SHMFS_OBJ_REGION && !remove &&
+	    (strcmp(name, SHMFS_XATTR_POLICY) == 0 || strcmp(name, SHMFS_XATTR_CREATOR_PID) == 0)) {
+		r = shmfs_region_get(fs, ino);
+		if (!r)
+			return -ENOENT;
+		if (strcmp(name, SHMFS_XATTR_POLICY) == 0)
+			rc = set_policy(fs, r, val, len);
+		else
+			rc = disown(fs, r, uid, val, len);
+		shmfs_region_put(fs, r, 1);
+		return rc;
+	}
+	/* the daemon's own attributes are read-only */
+	if (is_ours(name) || strcmp(name, SHMFS_XATTR_BACKING) == 0)
+		return -EPERM;
+	if (info.obj != SHMFS_OBJ_REGION)
+		return remove ? -ENODATA : -EPERM;
+	if (strlen(name) > XATTR_NAME_MAX)
+		return -ERANGE;
+	if (len > XATTR_SIZE_MAX)
+		return -E2BIG;
+	r = shmfs_region_get(fs, ino);
+	if (!r)
+		return -ENOENT;
+	rc = region_edit(fs, r, name, val, len, flags, remove);
+	shmfs_region_put(fs, r, 1);
+	return rc;
+}
+
+int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
+		    const void *val, size_t len, int flags)
+{
+	return set_or_remove(fs, ino, uid, name, val, len, flags, false);
+}
+
+int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name)
+{
+	return set_or_remove(fs, ino, uid, name, NULL, 0, 0, true);
+}

@@ -1,0 +1,217 @@
+/* heap_impl.h - the heap's on-memory format and the helpers shared by the
+ * management half (heap.c: format, join, peek, check, reclaim) and the
+ * allocation half (heap_alloc.c). Private to libshmfs.
+ *
+ * Memory layout (offsets from the start of the heap memory):
+ *   0      struct heap_hdr (immutable after format, checksummed)
+ *   256    struct heap_mut (footprint counters, own cache line)
+ *   4096   owner table: owner_max x struct heap_owner
+ *          desc[blk_cnt]   u64 block descriptors
+ *          aux[blk_cnt]    u32 run length (head) or head index (body)
+ *          bmap[blk_cnt][HEAP_BMAP_STRIDE] span allocation bitmaps (head only)
+ *          used[words]     hint: 1 = block probably taken (for run search)
+ *          hint[class][words] hint: span head of that class probably has room
+ *          data            blk_cnt blocks of 4 KiB, 4 KiB aligned
+ *
+ * The descriptors are the truth; the two hint bitmaps only speed up searches
+ * and are allowed to be wrong (a wrong 0 costs a failed CAS, a wrong 1 in
+ * `used` hides a free block until reclaim resynchronises it).
+ */
+#ifndef SHMFS_HEAP_IMPL_H
+#define SHMFS_HEAP_IMPL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <shmfs/heap.h>
+
+#define HEAP_MAGIC        0x5041454846534d48ull /* "HMSFHEAP" */
+#define HEAP_VERSION      1u
+#define HEAP_BLOCK_SHIFT  12
+#define HEAP_BLOCK_SZ     (1ull << HEAP_BLOCK_SHIFT)
+#define HEAP_CLASS_CNT    32
+#define HEAP_CLASS_LARGE  63u /* class field of a retiring large run */
+#define HEAP_BMAP_WORDS   5   /* 5 x 56 unit bits >= 256 units of class 16 */
+#define HEAP_BMAP_STRIDE  8   /* words per block: a cache line, so spans of
+				 different processes never share one */
+#define HEAP_UNIT_BITS    56  /* low bits of a bitmap word; the top 8 are a tag */
+#define HEAP_UNIT_MASK    ((1ull << HEAP_UNIT_BITS) - 1)
+#define HEAP_MIN_BLOCKS   16
+#define HEAP_OWNER_OFF    4096u
+#define HEAP_OWNER_DEFAULT 256u
+
+/* Block descriptor: owner (24 bits: slot index + 1 in the low 12, slot
+ * generation in the high 12), kind (4), class (6), generation (30). The
+ * generation grows on every claim and free, so a CAS from a value read
+ * earlier fails if the block was recycled meanwhile (no ABA). */
+enum {
+	K_FREE = 0,   /* not taken; owner 0 */
+	K_CLAIM = 1,  /* being claimed by owner (run not committed yet) */
+	K_SMALL = 2,  /* head of a span of class `class`, owned by owner */
+	K_LARGE = 3,  /* head of a large allocation of aux blocks */
+	K_BODY = 4,   /* non-head block of a run; aux = head index */
+	K_RETIRE = 5, /* head being freed (large) or retired when empty (span) */
+	K_FREEING = 6, /* head whose run is being released: the point of no
+			  return (a retire can no longer be rolled back) */
+};
+
+#define D_OWNER(d) ((uint32_t)((d) & 0xffffff))
+#define D_KIND(d)  ((unsigned)(((d) >> 24) & 0xf))
+#define D_CLASS(d) ((unsigned)(((d) >> 28) & 0x3f))
+#define D_GEN(d)   ((uint32_t)((d) >> 34))
+#define D_TAG(d)   ((uint64_t)(D_GEN(d) & 0xff) << HEAP_UNIT_BITS)
+#define D_MAKE(owner, kind, cls, gen) \
+	((uint64_t)(owner) | (uint64_t)(kind) << 24 | (uint64_t)(cls) << 28 | \
+	 (uint64_t)((gen) & 0x3fffffff) << 34)
+#define W_TAG(w)   ((w) & ~HEAP_UNIT_MASK)
+
+/* Owner ids */
+#define OWNER_IDX(o)  (((o) & 0xfff) - 1)
+#define OWNER_GEN(o)  (((o) >> 12) & 0xfff)
+#define OWNER_MAKE(idx, gen) (((idx) + 1) | ((gen) & 0xfff) << 12)
+
+/* Owner slot word: state (2 bits), generation (12 bits at 2), pid (32 at 32). */
+enum { S_FREE = 0, S_ACTIVE = 1, S_DEAD = 2 };
+#define S_STATE(w) ((unsigned)((w) & 3))
+#define S_GEN(w)   ((uint32_t)(((w) >> 2) & 0xfff))
+#define S_PID(w)   ((uint32_t)((w) >> 32))
+#define S_MAKE(state, gen, pid) \
+	((uint64_t)(state) | (uint64_t)((gen) & 0xfff) << 2 | (uint64_t)(uint32_t)(pid) << 32)
+
+struct heap_owner {
+	_Atomic uint64_t word;
+	_Atomic uint64_t start_time; /* clock ticks after boot; 0 = unknown */
+	uint64_t reserved[2];
+};
+
+struct heap_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_sz;
+	uint64_t heap_sz;   /* bytes of memory the heap spans (<= mapping) */
+	uint32_t block_sz;
+	uint32_t owner_max;
+	uint64_t blk_cnt;
+	uint64_t owner_off, desc_off, aux_off, bmap_off, used_off, hint_off, data_off;
+	uint64_t map_words; /* words of each hint bitmap */
+	uint64_t checksum;  /* FNV-1a 64 over every field above */
+};
+
+struct heap_mut {
+	_Atomic uint64_t footprint; /* blocks taken */
+	_Atomic uint64_t hwm;       /* most blocks ever taken */
+	_Atomic uint64_t join_cnt;  /* joins ever (diagnostics) */
+	/* End of the blocks ever taken: run searches stay below it before
+	 * growing it, so the heap touches (faults in) as little memory as it
+	 * can instead of sweeping the whole region. Cache line of its own:
+	 * read by every run search, written only when it grows. */
+	_Alignas(64) _Atomic uint64_t top;
+};
+
+#define HEAP_MUT_OFF 256u
+
+struct heap_class {
+	uint32_t unit;   /* bytes per unit */
+	uint16_t blocks; /* blocks per span */
+	uint16_t units;  /* units per span (<= 280) */
+};
+
+extern const struct heap_class heap_classes[HEAP_CLASS_CNT];
+
+/* Process-local view of a heap (a join, or a read-only view for peek/check). */
+struct shmfs_heap {
+	uint8_t *base;
+	uint64_t heap_sz;
+	const struct heap_hdr *hdr;
+	struct heap_mut *mut;
+	struct heap_owner *owners;
+	_Atomic uint64_t *desc;
+	_Atomic uint32_t *aux;
+	_Atomic uint64_t *bmap;
+	_Atomic uint64_t *used;
+	_Atomic uint64_t *hint;
+	uint64_t data_off;
+	uint64_t blk_cnt;
+	uint64_t map_words;
+	uint32_t owner_max;
+	uint32_t owner;   /* owner id of this join; 0 for views */
+	uint64_t join_id; /* unique in this process; keys the thread caches */
+};
+
+/* Fill a view from validated memory. 0, -ENOMSG or -EBADMSG. */
+int heap_view(const void *mem, size_t mem_sz, struct shmfs_heap *ret);
+
+static inline _Atomic uint64_t *heap_bmap(const struct shmfs_heap *h, uint64_t blk)
+{
+	return h->bmap + blk * HEAP_BMAP_STRIDE;
+}
+
+static inline uint64_t heap_blk_off(const struct shmfs_heap *h, uint64_t blk)
+{
+	return h->data_off + (blk << HEAP_BLOCK_SHIFT);
+}
+
+/* Unit bits of word i of a span with `units` units. */
+static inline uint64_t heap_unit_mask(unsigned units, unsigned i)
+{
+	unsigned lo = i * HEAP_UNIT_BITS;
+
+	if (units <= lo)
+		return 0;
+	if (units - lo >= HEAP_UNIT_BITS)
+		return HEAP_UNIT_MASK;
+	return (1ull << (units - lo)) - 1;
+}
+
+static inline unsigned heap_class_words(unsigned c)
+{
+	return (heap_classes[c].units + HEAP_UNIT_BITS - 1) / HEAP_UNIT_BITS;
+}
+
+/* Blocks a run headed by head spans, from its descriptor. */
+static inline uint64_t heap_run_blocks(const struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	unsigned c = D_CLASS(d);
+
+	if (D_KIND(d) == K_LARGE || ((D_KIND(d) == K_RETIRE || D_KIND(d) == K_FREEING) && c == HEAP_CLASS_LARGE))
+		return atomic_load_explicit(&h->aux[head], memory_order_relaxed);
+	if (c < HEAP_CLASS_CNT)
+		return heap_classes[c].blocks;
+	return 1;
+}
+
+/* Free the run headed by head whose descriptor is dr (K_RETIRE, or
+ * K_FREEING to finish a release someone else started): head to K_FREEING,
+ * bodies freed, then the head. Safe to run from several processes at once
+ * (every step is a CAS from an exact value); true when this call freed the
+ * head. */
+bool heap_run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr);
+
+/* Roll back or complete an abandoned retire (head in K_RETIRE): a span with
+ * no live units is released, one with live units returns to K_SMALL; a
+ * large run is released. */
+void heap_retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr);
+
+/* Count the live units of a span headed by head with descriptor d. */
+unsigned heap_span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d);
+
+static inline void heap_map_clear(_Atomic uint64_t *map, uint64_t bit)
+{
+	_Atomic uint64_t *w = &map[bit / 64];
+	uint64_t m = 1ull << (bit % 64);
+
+	if (atomic_load_explicit(w, memory_order_relaxed) & m)
+		atomic_fetch_and_explicit(w, ~m, memory_order_relaxed);
+}
+
+static inline void heap_map_set(_Atomic uint64_t *map, uint64_t bit)
+{
+	_Atomic uint64_t *w = &map[bit / 64];
+	uint64_t m = 1ull << (bit % 64);
+
+	if (!(atomic_load_explicit(w, memory_order_relaxed) & m))
+		atomic_fetch_or_explicit(w, m, memory_order_relaxed);
+}
+
+#endif

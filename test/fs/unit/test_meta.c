@@ -1,0 +1,131 @@
+/* test_meta.c - persisted region metadata: what is written is read back
+ * exactly, and a torn, foreign or damaged file is refused, never half-used. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <cmocka.h>
+
+#include "shmfs.h"
+
+static struct shmfs_meta sample(void)
+{
+	struct shmfs_meta m = { .known = true, .node = 3, .creator_pid = 4242, .creator_start = 987654321 };
+
+	snprintf(m.policy, sizeof(m.policy), "split:0=2,3=1");
+	m.created.tv_sec = 1700000000;
+	m.created.tv_nsec = 5;
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.tag", "value", 5, 0), 0);
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.bin", "\0\xff\n ", 4, 0), 0);
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.empty", "", 0, 0), 0);
+	return m;
+}
+
+static void round_trips_every_field(void **state)
+{
+	struct shmfs_meta m = sample(), back;
+	char *text;
+	size_t len;
+	const struct shmfs_xattr *x;
+
+	assert_int_equal(shmfs_meta_format(&m, &text, &len), 0);
+	assert_int_equal(shmfs_meta_parse(text, len, &back), 0);
+	assert_true(back.known);
+	assert_int_equal(back.node, 3);
+	assert_string_equal(back.policy, "split:0=2,3=1");
+	assert_int_equal(back.creator_pid, 4242);
+	assert_int_equal(back.creator_start, 987654321);
+	assert_int_equal(back.created.tv_sec, 1700000000);
+	assert_int_equal(back.created.tv_nsec, 5);
+	assert_int_equal(back.xattr_cnt, 3);
+	x = shmfs_meta_xattr_get(&back, "user.bin");
+	assert_non_null(x);
+	assert_int_equal(x->size, 4);
+	assert_memory_equal(x->value, "\0\xff\n ", 4);
+	x = shmfs_meta_xattr_get(&back, "user.empty");
+	assert_non_null(x);
+	assert_int_equal(x->size, 0);
+	free(text);
+	shmfs_meta_free(&m);
+	shmfs_meta_free(&back);
+}
+
+static void refuses_torn_and_foreign_files(void **state)
+{
+	struct shmfs_meta m = sample(), back;
+	char *text;
+	size_t len;
+
+	assert_int_equal(shmfs_meta_format(&m, &text, &len), 0);
+	/* every strict prefix lacks the end marker */
+	for (size_t cut = 0; cut < len - 1; cut++)
+		assert_int_equal(shmfs_meta_parse(text, cut, &back), -EBADMSG);
+	assert_int_equal(shmfs_meta_parse("hello\n", 6, &back), -EBADMSG);
+	assert_int_equal(shmfs_meta_parse("shmfs-meta 1\nnode x\nend\n", 24, &back), -EBADMSG);
+	assert_int_equal(shmfs_meta_parse("shmfs-meta 1\nxattr 7 00\nend\n", 28, &back), -EBADMSG);
+	assert_int_equal(shmfs_meta_parse("shmfs-meta 1\nxattr 7g 00\nend\n", 29, &back), -EBADMSG);
+	assert_int_equal(shmfs_meta_parse("shmfs-meta 1\ncreated 1.5\nend\n", 29, &back), -EBADMSG);
+	assert_int_equal(shmfs_meta_parse("shmfs-meta 1\nnode 1\0\nend\n", 25, &back), -EBADMSG);
+	free(text);
+	shmfs_meta_free(&m);
+}
+
+static void skips_unknown_keys(void **state)
+{
+	const char *t = "shmfs-meta 1\nnode 1\nfuture_key whatever\nend\n";
+	struct shmfs_meta back;
+
+	assert_int_equal(shmfs_meta_parse(t, strlen(t), &back), 0);
+	assert_int_equal(back.node, 1);
+	shmfs_meta_free(&back);
+}
+
+static void xattr_flags_and_limits(void **state)
+{
+	struct shmfs_meta m = { 0 };
+	static char big[SHMFS_XATTR_USER_MAX_SIZE];
+
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.a", "1", 1, XATTR_REPLACE), -ENODATA);
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.a", "1", 1, XATTR_CREATE), 0);
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.a", "2", 1, XATTR_CREATE), -EEXIST);
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.a", "22", 2, XATTR_REPLACE), 0);
+	assert_int_equal(shmfs_meta_xattr_get(&m, "user.a")->size, 2);
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.big", big, sizeof(big), 0), -ENOSPC);
+	assert_int_equal(shmfs_meta_xattr_remove(&m, "user.a"), 0);
+	assert_int_equal(shmfs_meta_xattr_remove(&m, "user.a"), -ENODATA);
+	assert_int_equal(m.xattr_cnt, 0);
+	for (int i = 0; i < SHMFS_XATTR_USER_MAX_CNT; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "user.n%d", i);
+		assert_int_equal(shmfs_meta_xattr_set(&m, name, "", 0, 0), 0);
+	}
+	assert_int_equal(shmfs_meta_xattr_set(&m, "user.one_more", "", 0, 0), -ENOSPC);
+	shmfs_meta_free(&m);
+}
+
+static void copy_is_deep(void **state)
+{
+	struct shmfs_meta m = sample(), c;
+
+	assert_int_equal(shmfs_meta_copy(&m, &c), 0);
+	assert_int_equal(shmfs_meta_xattr_set(&c, "user.tag", "other", 5, 0), 0);
+	assert_memory_equal(shmfs_meta_xattr_get(&m, "user.tag")->value, "value", 5);
+	shmfs_meta_free(&m);
+	shmfs_meta_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trips_every_field),
+		cmocka_unit_test(refuses_torn_and_foreign_files),
+		cmocka_unit_test(skips_unknown_keys),
+		cmocka_unit_test(xattr_flags_and_limits),
+		cmocka_unit_test(copy_is_deep),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,127 @@
+/* test_options.c - the daemon's command line: what mount(8), fstab and people write. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "shmfs.h"
+
+#define PARSE(o, ...) ({ \
+	char *argv_[] = { "shmfs", __VA_ARGS__, NULL }; \
+	shmfs_options_parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (o)); })
+
+static void takes_a_mountpoint(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "/mnt/x"), 0);
+	assert_string_equal(o.mountpoint, "/mnt/x");
+	assert_null(o.source);
+	assert_false(o.foreground);
+	shmfs_options_free(&o);
+}
+
+static void takes_source_and_mountpoint_like_mount_fuse(void **state)
+{
+	struct shmfs_options o;
+
+	/* what mount.fuse3 runs */
+	assert_int_equal(PARSE(&o, "shmfs", "/mnt/x", "-o", "rw,allow_other,dev,suid"), 0);
+	assert_string_equal(o.source, "shmfs");
+	assert_string_equal(o.mountpoint, "/mnt/x");
+	assert_string_equal(o.fuse_opts, "rw,allow_other,dev,suid");
+	shmfs_options_free(&o);
+}
+
+static void takes_its_own_options_out(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "-f", "-o", "backing=/b,allow_other", "-ohuge=/h,normal=/n,gigantic=/g", "/m"), 0);
+	assert_true(o.foreground);
+	assert_string_equal(o.backing, "/b");
+	assert_string_equal(o.dir[SHMFS_PAGE_HUGE], "/h");
+	assert_string_equal(o.dir[SHMFS_PAGE_NORMAL], "/n");
+	assert_string_equal(o.dir[SHMFS_PAGE_GIGANTIC], "/g");
+	assert_string_equal(o.fuse_opts, "allow_other");
+	shmfs_options_free(&o);
+}
+
+static void drops_fstab_words(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "-o", "defaults,auto,noauto,user,users,nofail,_netdev,x-systemd.automount,"
+				     "comment=x,default_permissions", "/m"), 0);
+	assert_null(o.fuse_opts);
+	shmfs_options_free(&o);
+}
+
+static void debug_means_foreground(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "-d", "/m"), 0);
+	assert_true(o.foreground);
+	assert_true(o.debug);
+	assert_string_equal(o.fuse_opts, "debug");
+	shmfs_options_free(&o);
+}
+
+static void parses_directory_mode_and_owner(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "-o", "mode=1770,uid=1000,gid=0", "/m"), 0);
+	assert_true(o.have_mode && o.have_uid && o.have_gid);
+	assert_int_equal(o.dir_mode, 01770);
+	assert_int_equal(o.dir_uid, 1000);
+	assert_int_equal(o.dir_gid, 0);
+	shmfs_options_free(&o);
+}
+
+static void refuses_bad_input(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "-f"), -EINVAL);                     /* no mountpoint */
+	assert_int_equal(PARSE(&o, "a", "b", "c"), -EINVAL);            /* three positionals */
+	assert_int_equal(PARSE(&o, "-x", "/m"), -EINVAL);               /* unknown flag */
+	assert_int_equal(PARSE(&o, "/m", "-o"), -EINVAL);               /* -o without a list */
+	assert_int_equal(PARSE(&o, "-o", "backing=", "/m"), -EINVAL);
+	assert_int_equal(PARSE(&o, "-o", "mode=0778", "/m"), -EINVAL);
+	assert_int_equal(PARSE(&o, "-o", "mode=17777", "/m"), -EINVAL);
+	assert_int_equal(PARSE(&o, "-o", "uid=-1", "/m"), -EINVAL);
+	assert_int_equal(PARSE(&o, "-o", "gid=01", "/m"), -EINVAL);
+	assert_int_equal(PARSE(&o, "-o", "uid=4294967295", "/m"), -EINVAL);
+}
+
+static void help_and_version_need_no_mountpoint(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "--help"), 0);
+	assert_true(o.help);
+	shmfs_options_free(&o);
+	assert_int_equal(PARSE(&o, "-V"), 0);
+	assert_true(o.version);
+	shmfs_options_free(&o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(takes_a_mountpoint),
+		cmocka_unit_test(takes_source_and_mountpoint_like_mount_fuse),
+		cmocka_unit_test(takes_its_own_options_out),
+		cmocka_unit_test(drops_fstab_words),
+		cmocka_unit_test(debug_means_foreground),
+		cmocka_unit_test(parses_directory_mode_and_owner),
+		cmocka_unit_test(refuses_bad_input),
+		cmocka_unit_test(help_and_version_need_no_mountpoint),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

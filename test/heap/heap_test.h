@@ -1,0 +1,69 @@
+/* heap_test.h - helpers shared by the heap tests: shared anonymous memory
+ * holding a fresh heap, byte patterns that name their owner, a small PRNG. */
+#ifndef SHMFS_HEAP_TEST_H
+#define SHMFS_HEAP_TEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <shmfs/heap.h>
+
+/* MAP_SHARED so forked children see the same heap. */
+static inline void *ht_map(size_t sz)
+{
+	void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return m == MAP_FAILED ? NULL : m;
+}
+
+static inline void ht_unmap(void *m, size_t sz)
+{
+	munmap(m, sz);
+}
+
+static inline uint64_t ht_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* Fill / verify n bytes with a pattern derived from (seed, off). */
+static inline void ht_fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(seed * 31 + i * 7 + (seed >> 8));
+}
+
+static inline int ht_verify(const uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (uint8_t)(seed * 31 + i * 7 + (seed >> 8)))
+			return -1;
+	return 0;
+}
+
+/* Scale factor for randomized tests (SHMFS_HEAP_TEST_SCALE, percent;
+ * sanitizer builds default to 10%). */
+static inline uint64_t ht_scale(uint64_t n)
+{
+	const char *e = getenv("SHMFS_HEAP_TEST_SCALE");
+	uint64_t pct = e ? strtoull(e, NULL, 10) : 100;
+
+	if (!pct)
+		pct = 1;
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+	/* Sanitizers run these 5-20x slower; CI runs them as they are. */
+	if (!e)
+		pct = 10;
+#endif
+	return n * pct / 100 ? n * pct / 100 : 1;
+}
+
+#endif

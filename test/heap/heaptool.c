@@ -1,0 +1,59 @@
+/* heaptool.c - drives a heap in a real shmfs region for the integration test
+ * (joined through libshmfs, so the region may sit on huge pages):
+ *
+ *   heaptool format PATH          format a heap over the whole region
+ *   heaptool alloc PATH CNT SZ    allocate CNT blocks of SZ bytes and exit
+ *                                 holding them (the owner is then dead)
+ *   heaptool stats PATH           print "size used free alloc_count" as
+ *                                 shmfs_heap_peek() sees them
+ * Prints OK (or the stats) on success, "ERR what errno-text" otherwise. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shmfs/heap.h>
+#include <shmfs/shmfs.h>
+
+int main(int argc, char **argv)
+{
+	shmfs_join_info_t info;
+	shmfs_heap_stats_t st;
+	shmfs_heap_t *heap;
+	void *j;
+	int r = 0;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: heaptool format|alloc|stats PATH [CNT SZ]\n");
+		return 2;
+	}
+	j = shmfs_join_opts(argv[2], SHMFS_JOIN_RDWR, NULL, &info);
+	if (!j) {
+		printf("ERR join %s\n", strerror(errno));
+		return 1;
+	}
+	if (!strcmp(argv[1], "format")) {
+		r = shmfs_heap_format(info.shmem, info.sz, NULL);
+	} else if (!strcmp(argv[1], "alloc") && argc == 5) {
+		r = shmfs_heap_join(info.shmem, info.sz, &heap);
+		for (long i = 0; r == 0 && i < atol(argv[3]); i++)
+			if (!shmfs_heap_malloc(heap, (size_t)atol(argv[4])))
+				r = -errno;
+	} else if (!strcmp(argv[1], "stats")) {
+		r = shmfs_heap_peek(info.shmem, info.sz, &st);
+		if (r == 0) {
+			printf("%llu %llu %llu %llu\n", (unsigned long long)st.size, (unsigned long long)st.used,
+			       (unsigned long long)st.free, (unsigned long long)st.alloc_cnt);
+			return 0;
+		}
+	} else {
+		fprintf(stderr, "heaptool: bad command\n");
+		return 2;
+	}
+	if (r < 0) {
+		printf("ERR %s %s\n", argv[1], strerror(-r));
+		return 1;
+	}
+	printf("OK\n");
+	return 0;
+}

@@ -1,0 +1,560 @@
+/* test_heap.c - the heap allocator's behaviour, one rule per test: format and
+ * join validation, every size class, the large path, alignment, exhaustion,
+ * free(0), double and wild frees, calloc, translation, stats, check, owner
+ * slots and reclaim of a dead process's blocks. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "heap_impl.h"
+#include "heap_test.h"
+
+#define MEM_SZ (64ull << 20)
+
+struct fix {
+	uint8_t *mem;
+	size_t sz;
+	shmfs_heap_t *h;
+};
+
+static int setup(void **state)
+{
+	static struct fix f;
+
+	f.sz = MEM_SZ;
+	f.mem = ht_map(f.sz);
+	if (!f.mem || shmfs_heap_format(f.mem, f.sz, NULL) < 0 || shmfs_heap_join(f.mem, f.sz, &f.h) < 0)
+		return -1;
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	shmfs_heap_leave(f->h);
+	ht_unmap(f->mem, f->sz);
+	return 0;
+}
+
+static void assert_consistent(struct fix *f)
+{
+	char msg[256];
+
+	assert_int_equal(shmfs_heap_check(f->mem, f->sz, msg, sizeof(msg)), 0);
+}
+
+static void assert_empty(struct fix *f)
+{
+	shmfs_heap_stats_t st;
+
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.used, 0);
+	assert_int_equal(st.alloc_cnt, 0);
+	assert_consistent(f);
+}
+
+static void format_refuses_bad_arguments(void **state)
+{
+	struct fix *f = *state;
+	struct shmfs_heap_format_opts o = { .sz = sizeof(o), .owner_max = SHMFS_HEAP_OWNER_MAX + 1 };
+	uint8_t *m = ht_map(1 << 20);
+
+	assert_int_equal(shmfs_heap_format(NULL, 1 << 20, NULL), -EINVAL);
+	assert_int_equal(shmfs_heap_format(m + 8, 1 << 19, NULL), -EINVAL);
+	assert_int_equal(shmfs_heap_format(m, 8192, NULL), -ENOSPC);
+	assert_int_equal(shmfs_heap_format(m, 1 << 20, &o), -EINVAL);
+	o.sz = 1;
+	o.owner_max = 0;
+	assert_int_equal(shmfs_heap_format(m, 1 << 20, &o), -EINVAL);
+	ht_unmap(m, 1 << 20);
+	(void)f;
+}
+
+static void join_refuses_foreign_memory(void **state)
+{
+	uint8_t *m = ht_map(1 << 20);
+	shmfs_heap_stats_t st;
+	shmfs_heap_t *h = NULL;
+	uint64_t seed = 42;
+
+	assert_int_equal(shmfs_heap_join(m, 1 << 20, &h), -ENOMSG);
+	for (size_t i = 0; i < 4096; i += 8)
+		*(uint64_t *)(m + i) = ht_rand(&seed);
+	assert_int_equal(shmfs_heap_join(m, 1 << 20, &h), -ENOMSG);
+	assert_int_equal(shmfs_heap_peek(m, 1 << 20, &st), -ENOMSG);
+	assert_int_equal(shmfs_heap_check(m, 1 << 20, NULL, 0), -ENOMSG);
+	assert_int_equal(shmfs_heap_peek(m, 4, &st), -ENOMSG);
+	assert_null(h);
+	ht_unmap(m, 1 << 20);
+	(void)state;
+}
+
+static void join_refuses_damaged_header(void **state)
+{
+	size_t sz = 1 << 20;
+	uint8_t *m = ht_map(sz);
+	shmfs_heap_t *h = NULL;
+	struct heap_hdr *hdr = (struct heap_hdr *)m;
+	shmfs_heap_stats_t st;
+
+	/* Every byte of the immutable header is covered by the checksum. */
+	for (size_t i = 8; i < sizeof(struct heap_hdr); i++) {
+		assert_int_equal(shmfs_heap_format(m, sz, NULL), 0);
+		m[i] ^= 0x10;
+		assert_int_equal(shmfs_heap_join(m, sz, &h), -EBADMSG);
+		assert_int_equal(shmfs_heap_peek(m, sz, &st), -EBADMSG);
+	}
+	/* A consistent header of another version is refused too. */
+	assert_int_equal(shmfs_heap_format(m, sz, NULL), 0);
+	hdr->version = 2;
+	hdr->checksum = 0;
+	assert_int_equal(shmfs_heap_join(m, sz, &h), -EBADMSG);
+	assert_null(h);
+	ht_unmap(m, sz);
+	(void)state;
+}
+
+static void join_refuses_truncated_mapping(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_stats_t st;
+	shmfs_heap_t *h = NULL;
+
+	assert_int_equal(shmfs_heap_join(f->mem, f->sz - 4096, &h), -EBADMSG);
+	assert_int_equal(shmfs_heap_peek(f->mem, f->sz / 2, &st), -EBADMSG);
+	assert_int_equal(shmfs_heap_peek(f->mem, 64, &st), -EBADMSG);
+	assert_null(h);
+}
+
+static void join_from_another_address_sees_the_same_heap(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *alias = mmap(NULL, f->sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	shmfs_heap_t *h2;
+	uint64_t off;
+
+	/* Remap the same pages elsewhere: mremap with size 0 duplicates a
+	 * shared mapping. */
+	munmap(alias, f->sz);
+	alias = mremap(f->mem, 0, f->sz, MREMAP_MAYMOVE);
+	assert_true(alias != MAP_FAILED && alias != f->mem);
+	assert_int_equal(shmfs_heap_join(alias, f->sz, &h2), 0);
+	off = shmfs_heap_malloc(f->h, 100);
+	assert_true(off);
+	strcpy(shmfs_heap_ptr(f->h, off), "hello");
+	assert_string_equal(shmfs_heap_ptr(h2, off), "hello");
+	assert_int_equal(shmfs_heap_off(h2, (uint8_t *)alias + off), off);
+	assert_int_equal(shmfs_heap_free(h2, off), 0);
+	assert_int_equal(shmfs_heap_leave(h2), 0);
+	munmap(alias, f->sz);
+	assert_empty(f);
+}
+
+static void peek_reads_stats_without_joining(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_stats_t st;
+	uint64_t a = shmfs_heap_malloc(f->h, 100), b = shmfs_heap_malloc(f->h, 20000);
+
+	assert_int_equal(shmfs_heap_peek(f->mem, f->sz, &st), 0);
+	assert_int_equal(st.used, 112 + 20480);
+	assert_int_equal(st.alloc_cnt, 2);
+	assert_int_equal(st.free, st.size - st.used);
+	assert_true(st.size > MEM_SZ * 97 / 100 && st.size < MEM_SZ);
+	assert_true(st.footprint >= st.used && st.hwm >= st.footprint);
+	assert_int_equal(st.owner_cnt, 1);
+	assert_int_equal(shmfs_heap_free(f->h, a), 0);
+	assert_int_equal(shmfs_heap_free(f->h, b), 0);
+	assert_empty(f);
+}
+
+static void every_size_class_gives_distinct_aligned_units(void **state)
+{
+	struct fix *f = *state;
+	static uint64_t offs[40][300];
+	size_t prev = 0;
+
+	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++) {
+		size_t unit = heap_classes[c].unit, n = heap_classes[c].units * 2 + 3;
+
+		for (size_t sz = prev + 1; sz <= unit; sz += (unit - prev + 2) / 3) {
+			uint64_t off = shmfs_heap_malloc(f->h, sz);
+
+			assert_true(off);
+			assert_int_equal(off % 16, 0);
+			assert_int_equal(shmfs_heap_usable_size(f->h, off), unit);
+			assert_int_equal(shmfs_heap_free(f->h, off), 0);
+		}
+		/* More than two spans' worth: spans fill up and new ones come. */
+		for (size_t i = 0; i < n && i < 300; i++) {
+			offs[c][i] = shmfs_heap_malloc(f->h, unit);
+			assert_true(offs[c][i]);
+			ht_fill(shmfs_heap_ptr(f->h, offs[c][i]), unit, offs[c][i]);
+		}
+		prev = unit;
+	}
+	assert_consistent(f);
+	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++) {
+		size_t unit = heap_classes[c].unit, n = heap_classes[c].units * 2 + 3;
+
+		for (size_t i = 0; i < n && i < 300; i++) {
+			assert_int_equal(ht_verify(shmfs_heap_ptr(f->h, offs[c][i]), unit, offs[c][i]), 0);
+			assert_int_equal(shmfs_heap_free(f->h, offs[c][i]), 0);
+		}
+	}
+	assert_empty(f);
+}
+
+static void size_zero_is_one_byte(void **state)
+{
+	struct fix *f = *state;
+	uint64_t off = shmfs_heap_malloc(f->h, 0);
+
+	assert_true(off);
+	assert_int_equal(shmfs_heap_usable_size(f->h, off), 16);
+	assert_int_equal(shmfs_heap_free(f->h, off), 0);
+}
+
+static void large_allocations_take_whole_blocks(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_stats_t st;
+	size_t sizes[] = { SHMFS_HEAP_SMALL_MAX + 1, 12288, 100000, 1 << 20, 10 << 20 };
+	uint64_t offs[5];
+
+	for (int i = 0; i < 5; i++) {
+		offs[i] = shmfs_heap_malloc(f->h, sizes[i]);
+		assert_true(offs[i]);
+		assert_int_equal(offs[i] % 4096, 0);
+		assert_int_equal(shmfs_heap_usable_size(f->h, offs[i]), (sizes[i] + 4095) / 4096 * 4096);
+		ht_fill(shmfs_heap_ptr(f->h, offs[i]), sizes[i], i);
+	}
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(ht_verify(shmfs_heap_ptr(f->h, offs[i]), sizes[i], i), 0);
+		assert_int_equal(shmfs_heap_free(f->h, offs[i]), 0);
+	}
+	assert_empty(f);
+	/* Most of the heap in one allocation. */
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	offs[0] = shmfs_heap_malloc(f->h, st.size - 64 * 4096);
+	assert_true(offs[0]);
+	assert_int_equal(shmfs_heap_free(f->h, offs[0]), 0);
+	assert_empty(f);
+}
+
+static void aligned_alloc_honours_alignment(void **state)
+{
+	struct fix *f = *state;
+	uint64_t offs[64];
+	int n = 0;
+
+	for (size_t a = 16; a <= (1 << 20); a <<= 1) {
+		size_t sizes[] = { 1, 24, a, a + 1, 3 * a };
+
+		for (int i = 0; i < 5; i++) {
+			uint64_t off = shmfs_heap_aligned_alloc(f->h, a, sizes[i]);
+
+			assert_true(off);
+			assert_int_equal(off % a, 0);
+			assert_true(shmfs_heap_usable_size(f->h, off) >= sizes[i]);
+			if (a <= 4096) /* mmap aligns the mapping to the page */
+				assert_int_equal((uintptr_t)shmfs_heap_ptr(f->h, off) % a, 0);
+			if (n < 64)
+				offs[n++] = off;
+			else
+				assert_int_equal(shmfs_heap_free(f->h, off), 0);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		assert_int_equal(shmfs_heap_free(f->h, offs[i]), 0);
+	errno = 0;
+	assert_int_equal(shmfs_heap_aligned_alloc(f->h, 48, 10), 0);
+	assert_int_equal(errno, EINVAL);
+	offs[0] = shmfs_heap_aligned_alloc(f->h, 8, 10); /* below 16 means 16 */
+	assert_int_equal(offs[0] % 16, 0);
+	assert_int_equal(shmfs_heap_free(f->h, offs[0]), 0);
+	assert_empty(f);
+}
+
+static void exhaustion_returns_enomem_and_keeps_the_heap_intact(void **state)
+{
+	size_t sz = 4 << 20;
+	uint8_t *m = ht_map(sz);
+	static uint64_t offs[1 << 17];
+	shmfs_heap_stats_t st;
+	shmfs_heap_t *h;
+	size_t n = 0;
+	uint64_t big;
+
+	assert_int_equal(shmfs_heap_format(m, sz, NULL), 0);
+	assert_int_equal(shmfs_heap_join(m, sz, &h), 0);
+	for (;;) {
+		uint64_t off = shmfs_heap_malloc(h, 64);
+
+		if (!off)
+			break;
+		ht_fill(shmfs_heap_ptr(h, off), 64, off);
+		offs[n++] = off;
+	}
+	assert_int_equal(errno, ENOMEM);
+	errno = 0;
+	assert_int_equal(shmfs_heap_malloc(h, 20000), 0);
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(shmfs_heap_malloc(h, SIZE_MAX), 0);
+	assert_int_equal(shmfs_heap_calloc(h, SIZE_MAX / 2, 4), 0);
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(shmfs_heap_check(m, sz, NULL, 0), 0);
+	assert_int_equal(shmfs_heap_stats(h, &st), 0);
+	assert_int_equal(st.alloc_cnt, n);
+	assert_int_equal(st.used, n * 64);
+	assert_true(st.used > st.size * 95 / 100);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ht_verify(shmfs_heap_ptr(h, offs[i]), 64, offs[i]), 0);
+		assert_int_equal(shmfs_heap_free(h, offs[i]), 0);
+	}
+	/* Everything came back: one allocation of nearly all of it fits. */
+	big = shmfs_heap_malloc(h, st.size - 8 * 4096);
+	assert_true(big);
+	assert_int_equal(shmfs_heap_free(h, big), 0);
+	assert_int_equal(shmfs_heap_check(m, sz, NULL, 0), 0);
+	shmfs_heap_leave(h);
+	ht_unmap(m, sz);
+	(void)state;
+}
+
+static void free_of_null_is_a_noop(void **state)
+{
+	struct fix *f = *state;
+
+	assert_int_equal(shmfs_heap_free(f->h, 0), 0);
+	assert_int_equal(shmfs_heap_free(NULL, 0), 0);
+	assert_empty(f);
+}
+
+static void double_free_is_refused_and_harms_nothing(void **state)
+{
+	struct fix *f = *state;
+	uint64_t a = shmfs_heap_malloc(f->h, 32), b = shmfs_heap_malloc(f->h, 32);
+	uint64_t l = shmfs_heap_malloc(f->h, 50000), c;
+
+	ht_fill(shmfs_heap_ptr(f->h, b), 32, b);
+	assert_int_equal(shmfs_heap_free(f->h, a), 0);
+	assert_int_equal(shmfs_heap_free(f->h, a), -EINVAL);
+	assert_int_equal(shmfs_heap_free(f->h, l), 0);
+	assert_int_equal(shmfs_heap_free(f->h, l), -EINVAL);
+	/* The unit freed twice is handed out once, b stays intact. */
+	c = shmfs_heap_malloc(f->h, 32);
+	assert_int_equal(shmfs_heap_free(f->h, a == c ? a : c), 0);
+	assert_int_equal(ht_verify(shmfs_heap_ptr(f->h, b), 32, b), 0);
+	assert_int_equal(shmfs_heap_free(f->h, b), 0);
+	if (a != c)
+		assert_int_equal(shmfs_heap_free(f->h, a), -EINVAL);
+	assert_empty(f);
+}
+
+static void wild_offsets_are_refused(void **state)
+{
+	struct fix *f = *state;
+	uint64_t s = shmfs_heap_malloc(f->h, 48), l = shmfs_heap_malloc(f->h, 3 * 4096);
+	struct heap_hdr *hdr = (struct heap_hdr *)f->mem;
+	shmfs_heap_stats_t st;
+
+	assert_int_equal(shmfs_heap_free(f->h, 16), -EINVAL);              /* header */
+	assert_int_equal(shmfs_heap_free(f->h, hdr->desc_off), -EINVAL);   /* metadata */
+	assert_int_equal(shmfs_heap_free(f->h, f->sz), -EINVAL);           /* past the end */
+	assert_int_equal(shmfs_heap_free(f->h, UINT64_MAX - 15), -EINVAL);
+	assert_int_equal(shmfs_heap_free(f->h, s + 1), -EINVAL);           /* misaligned */
+	assert_int_equal(shmfs_heap_free(f->h, s + 16), -EINVAL);          /* inside a unit */
+	assert_int_equal(shmfs_heap_free(f->h, s + 48), -EINVAL);          /* free neighbour */
+	assert_int_equal(shmfs_heap_free(f->h, l + 4096), -EINVAL);        /* inside a run */
+	assert_int_equal(shmfs_heap_free(f->h, l + 16), -EINVAL);
+	assert_int_equal(shmfs_heap_free(f->h, l + 5 * 4096), -EINVAL);    /* free block */
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.alloc_cnt, 2);
+	assert_int_equal(shmfs_heap_free(f->h, s), 0);
+	assert_int_equal(shmfs_heap_free(f->h, l), 0);
+	assert_empty(f);
+}
+
+static void calloc_zeroes_memory(void **state)
+{
+	struct fix *f = *state;
+	uint64_t a = shmfs_heap_malloc(f->h, 200), b;
+	uint8_t *p;
+
+	memset(shmfs_heap_ptr(f->h, a), 0xaa, 200);
+	assert_int_equal(shmfs_heap_free(f->h, a), 0);
+	b = shmfs_heap_calloc(f->h, 10, 20);
+	assert_true(b);
+	p = shmfs_heap_ptr(f->h, b);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(p[i], 0);
+	assert_int_equal(shmfs_heap_free(f->h, b), 0);
+	assert_empty(f);
+}
+
+static void translation_maps_offsets_and_pointers(void **state)
+{
+	struct fix *f = *state;
+
+	assert_null(shmfs_heap_ptr(f->h, 0));
+	assert_null(shmfs_heap_ptr(f->h, f->sz + 1));
+	assert_ptr_equal(shmfs_heap_ptr(f->h, 4096), f->mem + 4096);
+	assert_int_equal(shmfs_heap_off(f->h, NULL), 0);
+	assert_int_equal(shmfs_heap_off(f->h, f->mem + 4096), 4096);
+	assert_int_equal(shmfs_heap_off(f->h, f->mem - 1), 0);
+	assert_int_equal(shmfs_heap_off(f->h, f->mem + f->sz), 0);
+}
+
+static void check_reports_a_damaged_descriptor(void **state)
+{
+	struct fix *f = *state;
+	struct heap_hdr *hdr = (struct heap_hdr *)f->mem;
+	uint64_t *desc = (uint64_t *)(f->mem + hdr->desc_off), saved;
+	uint64_t off = shmfs_heap_malloc(f->h, 5 * 4096), b = (off - hdr->data_off) / 4096;
+	char msg[256];
+
+	saved = desc[b + 2];
+	desc[b + 2] = D_MAKE(0, K_FREE, 0, 7);
+	assert_int_equal(shmfs_heap_check(f->mem, f->sz, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "not attached"));
+	desc[b + 2] = saved;
+	desc[b + 7] = D_MAKE(0, 9, 0, 0);
+	assert_int_equal(shmfs_heap_check(f->mem, f->sz, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "unknown kind"));
+	desc[b + 7] = 0;
+	desc[b + 9] = D_MAKE(OWNER_MAKE(200, 3), K_LARGE, 0, 1);
+	assert_int_equal(shmfs_heap_check(f->mem, f->sz, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "not a registered owner"));
+	desc[b + 9] = 0;
+	assert_int_equal(shmfs_heap_free(f->h, off), 0);
+	assert_empty(f);
+}
+
+static void owner_slots_are_limited_and_released_by_leave(void **state)
+{
+	size_t sz = 1 << 20;
+	uint8_t *m = ht_map(sz);
+	struct shmfs_heap_format_opts o = { .sz = sizeof(o), .owner_max = 2 };
+	shmfs_heap_t *a, *b, *c = NULL;
+	shmfs_heap_stats_t st;
+	uint64_t off;
+
+	assert_int_equal(shmfs_heap_format(m, sz, &o), 0);
+	assert_int_equal(shmfs_heap_join(m, sz, &a), 0);
+	assert_int_equal(shmfs_heap_join(m, sz, &b), 0);
+	assert_int_equal(shmfs_heap_join(m, sz, &c), -EUSERS);
+	off = shmfs_heap_malloc(b, 10);
+	assert_int_equal(shmfs_heap_leave(a), 0); /* owns nothing: slot freed */
+	assert_int_equal(shmfs_heap_leave(b), 0); /* owns a span: slot kept */
+	assert_int_equal(shmfs_heap_peek(m, sz, &st), 0);
+	assert_int_equal(st.owner_cnt, 1);
+	assert_int_equal(st.alloc_cnt, 1);
+	assert_int_equal(shmfs_heap_join(m, sz, &c), 0);
+	assert_int_equal(shmfs_heap_free(c, off), 0); /* anyone may free */
+	assert_int_equal(shmfs_heap_leave(c), 0);
+	ht_unmap(m, sz);
+	(void)state;
+}
+
+static void reclaim_frees_exactly_what_a_dead_process_held(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_reclaim_stats_t rs;
+	shmfs_heap_stats_t st;
+	uint64_t mine = shmfs_heap_malloc(f->h, 300);
+	pid_t pid;
+	int ws;
+
+	ht_fill(shmfs_heap_ptr(f->h, mine), 300, 9);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmfs_heap_t *h;
+
+		if (shmfs_heap_join(f->mem, f->sz, &h) < 0)
+			_exit(1);
+		for (int i = 0; i < 100; i++)
+			if (!shmfs_heap_malloc(h, 100) || !shmfs_heap_malloc(h, 9000))
+				_exit(2);
+		_exit(0); /* no leave, no free: as if killed */
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_int_equal(ws, 0);
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &rs), 0);
+	assert_int_equal(rs.owner_cnt, 1);
+	assert_int_equal(rs.alloc_cnt, 200);
+	assert_int_equal(rs.bytes, 100 * 112 + 100 * 12288);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.alloc_cnt, 1);
+	assert_int_equal(st.used, 320);
+	assert_int_equal(st.owner_cnt, 1);
+	assert_int_equal(ht_verify(shmfs_heap_ptr(f->h, mine), 300, 9), 0);
+	/* The living are left alone. */
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &rs), 0);
+	assert_int_equal(rs.owner_cnt, 0);
+	assert_int_equal(rs.alloc_cnt, 0);
+	assert_int_equal(shmfs_heap_free(f->h, mine), 0);
+	assert_empty(f);
+}
+
+static void *pairs_then_exit(void *h)
+{
+	for (size_t sz = 16; sz <= 8192; sz *= 2)
+		shmfs_heap_free(h, shmfs_heap_malloc(h, sz));
+	return NULL;
+}
+
+static void trim_gives_back_the_empty_spans_an_exited_thread_kept(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_stats_t st;
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, pairs_then_exit, f->h), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.used, 0);
+	assert_true(st.footprint > 0); /* the thread's current spans */
+	assert_int_equal(shmfs_heap_trim(f->h), st.footprint / 4096);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.footprint, 0);
+	assert_int_equal(shmfs_heap_trim(NULL), -EINVAL);
+	assert_empty(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(format_refuses_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(join_refuses_foreign_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(join_refuses_damaged_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(join_refuses_truncated_mapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(join_from_another_address_sees_the_same_heap, setup, teardown),
+		cmocka_unit_test_setup_teardown(peek_reads_stats_without_joining, setup, teardown),
+		cmocka_unit_test_setup_teardown(every_size_class_gives_distinct_aligned_units, setup, teardown),
+		cmocka_unit_test_setup_teardown(size_zero_is_one_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(large_allocations_take_whole_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(aligned_alloc_honours_alignment, setup, teardown),
+		cmocka_unit_test_setup_teardown(exhaustion_returns_enomem_and_keeps_the_heap_intact, setup, teardown),
+		cmocka_unit_test_setup_teardown(free_of_null_is_a_noop, setup, teardown),
+		cmocka_unit_test_setup_teardown(double_free_is_refused_and_harms_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(wild_offsets_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(calloc_zeroes_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(translation_maps_offsets_and_pointers, setup, teardown),
+		cmocka_unit_test_setup_teardown(check_reports_a_damaged_descriptor, setup, teardown),
+		cmocka_unit_test_setup_teardown(owner_slots_are_limited_and_released_by_leave, setup, teardown),
+		cmocka_unit_test_setup_teardown(reclaim_frees_exactly_what_a_dead_process_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(trim_gives_back_the_empty_spans_an_exited_thread_kept, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

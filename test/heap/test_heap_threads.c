@@ -1,0 +1,125 @@
+/* test_heap_threads.c - threads of one process on one heap: through one
+ * shared handle and through a handle each, allocating, handing blocks to
+ * each other, verifying contents and freeing. Run under ThreadSanitizer in
+ * CI (suite 'threads'). */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "heap_test.h"
+
+#define MEM_SZ   (32ull << 20)
+#define SLOT_CNT 1024
+#define NTHREAD  4
+
+struct ctx {
+	uint8_t *mem;
+	shmfs_heap_t *shared; /* NULL: each thread joins itself */
+	_Atomic uint64_t slots[SLOT_CNT];
+	uint64_t ops;
+	_Atomic int errors;
+};
+
+struct targ {
+	struct ctx *ctx;
+	uint64_t seed;
+};
+
+static void *worker(void *p)
+{
+	struct targ *a = p;
+	struct ctx *c = a->ctx;
+	shmfs_heap_t *h = c->shared;
+	uint64_t rs = a->seed;
+
+	if (!h && shmfs_heap_join(c->mem, MEM_SZ, &h) < 0) {
+		c->errors++;
+		return NULL;
+	}
+	for (uint64_t i = 0; i < c->ops; i++) {
+		uint64_t r = ht_rand(&rs);
+		uint64_t sz = 8 + ((r >> 8) & ((1ull << (3 + (r >> 40) % 11)) - 1));
+		uint64_t off = shmfs_heap_malloc(h, sz), old;
+		uint8_t *ptr;
+
+		if (!off) {
+			c->errors++;
+			break;
+		}
+		ptr = shmfs_heap_ptr(h, off);
+		memcpy(ptr, &sz, 8);
+		ht_fill(ptr + 8, sz - 8, off);
+		/* Release pairs with the acquire of whoever takes it. */
+		old = atomic_exchange(&c->slots[r % SLOT_CNT], off);
+		if (!old)
+			continue;
+		ptr = shmfs_heap_ptr(h, old);
+		memcpy(&sz, ptr, 8);
+		if (ht_verify(ptr + 8, sz - 8, old) < 0 || shmfs_heap_free(h, old) < 0)
+			c->errors++;
+	}
+	if (!c->shared)
+		shmfs_heap_leave(h);
+	return NULL;
+}
+
+static void run(bool shared_handle)
+{
+	static struct ctx c;
+	struct targ args[NTHREAD];
+	pthread_t th[NTHREAD];
+	shmfs_heap_stats_t st;
+	shmfs_heap_t *h;
+	char msg[256];
+
+	memset(&c, 0, sizeof(c));
+	c.mem = ht_map(MEM_SZ);
+	c.ops = ht_scale(200000);
+	assert_int_equal(shmfs_heap_format(c.mem, MEM_SZ, NULL), 0);
+	assert_int_equal(shmfs_heap_join(c.mem, MEM_SZ, &h), 0);
+	c.shared = shared_handle ? h : NULL;
+	for (int i = 0; i < NTHREAD; i++) {
+		args[i] = (struct targ) { &c, 0x2545f4914f6cdd1dull * (i + 3) };
+		assert_int_equal(pthread_create(&th[i], NULL, worker, &args[i]), 0);
+	}
+	for (int i = 0; i < NTHREAD; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(c.errors, 0);
+	assert_int_equal(shmfs_heap_check(c.mem, MEM_SZ, msg, sizeof(msg)), 0);
+	for (int i = 0; i < SLOT_CNT; i++)
+		if (c.slots[i])
+			assert_int_equal(shmfs_heap_free(h, c.slots[i]), 0);
+	assert_int_equal(shmfs_heap_stats(h, &st), 0);
+	assert_int_equal(st.used, 0);
+	assert_int_equal(st.alloc_cnt, 0);
+	assert_int_equal(shmfs_heap_check(c.mem, MEM_SZ, msg, sizeof(msg)), 0);
+	shmfs_heap_leave(h);
+	ht_unmap(c.mem, MEM_SZ);
+}
+
+static void threads_share_one_handle(void **state)
+{
+	run(true);
+	(void)state;
+}
+
+static void threads_with_a_handle_each(void **state)
+{
+	run(false);
+	(void)state;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(threads_share_one_handle),
+		cmocka_unit_test(threads_with_a_handle_each),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,177 @@
+/* tjoin.c - drive libshmfs from the integration tests: one operation per
+ * run, printing "OK" (plus a result) or the errno name, like tsys does for
+ * system calls. Built against the shared library, so the tests exercise the
+ * installed ABI.
+ *   tjoin join PATH r|w            join and leave
+ *   tjoin create PATH SIZE MODE    shmfs_region_create (MODE octal)
+ *   tjoin unlink PATH              shmfs_region_unlink
+ *   tjoin info PATH                shmfs_region_info: "OK page_type page_sz sz node name"
+ *   tjoin pagesize PATH            join, touch, print the mapping's KernelPageSize from smaps
+ *   tjoin rowrite PATH             a child joins read-only and writes: prints the signal it got
+ *   tjoin hold PATH r|w            join, print "OK PID", then obey stdin lines:
+ *                                  "write TEXT", "check TEXT" (SAME | DIFF got), "leave" (LEFT);
+ *                                  EOF exits. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmfs/shmfs.h>
+
+static int fail(int err)
+{
+	const char *n = strerrorname_np(err);
+
+	printf("%s\n", n ? n : "EUNKNOWN");
+	return 1;
+}
+
+static unsigned mode_flags(const char *s)
+{
+	return strcmp(s, "w") == 0 ? SHMFS_JOIN_RDWR : SHMFS_JOIN_RDONLY;
+}
+
+static int op_join(const char *path, const char *mode)
+{
+	void *p = shmfs_join(path, mode_flags(mode));
+
+	if (!p)
+		return fail(errno);
+	if (shmfs_leave(p) < 0)
+		return fail(errno);
+	printf("OK\n");
+	return 0;
+}
+
+static int op_pagesize(const char *path)
+{
+	volatile char *p = shmfs_join(path, SHMFS_JOIN_RDONLY);
+	char line[512];
+	FILE *f;
+	int in = 0;
+
+	if (!p)
+		return fail(errno);
+	(void)p[0];   /* fault a page in */
+	f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return fail(errno);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		unsigned long kb;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && sscanf(line, "KernelPageSize: %lu kB", &kb) == 1) {
+			printf("OK %lu kB\n", kb);
+			fclose(f);
+			shmfs_leave((void *)p);
+			return 0;
+		}
+	}
+	fclose(f);
+	printf("NOTFOUND\n");
+	return 1;
+}
+
+static int op_rowrite(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return fail(errno);
+	if (pid == 0) {
+		volatile char *p = shmfs_join(path, SHMFS_JOIN_RDONLY);
+		if (!p)
+			_exit(3);
+		signal(SIGSEGV, SIG_DFL);
+		p[0] = 'x';
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return fail(errno);
+	if (WIFSIGNALED(status)) {
+		printf("%s\n", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "SIG?");
+		return 0;
+	}
+	printf(WEXITSTATUS(status) == 3 ? "NOJOIN\n" : "WROTE\n");
+	return 1;
+}
+
+static int op_hold(const char *path, const char *mode)
+{
+	shmfs_join_info_t info;
+	char *p = shmfs_join_opts(path, mode_flags(mode), NULL, &info);
+	char line[4096];
+
+	if (!p)
+		return fail(errno);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("OK %d\n", (int)getpid());
+	while (fgets(line, sizeof(line), stdin)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "write ", 6) == 0 && p) {
+			size_t n = strlen(line + 6) + 1;
+			if (n > info.sz)
+				n = info.sz;
+			memcpy(p, line + 6, n);
+			printf("OK\n");
+		} else if (strncmp(line, "check ", 6) == 0 && p) {
+			size_t n = strnlen(p, info.sz < 4000 ? info.sz : 4000);
+			if (strlen(line + 6) == n && memcmp(p, line + 6, n) == 0)
+				printf("SAME\n");
+			else
+				printf("DIFF %.*s\n", (int)n, p);
+		} else if (strcmp(line, "leave") == 0 && p) {
+			int r = shmfs_leave(p);
+			p = NULL;
+			if (r < 0)
+				fail(-r);
+			else
+				printf("LEFT\n");
+		} else {
+			printf("BAD %s\n", line);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *op = argc > 1 ? argv[1] : "";
+	shmfs_region_info_t info;
+	int r;
+
+	if (!strcmp(op, "join") && argc == 4)
+		return op_join(argv[2], argv[3]);
+	if (!strcmp(op, "create") && argc == 5) {
+		r = shmfs_region_create(argv[2], strtoull(argv[3], NULL, 0), (mode_t)strtoul(argv[4], NULL, 8));
+		return r < 0 ? fail(-r) : (printf("OK\n"), 0);
+	}
+	if (!strcmp(op, "unlink") && argc == 3) {
+		r = shmfs_region_unlink(argv[2]);
+		return r < 0 ? fail(-r) : (printf("OK\n"), 0);
+	}
+	if (!strcmp(op, "info") && argc == 3) {
+		r = shmfs_region_info(argv[2], &info);
+		if (r < 0)
+			return fail(-r);
+		printf("OK %s %llu %llu %d %s\n", info.page_type, (unsigned long long)info.page_sz,
+		       (unsigned long long)info.sz, info.node, info.name);
+		return 0;
+	}
+	if (!strcmp(op, "pagesize") && argc == 3)
+		return op_pagesize(argv[2]);
+	if (!strcmp(op, "rowrite") && argc == 3)
+		return op_rowrite(argv[2]);
+	if (!strcmp(op, "hold") && argc == 4)
+		return op_hold(argv[2], argv[3]);
+	fprintf(stderr, "usage: see the comment at the top of tjoin.c\n");
+	return 2;
+}

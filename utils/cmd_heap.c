@@ -1,0 +1,240 @@
+/* cmd_heap.c - the heap subcommands: `heap usage [NAME...]`, `heap check
+ * NAME...`, `heap reclaim NAME...` for regions holding a libshmfs heap. The
+ * region is joined through libshmfs (read-only for usage and check, writable
+ * for reclaim) and handed to the heap's own peek, check and reclaim: the
+ * heap's format has one home, lib/. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shmfs/heap.h>
+#include <shmfs/shmfs.h>
+
+#include "ctl.h"
+#include "name.h"
+#include "util.h"
+
+enum heap_op { HEAP_USAGE, HEAP_CHECK, HEAP_RECLAIM };
+
+struct heap_run {
+	struct ctl *c;
+	enum heap_op op;
+	struct json j;
+	int failed;
+	int shown;
+};
+
+static const char *heap_why(int r)
+{
+	switch (r) {
+	case -ENOMSG:
+		return "it does not hold a libshmfs heap";
+	case -EBADMSG:
+		return "its heap header is damaged, of another version, or larger than the region";
+	case -EUCLEAN:
+		return "the heap is inconsistent";
+	default:
+		return strerror(-r);
+	}
+}
+
+static void json_region_head(struct heap_run *h, const struct ctl_region *g)
+{
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), "%s/node%d/%s", g->t->name, g->node, g->name);
+	json_obj_open(&h->j, NULL);
+	json_str(&h->j, "path", rel);
+}
+
+static void heap_error(struct heap_run *h, const struct ctl_region *g, int r, const char *msg)
+{
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), "%s/node%d/%s", g->t->name, g->node, g->name);
+	h->failed++;
+	if (h->c->json) {
+		json_region_head(h, g);
+		json_str(&h->j, "error", heap_why(r));
+		json_str(&h->j, "detail", msg && msg[0] ? msg : NULL);
+		json_obj_close(&h->j);
+	}
+	fprintf(stderr, "shmfsctl heap: cannot %s the heap of '%s': %s%s%s\n",
+		h->op == HEAP_RECLAIM ? "reclaim" : h->op == HEAP_CHECK ? "check" : "read", rel,
+		heap_why(r), msg && msg[0] ? ": " : "", msg ? msg : "");
+	if (r == -EACCES)
+		fprintf(stderr, "  Reading a heap needs read permission on the region, reclaiming it "
+			"write permission.\n");
+	else if (r == -EUCLEAN)
+		fprintf(stderr, "  Stop the programs using it and recreate the heap; 'shmfsctl heap "
+			"reclaim' frees only what dead processes held.\n");
+}
+
+static void heap_usage_show(struct heap_run *h, const struct ctl_region *g, const shmfs_heap_stats_t *s)
+{
+	if (h->c->json) {
+		json_region_head(h, g);
+		json_u64(&h->j, "size", s->size);
+		json_u64(&h->j, "used", s->used);
+		json_u64(&h->j, "free", s->free);
+		json_u64(&h->j, "alloc_count", s->alloc_cnt);
+		json_u64(&h->j, "footprint", s->footprint);
+		json_u64(&h->j, "high_water", s->hwm);
+		json_u64(&h->j, "owners", s->owner_cnt);
+		json_u64(&h->j, "owner_max", s->owner_max);
+		json_obj_close(&h->j);
+		return;
+	}
+	if (h->shown++)
+		putchar('\n');
+	printf("%s/node%d/%s\n", g->t->name, g->node, g->name);
+	printf("  heap size:   %s\n", ctl_size(s->size));
+	printf("  heap used:   %s (%.1f%%)\n", ctl_size(s->used),
+	       s->size ? 100.0 * (double)s->used / (double)s->size : 0.0);
+	printf("  heap free:   %s\n", ctl_size(s->free));
+	printf("  allocations: %llu\n", (unsigned long long)s->alloc_cnt);
+	printf("  footprint:   %s (high water %s)\n", ctl_size(s->footprint), ctl_size(s->hwm));
+	printf("  owners:      %llu of %llu\n", (unsigned long long)s->owner_cnt,
+	       (unsigned long long)s->owner_max);
+}
+
+static void heap_one(struct heap_run *h, const struct ctl_region *g)
+{
+	unsigned flags = h->op == HEAP_RECLAIM ? SHMFS_JOIN_RDWR : SHMFS_JOIN_RDONLY;
+	shmfs_join_info_t info;
+	char msg[512] = "";
+	void *mem;
+	int r;
+
+	if (g->size == 0) {
+		heap_error(h, g, -ENOMSG, "the region is empty");
+		return;
+	}
+	mem = shmfs_join_opts(g->path, flags, NULL, &info);
+	if (!mem) {
+		heap_error(h, g, -errno, NULL);
+		return;
+	}
+	switch (h->op) {
+	case HEAP_USAGE: {
+		shmfs_heap_stats_t s;
+
+		r = shmfs_heap_peek(info.shmem, info.sz, &s);
+		if (r < 0)
+			heap_error(h, g, r, NULL);
+		else
+			heap_usage_show(h, g, &s);
+		break;
+	}
+	case HEAP_CHECK:
+		r = shmfs_heap_check(info.shmem, info.sz, msg, sizeof(msg));
+		if (r < 0) {
+			heap_error(h, g, r, msg);
+		} else if (h->c->json) {
+			json_region_head(h, g);
+			json_bool(&h->j, "consistent", true);
+			json_obj_close(&h->j);
+		} else if (!h->c->quiet) {
+			printf("%s/node%d/%s: heap consistent\n", g->t->name, g->node, g->name);
+		}
+		break;
+	case HEAP_RECLAIM: {
+		shmfs_heap_reclaim_stats_t s;
+
+		r = shmfs_heap_reclaim(info.shmem, info.sz, &s);
+		if (r < 0) {
+			heap_error(h, g, r, NULL);
+		} else if (h->c->json) {
+			json_region_head(h, g);
+			json_u64(&h->j, "owners", s.owner_cnt);
+			json_u64(&h->j, "alloc_count", s.alloc_cnt);
+			json_u64(&h->j, "bytes", s.bytes);
+			json_u64(&h->j, "blocks", s.blocks);
+			json_obj_close(&h->j);
+		} else if (!h->c->quiet) {
+			printf("%s/node%d/%s: reclaimed %llu allocation%s (%s) of %llu dead process%s\n",
+			       g->t->name, g->node, g->name, (unsigned long long)s.alloc_cnt,
+			       s.alloc_cnt == 1 ? "" : "s", ctl_size(s.bytes), (unsigned long long)s.owner_cnt,
+			       s.owner_cnt == 1 ? "" : "es");
+		}
+		break;
+	}
+	}
+	shmfs_leave(mem);
+}
+
+static int run_heap(struct ctl *c, const struct ctl_args *a)
+{
+	static const char *const ops[] = { "usage", "check", "reclaim" };
+	struct heap_run h = { .c = c };
+	int op = -1, r;
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(a->argv[0], ops[i]) == 0)
+			op = i;
+	if (op < 0)
+		return ctl_usage("heap", "unknown heap command '%s' (usage, check or reclaim)", a->argv[0]);
+	h.op = (enum heap_op)op;
+	if (h.op != HEAP_USAGE && a->argc < 2)
+		return ctl_usage("heap", "'heap %s' needs the NAME of a region", ops[op]);
+	for (int i = 1; i < a->argc; i++)
+		if (!strchr(a->argv[i], '/') && shmfs_name_check(a->argv[i]) < 0)
+			return ctl_usage("heap", "'%s' is not a valid region name", a->argv[i]);
+	r = ctl_mount_check(c, "heap");
+	if (r)
+		return r;
+	if (c->json) {
+		char cmd[32];
+
+		snprintf(cmd, sizeof(cmd), "heap %s", ops[op]);
+		ctl_json_open(c, &h.j, cmd);
+		json_arr_open(&h.j, "regions");
+	}
+	if (a->argc == 1) {
+		/* usage of every heap the caller may read (the daemon marks them) */
+		_cleanup_free_ struct ctl_region *regs = NULL;
+		size_t cnt = 0;
+
+		r = ctl_regions_list(c, &regs, &cnt);
+		if (r < 0) {
+			h.failed++;
+			ctl_fail(r, "heap", c->mount, NULL, "cannot list the regions of");
+		}
+		for (size_t i = 0; i < cnt; i++)
+			if (regs[i].has_heap)
+				heap_one(&h, &regs[i]);
+		if (!c->json && h.shown == 0 && h.failed == 0)
+			ctl_say(c, "no region holds a libshmfs heap");
+	}
+	for (int i = 1; i < a->argc; i++) {
+		struct ctl_region g;
+
+		r = ctl_region_find(c, a->argv[i], &g);
+		if (r < 0) {
+			h.failed++;
+			ctl_fail(r, "heap", a->argv[i], r == -ENOENT ? "See the regions with 'shmfsctl query'." : NULL,
+				 "cannot find region");
+			continue;
+		}
+		heap_one(&h, &g);
+	}
+	if (c->json) {
+		json_arr_close(&h.j);
+		json_u64(&h.j, "failed", (uint64_t)h.failed);
+		ctl_json_close(c, &h.j);
+	}
+	return h.failed ? CTL_EXIT_FAIL : 0;
+}
+
+const struct ctl_cmd ctl_heap_cmds[] = {
+	{ "heap", "usage|check|reclaim [NAME...]", "inspect, check or repair libshmfs heaps",
+	  "usage [NAME...]   size, bytes used and free, allocations, owners (without NAME:\n"
+	  "                  every region holding a heap that you may read)\n"
+	  "check NAME...     full consistency check (read-only); exit 1 on a problem\n"
+	  "reclaim NAME...   free what processes that died still held in the heap\n"
+	  "                  (needs write permission; live processes are not touched)\n"
+	  "NAMEs take the rest of the command line.\n",
+	  1, -1, true, { { 0 } }, run_heap },
+	{ NULL },
+};

@@ -1,0 +1,207 @@
+/* ctl.h - what the parts of shmfsctl share: the invocation state (mount,
+ * output mode, page types), the command table entry, error reporting that
+ * turns a negative errno into a sentence for a person, the JSON writer, and
+ * the accessors that read the mounted tree (pools, regions, xattrs). Every
+ * command talks to the daemon through the tree; only init and fini touch
+ * mounts. */
+#ifndef SHMFS_UTILS_CTL_H
+#define SHMFS_UTILS_CTL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "numa.h"
+#include "pagetype.h"
+
+#define CTL_DEFAULT_MOUNT "/mnt/shmfs"
+
+/* ------------------------------------------------------------ invocation */
+
+struct ctl {
+	const char *mount;          /* --mount, else $SHMFS_PATH, else /mnt/shmfs */
+	bool json;                  /* --json: exact numbers, one document */
+	bool quiet;                 /* -q: no progress, no success chatter */
+	bool progress_tty;          /* stderr is a terminal: show progress */
+	struct shmfs_page_types types;
+	const char *argv0;          /* how shmfsctl was invoked (finds the daemon) */
+	int json_docs;              /* JSON documents written so far (chains) */
+	bool json_chain;            /* several reporting commands: wrap in an array */
+};
+
+struct ctl_opt {
+	char short_name;            /* 0 when none */
+	const char *long_name;      /* without the dashes; NULL when none */
+	const char *help;
+};
+
+/* Parsed options of one command: which of its ctl_opt were given. */
+#define CTL_OPT_MAX 8
+struct ctl_args {
+	bool opt[CTL_OPT_MAX];
+	int argc;
+	char **argv;
+};
+
+struct ctl_cmd {
+	const char *name;
+	const char *args;           /* "CNT TYPE NODE" for the usage line */
+	const char *summary;        /* one line */
+	const char *help;           /* the rest of --help */
+	int min_args, max_args;     /* max -1: takes the rest of the command line */
+	bool reports;               /* has output that --json applies to */
+	struct ctl_opt opts[CTL_OPT_MAX];
+	int (*run)(struct ctl *c, const struct ctl_args *a);
+};
+
+/* Command tables of each file (terminated by a NULL name). */
+extern const struct ctl_cmd ctl_cfg_cmds[];
+extern const struct ctl_cmd ctl_region_cmds[];
+extern const struct ctl_cmd ctl_info_cmds[];
+extern const struct ctl_cmd ctl_numa_cmds[];
+extern const struct ctl_cmd ctl_heap_cmds[];
+
+/* ------------------------------------------------------------ output.c */
+
+/* Exit statuses: 0 ok, 1 the operation failed, 2 bad usage. Commands return
+ * one of them; helpers below the commands return 0 or -errno. */
+#define CTL_EXIT_FAIL  1
+#define CTL_EXIT_USAGE 2
+
+/* "shmfsctl CMD: WHAT 'ON': WHY (strerror of r)\n  HINT" on stderr. Returns
+ * CTL_EXIT_FAIL so a command can `return ctl_fail(...)`. hint may be NULL;
+ * r 0 leaves out the strerror part. */
+int ctl_fail(int r, const char *cmd, const char *on, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Bad usage: message plus "try 'shmfsctl CMD --help'". Returns CTL_EXIT_USAGE. */
+int ctl_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A warning on stderr (continues). */
+void ctl_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Say what was done (stdout, human mode only, not with -q). */
+void ctl_say(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Human size ("4.0G") into a static rotating buffer: fine for a printf. */
+const char *ctl_size(uint64_t bytes);
+
+/* Progress of a long operation on stderr (only when it is a terminal and
+ * not -q); done ends the line. */
+void ctl_progress(struct ctl *c, const char *what, uint64_t have, uint64_t target, bool done);
+
+/* ------------------------------------------------------------ json.c */
+
+/* A tiny streaming JSON writer: objects, arrays, strings (escaped), numbers,
+ * booleans, null. Keys are given to the value functions (NULL inside arrays).
+ * Indented two spaces, one key per line. */
+struct json {
+	FILE *f;
+	int depth;
+	bool first[32];
+};
+
+void json_begin(struct json *j, FILE *f);
+void json_end(struct json *j);          /* final newline */
+void json_obj_open(struct json *j, const char *key);
+void json_obj_close(struct json *j);
+void json_arr_open(struct json *j, const char *key);
+void json_arr_close(struct json *j);
+void json_str(struct json *j, const char *key, const char *val);  /* NULL → null */
+void json_u64(struct json *j, const char *key, uint64_t val);
+void json_i64(struct json *j, const char *key, int64_t val);
+void json_bool(struct json *j, const char *key, bool val);
+void json_null(struct json *j, const char *key);
+/* A JSON array of integers from a list: "0-2,5" (nodes), "123,456" (pids). */
+void json_list(struct json *j, const char *key, const char *list);
+
+/* Start and end one command's document (handles chains: an array around
+ * several documents). The object opened carries "command": name. */
+void ctl_json_open(struct ctl *c, struct json *j, const char *cmd);
+void ctl_json_close(struct ctl *c, struct json *j);
+
+/* ------------------------------------------------------------ tree.c */
+
+/* The mount, checked to be a live shmfs (its root carries user.shmfs.backing).
+ * On failure prints why and what to do and returns CTL_EXIT_FAIL. */
+int ctl_mount_check(struct ctl *c, const char *cmd);
+
+/* Read an xattr as a NUL-terminated string; 0 or -errno (-ENODATA absent). */
+int ctl_xattr(const char *path, const char *name, char *buf, size_t buf_sz);
+int ctl_xattr_u64(const char *path, const char *name, uint64_t *ret);
+
+/* A page type named on the command line: "huge", ".huge"; prints the error
+ * (with the types this kernel offers) itself. */
+const struct shmfs_page_type *ctl_page_type(struct ctl *c, const char *cmd, const char *name,
+					    bool huge_only);
+/* A page count on the command line ("8", or a size that is a whole number of
+ * t's pages, "4G"); prints the error itself (returns CTL_EXIT_USAGE). */
+int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type *t, uint64_t *ret);
+
+/* A node named on the command line: must exist and have memory. */
+int ctl_node(const char *cmd, const char *s, int *ret);
+
+struct ctl_pool {
+	const struct shmfs_page_type *t;
+	int node;
+	uint64_t total, free, reserved, surplus;
+};
+
+/* The pool of one type and node, read through the tree (directory xattrs). */
+int ctl_pool_read(struct ctl *c, const struct shmfs_page_type *t, int node, struct ctl_pool *ret);
+
+struct ctl_region {
+	char name[64];
+	char path[4096];            /* in the tree */
+	const struct shmfs_page_type *t;
+	int node;                   /* home: the directory it shows in */
+	uint64_t size, allocated;   /* st_size, st_blocks * 512 */
+	uint64_t page_sz, page_cnt;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	char numa_nodes[256];
+	char policy[128];
+	int64_t creator_pid;        /* -1 unknown */
+	uint64_t creator_start;
+	char created[48];
+	uint64_t mapper_cnt;
+	char mapper_pids[1024];
+	int orphaned;               /* 1, 0, -1 unknown */
+	char backing[4096];
+	bool has_heap;
+	uint64_t heap_sz, heap_used, heap_free, heap_alloc_cnt;
+	bool readable;              /* xattrs could be read */
+};
+
+/* Read one region by tree path. 0 or -errno. */
+int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_type *t, int node,
+		    struct ctl_region *ret);
+
+/* Every region of the mount (all types and nodes), sorted by type then name.
+ * *ret is malloc'ed. Regions that vanish meanwhile are skipped. */
+int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt);
+
+/* Find a region by bare name (largest page size first, like libshmfs) or by
+ * a path relative to the mount ("huge/node0/x"). -ENOENT when none. */
+int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret);
+
+/* A region for people (the info block) and for --json (one schema for
+ * query, info, clean: see shmfsctl(8)). */
+void ctl_region_print(const struct ctl_region *g, bool all);
+void ctl_region_json(struct json *j, const struct ctl_region *g);
+
+/* query NAME [TYPE] (cmd_region.c). */
+int ctl_region_query(struct ctl *c, const struct ctl_args *a);
+
+/* Memory nodes as a list of ints. */
+int ctl_memory_nodes(int *nodes, int max);
+
+/* The user name / group name for an id ("1000" when unknown). */
+const char *ctl_user(uid_t uid, char *buf, size_t sz);
+const char *ctl_group(gid_t gid, char *buf, size_t sz);
+
+/* The names of a command's subcommands on one line (for help). */
+void ctl_cmd_help(const struct ctl_cmd *cmd, FILE *f);
+
+#endif

@@ -1,0 +1,354 @@
+/* tree.c - shmfsctl's view of a mounted shmfs, read only through the tree:
+ * finding and checking the mount, pools from directory xattrs, regions from
+ * stat and their xattrs, control file writes. Nothing here goes around the
+ * daemon to the backing store. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "name.h"
+#include "parse.h"
+#include "util.h"
+#include "xattr_names.h"
+
+int ctl_xattr(const char *path, const char *name, char *buf, size_t buf_sz)
+{
+	ssize_t n = getxattr(path, name, buf, buf_sz - 1);
+
+	if (n < 0)
+		return errno == ERANGE ? -EFBIG : -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int ctl_xattr_u64(const char *path, const char *name, uint64_t *ret)
+{
+	char buf[32];
+	int r = ctl_xattr(path, name, buf, sizeof(buf));
+
+	return r < 0 ? r : shmfs_parse_u64(buf, ret);
+}
+
+int ctl_mount_check(struct ctl *c, const char *cmd)
+{
+	char buf[4096];
+	struct stat st;
+	int r;
+
+	if (stat(c->mount, &st) < 0) {
+		r = -errno;
+		if (r == -ENOTCONN)
+			return ctl_fail(r, cmd, c->mount, "The daemon serving it died. Run "
+					"'shmfsctl fini' to tear it down, then 'shmfsctl init' (regions are kept "
+					"only until fini).", "cannot reach shmfs at");
+		return ctl_fail(r, cmd, c->mount, "Mount shmfs first ('shmfsctl init'), or say where "
+				"it is with --mount DIR or SHMFS_PATH.", "cannot reach shmfs at");
+	}
+	r = ctl_xattr(c->mount, SHMFS_XATTR_BACKING, buf, sizeof(buf));
+	if (r == -ENOTCONN)
+		return ctl_fail(r, cmd, c->mount, "The daemon serving it died. Run 'shmfsctl fini' "
+				"to tear it down, then 'shmfsctl init'.", "cannot reach shmfs at");
+	if (r < 0)
+		return ctl_fail(0, cmd, c->mount, "Mount shmfs there ('shmfsctl init'), or say where "
+				"it is with --mount DIR or SHMFS_PATH.", "no shmfs is mounted at");
+	return 0;
+}
+
+const struct shmfs_page_type *ctl_page_type(struct ctl *c, const char *cmd, const char *name,
+					    bool huge_only)
+{
+	const struct shmfs_page_type *t = shmfs_page_type_by_name(&c->types, name);
+	char offered[128] = "";
+
+	if (t && (!huge_only || shmfs_page_type_is_huge(t)))
+		return t;
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
+		const struct shmfs_page_type *o = &c->types.type[k];
+
+		if (!shmfs_page_type_present(o) || (huge_only && !shmfs_page_type_is_huge(o)))
+			continue;
+		if (offered[0])
+			strcat(offered, ", ");
+		strcat(offered, o->name);
+		strcat(offered, " (");
+		strcat(offered, ctl_size(o->page_sz));
+		strcat(offered, ")");
+	}
+	if (t) {
+		ctl_usage(cmd, "page type '%s' has no pool to size (normal pages come from all of memory); "
+			  "huge page types here: %s", name, offered);
+		return NULL;
+	}
+	ctl_usage(cmd, "unknown page type '%s'; this kernel offers: %s", name, offered);
+	return NULL;
+}
+
+int ctl_memory_nodes(int *nodes, int max)
+{
+	shmfs_nodemask_t m;
+	int cnt = 0;
+
+	if (shmfs_numa_memory_nodes(&m) < 0)
+		return 0;
+	for (int n = 0; n < SHMFS_NODE_MAX && cnt < max; n++)
+		if (shmfs_bit_test(m.bits, (size_t)n))
+			nodes[cnt++] = n;
+	return cnt;
+}
+
+static void nodes_text(char *buf, size_t sz)
+{
+	shmfs_nodemask_t m;
+
+	buf[0] = '\0';
+	if (shmfs_numa_memory_nodes(&m) == 0)
+		shmfs_format_list(m.bits, SHMFS_NODE_MAX, buf, sz);
+}
+
+int ctl_node(const char *cmd, const char *s, int *ret)
+{
+	char have[256];
+	uint64_t v;
+	const char *p = s;
+
+	if (strncmp(p, "node", 4) == 0)
+		p += 4;
+	nodes_text(have, sizeof(have));
+	if (s[0] == '-')
+		return ctl_usage(cmd, "NUMA node '%s' is negative; nodes with memory here: %s", s, have);
+	if (shmfs_parse_u64(p, &v) < 0)
+		return ctl_usage(cmd, "NUMA node '%s' is not a number; nodes with memory here: %s", s, have);
+	if (v >= SHMFS_NODE_MAX || !shmfs_numa_node_has_memory((int)v))
+		return ctl_usage(cmd, "NUMA node %s does not exist or has no memory; nodes with memory "
+				 "here: %s", p, have);
+	*ret = (int)v;
+	return 0;
+}
+
+static int node_dir(struct ctl *c, const struct shmfs_page_type *t, int node, char *buf, size_t sz)
+{
+	int n = snprintf(buf, sz, "%s/%s/node%d", c->mount, t->name, node);
+
+	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
+}
+
+int ctl_pool_read(struct ctl *c, const struct shmfs_page_type *t, int node, struct ctl_pool *ret)
+{
+	char dir[4096];
+	struct ctl_pool p = { .t = t, .node = node };
+	int r;
+
+	r = node_dir(c, t, node, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	if ((r = ctl_xattr_u64(dir, SHMFS_XATTR_POOL_TOTAL, &p.total)) < 0 ||
+	    (r = ctl_xattr_u64(dir, SHMFS_XATTR_POOL_FREE, &p.free)) < 0 ||
+	    (r = ctl_xattr_u64(dir, SHMFS_XATTR_POOL_RESERVED, &p.reserved)) < 0 ||
+	    (r = ctl_xattr_u64(dir, SHMFS_XATTR_POOL_SURPLUS, &p.surplus)) < 0)
+		return r;
+	*ret = p;
+	return 0;
+}
+
+/* CNT of alloc: a page count, or a size with a unit that must be a whole
+ * number of pages. */
+int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type *t, uint64_t *ret)
+{
+	uint64_t v;
+	int r;
+
+	if (s[0] == '-')
+		return ctl_usage(cmd, "page count '%s' is negative; give the pool size wanted (0 or more)", s);
+	if (shmfs_size_has_unit(s)) {
+		r = shmfs_parse_size(s, &v);
+		if (r < 0)
+			return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, 512M, 4G)", s);
+		if (v % t->page_sz)
+			return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
+					 ctl_size(t->page_sz));
+		*ret = v / t->page_sz;
+		return 0;
+	}
+	r = shmfs_parse_u64(s, &v);
+	if (r == -ERANGE)
+		return ctl_usage(cmd, "page count '%s' is too large", s);
+	if (r < 0)
+		return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, 512M, 4G)", s);
+	*ret = v;
+	return 0;
+}
+
+static void xattr_str(const char *path, const char *name, char *buf, size_t sz)
+{
+	if (ctl_xattr(path, name, buf, sz) < 0)
+		buf[0] = '\0';
+}
+
+int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_type *t, int node,
+		    struct ctl_region *ret)
+{
+	struct ctl_region *g = ret;
+	struct stat st;
+	const char *base = strrchr(path, '/');
+	char buf[64];
+	int r;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EISDIR;
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", base ? base + 1 : path);
+	snprintf(g->path, sizeof(g->path), "%s", path);
+	g->t = t;
+	g->node = node;
+	g->size = (uint64_t)st.st_size;
+	g->allocated = (uint64_t)st.st_blocks * 512;
+	g->uid = st.st_uid;
+	g->gid = st.st_gid;
+	g->mode = st.st_mode & 07777;
+	g->page_sz = t->page_sz;
+	g->page_cnt = t->page_sz ? g->size / t->page_sz : 0;
+	g->creator_pid = -1;
+	g->orphaned = -1;
+
+	/* The region's own xattrs need read permission on it: what the caller
+	 * may not read stays unknown rather than guessed. */
+	r = ctl_xattr(path, SHMFS_XATTR_PAGE_SZ, buf, sizeof(buf));
+	if (r < 0)
+		return 0;
+	g->readable = true;
+	(void)shmfs_parse_u64(buf, &g->page_sz);
+	(void)ctl_xattr_u64(path, SHMFS_XATTR_PAGE_CNT, &g->page_cnt);
+	xattr_str(path, SHMFS_XATTR_NUMA_NODES, g->numa_nodes, sizeof(g->numa_nodes));
+	xattr_str(path, SHMFS_XATTR_POLICY, g->policy, sizeof(g->policy));
+	if (ctl_xattr(path, SHMFS_XATTR_CREATOR_PID, buf, sizeof(buf)) == 0) {
+		uint64_t v;
+
+		if (shmfs_parse_u64(buf, &v) == 0)
+			g->creator_pid = (int64_t)v;
+	}
+	(void)ctl_xattr_u64(path, SHMFS_XATTR_CREATOR_START, &g->creator_start);
+	xattr_str(path, SHMFS_XATTR_CTIME, g->created, sizeof(g->created));
+	(void)ctl_xattr_u64(path, SHMFS_XATTR_MAPPER_CNT, &g->mapper_cnt);
+	xattr_str(path, SHMFS_XATTR_MAPPER_PIDS, g->mapper_pids, sizeof(g->mapper_pids));
+	if (ctl_xattr(path, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0)
+		g->orphaned = strcmp(buf, "true") == 0 ? 1 : strcmp(buf, "false") == 0 ? 0 : -1;
+	xattr_str(path, SHMFS_XATTR_BACKING, g->backing, sizeof(g->backing));
+	if (ctl_xattr_u64(path, SHMFS_XATTR_HEAP_SZ, &g->heap_sz) == 0) {
+		g->has_heap = true;
+		(void)ctl_xattr_u64(path, SHMFS_XATTR_HEAP_USED, &g->heap_used);
+		(void)ctl_xattr_u64(path, SHMFS_XATTR_HEAP_FREE, &g->heap_free);
+		(void)ctl_xattr_u64(path, SHMFS_XATTR_HEAP_ALLOC_CNT, &g->heap_alloc_cnt);
+	}
+	return 0;
+}
+
+static int region_cmp(const void *a, const void *b)
+{
+	const struct ctl_region *x = a, *y = b;
+
+	if (x->t->kind != y->t->kind)
+		return x->t->kind > y->t->kind ? -1 : 1; /* largest pages first */
+	return strcmp(x->name, y->name);
+}
+
+int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
+{
+	_cleanup_free_ struct ctl_region *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int nodes[SHMFS_NODE_MAX];
+	int node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX);
+
+	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
+		const struct shmfs_page_type *t = &c->types.type[k];
+
+		if (!shmfs_page_type_present(t))
+			continue;
+		for (int i = 0; i < node_cnt; i++) {
+			char dir[4096], path[4096 + 320];
+			_cleanup_closedir_ DIR *d = NULL;
+			struct dirent *de;
+
+			if (node_dir(c, t, nodes[i], dir, sizeof(dir)) < 0)
+				continue;
+			d = opendir(dir);
+			if (!d) {
+				if (errno == ENOENT)
+					continue;
+				return -errno;
+			}
+			while ((de = readdir(d))) {
+				if (de->d_name[0] == '.')
+					continue;
+				if (cnt == cap) {
+					size_t ncap = cap ? cap * 2 : 16;
+					struct ctl_region *n = realloc(v, ncap * sizeof(*v));
+
+					if (!n)
+						return -ENOMEM;
+					v = n;
+					cap = ncap;
+				}
+				snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+				if (ctl_region_read(c, path, t, nodes[i], &v[cnt]) == 0)
+					cnt++;
+			}
+		}
+	}
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), region_cmp);
+	*ret = TAKE_PTR(v);
+	*ret_cnt = cnt;
+	return 0;
+}
+
+int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret)
+{
+	int nodes[SHMFS_NODE_MAX];
+	int node_cnt;
+	size_t mlen = strlen(c->mount);
+
+	if (strchr(name, '/')) {
+		/* "huge/node0/x", or a full path inside the mount */
+		char path[4096], type[32];
+		const char *rel = name;
+		int node, n;
+		const struct shmfs_page_type *t;
+
+		if (strncmp(name, c->mount, mlen) == 0 && name[mlen] == '/')
+			rel = name + mlen + 1;
+		if (sscanf(rel, "%31[^/]/node%d/%n", type, &node, &n) != 2 || rel[0] == '/')
+			return -EINVAL;
+		t = shmfs_page_type_by_name(&c->types, type);
+		if (!t || shmfs_name_check(rel + n) < 0)
+			return -EINVAL;
+		snprintf(path, sizeof(path), "%s/%s", c->mount, rel);
+		return ctl_region_read(c, path, t, node, ret);
+	}
+	if (shmfs_name_check(name) < 0)
+		return shmfs_name_check(name);
+	node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX);
+	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
+		const struct shmfs_page_type *t = &c->types.type[k];
+
+		if (!shmfs_page_type_present(t))
+			continue;
+		for (int i = 0; i < node_cnt; i++) {
+			char path[4096];
+			int r;
+
+			snprintf(path, sizeof(path), "%s/%s/node%d/%s", c->mount, t->name, nodes[i], name);
+			r = ctl_region_read(c, path, t, nodes[i], ret);
+			if (r != -ENOENT)
+				return r;
+		}
+	}
+	return -ENOENT;
+}
