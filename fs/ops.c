@@ -379,6 +379,17 @@ out:
 
 /* ------------------------------------------------------------ files */
 
+/* Region I/O bypasses the kernel's page cache of the FUSE file: the bytes
+ * live in the backing file, where mappers change them at any moment, so a
+ * cached copy would be stale, and a shared mapping of the FUSE file (4 KiB
+ * copies, incoherent with the real pages) is refused: map the backing file
+ * (user.shmfs.backing, libshmfs) instead. */
+static void region_open_flags(struct fuse_file_info *fi)
+{
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+}
+
 static struct handle *handle_new(enum handle_kind kind)
 {
 	struct handle *h = calloc(1, sizeof(*h));
@@ -451,10 +462,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	e.attr_timeout = e.entry_timeout = TTL_LONG;
 	h->region = r;
 	h->fd = fd;
+	region_open_flags(fi);
 	/* one hold for the kernel's lookup reference, one for the open file */
 	shmfs_region_hold(fs, r, 1);
 	fi->fh = (uintptr_t)h;
-	fi->keep_cache = 0;
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		shmfs_region_put(fs, r, 1);
 		handle_free(fs, h);
@@ -499,7 +510,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 		h->fd = rc;
-		fi->keep_cache = 0;
+		region_open_flags(fi);
 	} else {
 		h = handle_new(HANDLE_CONTROL);
 		if (!h) {

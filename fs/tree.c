@@ -75,8 +75,9 @@ int shmfs_tree_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint
 
 	memset(&st, 0, sizeof(st));
 	st.st_ino = ino;
-	st.st_uid = 0;
-	st.st_gid = 0;
+	/* the daemon's owner: root, or the user running it without root */
+	st.st_uid = fs->is_root ? 0 : geteuid();
+	st.st_gid = fs->is_root ? 0 : getegid();
 	st.st_atim = st.st_mtim = st.st_ctim = fs->tree_time;
 	st.st_blksize = 4096;
 	switch (info->obj) {

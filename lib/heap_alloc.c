@@ -7,7 +7,7 @@
  * calls into libc except memset for calloc.
  *
  * Small allocation: the thread's current span for the class; a unit bit is
- * taken by CAS on a bitmap word whose top 8 bits repeat the span's
+ * taken by CAS on a bitmap word whose high 32 bits repeat the span's
  * generation, so a thread that read a span before it was recycled cannot set
  * a bit in its new life; then the descriptor is read again (the retire path
  * does the mirror image: CAS the descriptor, then read the bitmap), which
@@ -52,38 +52,38 @@ static const struct {
 	unsigned words;
 	uint64_t mask[HEAP_BMAP_WORDS];
 } class_bits[HEAP_CLASS_CNT] = {
-	{ 5, { 0xffffffffffffffull, 0xffffffffffffffull, 0xffffffffffffffull, 0xffffffffffffffull, 0xffffffffull } }, /* 16 */
-	{ 3, { 0xffffffffffffffull, 0xffffffffffffffull, 0xffffull, 0, 0 } }, /* 32 */
-	{ 2, { 0xffffffffffffffull, 0x1fffffffull, 0, 0, 0 } }, /* 48 */
-	{ 2, { 0xffffffffffffffull, 0xffull, 0, 0, 0 } }, /* 64 */
-	{ 1, { 0x7ffffffffffffull, 0, 0, 0, 0 } }, /* 80 */
-	{ 1, { 0x3ffffffffffull, 0, 0, 0, 0 } }, /* 96 */
-	{ 1, { 0xfffffffffull, 0, 0, 0, 0 } }, /* 112 */
-	{ 1, { 0xffffffffull, 0, 0, 0, 0 } }, /* 128 */
-	{ 1, { 0x1ffffffull, 0, 0, 0, 0 } }, /* 160 */
-	{ 1, { 0x1fffffull, 0, 0, 0, 0 } }, /* 192 */
-	{ 1, { 0x3ffffull, 0, 0, 0, 0 } }, /* 224 */
-	{ 1, { 0xffffull, 0, 0, 0, 0 } }, /* 256 */
-	{ 1, { 0xfffull, 0, 0, 0, 0 } }, /* 320 */
-	{ 1, { 0x3ffull, 0, 0, 0, 0 } }, /* 384 */
-	{ 1, { 0x1ffull, 0, 0, 0, 0 } }, /* 448 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 512 */
-	{ 1, { 0xfffull, 0, 0, 0, 0 } }, /* 640 */
-	{ 1, { 0x3ffull, 0, 0, 0, 0 } }, /* 768 */
-	{ 1, { 0x1ffull, 0, 0, 0, 0 } }, /* 896 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 1024 */
-	{ 1, { 0x1ffull, 0, 0, 0, 0 } }, /* 1280 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 1536 */
-	{ 1, { 0x1ffull, 0, 0, 0, 0 } }, /* 1792 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 2048 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 2560 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 3072 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 3584 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 4096 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 5120 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 6144 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 7168 */
-	{ 1, { 0xffull, 0, 0, 0, 0 } }, /* 8192 */
+	{ 8, { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff } }, /* 16 */
+	{ 4, { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff } }, /* 32 */
+	{ 3, { 0xffffffff, 0xffffffff, 0x1fffff } }, /* 48 */
+	{ 2, { 0xffffffff, 0xffffffff } }, /* 64 */
+	{ 2, { 0xffffffff, 0x7ffff } }, /* 80 */
+	{ 2, { 0xffffffff, 0x3ff } }, /* 96 */
+	{ 2, { 0xffffffff, 0xf } }, /* 112 */
+	{ 1, { 0xffffffff } }, /* 128 */
+	{ 1, { 0x1ffffff } }, /* 160 */
+	{ 1, { 0x1fffff } }, /* 192 */
+	{ 1, { 0x3ffff } }, /* 224 */
+	{ 1, { 0xffff } }, /* 256 */
+	{ 1, { 0xfff } }, /* 320 */
+	{ 1, { 0x3ff } }, /* 384 */
+	{ 1, { 0x1ff } }, /* 448 */
+	{ 1, { 0xff } }, /* 512 */
+	{ 1, { 0xfff } }, /* 640 */
+	{ 1, { 0x3ff } }, /* 768 */
+	{ 1, { 0x1ff } }, /* 896 */
+	{ 1, { 0xff } }, /* 1024 */
+	{ 1, { 0x1ff } }, /* 1280 */
+	{ 1, { 0xff } }, /* 1536 */
+	{ 1, { 0x1ff } }, /* 1792 */
+	{ 1, { 0xff } }, /* 2048 */
+	{ 1, { 0xff } }, /* 2560 */
+	{ 1, { 0xff } }, /* 3072 */
+	{ 1, { 0xff } }, /* 3584 */
+	{ 1, { 0xff } }, /* 4096 */
+	{ 1, { 0xff } }, /* 5120 */
+	{ 1, { 0xff } }, /* 6144 */
+	{ 1, { 0xff } }, /* 7168 */
+	{ 1, { 0xff } }, /* 8192 */
 };
 
 static __attribute__((noinline, cold)) void tcache_reset(struct heap_tcache *tc, const struct shmfs_heap *h)

@@ -32,10 +32,11 @@
 #define HEAP_BLOCK_SZ     (1ull << HEAP_BLOCK_SHIFT)
 #define HEAP_CLASS_CNT    32
 #define HEAP_CLASS_LARGE  63u /* class field of a retiring large run */
-#define HEAP_BMAP_WORDS   5   /* 5 x 56 unit bits >= 256 units of class 16 */
+#define HEAP_BMAP_WORDS   8   /* 8 x 32 unit bits = 256 units of class 16 */
 #define HEAP_BMAP_STRIDE  8   /* words per block: a cache line, so spans of
 				 different processes never share one */
-#define HEAP_UNIT_BITS    56  /* low bits of a bitmap word; the top 8 are a tag */
+#define HEAP_UNIT_BITS    32  /* low bits of a bitmap word; the high 32 are a
+				 tag: the span's generation */
 #define HEAP_UNIT_MASK    ((1ull << HEAP_UNIT_BITS) - 1)
 #define HEAP_MIN_BLOCKS   16
 #define HEAP_OWNER_OFF    4096u
@@ -60,7 +61,7 @@ enum {
 #define D_KIND(d)  ((unsigned)(((d) >> 24) & 0xf))
 #define D_CLASS(d) ((unsigned)(((d) >> 28) & 0x3f))
 #define D_GEN(d)   ((uint32_t)((d) >> 34))
-#define D_TAG(d)   ((uint64_t)(D_GEN(d) & 0xff) << HEAP_UNIT_BITS)
+#define D_TAG(d)   ((uint64_t)D_GEN(d) << HEAP_UNIT_BITS)
 #define D_MAKE(owner, kind, cls, gen) \
 	((uint64_t)(owner) | (uint64_t)(kind) << 24 | (uint64_t)(cls) << 28 | \
 	 (uint64_t)((gen) & 0x3fffffff) << 34)
@@ -114,7 +115,7 @@ struct heap_mut {
 struct heap_class {
 	uint32_t unit;   /* bytes per unit */
 	uint16_t blocks; /* blocks per span */
-	uint16_t units;  /* units per span (<= 280) */
+	uint16_t units;  /* units per span (<= 256) */
 };
 
 extern const struct heap_class heap_classes[HEAP_CLASS_CNT];

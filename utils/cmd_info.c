@@ -403,7 +403,7 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 	}
 	for (int i = 0; i < a->argc; i++) {
 		struct ctl_region g;
-		char why[1100];
+		char why[4200];
 
 		r = ctl_region_find(c, a->argv[i], &g);
 		if (r < 0) {

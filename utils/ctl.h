@@ -166,7 +166,7 @@ struct ctl_region {
 	uint64_t creator_start;
 	char created[48];
 	uint64_t mapper_cnt;
-	char mapper_pids[1024];
+	char mapper_pids[4096];
 	int orphaned;               /* 1, 0, -1 unknown */
 	char backing[4096];
 	bool has_heap;

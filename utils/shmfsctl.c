@@ -193,10 +193,19 @@ static int parse_global(struct ctl *c, int argc, char **argv, int *i)
 	return 0;
 }
 
+static void steps_free(struct step *steps, int cnt)
+{
+	if (!steps)
+		return;
+	for (int s = 0; s < cnt; s++)
+		free(steps[s].args.argv);
+	free(steps);
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c = { .argv0 = argv[0] };
-	struct step *steps;
+	struct step *steps = NULL;
 	int step_cnt = 0, reporting = 0, i = 1, r;
 	const char *env = getenv("SHMFS_PATH");
 
@@ -213,16 +222,20 @@ int main(int argc, char **argv)
 	if (!steps)
 		return CTL_EXIT_FAIL;
 	while (i < argc) {
+		/* the step owns its argv from here on, parsed or not */
 		r = parse_step(&c, argc, argv, &i, &steps[step_cnt]);
-		if (r)
-			return r < 0 ? 0 : r;
-		reporting += steps[step_cnt].cmd->reports;
 		step_cnt++;
+		if (r) {
+			steps_free(steps, step_cnt);
+			return r < 0 ? 0 : r;
+		}
+		reporting += steps[step_cnt - 1].cmd->reports;
 	}
 	c.json_chain = c.json && reporting > 1;
 	r = shmfs_page_types_load(&c.types);
 	if (r < 0) {
 		fprintf(stderr, "shmfsctl: cannot read the page sizes of this kernel: %s\n", strerror(-r));
+		steps_free(steps, step_cnt);
 		return CTL_EXIT_FAIL;
 	}
 	r = 0;
@@ -232,8 +245,6 @@ int main(int argc, char **argv)
 	}
 	if (c.json_chain && c.json_docs > 0)
 		fputs("\n]\n", stdout);
-	for (int s = 0; s < step_cnt; s++)
-		free(steps[s].args.argv);
-	free(steps);
+	steps_free(steps, step_cnt);
 	return r;
 }

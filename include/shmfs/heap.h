@@ -15,7 +15,7 @@
  * (owner, kind, class, generation) that is changed only by compare-and-swap,
  * so every step of every operation is either done or not done. A span belongs
  * to the process (owner) that claimed it; only that process allocates from
- * it, any process may free into it. Metadata takes about 1.5% of the memory.
+ * it, any process may free into it. Metadata takes about 2% of the memory.
  *
  * Errors: functions returning int return 0 or a negative errno. Allocation
  * functions return an offset, or 0 with errno set. Nothing here logs.

@@ -33,6 +33,13 @@
  * The mount is taken from the environment variable SHMFS_PATH when set and
  * not empty, else /mnt/shmfs; it is read at each call.
  *
+ * A tree path is resolved by asking the daemon (two xattrs). The answer is
+ * remembered per process, so later joins of the same path cost one lookup
+ * in the kernel's cache of the tree (stat) instead of two round trips to the
+ * daemon; the remembered answer is used only while the tree still has the
+ * same file at that path on the same mount, and the backing file opened must
+ * still be the one the daemon named, else the daemon is asked again.
+ *
  * ERRORS
  *
  * Functions returning int return 0 (or a non-negative count) on success and a
@@ -56,6 +63,7 @@
  *   -ESTALE        the backing file found is not the one the daemon names
  *                  (swapped, or the region was re-created in between);
  *   -ENOTCONN      the daemon behind the mount is gone (use the backing path);
+ *   -EBADMSG       the daemon's user.shmfs.backing or backing_id is malformed;
  *   -EIO, -ENOMEM  and other errnos of open(2), mmap(2), getxattr(2).
  *
  * LOGGING

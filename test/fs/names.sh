@@ -75,6 +75,19 @@ for type in $FS_TYPES; do
 		open "$T_MNT/$type/node$FS_N0/same" cx
 done
 
+# Racing creates of one name: exactly one wins, the others see EEXIST.
+for type in $FS_TYPES; do
+	racers=()
+	for i in 1 2 3 4 5 6 7 8; do
+		"$TSYS" open "$T_MNT/$type/node$FS_N0/race" cx >"$T_DIR/race.$i" &
+		racers+=("$!")
+	done
+	wait "${racers[@]}"
+	t_is "$type: of 8 racing O_EXCL creates of one name exactly one succeeds" \
+		"1 OK 7 EEXIST" "$(cat "$T_DIR"/race.* | sort | uniq -c | sort -k2 | xargs)"
+	rm -f "$T_DIR"/race.*
+done
+
 # The control files cannot be replaced by regions.
 t_errno "a region named like a control file does not replace it" EEXIST \
 	open "$T_MNT/huge/node$FS_N0/.nr_pages" cx

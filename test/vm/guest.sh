@@ -1,7 +1,7 @@
 #!/bin/sh
 # guest.sh - the multi-NUMA-node checks, run by busybox sh inside the qemu
 # guest that vm.sh boots (nodes 0 and 1 with a CPU and 1 GiB each, node 2 with
-# 1 GiB and no CPU). Prints TAP on stdout (the guest's second serial port) and
+# 3 GiB, no CPU and one 1 GiB page reserved at boot). Prints TAP on stdout (the guest's second serial port) and
 # "VM-DONE" as its very last line; the host treats a missing marker as a
 # failure, so an early exit or a hang can never pass.
 #
@@ -15,7 +15,7 @@ MNT=/mnt/shmfs
 B=/run/shmfs-vm          # the backing root
 SYSN=/sys/devices/system/node
 HP=hugepages-2048kB      # x86's 2 MiB pages: the "huge" type
-HUGE_KB=2048
+GP=hugepages-1048576kB   # 1 GiB pages: the "gigantic" type
 N=0
 FAIL=0
 
@@ -69,33 +69,49 @@ is "node 0 holds cpu 0" "0" "$(cat $SYSN/node0/cpulist)"
 is "node 1 holds cpu 1" "1" "$(cat $SYSN/node1/cpulist)"
 is "node 2 holds no CPU (memory only, like CXL)" "" "$(cat $SYSN/node2/cpulist)"
 node2_kb=$(awk '/MemTotal/ { print $4 }' $SYSN/node2/meminfo)
-check "node 2 has more than 900 MiB of memory" [ "${node2_kb:-0}" -gt 921600 ]
+check "node 2 has more than 2.5 GiB of memory besides its 1 GiB page" [ "${node2_kb:-0}" -gt 2621440 ]
 check "node 2 has a 2 MiB huge page pool" [ -w $SYSN/node2/hugepages/$HP/nr_hugepages ]
+is "shmfsctl numa-cnt counts 3 nodes" "3" "$("$SHMFSCTL_BIN" numa-cnt 2>&1)"
+is "shmfsctl cpu-cnt counts 2 CPUs" "2" "$("$SHMFSCTL_BIN" cpu-cnt 2>&1)"
+is "shmfsctl numa-idx 1 puts cpu 1 on node 1" "1" "$("$SHMFSCTL_BIN" numa-idx 1 2>&1)"
+is "shmfsctl cpu-idx 1 gives cpu 1 as node 1's first CPU" "1" "$("$SHMFSCTL_BIN" cpu-idx 1 2>&1)"
+is "shmfsctl cpu-idx 2 says the CPU-less node has no CPU" "-" "$("$SHMFSCTL_BIN" cpu-idx 2 2>&1)"
+is "node 2 has its one 1 GiB page, the only one in the guest" "0 0 1" \
+	"$(cat $SYSN/node0/hugepages/$GP/nr_hugepages $SYSN/node1/hugepages/$GP/nr_hugepages \
+		$SYSN/node2/hugepages/$GP/nr_hugepages | tr '\n' ' ' | sed 's/ $//')"
 if command -v numactl >/dev/null; then
 	numactl -H 2>&1 | diag
 fi
 
 # ---------------------------------------------------------------- helpers
 
-# sysfs pool numbers of a node: hp NODE nr|free
+# sysfs pool numbers of a node: hp NODE nr|free (2 MiB), gp for 1 GiB
 hp() { cat $SYSN/node$1/hugepages/$HP/$2_hugepages; }
+gp() { cat $SYSN/node$1/hugepages/$GP/$2_hugepages; }
 
-# pools TOTAL FREE NODE...: the pools of these nodes are exactly that, seen
-# through the kernel, .nr_pages, .free_pages and df (1K blocks).
-pools() {
-	total=$1
-	free=$2
-	shift 2
+# pools_of TYPE TOTAL FREE NODE...: the pools of these nodes are exactly that,
+# seen through the kernel, .nr_pages, .free_pages and df (1K blocks).
+pools_of() {
+	type=$1
+	total=$2
+	free=$3
+	shift 3
+	case $type in
+	huge) sysfs=hp; kb=2048 ;;
+	gigantic) sysfs=gp; kb=1048576 ;;
+	esac
 	for n in "$@"; do
-		d=$MNT/huge/node$n
-		is "node $n: the kernel's pool is $total pages, $free free" "$total $free" "$(hp $n nr) $(hp $n free)"
-		is "node $n: .nr_pages and .free_pages read $total and $free" "$total $free" \
+		d=$MNT/$type/node$n
+		is "$type node $n: the kernel's pool is $total pages, $free free" "$total $free" \
+			"$($sysfs $n nr) $($sysfs $n free)"
+		is "$type node $n: .nr_pages and .free_pages read $total and $free" "$total $free" \
 			"$(cat $d/.nr_pages 2>&1) $(cat $d/.free_pages 2>&1)"
-		is "node $n: df shows $((total * HUGE_KB)) KiB, $((free * HUGE_KB)) KiB free" \
-			"$((total * HUGE_KB)) $((free * HUGE_KB))" \
+		is "$type node $n: df shows $((total * kb)) KiB, $((free * kb)) KiB free" \
+			"$((total * kb)) $((free * kb))" \
 			"$("$DF" -kP $d 2>&1 | awk 'NR == 2 { print $2, $4 }')"
 	done
 }
+pools() { pools_of huge "$@"; }
 
 # placement TYPE NAME: where the kernel has the pages of a region's backing file.
 placement() { "$VMNUMA" nodes "$B/.$1/$2" 2>&1 | head -n 1; }
@@ -144,8 +160,8 @@ check "writing +2 to huge/node2/.nr_pages succeeds" sh -c "echo +2 >$MNT/huge/no
 is "+2 grows the CPU-less node's pool by 2 pages" "10" "$(hp 2 nr)"
 check "writing -2 to huge/node2/.nr_pages succeeds" sh -c "echo -2 >$MNT/huge/node2/.nr_pages"
 is "-2 shrinks the CPU-less node's pool by 2 pages" "8" "$(hp 2 nr)"
-errno_is "reserving more than node 2 holds (600 pages = 1.2 GiB) fails with ENOMEM" ENOMEM \
-	pwrite $MNT/huge/node2/.nr_pages 0 600
+errno_is "reserving more than node 2 holds (1600 pages = 3.2 GiB) fails with ENOMEM" ENOMEM \
+	pwrite $MNT/huge/node2/.nr_pages 0 1600
 pools 8 8 2
 
 # ---------------------------------------------------------------- placement
@@ -162,6 +178,16 @@ for n in 0 1 2; do
 		"OK $n" "$("$TSYS" getxattr $MNT/huge/node$n/h$n user.shmfs.numa_nodes 2>&1)"
 done
 pools 8 6 0 1 2
+
+# Pages moved behind shmfs's back (migratepages, NUMA balancing): the xattr
+# asks the kernel, it does not repeat what shmfs remembers.
+check "h1's pages are moved to node 0 behind shmfs's back" "$VMNUMA" move $B/.huge/h1 0
+is "h1's numa_nodes xattr then names node 0, where the kernel has them" "OK 0" \
+	"$("$TSYS" getxattr $MNT/huge/node1/h1 user.shmfs.numa_nodes 2>&1)"
+check "h1's pages are moved back to node 1" "$VMNUMA" move $B/.huge/h1 1
+is "h1's numa_nodes xattr names node 1 again" "OK 1" \
+	"$("$TSYS" getxattr $MNT/huge/node1/h1 user.shmfs.numa_nodes 2>&1)"
+pools 8 6 0 1
 
 for n in 0 1 2; do
 	check "a 16-page normal region is made in normal/node$n" truncate -s 65536 $MNT/normal/node$n/n$n
@@ -294,6 +320,83 @@ is "after mv, sp's policy xattr binds it to node 2" "OK bind:2" \
 pools 14 0 2
 pools 8 7 0
 pools 8 3 1
+
+# DRAM plus CXL-like memory in one region: a split naming the CPU-less node.
+check "writing +1 to huge/node2/.nr_pages succeeds" sh -c "echo +1 >$MNT/huge/node2/.nr_pages"
+check "shmfsctl create sx 1,1 huge node1,node2 0600 succeeds" \
+	"$SHMFSCTL_BIN" create sx 1,1 huge node1,node2 0600
+is "sx's page 0 is on node 1 and page 1 on the CPU-less node 2" "1 2" "$(layout huge sx)"
+echo "evidence huge/node1/sx (split over node1,node2) numa_maps: $(numa_maps huge sx)" | diag
+is "sx's numa_nodes xattr lists nodes 1 and 2" "OK 1-2" \
+	"$("$TSYS" getxattr $MNT/huge/node1/sx user.shmfs.numa_nodes 2>&1)"
+pools 15 0 2
+pools 8 2 1
+
+# ---------------------------------------------------------------- restart
+
+# Regions outlive the daemon: killed and restarted on the same backing, it
+# presents every region in the node directory it was in, pages unmoved.
+tree() {
+	for t in normal huge gigantic; do
+		for n in 0 1 2; do
+			echo "$t/node$n: $(ls $MNT/$t/node$n 2>&1 | tr '\n' ' ')"
+		done
+	done
+}
+before=$(tree)
+kill -9 $daemon
+wait $daemon 2>/dev/null
+umount -l $MNT
+"$SHMFS_BIN" -f -o backing=$B,allow_other $MNT 2>>/tmp/daemon.err &
+daemon=$!
+i=0
+while ! grep -q " $MNT " /proc/mounts && kill -0 $daemon 2>/dev/null && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "shmfs mounts again after a SIGKILL" grep -q " $MNT " /proc/mounts
+is "after the restart every region is in the same node directory" "$before" "$(tree)"
+is "after the restart sx is still split over nodes 1 and 2" "1 2" "$(layout huge sx)"
+is "after the restart sx's numa_nodes xattr lists nodes 1 and 2" "OK 1-2" \
+	"$("$TSYS" getxattr $MNT/huge/node1/sx user.shmfs.numa_nodes 2>&1)"
+is "after the restart sx's policy is the split it was made with" "OK split:1=1,2=1" \
+	"$("$TSYS" getxattr $MNT/huge/node1/sx user.shmfs.policy 2>&1)"
+is "after the restart sp is still bound to node 2" "OK bind:2" \
+	"$("$TSYS" getxattr $MNT/huge/node2/sp user.shmfs.policy 2>&1)"
+pools 15 0 2
+pools 8 2 1
+
+# fd_shmem_cfg parity where it fell short: the CPU-less node is a target, and
+# a pool with pages in use can still be resized.
+check "shmfsctl alloc 20 huge 2 grows the CPU-less node's pool while regions use it" \
+	"$SHMFSCTL_BIN" alloc 20 huge 2
+pools 20 5 2
+check "shmfsctl free huge 2 succeeds" "$SHMFSCTL_BIN" free huge 2
+pools 15 0 2
+pools 8 2 1
+echo "shmfsctl query:" | diag
+"$SHMFSCTL_BIN" query 2>&1 | diag
+"$SHMFSCTL_BIN" query sx 2>&1 | diag
+
+# ---------------------------------------------------------------- gigantic pages
+
+# The CPU-less node's boot-time 1 GiB page: 1 GiB pages on CXL-like memory.
+pools_of gigantic 1 1 2
+pools_of gigantic 0 0 0 1
+check "a 1 GiB region is made in gigantic/node2" truncate -s 1073741824 $MNT/gigantic/node2/g2
+is "g2's 1 GiB page is on node 2 (move_pages)" "pages=1 allocated=1 N2=1" "$(placement gigantic g2)"
+echo "evidence gigantic/node2/g2 numa_maps: $(numa_maps gigantic g2)" | diag
+pools_of gigantic 1 0 2
+got=$("$TSYS" truncate $MNT/gigantic/node2/g2 2147483648 2>&1)
+case $got in
+ENOSPC|ENOMEM) ok "growing g2 past node 2's last 1 GiB page is refused ($got)" ;;
+*) notok "growing g2 past node 2's last 1 GiB page is refused"; echo "got: $got" | diag ;;
+esac
+is "after the refused grow, g2 is still 1 GiB on node 2" "pages=1 allocated=1 N2=1" "$(placement gigantic g2)"
+errno_is "reserving a 1 GiB page on node 0 (1 GiB in all) fails with ENOMEM" ENOMEM \
+	pwrite $MNT/gigantic/node0/.nr_pages 0 1
+pools_of gigantic 0 0 0
+pools_of gigantic 1 0 2
 
 # ---------------------------------------------------------------- the end
 

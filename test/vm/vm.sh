@@ -3,7 +3,8 @@
 # so nothing here can show that a region in node1/ really sits on node 1. This
 # script boots a small qemu guest with three nodes (two with a CPU each, one
 # with memory only, like CXL-attached memory), runs shmfs inside it and
-# re-emits the guest's checks as this test's TAP.
+# re-emits the guest's checks as this test's TAP. -cpu max gives the guest
+# 1 GiB pages (pdpe1gb), so all three page types exist in it.
 #
 # The guest is the Debian kernel installed in /boot (its fuse module loaded
 # with insmod) and an initramfs built here, now: busybox-static, the shmfs
@@ -13,6 +14,8 @@
 #
 # Environment (meson sets the first ones): SHMFS_BIN, SHMFSCTL_BIN, TSYS,
 # VMNUMA, SHMFS_SOURCE_ROOT; SHMFS_VM_TIMEOUT (seconds, default 420),
+# SHMFS_VM_BOOT_TIMEOUT (seconds without any guest output before the boot
+# counts as hung and is retried once, default 150),
 # SHMFS_VM_KERNEL (a vmlinuz to use instead of the newest in /boot),
 # SHMFS_VM_KEEP=1 keeps the work directory (serial logs, initramfs tree),
 # SHMFS_VM_GUEST runs another guest script and SHMFS_VM_APPEND adds to the
@@ -67,8 +70,9 @@ kver=${kernel#/boot/vmlinuz-}
 moddir=/lib/modules/$kver
 command -v qemu-system-x86_64 >/dev/null || bail "qemu-system-x86_64 missing (tools/deps.sh installs qemu-system-x86)"
 busybox=/bin/busybox   # busybox-static's: the guest has no libc of its own
-[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
+if [ ! -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
 	bail "no static /bin/busybox (tools/deps.sh installs busybox-static)"
+fi
 
 # ------------------------------------------------------------ the initramfs
 
@@ -183,36 +187,73 @@ fi
 cpu=max
 [ "$accel" = kvm ] && cpu=host
 
-# Node 0 and 1: one CPU and 1 GiB each. Node 2: 1 GiB and no CPU.
+# Node 0 and 1: one CPU and 1 GiB each. Node 2: 3 GiB and no CPU, with one
+# 1 GiB page reserved at boot: a gigantic page needs a free, aligned GiB,
+# which a small guest's nodes never have once it runs (early boot allocations
+# sit at the top of memory, node 2's last GiB; the one before stays free).
+# Memory the guest never touches costs the host nothing.
 qemu_args=(
-	-accel "$accel" -cpu "$cpu" -smp 2 -m 3G
+	-accel "$accel" -cpu "$cpu" -smp 2 -m 5G
 	-object memory-backend-ram,id=m0,size=1G
 	-object memory-backend-ram,id=m1,size=1G
-	-object memory-backend-ram,id=m2,size=1G
+	-object memory-backend-ram,id=m2,size=3G
 	-numa node,nodeid=0,cpus=0,memdev=m0
 	-numa node,nodeid=1,cpus=1,memdev=m1
 	-numa node,nodeid=2,memdev=m2
 	-kernel "$kernel" -initrd "$work/initrd.cpio"
-	-append "console=ttyS0 loglevel=4 panic=-1 oops=panic ${SHMFS_VM_APPEND:-}"
+	-append "console=ttyS0 panic=-1 oops=panic hugepagesz=1G hugepages=2:1 ${SHMFS_VM_APPEND:-}"
 	-display none -monitor none -no-reboot -nodefaults
 	-serial file:"$work/console.log" -serial file:"$work/tap.log"
 )
 echo "# kernel $kernel, accel $accel, initramfs $(du -k "$work/initrd.cpio" | cut -f1) KiB"
 echo "# qemu-system-x86_64 ${qemu_args[*]}"
+
+# boot_guest LIMIT: run the guest until it powers off or LIMIT seconds pass.
+# Returns 0 when it powered off, 1 on the time limit, 2 when it printed no
+# check at all within boot_limit seconds (a boot that hung: a healthy one
+# prints its first line within some 30 s even on a loaded host).
+boot_guest() {
+	local limit=$1 t0 now
+	: >"$work/tap.log"
+	t0=$(date +%s)
+	qemu-system-x86_64 "${qemu_args[@]}" >"$work/qemu.out" 2>&1 &
+	qemu_pid=$!
+	while kill -0 "$qemu_pid" 2>/dev/null; do
+		now=$(date +%s)
+		if [ $((now - t0)) -ge "$limit" ]; then
+			kill -9 "$qemu_pid" 2>/dev/null
+			wait "$qemu_pid" 2>/dev/null
+			qemu_pid=
+			return 1
+		fi
+		if [ $((now - t0)) -ge "$boot_limit" ] && [ ! -s "$work/tap.log" ]; then
+			kill -9 "$qemu_pid" 2>/dev/null
+			wait "$qemu_pid" 2>/dev/null
+			qemu_pid=
+			return 2
+		fi
+		sleep 1
+	done
+	wait "$qemu_pid" 2>/dev/null
+	qemu_pid=
+	return 0
+}
+
+# TCG on a loaded host has been seen (once) to hang before the guest printed
+# anything; that is the emulator, not shmfs, so such a boot gets one retry,
+# reported. A guest that started its checks is never run again.
+boot_limit=${SHMFS_VM_BOOT_TIMEOUT:-150}
 start=$(date +%s)
-qemu-system-x86_64 "${qemu_args[@]}" >"$work/qemu.out" 2>&1 &
-qemu_pid=$!
-timed_out=0
-while kill -0 "$qemu_pid" 2>/dev/null; do
-	if [ $(( $(date +%s) - start )) -ge "$timeout_s" ]; then
-		timed_out=1
-		kill -9 "$qemu_pid" 2>/dev/null
-		break
-	fi
-	sleep 1
-done
-wait "$qemu_pid" 2>/dev/null
-qemu_pid=
+boot_guest "$timeout_s"
+rc=$?
+if [ $rc -eq 2 ]; then
+	echo "# the guest printed nothing in ${boot_limit}s (a hung boot); its console ended with:"
+	tail -n 15 "$work/console.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
+	echo "# booting it again, once"
+	mv "$work/console.log" "$work/console.1.log"
+	boot_guest $((timeout_s - boot_limit))
+	rc=$?
+fi
 elapsed=$(( $(date +%s) - start ))
 echo "# the guest ran ${elapsed}s"
 
@@ -240,7 +281,10 @@ while IFS= read -r line; do
 done <"$work/tap.log"
 
 n=$((n + 1))
-if [ "$timed_out" = 1 ]; then
+if [ $rc -eq 2 ]; then
+	fail=$((fail + 1))
+	echo "not ok $n - the guest boots (twice it printed nothing in ${boot_limit}s)"
+elif [ $rc -eq 1 ]; then
 	fail=$((fail + 1))
 	echo "not ok $n - the guest finished within ${timeout_s}s"
 elif [ "$marker" = 1 ]; then

@@ -11,6 +11,9 @@
  *                            then "numa_maps: ..."
  *   vmnuma fill FILE SEED    write the pattern for SEED over the whole file
  *   vmnuma check FILE SEED   exit 0 when the whole file holds that pattern
+ *   vmnuma move FILE NODE    move every page to NODE with move_pages(2), as
+ *                            migratepages or NUMA balancing would behind
+ *                            shmfs's back; exit 0 when all arrived
  *   vmnuma hold FILE         map and touch every page, print "held", wait for a
  *                            signal: a joined process whose own numa_maps
  *                            must follow the pages when shmfs migrates them
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #define MAX_NODES 64
+#define MPOL_MF_MOVE_ALL (1 << 2)   /* <numaif.h>, without linking libnuma */
 
 struct mapped {
 	uint8_t *addr;
@@ -171,6 +175,44 @@ static int cmd_fill_check(const char *path, uint64_t seed, int fill)
 	return 0;
 }
 
+static int cmd_move(const char *path, int node)
+{
+	size_t n, i, moved = 0;
+	struct mapped m;
+	int *nodes, *status;
+	void **pages;
+	int r;
+
+	r = map_file(path, 0, &m);
+	if (r < 0) {
+		fprintf(stderr, "vmnuma: cannot map %s: %s\n", path, strerror(-r));
+		return 1;
+	}
+	n = m.size / m.page_sz;
+	pages = calloc(n, sizeof(*pages));
+	nodes = calloc(n, sizeof(*nodes));
+	status = calloc(n, sizeof(*status));
+	if (!pages || !nodes || !status)
+		return 1;
+	for (i = 0; i < n; i++) {
+		(void)*(volatile uint8_t *)(m.addr + i * m.page_sz);
+		pages[i] = m.addr + i * m.page_sz;
+		nodes[i] = node;
+	}
+	/* MOVE_ALL: the daemon may map the file too */
+	if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, nodes, status, MPOL_MF_MOVE_ALL) < 0) {
+		fprintf(stderr, "vmnuma: move_pages: %s\n", strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < n; i++)
+		moved += status[i] == node;
+	if (moved != n) {
+		fprintf(stderr, "vmnuma: %zu of %zu pages reached node %d\n", moved, n, node);
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_hold(const char *path)
 {
 	struct mapped m;
@@ -193,12 +235,14 @@ static int cmd_hold(const char *path)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "move"))
+		return cmd_move(argv[2], atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "hold"))
 		return cmd_hold(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "nodes"))
 		return cmd_nodes(argv[2]);
 	if (argc == 4 && (!strcmp(argv[1], "fill") || !strcmp(argv[1], "check")))
 		return cmd_fill_check(argv[2], strtoull(argv[3], NULL, 0), argv[1][0] == 'f');
-	fprintf(stderr, "usage: vmnuma nodes FILE | fill FILE SEED | check FILE SEED | hold FILE\n");
+	fprintf(stderr, "usage: vmnuma nodes FILE | fill FILE SEED | check FILE SEED | move FILE NODE | hold FILE\n");
 	return 2;
 }
