@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "parse.h"
 #include "pool.h"
@@ -91,15 +90,14 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 			if (!shmfs_node_valid(fs, n))
 				continue;
 			if (!shmfs_page_type_is_huge(pt)) {
-				struct statvfs sv;
-				if (fstatvfs(fs->type[k].dirfd, &sv) < 0)
-					return -errno;
-				/* tmpfs has no per-node pool: one line for the whole store */
-				fprintf(f, "%-9s %12" PRIu64 " %6s %10" PRIu64 " %10" PRIu64 " %10s %10s\n",
-					pt->name, pt->page_sz, "-",
-					(uint64_t)sv.f_blocks * sv.f_frsize / pt->page_sz,
-					(uint64_t)sv.f_bfree * sv.f_frsize / pt->page_sz, "-", "-");
-				break;
+				uint64_t total, free_pages;
+				/* no pool: the tmpfs's room, capped by the node's memory */
+				r = shmfs_normal_pool(fs, n, &total, &free_pages);
+				if (r < 0)
+					return r;
+				fprintf(f, "%-9s %12" PRIu64 " %6d %10" PRIu64 " %10" PRIu64 " %10s %10s\n",
+					pt->name, pt->page_sz, n, total, free_pages, "-", "-");
+				continue;
 			}
 			r = shmfs_pool_stat(pt, n, &ps);
 			if (r < 0)

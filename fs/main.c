@@ -168,6 +168,9 @@ int main(int argc, char **argv)
 	umask(0);
 	raise_nofile();
 
+	r = shmfs_sigbus_install();
+	if (r < 0)
+		goto err_out1;
 	r = fs_init(&fs, &o);
 	if (r < 0)
 		goto err_out1;

@@ -119,6 +119,8 @@ int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_l
 	fprintf(f, "creator_pid %d\n", (int)m->creator_pid);
 	fprintf(f, "creator_start %" PRIu64 "\n", m->creator_start);
 	fprintf(f, "created %lld.%09ld\n", (long long)m->created.tv_sec, m->created.tv_nsec);
+	if (m->migrating)
+		fprintf(f, "migrate_to %d\nmigrate_name %s\n", m->migrate_to, m->migrate_name);
 	for (size_t i = 0; i < m->xattr_cnt; i++) {
 		fputs("xattr ", f);
 		hex_put(f, m->xattr[i].name, strlen(m->xattr[i].name));
@@ -180,6 +182,15 @@ static int parse_line(struct shmfs_meta *m, char *line, bool *ret_end)
 		}
 		m->created.tv_sec = (time_t)u;
 		m->created.tv_nsec = (long)ns;
+	} else if (strcmp(line, "migrate_to") == 0) {
+		if (shmfs_parse_u64(val, &u) < 0 || u >= SHMFS_NODE_MAX)
+			return -EINVAL;
+		m->migrating = true;
+		m->migrate_to = (int)u;
+	} else if (strcmp(line, "migrate_name") == 0) {
+		if (shmfs_name_check(val) < 0)
+			return -EINVAL;
+		snprintf(m->migrate_name, sizeof(m->migrate_name), "%s", val);
 	} else if (strcmp(line, "xattr") == 0) {
 		char *sp = strchr(val, ' ');
 		void *name, *value;

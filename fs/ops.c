@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -35,11 +36,21 @@ struct dirent_snap {
 	mode_t type;
 };
 
+struct old_map {
+	struct old_map *next;
+	char *map;
+	size_t len;
+};
+
 struct handle {
 	enum handle_kind kind;
 	/* region */
 	struct shmfs_region *region;
 	int fd;
+	pthread_rwlock_t map_lock;    /* readers reply from map; a remap waits for them */
+	char *map;                    /* read-only shared mapping of the backing file */
+	size_t map_len;
+	struct old_map *old_maps;     /* outgrown mappings, unmapped at release */
 	/* control file */
 	struct shmfs_ino_info info;
 	struct shmfs_ctl_buf buf;
@@ -185,6 +196,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		struct handle *h = fh_of(fi);
 		rc = fstat(h->fd, &st) < 0 ? -errno : 0;
 		if (rc == 0) {
+			shmfs_region_told(fs, h->region, &st);
 			st.st_ino = ino;
 			st.st_blksize = (blksize_t)shmfs_page_sz(fs, h->region->kind);
 			st.st_nlink = h->region->linked ? 1 : 0;
@@ -240,6 +252,7 @@ static int setattr_region(struct shmfs_fs *fs, struct shmfs_region *r, struct st
 	}
 	if (fstat(fd, ret) < 0)
 		return -errno;
+	shmfs_region_told(fs, r, ret);
 	ret->st_ino = r->ino;
 	ret->st_nlink = 1;
 	ret->st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
@@ -397,6 +410,7 @@ static struct handle *handle_new(enum handle_kind kind)
 	if (h) {
 		h->kind = kind;
 		h->fd = -1;
+		pthread_rwlock_init(&h->map_lock, NULL);
 	}
 	return h;
 }
@@ -405,6 +419,15 @@ static void handle_free(struct shmfs_fs *fs, struct handle *h)
 {
 	if (!h)
 		return;
+	if (h->map)
+		munmap(h->map, h->map_len);
+	while (h->old_maps) {
+		struct old_map *o = h->old_maps;
+		h->old_maps = o->next;
+		munmap(o->map, o->len);
+		free(o);
+	}
+	pthread_rwlock_destroy(&h->map_lock);
 	if (h->fd >= 0)
 		close(h->fd);
 	if (h->region)
@@ -535,6 +558,62 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_free(fs, h);
 }
 
+/* Reply straight from a mapping of the backing file: the kernel copies the
+ * bytes once, from the region's own pages into the reader's buffer. The
+ * daemon never touches them itself, so a region shrunk meanwhile makes the
+ * copy fail (EIO to the reader), never a SIGBUS here. Only for files whose
+ * pages all exist: faulting a hole through a mapping would allocate it.
+ * Returns false when the caller must read another way. */
+static bool read_mapped(fuse_req_t req, struct handle *h, size_t size, off_t off)
+{
+	struct stat st;
+	uint64_t end;
+	char *map;
+
+	if (fstat(h->fd, &st) < 0 || off < 0)
+		return false;
+	if ((uint64_t)off >= (uint64_t)st.st_size) {
+		fuse_reply_buf(req, NULL, 0);
+		return true;
+	}
+	if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size)
+		return false;
+	end = (uint64_t)off + size < (uint64_t)st.st_size ? (uint64_t)off + size : (uint64_t)st.st_size;
+	pthread_rwlock_rdlock(&h->map_lock);
+	map = h->map_len >= end ? h->map : NULL;
+	pthread_rwlock_unlock(&h->map_lock);
+	if (!map) {
+		pthread_rwlock_wrlock(&h->map_lock);
+		if (h->map_len < end) {
+			char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, h->fd, 0);
+			struct old_map *o = h->map ? malloc(sizeof(*o)) : NULL;
+
+			if (m == MAP_FAILED || (h->map && !o)) {
+				if (m != MAP_FAILED)
+					munmap(m, (size_t)st.st_size);
+				pthread_rwlock_unlock(&h->map_lock);
+				return false;
+			}
+			/* other threads may be replying from the smaller mapping:
+			 * it stays until the file is released */
+			if (o) {
+				o->map = h->map;
+				o->len = h->map_len;
+				o->next = h->old_maps;
+				h->old_maps = o;
+			}
+			h->map = m;
+			h->map_len = (size_t)st.st_size;
+		}
+		map = h->map;
+		pthread_rwlock_unlock(&h->map_lock);
+	}
+	/* nothing of h is touched after the reply: the kernel may release the
+	 * file as soon as it has the bytes */
+	fuse_reply_buf(req, map + off, (size_t)(end - (uint64_t)off));
+	return true;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct handle *h = fh_of(fi);
@@ -552,6 +631,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	}
 	if (size > READ_MAX)
 		size = READ_MAX;
+	if (read_mapped(req, h, size, off))
+		return;
+	/* holes (a file sized behind our back) read as zeros without taking pages */
 	buf = malloc(size ? size : 1);
 	if (!buf) {
 		reply_err(req, -ENOMEM);
@@ -871,10 +953,16 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	if (!shmfs_page_type_is_huge(fs->type[k].pt)) {
-		if (fstatvfs(fs->type[k].dirfd, &sv) < 0) {
-			reply_err(req, -errno);
+		uint64_t total, free_pages;
+		int rc = shmfs_normal_pool(fs, node, &total, &free_pages);
+
+		if (rc < 0) {
+			reply_err(req, rc);
 			return;
 		}
+		sv.f_bsize = sv.f_frsize = (unsigned long)fs->type[k].pt->page_sz;
+		sv.f_blocks = total;
+		sv.f_bfree = sv.f_bavail = free_pages;
 	} else {
 		const struct shmfs_page_type *pt = fs->type[k].pt;
 		uint64_t total = 0, free_pages = 0;

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <numaif.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,15 +66,28 @@ int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *
 
 	pthread_mutex_lock(&fs->lock);
 	if (!r->linked) {
+		rc = r->gone_fd >= 0 && fstat(r->gone_fd, &st) == 0 ? 0 : -ENOENT;
 		pthread_mutex_unlock(&fs->lock);
-		return -ENOENT;
+		if (rc < 0)
+			return rc;
+		st.st_ino = r->ino;
+		st.st_nlink = 0;
+		st.st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
+		*ret = st;
+		return 0;
 	}
 	rc = fstatat(fs->type[r->kind].dirfd, r->name, &st, AT_SYMLINK_NOFOLLOW);
-	pthread_mutex_unlock(&fs->lock);
-	if (rc < 0)
-		return -errno;
-	if (st.st_ino != r->backing_ino)
+	if (rc < 0) {
+		rc = -errno;
+		pthread_mutex_unlock(&fs->lock);
+		return rc;
+	}
+	if (st.st_ino != r->backing_ino) {
+		pthread_mutex_unlock(&fs->lock);
 		return -ESTALE;
+	}
+	r->told_ctime = st.st_ctim;
+	pthread_mutex_unlock(&fs->lock);
 	st.st_ino = r->ino;
 	st.st_nlink = 1;
 	st.st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
@@ -80,17 +95,106 @@ int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *
 	return 0;
 }
 
+void shmfs_region_told(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *st)
+{
+	pthread_mutex_lock(&fs->lock);
+	r->told_ctime = st->st_ctim;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* ------------------------------------------------------------ SIGBUS
+ *
+ * The daemon touches region memory itself in two places: copying a write
+ * into a huge page mapping and peeking at a heap header. A region truncated
+ * behind its back at that moment would SIGBUS the whole daemon; instead the
+ * access fails with EFAULT. */
+
+static __thread sigjmp_buf *bus_jmp;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	if (bus_jmp)
+		siglongjmp(*bus_jmp, 1);
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
+}
+
+int shmfs_sigbus_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, NULL) < 0 ? -errno : 0;
+}
+
+int shmfs_guarded_call(int (*fn)(void *), void *arg)
+{
+	sigjmp_buf jb;
+	int r;
+
+	if (sigsetjmp(jb, 1)) {
+		bus_jmp = NULL;
+		return -EFAULT;
+	}
+	bus_jmp = &jb;
+	r = fn(arg);
+	bus_jmp = NULL;
+	return r;
+}
+
+struct copy_args {
+	void *dst;
+	const void *src;
+	size_t len;
+};
+
+static int do_copy(void *p)
+{
+	struct copy_args *a = p;
+
+	memcpy(a->dst, a->src, a->len);
+	return 0;
+}
+
+int shmfs_guarded_copy(void *dst, const void *src, size_t len)
+{
+	struct copy_args a = { dst, src, len };
+
+	return shmfs_guarded_call(do_copy, &a);
+}
+
 /* ------------------------------------------------------------ placement */
 
-static int bind_node(int node)
+/* Huge pages come from the pools, so binding to the node is exact and a short
+ * pool is a plain ENOSPC. Normal pages are only preferred on the node: under
+ * MPOL_BIND a node that runs out makes the kernel OOM-kill inside the bound
+ * set (the daemon first); preferred pages spill to other nodes instead, the
+ * verification sees them there, and the resize fails with ENOMEM. */
+static int bind_node(int node, bool huge)
 {
 	unsigned long mask[SHMFS_NODE_MAX / (8 * sizeof(unsigned long))];
 
 	memset(mask, 0, sizeof(mask));
 	mask[(size_t)node / (8 * sizeof(unsigned long))] |= 1UL << ((size_t)node % (8 * sizeof(unsigned long)));
-	if (set_mempolicy(MPOL_BIND, mask, SHMFS_NODE_MAX) < 0)
+	if (set_mempolicy(huge ? MPOL_BIND : MPOL_PREFERRED, mask, SHMFS_NODE_MAX) < 0)
 		return -errno;
 	return 0;
+}
+
+/* Whether some pages of the file's size are not allocated. Faulting such a
+ * hole through a mapping (populating it to ask where pages are, or to move
+ * them) would allocate it, so those paths leave sparse files alone. Files
+ * the daemon sizes never have holes; fd_shmem may leave some. */
+static bool file_sparse(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return true;
+	return (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
 }
 
 static void unbind(void)
@@ -115,7 +219,9 @@ static int range_nodes(int fd, uint64_t page_sz, uint64_t off, uint64_t len, shm
 	memset(&m, 0, sizeof(m));
 	if (len == 0)
 		goto out;
-	map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE | MAP_NORESERVE, fd, (off_t)off);
+	/* a sparse file is only asked about (pages it lacks count as missing) */
+	map = mmap(NULL, len, PROT_READ,
+		   MAP_SHARED | MAP_NORESERVE | (file_sparse(fd) ? 0 : MAP_POPULATE), fd, (off_t)off);
 	if (map == MAP_FAILED)
 		return -errno;
 	cnt = len / page_sz;
@@ -203,31 +309,41 @@ bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r)
 /* ------------------------------------------------------------ size */
 
 /* Take the pages for [old, size) from the pools of the nodes the policy
- * names, at once, and check they are there. On any failure the file is put
- * back to old, which also returns pages an interrupted hugetlbfs fallocate
- * kept (it does not undo itself). */
-static int grow(int fd, uint64_t page_sz, uint64_t old, uint64_t size,
+ * names, at once, and check they are there. The pages are allocated beyond
+ * the end first (KEEP_SIZE) and the size set only when all are there:
+ * hugetlbfs sets the full size even when a fallocate is interrupted, and a
+ * daemon killed here must leave the old size (start-up trims pages beyond
+ * it). On any failure the file is put back to old, which also returns pages
+ * an interrupted hugetlbfs fallocate kept (it does not undo itself). */
+static int grow(int fd, uint64_t page_sz, bool huge, uint64_t old, uint64_t size,
 		const struct shmfs_policy *pol, int home)
 {
-	uint64_t pos = old;
+	uint64_t pos;
 	int r, err = 0;
 
-	while (pos < size && err == 0) {
+	for (pos = old; pos < size && err == 0;) {
+		uint64_t run_end, chunk_end;
+		int node = shmfs_policy_node(pol, home, pos / page_sz, &run_end);
+
+		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
+		r = bind_node(node, huge);
+		if (r < 0) {
+			err = r;
+			break;
+		}
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)pos, (off_t)(chunk_end - pos)) < 0)
+			err = -errno;
+		unbind();
+		pos = chunk_end;
+	}
+	if (err == 0 && ftruncate(fd, (off_t)size) < 0)
+		err = -errno;
+	for (pos = old; pos < size && err == 0;) {
 		uint64_t run_end, chunk_end, vstart, missing = 0;
 		shmfs_nodemask_t where;
 		int node = shmfs_policy_node(pol, home, pos / page_sz, &run_end);
 
 		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
-		r = bind_node(node);
-		if (r < 0) {
-			err = r;
-			break;
-		}
-		if (fallocate(fd, 0, (off_t)pos, (off_t)(chunk_end - pos)) < 0)
-			err = -errno;
-		unbind();
-		if (err < 0)
-			break;
 		vstart = pos / page_sz * page_sz;
 		r = range_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing);
 		if (r < 0)
@@ -281,7 +397,8 @@ int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uin
 	/* a bind policy always means the home node (a migration moves both) */
 	if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
 		pol.cnt = 0;
-	return grow(fd, page_sz, (uint64_t)st.st_size, size, &pol, home);
+	return grow(fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt), (uint64_t)st.st_size,
+		    size, &pol, home);
 }
 
 /* ------------------------------------------------------------ write */
@@ -326,13 +443,30 @@ int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, cons
 	}
 	/* hugetlbfs has no write(): copy through a mapping of the pages touched */
 	start = (uint64_t)off / page_sz * page_sz;
+	if (file_sparse(fd)) {
+		/* a hole (a file made behind our back) would be allocated by the
+		 * copy, or SIGBUS on an empty pool: take its pages first, or ENOSPC */
+		int node;
+
+		pthread_mutex_lock(&fs->lock);
+		node = r->meta.node;
+		pthread_mutex_unlock(&fs->lock);
+		rc = bind_node(node, true);
+		if (rc < 0)
+			goto out;
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(round_up(end, page_sz) - start)) < 0)
+			rc = -errno;
+		unbind();
+		if (rc < 0)
+			goto out;
+	}
 	map = mmap(NULL, round_up(end, page_sz) - start, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		   (off_t)start);
 	if (map == MAP_FAILED) {
 		rc = -errno;
 		goto out;
 	}
-	memcpy(map + ((uint64_t)off - start), buf, len);
+	rc = shmfs_guarded_copy(map + ((uint64_t)off - start), buf, len);
 	munmap(map, round_up(end, page_sz) - start);
 out:
 	pthread_mutex_unlock(&r->op_lock);
@@ -427,6 +561,9 @@ int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, c
 		return -EIO;
 	}
 	r->refs++; /* the caller's hold */
+	/* the rename changed ctime; the create reply gives the kernel these */
+	if (fstat(fd, &st) == 0)
+		r->told_ctime = st.st_ctim;
 	pthread_mutex_unlock(&fs->lock);
 	*ret_region = r;
 	*ret_fd = TAKE_FD(fd);
@@ -454,10 +591,20 @@ int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r)
 	pthread_mutex_lock(&fs->lock);
 	if (!r->linked) {
 		rc = -ENOENT;
-	} else if (unlinkat(fs->type[r->kind].dirfd, r->name, 0) < 0 && errno != ENOENT) {
-		rc = -errno;
 	} else {
-		shmfs_table_unlink_locked(fs, r);
+		/* files still open on the region must go on answering fstat() */
+		int gone = openat(fs->type[r->kind].dirfd, r->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+		if (unlinkat(fs->type[r->kind].dirfd, r->name, 0) < 0 && errno != ENOENT) {
+			rc = -errno;
+			if (gone >= 0)
+				close(gone);
+		} else {
+			if (r->gone_fd >= 0)
+				close(r->gone_fd);
+			r->gone_fd = gone;
+			shmfs_table_unlink_locked(fs, r);
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
 	pthread_mutex_unlock(&r->op_lock);
@@ -501,10 +648,44 @@ static int move_range(int fd, uint64_t page_sz, uint64_t len, int node, uint64_t
 	return r;
 }
 
-static int migrate(struct shmfs_fs *fs, struct shmfs_region *r, int fd, int from, int to)
+/* How many allocated pages of the file are not on node (asked of the kernel). */
+static int pages_not_on(int fd, uint64_t page_sz, uint64_t size, int node, uint64_t *ret)
 {
-	const struct shmfs_page_type *pt = fs->type[r->kind].pt;
-	uint64_t page_sz = pt->page_sz, size, failed = 0;
+	void *pages[MOVE_PAGES_BATCH];
+	int status[MOVE_PAGES_BATCH];
+	uint64_t cnt = size / page_sz, off = 0;
+	char *map;
+	int r = 0;
+
+	*ret = 0;
+	if (cnt == 0)
+		return 0;
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE | MAP_NORESERVE, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	for (uint64_t i = 0; i < cnt; i += MOVE_PAGES_BATCH) {
+		unsigned long n = (unsigned long)(cnt - i < MOVE_PAGES_BATCH ? cnt - i : MOVE_PAGES_BATCH);
+		for (unsigned long j = 0; j < n; j++)
+			pages[j] = map + (i + j) * page_sz;
+		if (move_pages(0, n, pages, NULL, status, 0) < 0) {
+			r = -errno;
+			break;
+		}
+		for (unsigned long j = 0; j < n; j++)
+			if (status[j] >= 0 && status[j] != node)
+				off++;
+	}
+	munmap(map, size);
+	*ret = off;
+	return r;
+}
+
+/* Move every page of the open backing file to node to; all or nothing: on a
+ * shortfall the pages go back to from and -ENOMEM is returned. */
+int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to)
+{
+	const struct shmfs_page_type *pt = fs->type[k].pt;
+	uint64_t page_sz = pt->page_sz, size, failed = 0, need = 0;
 	struct stat st;
 	int rc;
 
@@ -513,80 +694,71 @@ static int migrate(struct shmfs_fs *fs, struct shmfs_region *r, int fd, int from
 	size = (uint64_t)st.st_size / page_sz * page_sz;
 	if (size == 0)
 		return 0;
+	if (file_sparse(fd))
+		return -ENOMEM; /* its missing pages could not be placed anyway */
+	rc = pages_not_on(fd, page_sz, size, to, &need);
+	if (rc < 0)
+		return rc;
+	if (need == 0)
+		return 0;
 	if (shmfs_page_type_is_huge(pt)) {
 		struct shmfs_pool_stat ps;
-		/* all or nothing: do not start what the target pool cannot finish */
-		if (shmfs_pool_stat(pt, to, &ps) < 0 || ps.free < size / page_sz)
+		/* do not start what the target pool cannot finish */
+		if (shmfs_pool_stat(pt, to, &ps) < 0 || ps.free < need)
 			return -ENOMEM;
 	}
 	rc = move_range(fd, page_sz, size, to, &failed);
 	if (rc == 0 && failed == 0)
 		return 0;
-	move_range(fd, page_sz, size, from, &failed);
+	if (from >= 0)
+		move_range(fd, page_sz, size, from, &failed);
 	return rc < 0 ? rc : -ENOMEM;
 }
 
-int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
-			const char *new_name, unsigned int flags)
+/* Persist a new home for the region (node, policy, migration intent) and
+ * publish it. */
+static int set_home(struct shmfs_fs *fs, struct shmfs_region *r, int node, int migrate_to,
+		    const char *migrate_name)
 {
-	struct shmfs_type_state *ts = &fs->type[r->kind];
-	struct shmfs_region *victim = NULL;
 	struct shmfs_meta m;
-	int old_node, rc = 0;
-	ino_t victim_bino = 0;
+	int rc;
 
-	if (flags & ~RENAME_NOREPLACE)
-		return -EINVAL;
-	rc = shmfs_name_check(new_name);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&r->op_lock);
 	pthread_mutex_lock(&fs->lock);
-	old_node = r->meta.node;
-	victim = shmfs_table_find_locked(fs, r->kind, new_name);
-	if (!r->linked)
-		rc = -ENOENT;
-	else if (victim == r)
-		victim = NULL;
-	else if (victim && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node))
-		rc = -EEXIST; /* names are unique per page type, across nodes */
+	rc = shmfs_meta_copy(&r->meta, &m);
 	pthread_mutex_unlock(&fs->lock);
 	if (rc < 0)
-		goto out;
-
-	if (new_node != old_node) {
-		_cleanup_close_ int fd = shmfs_region_open_backing(fs, r, O_RDONLY);
-		if (fd < 0) {
-			rc = fd;
-			goto out;
-		}
-		rc = migrate(fs, r, fd, old_node, new_node);
-		if (rc < 0)
-			goto out;
-		pthread_mutex_lock(&fs->lock);
-		rc = shmfs_meta_copy(&r->meta, &m);
-		pthread_mutex_unlock(&fs->lock);
-		if (rc < 0)
-			goto out;
-		m.known = true;
-		m.node = new_node;
-		snprintf(m.policy, sizeof(m.policy), "bind:%d", new_node);
-		rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
-		if (rc < 0) {
-			shmfs_meta_free(&m);
-			goto out;
-		}
-		pthread_mutex_lock(&fs->lock);
-		shmfs_meta_free(&r->meta);
-		r->meta = m;
-		pthread_mutex_unlock(&fs->lock);
+		return rc;
+	m.known = true;
+	m.node = node;
+	m.migrating = migrate_to >= 0;
+	m.migrate_to = migrate_to >= 0 ? migrate_to : 0;
+	snprintf(m.migrate_name, sizeof(m.migrate_name), "%s", migrate_to >= 0 ? migrate_name : "");
+	snprintf(m.policy, sizeof(m.policy), "bind:%d", node);
+	rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
+	if (rc < 0) {
+		shmfs_meta_free(&m);
+		return rc;
 	}
+	pthread_mutex_lock(&fs->lock);
+	shmfs_meta_free(&r->meta);
+	r->meta = m;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+static int rename_backing(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
+			  const char *new_name, unsigned int flags)
+{
+	struct shmfs_type_state *ts = &fs->type[r->kind];
+	struct shmfs_region *victim;
+	ino_t victim_bino = 0;
+	int rc = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	if (strcmp(r->name, new_name) != 0) {
 		victim = shmfs_table_find_locked(fs, r->kind, new_name);
 		if (victim && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node)) {
-			rc = -EEXIST;
+			rc = -EEXIST; /* names are unique per page type, across nodes */
 		} else if (renameat(ts->dirfd, r->name, ts->dirfd, new_name) < 0) {
 			rc = -errno;
 		} else {
@@ -600,6 +772,65 @@ int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_nod
 	pthread_mutex_unlock(&fs->lock);
 	if (victim_bino)
 		shmfs_meta_remove(fs, r->kind, victim_bino);
+	return rc;
+}
+
+int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
+			const char *new_name, unsigned int flags)
+{
+	struct shmfs_region *victim;
+	_cleanup_close_ int fd = -1;
+	int old_node, rc = 0;
+
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL;
+	rc = shmfs_name_check(new_name);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&r->op_lock);
+	pthread_mutex_lock(&fs->lock);
+	old_node = r->meta.node;
+	victim = shmfs_table_find_locked(fs, r->kind, new_name);
+	if (!r->linked)
+		rc = -ENOENT;
+	else if (victim && victim != r && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node))
+		rc = -EEXIST;
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0 || new_node == old_node) {
+		if (rc == 0)
+			rc = rename_backing(fs, r, new_node, new_name, flags);
+		goto out;
+	}
+
+	/* Another node: the pages move. The intent is recorded first, so a
+	 * daemon killed in the middle finishes or undoes the move at its next
+	 * start (tree.c) instead of showing a region half on each node. The
+	 * tree shows the new directory only once everything is done. */
+	fd = shmfs_region_open_backing(fs, r, O_RDONLY);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	rc = set_home(fs, r, old_node, new_node, new_name);
+	if (rc < 0)
+		goto out;
+	rc = shmfs_region_migrate_fd(fs, r->kind, fd, old_node, new_node);
+	if (rc == 0) {
+		rc = rename_backing(fs, r, new_node, new_name, flags);
+		if (rc < 0) {
+			uint64_t failed;
+			struct stat st;
+			if (fstat(fd, &st) == 0)
+				move_range(fd, shmfs_page_sz(fs, r->kind),
+					   (uint64_t)st.st_size / shmfs_page_sz(fs, r->kind) *
+						   shmfs_page_sz(fs, r->kind),
+					   old_node, &failed);
+		}
+	}
+	if (rc == 0)
+		rc = set_home(fs, r, new_node, -1, NULL);
+	else
+		set_home(fs, r, old_node, -1, NULL);
 out:
 	pthread_mutex_unlock(&r->op_lock);
 	return rc;

@@ -74,6 +74,9 @@ struct shmfs_meta {
 	pid_t creator_pid;
 	uint64_t creator_start;
 	struct timespec created;
+	bool migrating;         /* a move to migrate_to, named migrate_name, was under way */
+	int migrate_to;
+	char migrate_name[SHMFS_NAME_MAX + 1];
 	struct shmfs_xattr *xattr;
 	size_t xattr_cnt;
 };
@@ -108,8 +111,10 @@ struct shmfs_region {
 	ino_t backing_ino;
 	char name[SHMFS_NAME_MAX + 1];
 	bool linked;                  /* in the name table (not unlinked) */
+	int gone_fd;                  /* unlinked: an O_PATH fd, so open files still stat */
 	uint64_t refs;                /* kernel lookups + open files + temporary holds */
 	struct shmfs_meta meta;       /* guarded by the fs lock */
+	struct timespec told_ctime;   /* ctime of the attributes last given to the kernel (fs lock) */
 	pthread_mutex_t op_lock;      /* serialises size, write, rename, unlink */
 };
 
@@ -214,7 +219,10 @@ int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfs_regio
 
 /* ------------------------------------------------------------ region.c */
 
+/* Attributes of a region for the kernel (remembered: see told_ctime). */
 int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret);
+/* Remember the attributes of st were given to the kernel. */
+void shmfs_region_told(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *st);
 int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int flags);
 int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
 			mode_t mode, uid_t uid, gid_t gid, pid_t pid,
@@ -226,6 +234,9 @@ int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, cons
 int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r);
 int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
 			const char *new_name, unsigned int flags);
+/* Move every page of an open backing file to node to (all or nothing: back to
+ * from, when from >= 0, and -ENOMEM). */
+int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to);
 /* The nodes the pages of an open backing file sit on now (asked of the kernel). */
 int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint64_t size,
 		       shmfs_nodemask_t *ret);
@@ -233,6 +244,11 @@ int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **re
 			 size_t *ret_cnt);
 bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r);
 uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
+/* Touching region memory: a SIGBUS (region truncated behind our back) turns
+ * into -EFAULT instead of killing the daemon. Install the handler once. */
+int shmfs_sigbus_install(void);
+int shmfs_guarded_call(int (*fn)(void *), void *arg);
+int shmfs_guarded_copy(void *dst, const void *src, size_t len);
 
 /* ------------------------------------------------------------ xattr.c */
 
@@ -243,6 +259,10 @@ int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t 
 int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
 		    const void *val, size_t len, int flags);
 int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name);
+
+/* Normal pages have no pool: the tmpfs's size and room, capped by what node
+ * (-1: any) has. In pages. */
+int shmfs_normal_pool(struct shmfs_fs *fs, int node, uint64_t *ret_total, uint64_t *ret_free);
 
 /* ------------------------------------------------------------ control.c */
 

@@ -150,6 +150,7 @@ struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const 
 	r->kind = k;
 	r->backing_ino = bino;
 	r->ino = SHMFS_INO_REGION(k, bino);
+	r->gone_fd = -1;
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	pthread_mutex_init(&r->op_lock, NULL);
 	return r;
@@ -157,6 +158,8 @@ struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const 
 
 static void region_free(struct shmfs_region *r)
 {
+	if (r->gone_fd >= 0)
+		close(r->gone_fd);
 	shmfs_meta_free(&r->meta);
 	pthread_mutex_destroy(&r->op_lock);
 	free(r);
@@ -428,10 +431,9 @@ int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, ui
 
 /* ------------------------------------------------------------ start-up */
 
-/* Drop pages a killed fallocate left beyond the size: hugetlbfs keeps the
- * pages it allocated before an interruption, and truncating to the current
- * size gives them back to the pool. (tmpfs undoes an interrupted fallocate
- * itself.) */
+/* Drop pages a killed resize left beyond the size (region.c allocates beyond
+ * the end first, and hugetlbfs keeps what an interrupted fallocate got):
+ * truncating to the current size gives them back to the pool. */
 static void trim_beyond_size(int fd, const struct stat *st, uint64_t page_sz)
 {
 	uint64_t size_pages = ((uint64_t)st->st_size + page_sz - 1) / page_sz;
@@ -439,10 +441,35 @@ static void trim_beyond_size(int fd, const struct stat *st, uint64_t page_sz)
 
 	if ((uint64_t)st->st_blocks * 512 <= size_pages * page_sz)
 		return;
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
+		return; /* not ours to repair (a foreign file a non-root daemon cannot write) */
 	if (ftruncate(fd, st->st_size) < 0)
 		SHMFS_LOG("Failed to trim pages beyond the size of a backing file: %m");
 	/* a repair, not a change: keep the times the region had */
 	futimens(fd, times);
+}
+
+/* A daemon killed while moving a region's pages to another node (mv to
+ * another node dir). The rename of the backing file comes after the pages
+ * moved, so the name tells how far it got: under the new name the move is
+ * finished, otherwise every page goes back home. Either way the region is
+ * whole, in one directory, as if the mv had completed or never started. */
+static void finish_migration(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, ino_t bino,
+			     const char *name, struct shmfs_meta *m)
+{
+	int to = m->migrate_to;
+
+	if (strcmp(name, m->migrate_name) == 0 && shmfs_node_valid(fs, to) &&
+	    shmfs_region_migrate_fd(fs, k, fd, -1, to) == 0)
+		m->node = to;
+	else if (shmfs_region_migrate_fd(fs, k, fd, -1, m->node) < 0)
+		SHMFS_LOG("Failed to move the pages of an interrupted migration back to node %d", m->node);
+	m->migrating = false;
+	m->migrate_to = 0;
+	m->migrate_name[0] = '\0';
+	snprintf(m->policy, sizeof(m->policy), "bind:%d", m->node);
+	if (shmfs_meta_save(fs, k, bino, m) < 0)
+		SHMFS_LOG("Failed to save the metadata of an interrupted migration");
 }
 
 int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name, bool startup,
@@ -463,7 +490,7 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return 0;
-	if (startup && shmfs_page_type_is_huge(ts->pt))
+	if (startup)
 		trim_beyond_size(fd, &st, ts->pt->page_sz);
 	if ((uint64_t)st.st_ino >> SHMFS_INO_REGION_SHIFT) {
 		SHMFS_LOG("Ignoring '%s/%s': inode number too large", ts->path, name);
@@ -493,6 +520,8 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 		r->meta.node = n;
 		r->meta.created = st.st_ctim;
 	}
+	if (startup && r->meta.known && r->meta.migrating)
+		finish_migration(fs, k, fd, st.st_ino, name, &r->meta);
 	pthread_mutex_lock(&fs->lock);
 	/* the daemon's own create may have won the race for this name */
 	if (shmfs_table_find_locked(fs, k, name)) {

@@ -30,7 +30,7 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 {
 	struct shmfs_region *r;
 	struct stat st;
-	bool exists, same = false;
+	bool exists, same = false, told = false;
 	uint64_t parent = 0, ino = 0;
 
 	if (shmfs_name_check(name) < 0)
@@ -42,6 +42,9 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 		ino = r->ino;
 		parent = SHMFS_INO_NODE(k, r->meta.node, SHMFS_SUB_DIR);
 		same = exists && st.st_ino == r->backing_ino;
+		/* the kernel already has these attributes (the daemon's own change) */
+		told = same && st.st_ctim.tv_sec == r->told_ctime.tv_sec &&
+		       st.st_ctim.tv_nsec == r->told_ctime.tv_nsec;
 		/* gone or replaced: the name no longer leads to this region. Its
 		 * metadata stays: a rename behind our back brings the inode back
 		 * under the new name (start-up drops metadata of vanished files). */
@@ -50,7 +53,8 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (r && same) {
-		shmfs_notify_inval_inode(fs, ino); /* size, mode or times changed */
+		if (!told)
+			shmfs_notify_inval_inode(fs, ino); /* size, mode or times changed */
 		return;
 	}
 	if (r)

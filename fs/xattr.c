@@ -74,6 +74,61 @@ static int ret_str(char **ret_val, size_t *ret_len, const char *fmt, ...)
 	return 0;
 }
 
+/* Node N's memory from /sys/devices/system/node/nodeN/meminfo, in bytes. */
+static int node_mem(int node, uint64_t *ret_total, uint64_t *ret_free)
+{
+	char path[96], line[256];
+	_cleanup_fclose_ FILE *f = NULL;
+	uint64_t total = 0, free_kb = 0;
+	int have = 0;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		int n;
+		if (sscanf(line, "Node %d MemTotal: %llu kB", &n, &v) == 2) {
+			total = v;
+			have |= 1;
+		} else if (sscanf(line, "Node %d MemFree: %llu kB", &n, &v) == 2) {
+			free_kb = v;
+			have |= 2;
+		}
+	}
+	if (have != 3)
+		return -ENODATA;
+	*ret_total = total * 1024;
+	*ret_free = free_kb * 1024;
+	return 0;
+}
+
+int shmfs_normal_pool(struct shmfs_fs *fs, int node, uint64_t *ret_total, uint64_t *ret_free)
+{
+	const struct shmfs_page_type *pt = fs->type[SHMFS_PAGE_NORMAL].pt;
+	struct statvfs sv;
+	uint64_t total, avail;
+
+	if (!pt)
+		return -ENOENT;
+	if (fstatvfs(fs->type[SHMFS_PAGE_NORMAL].dirfd, &sv) < 0)
+		return -errno;
+	total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	avail = (uint64_t)sv.f_bfree * sv.f_frsize;
+	/* what normal/nodeN can take: the tmpfs's room, but no more than the node has */
+	if (node >= 0) {
+		uint64_t nt = 0, nf = 0;
+		if (node_mem(node, &nt, &nf) == 0) {
+			total = total < nt ? total : nt;
+			avail = avail < nf ? avail : nf;
+		}
+	}
+	*ret_total = total / pt->page_sz;
+	*ret_free = avail / pt->page_sz;
+	return 0;
+}
+
 /* Pool numbers of a type on one node, or summed over every node (node -1).
  * Normal pages have no pool: the tmpfs's size and free space stand in. */
 static int pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, struct shmfs_pool_stat *ret)
@@ -82,11 +137,10 @@ static int pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, struct
 	struct shmfs_pool_stat sum = { 0 };
 
 	if (!shmfs_page_type_is_huge(pt)) {
-		struct statvfs sv;
-		if (fstatvfs(fs->type[k].dirfd, &sv) < 0)
-			return -errno;
-		sum.total = (uint64_t)sv.f_blocks * sv.f_frsize / pt->page_sz;
-		sum.free = (uint64_t)sv.f_bfree * sv.f_frsize / pt->page_sz;
+		int r = shmfs_normal_pool(fs, node, &sum.total, &sum.free);
+
+		if (r < 0)
+			return r;
 		*ret = sum;
 		return 0;
 	}
@@ -152,6 +206,19 @@ static int format_pids(const pid_t *pids, size_t cnt, char **ret_val, size_t *re
 	return 0;
 }
 
+struct peek_args {
+	const void *mem;
+	size_t len;
+	shmfs_heap_stats_t *stats;
+};
+
+static int do_peek(void *p)
+{
+	struct peek_args *a = p;
+
+	return shmfs_heap_peek(a->mem, a->len, a->stats);
+}
+
 /* Heap statistics, when the region holds a libshmfs heap: peeked through a
  * short-lived read-only mapping. */
 static int heap_peek(struct shmfs_fs *fs, struct shmfs_region *r, shmfs_heap_stats_t *ret)
@@ -167,10 +234,17 @@ static int heap_peek(struct shmfs_fs *fs, struct shmfs_region *r, shmfs_heap_sta
 		return -errno;
 	if (st.st_size == 0)
 		return -ENOMSG;
+	/* a hole read through a mapping would take a page (or SIGBUS on an
+	 * empty pool): regions the daemon sized have none */
+	if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size)
+		return -ENOMSG;
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
-	rc = shmfs_heap_peek(map, (size_t)st.st_size, ret);
+	{
+		struct peek_args a = { map, (size_t)st.st_size, ret };
+		rc = shmfs_guarded_call(do_peek, &a);
+	}
 	munmap(map, (size_t)st.st_size);
 	return rc;
 }

@@ -11,7 +11,7 @@
 #include "heap_impl.h"
 #include "proc.h"
 
-const struct heap_class heap_classes[HEAP_CLASS_CNT] = {
+const struct heap_class shmfs_heap__classes[HEAP_CLASS_CNT] = {
 	{ 16, 1, 256 },  { 32, 1, 128 },  { 48, 1, 85 },    { 64, 1, 64 },
 	{ 80, 1, 51 },   { 96, 1, 42 },   { 112, 1, 36 },   { 128, 1, 32 },
 	{ 160, 1, 25 },  { 192, 1, 21 },  { 224, 1, 18 },   { 256, 1, 16 },
@@ -65,9 +65,15 @@ static uint64_t layout_fit(struct heap_hdr *l, uint32_t owner_max, uint64_t heap
 	uint64_t fixed = HEAP_OWNER_OFF + (uint64_t)owner_max * sizeof(struct heap_owner) + 8 * 64 + HEAP_BLOCK_SZ;
 	uint64_t n = heap_sz > fixed ? (heap_sz - fixed) / per_blk : 0;
 
+	if (n >= HEAP_MAX_BLOCKS) {
+		/* Larger memory is used up to the limit only (the header
+		 * records the size used). */
+		layout(l, owner_max, HEAP_MAX_BLOCKS);
+		return HEAP_MAX_BLOCKS;
+	}
 	while (n > 0 && layout(l, owner_max, n) > heap_sz)
 		n--;
-	while (layout(l, owner_max, n + 1) <= heap_sz)
+	while (n < HEAP_MAX_BLOCKS && layout(l, owner_max, n + 1) <= heap_sz)
 		n++;
 	layout(l, owner_max, n);
 	return n;
@@ -115,7 +121,7 @@ SHMFS_API int shmfs_heap_format(void *mem, size_t mem_sz, const struct shmfs_hea
 	return 0;
 }
 
-int heap_view(const void *mem, size_t mem_sz, struct shmfs_heap *h)
+int shmfs_heap__view(const void *mem, size_t mem_sz, struct shmfs_heap *h)
 {
 	const struct heap_hdr *hdr = mem;
 	struct heap_hdr l = { 0 };
@@ -128,7 +134,7 @@ int heap_view(const void *mem, size_t mem_sz, struct shmfs_heap *h)
 	    hdr->checksum != hdr_checksum(hdr))
 		return -EBADMSG;
 	if (hdr->heap_sz > mem_sz || hdr->block_sz != HEAP_BLOCK_SZ || hdr->owner_max == 0 ||
-	    hdr->owner_max > SHMFS_HEAP_OWNER_MAX || hdr->blk_cnt < HEAP_MIN_BLOCKS ||
+	    hdr->owner_max > SHMFS_HEAP_OWNER_MAX || hdr->blk_cnt < HEAP_MIN_BLOCKS || hdr->blk_cnt > HEAP_MAX_BLOCKS ||
 	    hdr->blk_cnt > hdr->heap_sz / HEAP_BLOCK_SZ)
 		return -EBADMSG;
 	/* Every offset must be the one this version computes: nothing read from
@@ -178,7 +184,7 @@ SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap)
 
 	if (!ret_heap)
 		return -EINVAL;
-	r = heap_view(mem, mem_sz, &v);
+	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
 	h = malloc(sizeof(*h));
@@ -232,9 +238,9 @@ out:
 	return 0;
 }
 
-unsigned heap_span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d)
+unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
-	const struct heap_class *cl = &heap_classes[D_CLASS(d)];
+	const struct heap_class *cl = &shmfs_heap__classes[D_CLASS(d)];
 	_Atomic uint64_t *bm = heap_bmap(h, head);
 	unsigned n = 0;
 
@@ -247,7 +253,7 @@ unsigned heap_span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d)
 	return n;
 }
 
-bool heap_run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
+bool shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
 {
 	uint64_t n = heap_run_blocks(h, head, dr);
 	uint64_t free_d = D_MAKE(0, K_FREE, 0, D_GEN(dr) + 1);
@@ -279,10 +285,10 @@ bool heap_run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
 	return true;
 }
 
-void heap_retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr)
+void shmfs_heap__retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr)
 {
-	if (D_CLASS(dr) >= HEAP_CLASS_CNT || heap_span_live(h, head, dr) == 0) {
-		heap_run_release(h, head, dr);
+	if (D_CLASS(dr) >= HEAP_CLASS_CNT || shmfs_heap__span_live(h, head, dr) == 0) {
+		shmfs_heap__run_release(h, head, dr);
 		return;
 	}
 	atomic_compare_exchange_strong(&h->desc[head], &dr,
@@ -305,8 +311,8 @@ static void count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_
 		case K_RETIRE:
 			if (D_CLASS(d) >= HEAP_CLASS_CNT)
 				break;
-			live = heap_span_live(h, b, d);
-			used += (uint64_t)live * heap_classes[D_CLASS(d)].unit;
+			live = shmfs_heap__span_live(h, b, d);
+			used += (uint64_t)live * shmfs_heap__classes[D_CLASS(d)].unit;
 			cnt += live;
 			break;
 		case K_LARGE:
@@ -329,7 +335,8 @@ static void view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
 	count_blocks(h, &st->used, &st->alloc_cnt, &blocks);
 	st->free = st->size - st->used;
 	st->footprint = blocks * HEAP_BLOCK_SZ;
-	st->hwm = atomic_load_explicit(&h->mut->hwm, memory_order_relaxed) * HEAP_BLOCK_SZ;
+	st->hwm = atomic_load_explicit(&h->mut->hwm, memory_order_relaxed);
+	st->hwm = (st->hwm > h->blk_cnt ? h->blk_cnt : st->hwm) * HEAP_BLOCK_SZ;
 	if (st->hwm < st->footprint)
 		st->hwm = st->footprint;
 	st->owner_max = h->owner_max;
@@ -353,7 +360,7 @@ SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t
 
 	if (!ret_stats)
 		return -EINVAL;
-	r = heap_view(mem, mem_sz, &v);
+	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
 	view_stats(&v, ret_stats);
@@ -431,7 +438,7 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 					return 1;
 				CHECK(W_TAG(w) == D_TAG(d), "block %llu: bitmap word %u has a stale tag",
 				      (unsigned long long)b, i);
-				CHECK(!(w & HEAP_UNIT_MASK & ~heap_unit_mask(heap_classes[c].units, i)),
+				CHECK(!(w & HEAP_UNIT_MASK & ~heap_unit_mask(shmfs_heap__classes[c].units, i)),
 				      "block %llu: bitmap word %u marks units past the span",
 				      (unsigned long long)b, i);
 			}
@@ -464,7 +471,7 @@ SHMFS_API int shmfs_heap_check(const void *mem, size_t mem_sz, char *msg, size_t
 	struct shmfs_heap v;
 	int r;
 
-	r = heap_view(mem, mem_sz, &v);
+	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
 	for (uint32_t i = 0; i < v.owner_max; i++) {
@@ -491,8 +498,8 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 
 	switch (D_KIND(d)) {
 	case K_SMALL:
-		live = heap_span_live(h, b, d);
-		bytes = live * heap_classes[c].unit;
+		live = shmfs_heap__span_live(h, b, d);
+		bytes = live * shmfs_heap__classes[c].unit;
 		dr = D_MAKE(D_OWNER(d), K_RETIRE, c, D_GEN(d));
 		break;
 	case K_LARGE:
@@ -503,8 +510,8 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 	case K_RETIRE:
 		/* A span stays its owner's until released: count what is left. */
 		if (c < HEAP_CLASS_CNT) {
-			live = heap_span_live(h, b, d);
-			bytes = live * heap_classes[c].unit;
+			live = shmfs_heap__span_live(h, b, d);
+			bytes = live * shmfs_heap__classes[c].unit;
 		}
 		dr = d;
 		break;
@@ -514,7 +521,7 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 	n = heap_run_blocks(h, b, d);
 	if (dr != d && !atomic_compare_exchange_strong(&h->desc[b], &d, dr))
 		return;
-	if (heap_run_release(h, b, dr)) {
+	if (shmfs_heap__run_release(h, b, dr)) {
 		st->alloc_cnt += live;
 		st->bytes += bytes;
 		st->blocks += n;
@@ -529,7 +536,7 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	bool any = false;
 	int r;
 
-	r = heap_view(mem, mem_sz, &v);
+	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
 	dead = calloc(v.owner_max, sizeof(*dead));
@@ -560,12 +567,12 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 
 		if (D_KIND(d) == K_FREEING) {
 			/* A release someone was killed in (or is doing): finish it. */
-			heap_run_release(&v, b, d);
+			shmfs_heap__run_release(&v, b, d);
 			continue;
 		}
 		if (D_KIND(d) == K_RETIRE && !(o && OWNER_IDX(o) < v.owner_max && dead[OWNER_IDX(o)] == o)) {
 			/* A live owner's block left half freed by a dead freer. */
-			heap_retire_resolve(&v, b, d);
+			shmfs_heap__retire_resolve(&v, b, d);
 			continue;
 		}
 		if (!o || OWNER_IDX(o) >= v.owner_max || dead[OWNER_IDX(o)] != o)

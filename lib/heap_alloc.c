@@ -123,22 +123,36 @@ static const uint8_t class_of_granule[65] = {
 	19,
 };
 
+/* Class of sizes from 1 KiB to 8 KiB by 256-byte granule ((sz + 255) >> 8):
+ * every class boundary there is a multiple of 256. */
+static const uint8_t class_of_granule256[33] = {
+	19, 19, 19, 19, 19, 20, 21, 22, 23, 24, 24, 25, 25, 26, 26, 27,
+	27, 28, 28, 28, 28, 29, 29, 29, 29, 30, 30, 30, 30, 31, 31, 31,
+	31,
+};
+
+/* Class of a small size (sz <= SHMFS_HEAP_SMALL_MAX): two table lookups at
+ * most, no arithmetic on the fast path. */
 static inline __attribute__((always_inline)) unsigned size_class(size_t sz)
 {
-	unsigned p, step;
-
 	if (sz <= 1024)
 		return class_of_granule[(sz + 15) >> 4];
-	p = 64 - __builtin_clzll(sz - 1); /* 2^(p-1) < sz <= 2^p */
-	step = 1u << (p - 3);
-	return 8 + (p - 8) * 4 + (unsigned)((sz - (1ull << (p - 1)) + step - 1) / step) - 1;
+	return class_of_granule256[(sz + 255) >> 8];
+}
+
+/* Give back a unit taken from a span that was retired meanwhile (see
+ * span_take), unless the span was re-initialised (then the bit is gone). */
+static __attribute__((noinline)) void unit_untake(_Atomic uint64_t *w, uint64_t v, uint64_t bit, uint64_t tag)
+{
+	while (W_TAG(v) == tag && (v & bit) && !atomic_compare_exchange_weak(w, &v, v & ~bit))
+		;
 }
 
 /* Take a unit of the span head (descriptor d, class c); 0 when the span is
  * full or no longer what d says. */
-static inline __attribute__((always_inline)) uint64_t span_take(struct shmfs_heap *h, uint64_t head, unsigned c, uint64_t d)
+static __attribute__((noinline)) uint64_t span_take(struct shmfs_heap *h, uint64_t head, unsigned c, uint64_t d)
 {
-	const struct heap_class *cl = &heap_classes[c];
+	const struct heap_class *cl = &shmfs_heap__classes[c];
 	_Atomic uint64_t *bm = heap_bmap(h, head);
 	uint64_t tag = D_TAG(d), bit = 0, v = 0;
 	unsigned i, nw = class_bits[c].words;
@@ -163,12 +177,7 @@ static inline __attribute__((always_inline)) uint64_t span_take(struct shmfs_hea
 	return 0;
 got:
 	if (__builtin_expect(atomic_load(&h->desc[head]) != d, 0)) {
-		/* Retired or recycled meanwhile: give the unit back, unless the
-		 * span was re-initialised (then the bit is gone already). */
-		v |= bit;
-		while (W_TAG(v) == tag && (v & bit) &&
-		       !atomic_compare_exchange_weak(&bm[i], &v, v & ~bit))
-			;
+		unit_untake(&bm[i], v | bit, bit, tag);
 		return 0;
 	}
 	return heap_blk_off(h, head) + (uint64_t)(i * HEAP_UNIT_BITS + __builtin_ctzll(bit)) * cl->unit;
@@ -302,7 +311,12 @@ static void run_commit(struct shmfs_heap *h, uint64_t s, uint64_t n, uint64_t he
 		b += cnt;
 	}
 	atomic_store(&h->desc[s], (head_d & ~(0x3fffffffull << 34)) | (gen << 34));
+	/* The counter is best effort: a process killed between a claim and
+	 * this line leaves it short, so a later release may take it below 0
+	 * (it wraps); such values are not high-water marks. */
 	fp = atomic_fetch_add_explicit(&h->mut->footprint, n, memory_order_relaxed) + n;
+	if (fp > h->blk_cnt)
+		return;
 	for (uint64_t hwm = atomic_load_explicit(&h->mut->hwm, memory_order_relaxed); hwm < fp;)
 		if (atomic_compare_exchange_weak_explicit(&h->mut->hwm, &hwm, fp, memory_order_relaxed,
 							  memory_order_relaxed))
@@ -332,12 +346,10 @@ static uint64_t hint_find(struct shmfs_heap *h, struct heap_tcache *tc, unsigned
 			}
 			if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner)
 				continue; /* someone else's: only its owner allocates there */
-			if (heap_span_live(h, b, d) >= heap_classes[c].units) {
+			if (shmfs_heap__span_live(h, b, d) >= shmfs_heap__classes[c].units) {
 				heap_map_clear(map, b); /* full; a free sets it again */
 				continue;
 			}
-			/* Taken as the current span; frees set the hint again. */
-			heap_map_clear(map, b);
 			tc->hint_pos[c] = (uint32_t)wi;
 			*ret_d = d;
 			return b;
@@ -348,7 +360,7 @@ static uint64_t hint_find(struct shmfs_heap *h, struct heap_tcache *tc, unsigned
 
 static uint64_t span_new(struct shmfs_heap *h, struct heap_tcache *tc, unsigned c, uint64_t *ret_d)
 {
-	const struct heap_class *cl = &heap_classes[c];
+	const struct heap_class *cl = &shmfs_heap__classes[c];
 	uint64_t s = run_get(h, tc, cl->blocks, 1), d;
 	_Atomic uint64_t *bm;
 
@@ -378,7 +390,7 @@ static bool tcache_flush(struct shmfs_heap *h, struct heap_tcache *tc)
 		if (!d || s >= h->blk_cnt)
 			continue;
 		tc->cur_desc[c] = 0;
-		if (atomic_load(&h->desc[s]) == d && heap_span_live(h, s, d) == 0) {
+		if (atomic_load(&h->desc[s]) == d && shmfs_heap__span_live(h, s, d) == 0) {
 			span_retire(h, s, d);
 			any = true;
 		}
@@ -402,6 +414,10 @@ static __attribute__((noinline)) uint64_t small_alloc_slow(struct shmfs_heap *h,
 			break;
 		off = span_take(h, s, c, d);
 		if (off) {
+			/* A current span keeps its hint: when this thread's cache
+			 * forgets it (the thread moved to another heap, or exited),
+			 * the owner's threads still find it. */
+			heap_map_set(h->hint + (uint64_t)c * h->map_words, s);
 			tc->cur[c] = (uint32_t)s;
 			tc->cur_desc[c] = d;
 			return off;
@@ -444,15 +460,61 @@ static uint64_t large_alloc(struct shmfs_heap *h, size_t sz, size_t align)
 	return heap_blk_off(h, s);
 }
 
-SHMFS_API uint64_t shmfs_heap_malloc(shmfs_heap_t *h, size_t sz)
+/* A unit in the first bitmap word of the thread's current span of class c,
+ * or 0: straight-line code for the common case; span_take() does the rest. */
+static inline __attribute__((always_inline)) uint64_t cur_take(struct shmfs_heap *h, unsigned c)
 {
-	if (__builtin_expect(!h || !h->owner, 0)) {
+	/* Plain fields first: the atomics below would make the compiler load
+	 * them again. */
+	uint64_t blk_cnt = h->blk_cnt, data_off = h->data_off;
+	_Atomic uint64_t *desc = h->desc, *bm;
+	uint64_t s = tcache.cur[c], d = tcache.cur_desc[c], v, bit;
+
+	if (__builtin_expect(d == 0 || s >= blk_cnt, 0))
+		return 0;
+	bm = heap_bmap(h, s);
+	v = atomic_load_explicit(bm, memory_order_relaxed);
+	bit = ~v & class_bits[c].mask[0];
+	bit &= -bit;
+	if (__builtin_expect(!bit || W_TAG(v) != D_TAG(d) || !atomic_compare_exchange_strong(bm, &v, v | bit), 0))
+		return 0;
+	/* The descriptor after the bitmap: the mirror of span_retire. */
+	if (__builtin_expect(atomic_load(&desc[s]) != d, 0)) {
+		unit_untake(bm, v | bit, bit, D_TAG(d));
+		return 0;
+	}
+	return data_off + (s << HEAP_BLOCK_SHIFT) + (uint64_t)__builtin_ctzll(bit) * shmfs_heap__classes[c].unit;
+}
+
+/* Everything the fast path does not handle: large sizes, the rest of the
+ * current span, another span; bad arguments. */
+static __attribute__((noinline)) uint64_t malloc_slow(struct shmfs_heap *h, size_t sz)
+{
+	unsigned c;
+	uint64_t off;
+
+	if (!h || !h->owner) {
 		errno = EINVAL;
 		return 0;
 	}
-	if (__builtin_expect(sz <= SHMFS_HEAP_SMALL_MAX, 1))
-		return small_alloc(h, size_class(sz));
-	return large_alloc(h, sz, HEAP_BLOCK_SZ);
+	if (sz > SHMFS_HEAP_SMALL_MAX)
+		return large_alloc(h, sz, HEAP_BLOCK_SZ);
+	c = size_class(sz);
+	if (tcache.join_id == h->join_id && (off = cur_take(h, c)))
+		return off;
+	return small_alloc(h, c);
+}
+
+/* The fast path only; every other case is a tail call, so that this stays
+ * small. */
+SHMFS_API uint64_t shmfs_heap_malloc(shmfs_heap_t *h, size_t sz)
+{
+	uint64_t off;
+
+	if (__builtin_expect(h && sz <= SHMFS_HEAP_SMALL_MAX && tcache.join_id == h->join_id, 1) &&
+	    __builtin_expect((off = cur_take(h, size_class(sz))) != 0, 1))
+		return off;
+	return malloc_slow(h, sz);
 }
 
 SHMFS_API uint64_t shmfs_heap_calloc(shmfs_heap_t *h, size_t cnt, size_t sz)
@@ -482,7 +544,7 @@ SHMFS_API uint64_t shmfs_heap_aligned_alloc(shmfs_heap_t *h, size_t align, size_
 		/* A unit size that is a multiple of align keeps every unit of a
 		 * block-aligned span aligned. */
 		for (unsigned c = size_class(sz); c < HEAP_CLASS_CNT; c++)
-			if (heap_classes[c].unit % align == 0)
+			if (shmfs_heap__classes[c].unit % align == 0)
 				return small_alloc(h, c);
 	}
 	return large_alloc(h, sz ? sz : 1, align);
@@ -496,8 +558,8 @@ static void span_retire(struct shmfs_heap *h, uint64_t head, uint64_t d)
 	if (!atomic_compare_exchange_strong(&h->desc[head], &d, dr))
 		return;
 	/* Mirror of span_take: descriptor first, then the bitmap. */
-	if (heap_span_live(h, head, dr) == 0)
-		heap_run_release(h, head, dr);
+	if (shmfs_heap__span_live(h, head, dr) == 0)
+		shmfs_heap__run_release(h, head, dr);
 	else
 		atomic_compare_exchange_strong(&h->desc[head], &dr, d);
 }
@@ -511,7 +573,7 @@ static __attribute__((noinline)) void small_freed(struct shmfs_heap *h, uint64_t
 	bool empty = true;
 
 	for (unsigned j = 0; empty && j < heap_class_words(c); j++)
-		if (atomic_load_explicit(&bm[j], memory_order_relaxed) & heap_unit_mask(heap_classes[c].units, j))
+		if (atomic_load_explicit(&bm[j], memory_order_relaxed) & heap_unit_mask(shmfs_heap__classes[c].units, j))
 			empty = false;
 	if (empty && D_KIND(d) == K_SMALL) {
 		span_retire(h, head, d);
@@ -532,11 +594,11 @@ SHMFS_API int64_t shmfs_heap_trim(shmfs_heap_t *h)
 	for (uint64_t b = 0; b < h->blk_cnt; b++) {
 		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
 
-		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || heap_span_live(h, b, d))
+		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || shmfs_heap__span_live(h, b, d))
 			continue;
 		span_retire(h, b, d);
 		if (D_KIND(atomic_load(&h->desc[b])) == K_FREE)
-			n += heap_classes[D_CLASS(d)].blocks;
+			n += shmfs_heap__classes[D_CLASS(d)].blocks;
 	}
 	return n;
 }
@@ -545,7 +607,7 @@ static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h
 							   uint64_t off)
 {
 	unsigned c = D_CLASS(d), i;
-	const struct heap_class *cl = &heap_classes[c];
+	const struct heap_class *cl = &shmfs_heap__classes[c];
 	uint64_t rel = off - heap_blk_off(h, head), idx, bit, v, tag = D_TAG(d);
 	_Atomic uint64_t *bm = heap_bmap(h, head);
 	struct heap_tcache *tc;
@@ -562,9 +624,10 @@ static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h
 	} while (!atomic_compare_exchange_weak(&bm[i], &v, v & ~bit));
 
 	/* The thread's current span stays put even when empty (pairs of
-	 * malloc and free must not claim and release a span every time). */
-	tc = tcache_get(h);
-	if (__builtin_expect(tc->cur[c] == head && tc->cur_desc[c] == d, 1))
+	 * malloc and free must not claim and release a span every time). A
+	 * thread freeing into another heap than its cache's keeps its cache. */
+	tc = &tcache;
+	if (__builtin_expect(tc->join_id == h->join_id && tc->cur[c] == head && tc->cur_desc[c] == d, 1))
 		return 0;
 	small_freed(h, head, d);
 	return 0;
@@ -576,7 +639,7 @@ static int large_free(struct shmfs_heap *h, uint64_t b, uint64_t d)
 
 	if (!atomic_compare_exchange_strong(&h->desc[b], &d, dr))
 		return -EINVAL; /* a concurrent free of the same run won */
-	heap_run_release(h, b, dr);
+	shmfs_heap__run_release(h, b, dr);
 	return 0;
 }
 
@@ -601,7 +664,7 @@ static inline __attribute__((always_inline)) bool run_of(const struct shmfs_heap
 	return true;
 }
 
-SHMFS_API int shmfs_heap_free(shmfs_heap_t *h, uint64_t off)
+static __attribute__((noinline)) int free_slow(struct shmfs_heap *h, uint64_t off)
 {
 	uint64_t b, head, d;
 
@@ -629,6 +692,47 @@ SHMFS_API int shmfs_heap_free(shmfs_heap_t *h, uint64_t off)
 	}
 }
 
+/* The fast path: a unit in the head block of a span (every span of classes
+ * up to 512 bytes is a single block); small_free() inlined by hand, with
+ * the heap's fields read before the atomics (which would make the compiler
+ * read them again) and every other case a tail call. */
+SHMFS_API int shmfs_heap_free(shmfs_heap_t *h, uint64_t off)
+{
+	uint64_t data_off, join_id, rel, b, d, idx, bit, v, tag;
+	_Atomic uint64_t *bm;
+	unsigned c;
+
+	if (__builtin_expect(!off || !h, 0))
+		return free_slow(h, off);
+	data_off = h->data_off;
+	join_id = h->join_id;
+	if (__builtin_expect(off < data_off || off >= h->heap_sz || (off & (SHMFS_HEAP_ALIGN - 1)), 0))
+		return free_slow(h, off);
+	rel = off - data_off;
+	b = rel >> HEAP_BLOCK_SHIFT;
+	bm = heap_bmap(h, b);
+	d = atomic_load(&h->desc[b]);
+	if (__builtin_expect(D_KIND(d) != K_SMALL, 0))
+		return free_slow(h, off);
+	c = D_CLASS(d);
+	rel &= HEAP_BLOCK_SZ - 1;
+	idx = (rel * class_recip[c]) >> 32;
+	if (__builtin_expect(idx * shmfs_heap__classes[c].unit != rel || idx >= shmfs_heap__classes[c].units, 0))
+		return -EINVAL;
+	bm += idx / HEAP_UNIT_BITS;
+	bit = 1ull << (idx % HEAP_UNIT_BITS);
+	tag = D_TAG(d);
+	v = atomic_load_explicit(bm, memory_order_relaxed);
+	do {
+		if (W_TAG(v) != tag || !(v & bit))
+			return -EINVAL; /* not allocated: double or wild free */
+	} while (!atomic_compare_exchange_weak(bm, &v, v & ~bit));
+	if (__builtin_expect(tcache.join_id == join_id && tcache.cur[c] == b && tcache.cur_desc[c] == d, 1))
+		return 0;
+	small_freed(h, b, d);
+	return 0;
+}
+
 SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
 {
 	uint64_t b, head, d, rel;
@@ -647,7 +751,7 @@ SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
 			(size_t)atomic_load(&h->aux[b]) * HEAP_BLOCK_SZ : 0;
 	if ((D_KIND(d) != K_SMALL && D_KIND(d) != K_RETIRE) || D_CLASS(d) >= HEAP_CLASS_CNT)
 		return 0;
-	cl = &heap_classes[D_CLASS(d)];
+	cl = &shmfs_heap__classes[D_CLASS(d)];
 	rel = off - heap_blk_off(h, head);
 	if (rel % cl->unit || (idx = rel / cl->unit) >= cl->units)
 		return 0;

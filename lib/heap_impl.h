@@ -16,6 +16,11 @@
  * The descriptors are the truth; the two hint bitmaps only speed up searches
  * and are allowed to be wrong (a wrong 0 costs a failed CAS, a wrong 1 in
  * `used` hides a free block until reclaim resynchronises it).
+ *
+ * Functions and tables shared between the two files are named shmfs_heap__*:
+ * the shared library hides them, but a static library cannot, so they stay
+ * inside the library's own name space instead of taking names like
+ * heap_view from the application.
  */
 #ifndef SHMFS_HEAP_IMPL_H
 #define SHMFS_HEAP_IMPL_H
@@ -39,6 +44,9 @@
 				 tag: the span's generation */
 #define HEAP_UNIT_MASK    ((1ull << HEAP_UNIT_BITS) - 1)
 #define HEAP_MIN_BLOCKS   16
+/* Block indexes and run lengths are kept in 32 bits (aux, the thread cache,
+ * UINT32_MAX meaning none): a heap has fewer blocks than that (16 TiB). */
+#define HEAP_MAX_BLOCKS   (UINT32_MAX - 1ull)
 #define HEAP_OWNER_OFF    4096u
 #define HEAP_OWNER_DEFAULT 256u
 
@@ -118,7 +126,7 @@ struct heap_class {
 	uint16_t units;  /* units per span (<= 256) */
 };
 
-extern const struct heap_class heap_classes[HEAP_CLASS_CNT];
+extern const struct heap_class shmfs_heap__classes[HEAP_CLASS_CNT];
 
 /* Process-local view of a heap (a join, or a read-only view for peek/check). */
 struct shmfs_heap {
@@ -141,7 +149,7 @@ struct shmfs_heap {
 };
 
 /* Fill a view from validated memory. 0, -ENOMSG or -EBADMSG. */
-int heap_view(const void *mem, size_t mem_sz, struct shmfs_heap *ret);
+int shmfs_heap__view(const void *mem, size_t mem_sz, struct shmfs_heap *ret);
 
 static inline _Atomic uint64_t *heap_bmap(const struct shmfs_heap *h, uint64_t blk)
 {
@@ -167,7 +175,7 @@ static inline uint64_t heap_unit_mask(unsigned units, unsigned i)
 
 static inline unsigned heap_class_words(unsigned c)
 {
-	return (heap_classes[c].units + HEAP_UNIT_BITS - 1) / HEAP_UNIT_BITS;
+	return (shmfs_heap__classes[c].units + HEAP_UNIT_BITS - 1) / HEAP_UNIT_BITS;
 }
 
 /* Blocks a run headed by head spans, from its descriptor. */
@@ -178,7 +186,7 @@ static inline uint64_t heap_run_blocks(const struct shmfs_heap *h, uint64_t head
 	if (D_KIND(d) == K_LARGE || ((D_KIND(d) == K_RETIRE || D_KIND(d) == K_FREEING) && c == HEAP_CLASS_LARGE))
 		return atomic_load_explicit(&h->aux[head], memory_order_relaxed);
 	if (c < HEAP_CLASS_CNT)
-		return heap_classes[c].blocks;
+		return shmfs_heap__classes[c].blocks;
 	return 1;
 }
 
@@ -187,15 +195,15 @@ static inline uint64_t heap_run_blocks(const struct shmfs_heap *h, uint64_t head
  * bodies freed, then the head. Safe to run from several processes at once
  * (every step is a CAS from an exact value); true when this call freed the
  * head. */
-bool heap_run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr);
+bool shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr);
 
 /* Roll back or complete an abandoned retire (head in K_RETIRE): a span with
  * no live units is released, one with live units returns to K_SMALL; a
  * large run is released. */
-void heap_retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr);
+void shmfs_heap__retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr);
 
 /* Count the live units of a span headed by head with descriptor d. */
-unsigned heap_span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d);
+unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d);
 
 static inline void heap_map_clear(_Atomic uint64_t *map, uint64_t bit)
 {

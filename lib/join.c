@@ -250,9 +250,9 @@ SHMFS_API int shmfs_leave_opts(void *join, const struct shmfs_leave_opts *opts, 
 		 * leaving it by its address is the same cycle. */
 		shmfs_join_info_t *busy = e ? e : shmfs_join_table_find_addr(&join_table, (uintptr_t)join, (uintptr_t)join);
 		r = busy && busy->ref_cnt < 0 ? -EDEADLK : -EINVAL;
-		pthread_mutex_unlock(&join_lock);
 		if (r == -EDEADLK)
 			shmfs_log(SHMFS_LOG_WARNING, "leave of %s refused: its join or leave callback is running (a cycle)", busy->name);
+		pthread_mutex_unlock(&join_lock);
 		return r;
 	}
 	if (opt_info)

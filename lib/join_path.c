@@ -441,7 +441,10 @@ int shmfs_region_resolve(const char *path, struct shmfs_region_ref *ret)
 
 static int open_checked(struct shmfs_region_ref *ref, int oflags, struct stat *ret_st)
 {
-	_cleanup_close_ int fd = open(ref->backing, oflags | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO (a backing file swapped for one, or a
+	 * backing path naming one) would wait for a writer; it is refused below
+	 * instead. On a regular file the flag changes nothing for mmap. */
+	_cleanup_close_ int fd = open(ref->backing, oflags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct statfs sfs;
 	struct stat st;
 

@@ -14,6 +14,8 @@
 #   t_done
 
 set -u
+# Tools' output (sort order, ls, df, messages) must not depend on the caller's locale.
+export LC_ALL=C
 : "${SHMFS_BIN:?run integration tests through meson test (SHMFS_BIN unset)}"
 : "${TSYS:?run integration tests through meson test (TSYS unset)}"
 

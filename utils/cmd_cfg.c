@@ -32,7 +32,7 @@ struct watch {
 	struct ctl *c;
 	char sysfs[256];
 	uint64_t target;
-	volatile int stop;
+	bool stop;                  /* under lock */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool shown;
@@ -40,7 +40,7 @@ struct watch {
 
 /* While the daemon reserves pages (one blocking write), show how far the
  * kernel has got. Read-only look at the kernel's counter: the action itself
- * goes through the tree. Appears only after half a second. */
+ * goes through the tree. Appears only after 0.3 s. */
 static void *watch_thread(void *arg)
 {
 	struct watch *w = arg;
@@ -58,7 +58,7 @@ static void *watch_thread(void *arg)
 			until.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&w->cond, &w->lock, &until);
-		if (w->stop || ++ticks < 5)
+		if (w->stop || ++ticks < 3)
 			continue;
 		if (shmfs_read_u64(w->sysfs, &have) == 0) {
 			ctl_progress(w->c, "reserving", have, w->target, false);
@@ -89,7 +89,7 @@ static int pool_write(struct ctl *c, const struct shmfs_page_type *t, int node, 
 	r = shmfs_write_text(path, text);
 	if (watching) {
 		pthread_mutex_lock(&w.lock);
-		w.stop = 1;
+		w.stop = true;
 		pthread_cond_signal(&w.cond);
 		pthread_mutex_unlock(&w.lock);
 		pthread_join(th, NULL);
@@ -341,8 +341,8 @@ static int run_reset(struct ctl *c, const struct ctl_args *a)
 		return ctl_fail(r, "reset", path, "Some regions may be left; see 'shmfsctl query'.",
 				"reset failed writing to");
 	(void)ctl_regions_list(c, &regs, &after);
-	ctl_say(c, "removed %zu region%s", before - (after < before ? after : before),
-		before - after == 1 ? "" : "s");
+	before = after < before ? before - after : 0;
+	ctl_say(c, "removed %zu region%s", before, before == 1 ? "" : "s");
 	return 0;
 }
 

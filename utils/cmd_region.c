@@ -160,10 +160,33 @@ static int parse_mode(const char *cmd, const char *s, mode_t *ret)
 	return 0;
 }
 
-static int create_fail(int r, const char *path, const struct shmfs_page_type *t, const struct sub *subs,
-		       int sub_cnt, uint64_t total)
+/* For a pool that fell short: which nodes lack how many pages, and the alloc
+ * that would fix each (pools read through the tree, after the failure). */
+static void shortfall_hint(struct ctl *c, const struct shmfs_page_type *t, const struct sub *subs,
+			   int sub_cnt, char *hint, size_t sz)
 {
-	char hint[512];
+	size_t len = 0;
+
+	hint[0] = '\0';
+	for (int i = 0; i < sub_cnt; i++) {
+		struct ctl_pool p;
+
+		if (ctl_pool_read(c, t, subs[i].node, &p) < 0 || p.free >= subs[i].pages)
+			continue;
+		len += (size_t)snprintf(hint + len, len < sz ? sz - len : 0,
+					"%sNode %d has %llu free %s page%s, %llu needed: 'shmfsctl alloc %llu %s %d'.",
+					len ? " " : "", subs[i].node, (unsigned long long)p.free, t->name,
+					p.free == 1 ? "" : "s", (unsigned long long)subs[i].pages,
+					(unsigned long long)(p.total + subs[i].pages - p.free), t->name, subs[i].node);
+	}
+	if (len < sz)
+		snprintf(hint + len, sz - len, "%sNothing was created.", len ? " " : "");
+}
+
+static int create_fail(struct ctl *c, int r, const char *path, const struct shmfs_page_type *t,
+		       const struct sub *subs, int sub_cnt, uint64_t total)
+{
+	char hint[1024];
 
 	switch (r) {
 	case -EEXIST:
@@ -172,11 +195,9 @@ static int create_fail(int r, const char *path, const struct shmfs_page_type *t,
 	case -ENOMEM:
 	case -ENOSPC:
 		if (!shmfs_page_type_is_huge(t))
-			return ctl_fail(r, "create", path, "Not enough memory on that node.", "cannot size");
-		snprintf(hint, sizeof(hint), "The %s pool lacks free pages on node%s %d%s. Reserve more: "
-			 "'shmfsctl alloc CNT %s NODE' (see 'shmfsctl query'). Nothing was created.",
-			 t->name, sub_cnt > 1 ? "s starting at" : "", subs[0].node,
-			 sub_cnt > 1 ? " (see the list)" : "", t->name);
+			return ctl_fail(r, "create", path, "Not enough memory on that node. Nothing was created.",
+					"cannot size");
+		shortfall_hint(c, t, subs, sub_cnt, hint, sizeof(hint));
 		return ctl_fail(r, "create", path, hint, "cannot get %llu %s pages (%s) for",
 				(unsigned long long)total, t->name, ctl_size(total * t->page_sz));
 	case -EACCES:
@@ -221,7 +242,7 @@ static int run_create(struct ctl *c, const struct ctl_args *a)
 	snprintf(path, sizeof(path), "%s/%s/node%d/%s", c->mount, t->name, subs[0].node, name);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
-		return create_fail(-errno, path, t, subs, sub_cnt, total);
+		return create_fail(c, -errno, path, t, subs, sub_cnt, total);
 	/* The mode is what the admin asked for, not what the umask leaves. */
 	if (fchmod(fd, mode) < 0) {
 		r = -errno;
@@ -270,14 +291,15 @@ static int run_create(struct ctl *c, const struct ctl_args *a)
 		for (int i = 0; i < sub_cnt; i++)
 			snprintf(where + strlen(where), sizeof(where) - strlen(where), "%s%llu on node %d",
 				 i ? ", " : "", (unsigned long long)subs[i].pages, subs[i].node);
-		ctl_say(c, "created %s/node%d/%s: %llu %s pages (%s): %s", t->name, subs[0].node, name,
-			(unsigned long long)total, t->name, ctl_size(total * t->page_sz), where);
+		ctl_say(c, "created %s/node%d/%s: %llu %s page%s (%s): %s", t->name, subs[0].node, name,
+			(unsigned long long)total, t->name, total == 1 ? "" : "s",
+			ctl_size(total * t->page_sz), where);
 	}
 	return 0;
 undo:
 	/* Leave nothing half-made. */
 	unlink(path);
-	return create_fail(r, path, t, subs, sub_cnt, total);
+	return create_fail(c, r, path, t, subs, sub_cnt, total);
 }
 
 static const struct shmfs_page_type *type_arg(struct ctl *c, const char *cmd, const struct ctl_args *a)

@@ -27,7 +27,6 @@ struct ctl {
 	bool quiet;                 /* -q: no progress, no success chatter */
 	bool progress_tty;          /* stderr is a terminal: show progress */
 	struct shmfs_page_types types;
-	const char *argv0;          /* how shmfsctl was invoked (finds the daemon) */
 	int json_docs;              /* JSON documents written so far (chains) */
 	bool json_chain;            /* several reporting commands: wrap in an array */
 };
@@ -200,8 +199,5 @@ int ctl_memory_nodes(int *nodes, int max);
 /* The user name / group name for an id ("1000" when unknown). */
 const char *ctl_user(uid_t uid, char *buf, size_t sz);
 const char *ctl_group(gid_t gid, char *buf, size_t sz);
-
-/* The names of a command's subcommands on one line (for help). */
-void ctl_cmd_help(const struct ctl_cmd *cmd, FILE *f);
 
 #endif

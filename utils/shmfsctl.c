@@ -52,7 +52,7 @@ static void main_help(FILE *f)
 	fprintf(f, "\nExit status: 0 success, 1 an operation failed, 2 bad usage.\n");
 }
 
-void ctl_cmd_help(const struct ctl_cmd *cmd, FILE *f)
+static void cmd_help(const struct ctl_cmd *cmd, FILE *f)
 {
 	fprintf(f, "usage: shmfsctl %s%s%s%s\n\n%s\n", cmd->name, cmd->opts[0].help ? " [OPTIONS]" : "",
 		cmd->args[0] ? " " : "", cmd->args, cmd->summary);
@@ -136,7 +136,7 @@ static int parse_step(struct ctl *c, int argc, char **argv, int *i, struct step 
 				continue;
 			}
 			if (strcmp(tok, "-h") == 0 || strcmp(tok, "--help") == 0) {
-				ctl_cmd_help(cmd, stdout);
+				cmd_help(cmd, stdout);
 				return -1;
 			}
 			if (strcmp(tok, "--json") == 0) {
@@ -204,7 +204,7 @@ static void steps_free(struct step *steps, int cnt)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = { .argv0 = argv[0] };
+	struct ctl c = { 0 };
 	struct step *steps = NULL;
 	int step_cnt = 0, reporting = 0, i = 1, r;
 	const char *env = getenv("SHMFS_PATH");

@@ -7,7 +7,9 @@
  *           (each a malloc or a free): speed, last tenth vs first tenth, and
  *           heap bytes in use vs bytes requested; log-uniform and uniform
  *           size distributions.
- * Rates are the best of interleaved rounds (the machine is shared).
+ * Single-process rates are in CPU time, best of interleaved rounds (the
+ * machine is shared); the 2-process aggregate is wall time, with a glibc
+ * control run and a per-CPU-second rate that shows contention directly.
  * Usage: bench_heap [SCALE_PERCENT [pairs|mixed]]   (build with -O2: debugoptimized) */
 #include <malloc.h>
 #include <stdint.h>
@@ -35,6 +37,16 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Single-process measures use the thread's CPU time: on a shared machine,
+ * time spent preempted says nothing about either allocator. */
+static double cpu_thread(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static uint64_t xrand(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -59,7 +71,7 @@ static void *map_heap(void)
 /* Rates in pairs per second. */
 static double pairs_glibc(size_t sz, uint64_t n)
 {
-	double t = now();
+	double t = cpu_thread();
 
 	for (uint64_t i = 0; i < n; i++) {
 		void *p = malloc(sz);
@@ -67,12 +79,12 @@ static double pairs_glibc(size_t sz, uint64_t n)
 		*(volatile char *)p = 1;
 		free(p);
 	}
-	return n / (now() - t);
+	return n / (cpu_thread() - t);
 }
 
 static double pairs_heap(shmfs_heap_t *h, size_t sz, uint64_t n)
 {
-	double t = now();
+	double t = cpu_thread();
 
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t off = shmfs_heap_malloc(h, sz);
@@ -80,16 +92,29 @@ static double pairs_heap(shmfs_heap_t *h, size_t sz, uint64_t n)
 		*(volatile char *)shmfs_heap_ptr(h, off) = 1;
 		shmfs_heap_free(h, off);
 	}
-	return n / (now() - t);
+	return n / (cpu_thread() - t);
 }
 
 /* nproc processes on one heap (mem NULL: glibc in each, the control),
  * started together; each times its own loop, so fork and exit costs stay
  * out. Aggregate pairs/s = all pairs / (last end - first start). */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Pairs per CPU-second of the last pairs_procs() run, averaged over its
+ * processes: equal for 1 and 2 processes means they do not slow each other
+ * down, whatever share of the cores the machine gave them. */
+static double per_cpu_rate;
+
 static double pairs_procs(void *mem, int nproc, size_t sz, uint64_t n)
 {
 	int go[2], ready[2], done[2];
-	double first = 1e300, last = 0;
+	double first = 1e300, last = 0, cpu = 0;
 	pid_t pids[8];
 	char c = 0;
 
@@ -99,7 +124,7 @@ static double pairs_procs(void *mem, int nproc, size_t sz, uint64_t n)
 		pids[i] = fork();
 		if (pids[i] == 0) {
 			shmfs_heap_t *h = NULL;
-			double t[2];
+			double t[3];
 
 			if (mem && shmfs_heap_join(mem, HEAP_SZ, &h) < 0)
 				_exit(1);
@@ -110,11 +135,13 @@ static double pairs_procs(void *mem, int nproc, size_t sz, uint64_t n)
 			if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
 				_exit(1);
 			t[0] = now();
+			t[2] = cpu_now();
 			if (h)
 				pairs_heap(h, sz, n);
 			else
 				pairs_glibc(sz, n);
 			t[1] = now();
+			t[2] = cpu_now() - t[2];
 			if (write(done[1], t, sizeof(t)) != sizeof(t))
 				_exit(1);
 			if (h)
@@ -129,16 +156,18 @@ static double pairs_procs(void *mem, int nproc, size_t sz, uint64_t n)
 		if (write(go[1], &c, 1) != 1)
 			exit(1);
 	for (int i = 0; i < nproc; i++) {
-		double t[2];
+		double t[3];
 
 		if (read(done[0], t, sizeof(t)) != sizeof(t))
 			exit(1);
+		cpu += t[2];
 		first = t[0] < first ? t[0] : first;
 		last = t[1] > last ? t[1] : last;
 	}
 	for (int i = 0; i < nproc; i++)
 		waitpid(pids[i], NULL, 0);
 	close(go[0]); close(go[1]); close(ready[0]); close(ready[1]); close(done[0]); close(done[1]);
+	per_cpu_rate = nproc * n / cpu;
 	return nproc * n / (last - first);
 }
 
@@ -182,7 +211,7 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 			*(volatile char *)ptrs[i] = 1;
 		}
 	}
-	t0 = tt = now();
+	t0 = tt = cpu_thread();
 	for (uint64_t op = 0; op < ops; op += 2) {
 		unsigned i = xrand(&rs) % LIVE;
 		size_t sz = mixed_size(&rs, uniform);
@@ -203,7 +232,7 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 			*(volatile char *)ptrs[i] = 1;
 		}
 		if ((op + 2) % tenth < 2) {
-			double t = now();
+			double t = cpu_thread();
 
 			if (op < tenth)
 				r.first = t - tt;
@@ -211,7 +240,7 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 			tt = t;
 		}
 	}
-	r.total = now() - t0;
+	r.total = cpu_thread() - t0;
 	if (h) {
 		shmfs_heap_stats_t st;
 
@@ -244,7 +273,7 @@ int main(int argc, char **argv)
 	printf("# libshmfs heap vs glibc malloc (same run); ratio = heap / glibc\n");
 	for (int i = 0; i < 3 && (!only || !strcmp(only, "pairs")); i++) {
 		uint64_t n = 20000000ull * scale / 100;
-		double g, s, s1, s2;
+		double g, s, s1, s2, c1, c2;
 
 		/* Interleaved rounds, best of each: the machine is shared, and
 		 * a preempted round says nothing about the allocator. */
@@ -257,15 +286,20 @@ int main(int argc, char **argv)
 		}
 		printf("pairs %5zu B, 1 proc : glibc %6.1f M/s  heap %6.1f M/s  ratio %.2fx (goal >= 0.8x)\n",
 		       sizes[i], g / 1e6, s / 1e6, s / g);
-		s1 = s2 = 0;
+		s1 = s2 = c1 = c2 = 0;
 		for (int r = 0; r < 3; r++) {
-			double x = pairs_procs(mem, 1, sizes[i], n / 2), y = pairs_procs(mem, 2, sizes[i], n / 2);
+			double x = pairs_procs(mem, 1, sizes[i], n / 2), cx = per_cpu_rate;
+			double y = pairs_procs(mem, 2, sizes[i], n / 2), cy = per_cpu_rate;
 
 			s1 = x > s1 ? x : s1;
 			s2 = y > s2 ? y : s2;
+			c1 = cx > c1 ? cx : c1;
+			c2 = cy > c2 ? cy : c2;
 		}
 		printf("pairs %5zu B, 2 procs: 1 proc %6.1f M/s  2 procs %6.1f M/s aggregate  %.2fx (goal >= 1.6x)\n",
 		       sizes[i], s1 / 1e6, s2 / 1e6, s2 / s1);
+		printf("      per CPU-second: 1 proc %6.1f M  2 procs %6.1f M each  %.2fx (1.0 = no contention)\n",
+		       c1 / 1e6, c2 / 1e6, c2 / c1);
 		s1 = s2 = 0;
 		for (int r = 0; r < 3; r++) {
 			double x = pairs_procs(NULL, 1, sizes[i], n / 2), y = pairs_procs(NULL, 2, sizes[i], n / 2);

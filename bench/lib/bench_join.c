@@ -28,6 +28,7 @@
 #include <shmfs/shmfs.h>
 
 #define ROUNDS 7
+#define READ_ROUNDS 21
 
 static double now(void)
 {
@@ -95,7 +96,7 @@ static int cmd_reads(const char *lib_path, const char *raw_path, const char *tmp
 	shmfs_join_info_t info;
 	uint64_t *lib = shmfs_join_opts(lib_path, SHMFS_JOIN_RDWR, NULL, &info);
 	size_t raw_sz, tmp_sz, words;
-	uint64_t *raw, *tmp, n = 20u * 1000 * 1000;
+	uint64_t *raw, *tmp, n = 5u * 1000 * 1000;
 	double best[3] = { 1e30, 1e30, 1e30 };
 
 	if (!lib)
@@ -109,13 +110,17 @@ static int cmd_reads(const char *lib_path, const char *raw_path, const char *tmp
 	words = info.sz / 8;
 	fill(lib, words);   /* raw maps the same pages: filled too */
 	fill(tmp, words);
-	for (int r = 0; r < ROUNDS; r++) {
-		double t;
-		t = reads(lib, words, n); if (t < best[0]) best[0] = t;
-		t = reads(raw, words, n); if (t < best[1]) best[1] = t;
-		t = reads(tmp, words, n); if (t < best[2]) best[2] = t;
+	for (int r = 0; r < READ_ROUNDS; r++) {
+		/* Rotate who goes first, so none always follows the same one. */
+		for (int k = 0; k < 3; k++) {
+			int who = (r + k) % 3;
+			const uint64_t *m = who == 0 ? lib : who == 1 ? raw : tmp;
+			double t = reads(m, words, n);
+			if (t < best[who])
+				best[who] = t;
+		}
 	}
-	printf("random 8-byte reads over %zu MiB (best of %d rounds of %llu):\n", info.sz >> 20, ROUNDS,
+	printf("random 8-byte reads over %zu MiB (best of %d rounds of %llu):\n", info.sz >> 20, READ_ROUNDS,
 	       (unsigned long long)n);
 	printf("  libshmfs join (%llu KiB pages)  %7.2f ns/read\n", (unsigned long long)(info.page_sz >> 10), best[0]);
 	printf("  raw mmap of the backing file  %7.2f ns/read\n", best[1]);
@@ -126,50 +131,56 @@ static int cmd_reads(const char *lib_path, const char *raw_path, const char *tmp
 	return 0;
 }
 
+/* Microseconds per shmfs_join()+shmfs_leave() of path, over n pairs. */
+static double join_leave_us(const char *path, int n)
+{
+	double t0 = now();
+
+	for (int i = 0; i < n; i++) {
+		void *p = shmfs_join(path, SHMFS_JOIN_RDWR);
+		if (!p)
+			die("cannot join", path);
+		shmfs_leave(p);
+	}
+	return (now() - t0) * 1e6 / n;
+}
+
+/* The same for what a program does without the library. */
+static double raw_map_us(const char *backing, int n)
+{
+	double t0 = now();
+
+	for (int i = 0; i < n; i++) {
+		int fd = open(backing, O_RDWR | O_CLOEXEC);
+		struct stat st;
+		void *p;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			die("cannot open", backing);
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			die("cannot map", backing);
+		close(fd);
+		munmap(p, (size_t)st.st_size);
+	}
+	return (now() - t0) * 1e6 / n;
+}
+
+static double min2(double a, double b)
+{
+	return a < b ? a : b;
+}
+
 static int cmd_latency(const char *lib_path, const char *backing)
 {
 	const int n = 20000;
 	double best_lib = 1e30, best_raw = 1e30, best_back = 1e30;
 
+	/* Interleaved rounds: a noisy moment hurts one round of each, not
+	 * all of one kind. */
 	for (int r = 0; r < ROUNDS; r++) {
-		double t0 = now(), t;
-		for (int i = 0; i < n; i++) {
-			void *p = shmfs_join(lib_path, SHMFS_JOIN_RDWR);
-			if (!p)
-				die("cannot join", lib_path);
-			shmfs_leave(p);
-		}
-		t = (now() - t0) * 1e6 / n;
-		if (t < best_lib)
-			best_lib = t;
-
-		t0 = now();
-		for (int i = 0; i < n; i++) {
-			void *p = shmfs_join(backing, SHMFS_JOIN_RDWR);
-			if (!p)
-				die("cannot join", backing);
-			shmfs_leave(p);
-		}
-		t = (now() - t0) * 1e6 / n;
-		if (t < best_back)
-			best_back = t;
-
-		t0 = now();
-		for (int i = 0; i < n; i++) {
-			int fd = open(backing, O_RDWR | O_CLOEXEC);
-			struct stat st;
-			void *p;
-			if (fd < 0 || fstat(fd, &st) < 0)
-				die("cannot open", backing);
-			p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-			if (p == MAP_FAILED)
-				die("cannot map", backing);
-			close(fd);
-			munmap(p, (size_t)st.st_size);
-		}
-		t = (now() - t0) * 1e6 / n;
-		if (t < best_raw)
-			best_raw = t;
+		best_lib = min2(best_lib, join_leave_us(lib_path, n));
+		best_back = min2(best_back, join_leave_us(backing, n));
+		best_raw = min2(best_raw, raw_map_us(backing, n));
 	}
 	printf("join + leave (best of %d rounds of %d):\n", ROUNDS, n);
 	printf("  shmfs_join(tree path)+leave         %7.2f us\n", best_lib);

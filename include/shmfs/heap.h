@@ -20,6 +20,19 @@
  * Errors: functions returning int return 0 or a negative errno. Allocation
  * functions return an offset, or 0 with errno set. Nothing here logs.
  *
+ * Crashes: every allocation belongs to the owner slot (process) that made
+ * it, whoever frees it. A process killed at any instruction leaves only
+ * states that check accepts and reclaim completes or rolls back; reclaim
+ * then frees exactly what the dead process still held. Allocations that a
+ * dead process handed to others are freed too: transfer ownership by copying
+ * if the data must outlive its allocator.
+ *
+ * Limits: at most 4095 owner slots; at most 2^32 - 1 blocks (16 TiB: larger
+ * memory is used up to that size); a thread keeps a small per-thread cache
+ * (initial-exec TLS, about 0.5 KiB) of the heap it used last; alignment
+ * above the page size holds for offsets, and for pointers only when the
+ * mapping address is aligned as much.
+ *
  * Handles: shmfs_heap_join() returns a process-local handle (shmfs_heap_t);
  * every join is paired with one shmfs_heap_leave(). A handle registers an
  * owner slot (pid and process start time) in the heap; after fork() the
@@ -51,7 +64,9 @@ typedef struct shmfs_heap_stats {
 	uint64_t used;      /* bytes in live allocations (rounded to their class) */
 	uint64_t free;      /* size - used */
 	uint64_t alloc_cnt; /* live allocations */
-	uint64_t hwm;       /* high-water mark of footprint (bytes of blocks taken) */
+	uint64_t hwm;       /* high-water mark of footprint (bytes of blocks taken);
+			       best effort: a process killed while taking blocks
+			       may leave it a little short */
 	/* Fields added after the first version (append only). */
 	uint64_t footprint; /* bytes of blocks taken by spans and large runs now */
 	uint64_t owner_cnt; /* owner slots in use (joined, left with live blocks, or dead) */

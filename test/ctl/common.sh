@@ -58,11 +58,13 @@ ctl_hold() {
 }
 
 # ctl_zombie VAR PATH: region PATH created by a process now a zombie; the
-# zombie's pid into VAR (its parent holds it unreaped until the test ends).
+# zombie's pid into VAR. Its parent (pid in ZOMBIE_PARENT) holds it unreaped
+# until killed with ctl_kill (a zombie itself cannot be killed).
 ctl_zombie() {
 	local var=$1 path=$2 out
 	out=$(mktemp "$T_DIR/zombie.XXXXXX")
 	t_bg "$CTLPROC" zombie "$path" >"$out" 2>&1 </dev/null
+	ZOMBIE_PARENT=$!
 	ctl_started "$var" "$out"
 }
 

@@ -119,6 +119,6 @@ t_is "info -a --json lists them under foreign" "$T_BACKING/.normal/not a region"
 	"$(ctl_json "$T_DIR/infoa.json" 'd["foreign"][0]["path"]')"
 rm -f "$T_BACKING/.normal/not a region"
 
-ctl_kill "$PB"; ctl_kill "$PZ"
+ctl_kill "$PB"; ctl_kill "$ZOMBIE_PARENT"
 ctl reset >/dev/null
 t_done

@@ -63,7 +63,7 @@ t_is "create refuses a mode above 07777" 2 "$(status create n1 1 huge "$CPU0" 77
 t_is "create with too few arguments is a usage error" 2 "$(status create n1 1 huge)"
 FREE=$(t_hp_free huge "$N0")
 t_is "create beyond the pool fails" 1 "$(status create toomuch $((FREE + 1)) huge "$CPU0" 0600)"
-t_like "it says the pool lacks pages and how to reserve more" "lacks free pages.*shmfsctl alloc" "$(cat "$T_DIR/bad.out")"
+t_like "it says which node lacks how many pages and how to reserve them" "Node $N0 has $FREE free huge pages?, $((FREE + 1)) needed: .shmfsctl alloc [0-9]+ huge $N0." "$(cat "$T_DIR/bad.out")"
 t_is "a failed create leaves no region behind" "" "$(ls "$T_MNT/huge/node$N0" | grep -x toomuch)"
 t_is "a failed create leaves the pool as it was" "$FREE" "$(t_hp_free huge "$N0")"
 t_is "nothing was created by the refused commands" "" "$(ls "$T_MNT/huge/node$N0" | grep -x n1)"
@@ -128,5 +128,10 @@ mkdir "$T_DIR/plain"
 t_is "a directory without shmfs fails" 1 "$("$SHMFSCTL_BIN" --mount "$T_DIR/plain" info >"$T_DIR/bad.out" 2>&1; echo $?)"
 t_like "it says no shmfs is mounted there" "no shmfs is mounted at" "$(cat "$T_DIR/bad.out")"
 
-ctl reset >/dev/null
+# --- reset
+t_is "reset as another user fails" 1 "$(t_as_user "$SHMFSCTL_BIN" --mount "$T_MNT" reset >"$T_DIR/o" 2>&1; echo $?)"
+t_like "it says only root may" "Only root" "$(cat "$T_DIR/o")"
+t_like "and removed nothing" "wksp" "$(ls "$T_MNT/huge/node$N0")"
+t_like "reset says how many regions it removed" "^removed [0-9]+ regions$" "$(ctl reset)"
+t_is "reset removes every region" "" "$(find "$T_MNT"/*/node* -type f ! -name ".*")"
 t_done

@@ -21,8 +21,8 @@ free0=$(t_hp_free huge "$N")
 LOG=$T_DIR/done.log
 : >"$LOG"
 
-# One worker: create, size, write, tag, then log the region as complete with
-# the metadata it has. Any failure (the daemon gone) ends the worker.
+# One worker: create, size, write, tag, rename, then log the region as
+# complete with the metadata it has. Any failure (the daemon gone) ends it.
 storm() {
 	local w=$1 i type size name r created creator
 	for i in $(seq 1 "$PER_WORKER"); do
@@ -35,6 +35,7 @@ storm() {
 		setfattr -n user.tag -v "$name" "$r" 2>/dev/null || return
 		created=$(fs_x "$r" user.shmfs.created); creator=$(fs_x "$r" user.shmfs.creator_pid)
 		[ -n "$created" ] && [ -n "$creator" ] || return
+		mv "$r" "${r}r" 2>/dev/null || return
 		echo "$type $name $size $created $creator" >>"$LOG"
 	done
 }
@@ -64,7 +65,7 @@ t_check "the daemon restarts on the same backing root" mountpoint -q "$T_MNT"
 # Every completed region, identical.
 missing=0 bytes=0 meta=0
 while read -r type name size created creator; do
-	r=$T_MNT/$type/node$N/$name
+	r=$T_MNT/$type/node$N/${name}r
 	if [ ! -f "$r" ]; then
 		missing=$((missing + 1)); echo "missing: $type/$name" | t_diag; continue
 	fi
@@ -88,8 +89,11 @@ for type in huge normal; do
 		"$(ls "$T_BACKING/.$type" | xargs)" "$(ls "$T_MNT/$type/node$N" | xargs)"
 done
 extra=$(for type in huge normal; do ls "$T_MNT/$type/node$N" | sed "s|^|$type |"; done |
-	grep -vxF -f <(awk '{ print $1, $2 }' "$LOG") || true)
-t_check "at most one region per worker was in flight" test "$(echo "$extra" | grep -c .)" -le "$WORKERS"
+	grep -vxF -f <(awk '{ print $1, $2 "r" }' "$LOG") || true)
+for w in $(seq 1 "$WORKERS"); do
+	t_check "at most one region of worker $w was in flight" \
+		test "$(echo "$extra" | grep -c " w${w}_")" -le 1
+done
 for e in $(echo "$extra" | tr ' ' '/'); do
 	type=${e%/*}; name=${e#*/}
 	pg=$(fs_page_sz "$type")
@@ -126,5 +130,28 @@ t_check "a quiet tree is identical after a second SIGKILL and restart" diff "$T_
 t_check "every region can be removed" sh -c 'rm -f "$1"/huge/node*/* "$1"/normal/node*/*' sh "$T_MNT"
 t_is "removing them gives every huge page back" "$free0" "$(t_hp_free huge "$N")"
 t_is "... and leaves no backing file" "" "$(ls "$T_BACKING/.huge" "$T_BACKING/.normal" | grep -v ':$' | xargs)"
+
+# SIGKILL while the daemon takes the pages of a large region: after the
+# restart the region has its old size or the new one, and holds exactly the
+# pages of that size (the kernel keeps pages an interrupted fallocate got).
+BIG=256
+t_check "$BIG more free huge pages can be reserved" t_pool_grow huge "$N" "$BIG"
+fb=$(t_hp_free huge "$N")
+freef=$(t_hp_dir huge "$N")/free_hugepages
+touch "$T_MNT/huge/node$N/bigsize"
+"$TSYS" truncate "$T_MNT/huge/node$N/bigsize" $((BIG * HP)) >/dev/null 2>&1 &
+sizer=$!
+# Kill as soon as the pages start going (a tight loop: no sleep to miss it).
+while [ "$(cat "$freef")" -ge "$fb" ] && kill -0 "$sizer" 2>/dev/null; do :; done
+t_kill_daemon
+wait "$sizer"
+t_mount || exit 1
+sz=$(fs_st %s "$T_MNT/huge/node$N/bigsize")
+t_like "a region whose sizing was killed has its old or its new size" "^(0|$((BIG * HP)))\$" "$sz"
+t_is "... and holds exactly the pages of that size" $((sz / 512)) \
+	"$(fs_st %b "$(fs_backing huge bigsize)")"
+t_is "... and the pool lost exactly those pages" $((sz / HP)) $((fb - $(t_hp_free huge "$N")))
+rm -f "$T_MNT/huge/node$N/bigsize"
+t_is "removing it gives every page back" "$fb" "$(t_hp_free huge "$N")"
 
 t_done

@@ -89,6 +89,21 @@ t_check "huge: dd of 8 pages with bs=1M works" dd if="$W/big" of="$H/big" bs=1M 
 t_check "huge: cat of the 8 pages gives them back" sh -c 'cat "$1" | cmp - "$2"' sh "$H/big" "$W/big"
 t_is "huge: the 8 pages are all that were taken" $((8 * HP / 512)) "$(fs_st %b "$H/big")"
 
+# A mapping of the backing file (what libshmfs gives its users) and the
+# mount see the same bytes at once, both ways.
+for type in huge normal; do
+	d=$T_MNT/$type/node$N
+	pg=$(fs_page_sz "$type")
+	truncate -s $((2 * pg)) "$d/shared"
+	t_is "$type: bytes written through a mapping of the backing file" "OK " \
+		"$("$FS_PROBE" poke "$(fs_backing "$type" shared)" $((pg + 3)) from-map)"
+	t_is "$type: ... are read through the mount at once" "OK from-map" \
+		"$("$TSYS" pread "$d/shared" $((pg + 3)) 8)"
+	"$TSYS" pwrite "$d/shared" 5 from-mount >/dev/null
+	t_is "$type: bytes written through the mount are seen by a mapping at once" "OK from-mount" \
+		"$("$FS_PROBE" peek "$(fs_backing "$type" shared)" 5 10)"
+done
+
 # Bytes written through the backing file (what libshmfs maps) are what the mount reads.
 truncate -s $((2 * PG)) "$R/side"
 dd if="$W/norm5" of="$(fs_backing normal side)" bs="$PG" count=2 conv=notrunc status=none

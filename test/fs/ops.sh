@@ -93,6 +93,11 @@ t_errno "... its name can be reused at once" OK open "$H/gone" cx
 fs_unmap "$mapper"
 t_is "... its pages are freed when the last mapping goes" $((f0 + 2)) "$(t_hp_free huge "$N")"
 t_check "rm of an unmapped region works" rm "$H/gone"
+cp "$W/b" "$H/open"
+exec 7<"$H/open"
+t_check "rm of a region open for reading works" rm "$H/open"
+t_check "... the open file still reads its bytes" sh -c 'cmp - "$1" <&7' sh "$W/b"
+exec 7<&-
 t_is "rm left no backing file behind" "x1" "$(ls "$T_BACKING/.huge" | xargs)"
 
 # ---------------------------------------------------------------- chmod, chown, umask
@@ -126,6 +131,13 @@ t_is "df of huge/ shows the pool of every node" \
 	"$((tot_all * HP)) $((free_all * HP))" "$(df -B1 --output=size,avail "$T_MNT/huge" | tail -n 1 | xargs)"
 t_like "df of normal/node$N shows a non-empty pool" '^[1-9][0-9]* [0-9]+$' \
 	"$(df -B1 --output=size,avail "$R" | tail -n 1 | xargs)"
+t_like "df of the mount root works and shows a size" '^[1-9][0-9]* [0-9]+$' \
+	"$(df -B1 --output=size,avail "$T_MNT" | tail -n 1 | xargs)"
+if [ "$FS_GIG_SZ" -gt 0 ]; then
+	t_is "df of gigantic/node$N shows the node's gigantic pool" \
+		"$(( $(t_hp_total gigantic "$N") * FS_GIG_SZ )) $(( $(t_hp_free gigantic "$N") * FS_GIG_SZ ))" \
+		"$(df -B1 --output=size,avail "$T_MNT/gigantic/node$N" | tail -n 1 | xargs)"
+fi
 
 for r in "$H/df" "$H/x1" "$R/m3"; do
 	type=huge; [ "$r" = "$R/m3" ] && type=normal

@@ -74,6 +74,15 @@ for type in huge normal; do
 	t_errno "$type: ... and its backing file is gone" ENOENT stat "$(fs_backing "$type" theirs)"
 done
 
+# A region others may write: they can write and size it, not chmod it.
+"$TSYS" open "$H/open" cx >/dev/null
+chmod 0666 "$H/open"
+t_check "a user can size root's 0666 region" t_as_user truncate -s "$HP" "$H/open"
+t_check "... and write it" t_as_user "$TSYS" pwrite "$H/open" 0 shared
+t_is "... root reads what they wrote" "OK shared" "$("$TSYS" pread "$H/open" 0 6)"
+fs_errno_as_user "... but cannot chmod it" EPERM chmod "$H/open" 0600
+t_is "... it still belongs to root" "0 666" "$(fs_st '%u %a' "$H/open")"
+
 # Pools and control files are root's.
 before=$(ls "$H" | xargs)
 t_fails "the other user cannot write reset to .control" t_as_user sh -c 'echo reset >"$1"' sh "$T_MNT/.control"

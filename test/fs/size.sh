@@ -47,6 +47,27 @@ t_errno "normal: fallocate of a partial page is EINVAL" EINVAL fallocate "$R/s1"
 t_check "normal: fallocate(1) -l 1M sizes a region" fallocate -l 1M "$R/s2"
 t_is "normal: ... to 1 MiB" 1048576 "$(fs_st %s "$R/s2")"
 t_errno "a negative size is EINVAL" EINVAL truncate "$R/s1" -4096
+huge_max=$(( (1 << 62) / HP * HP ))
+t_like "huge: an absurd size (2^62) fails cleanly" '^(ENOMEM|ENOSPC|EFBIG|EINVAL)$' \
+	"$("$TSYS" truncate "$H/s1" "$huge_max" | head -n 1)"
+t_like "huge: the largest page-multiple off_t fails cleanly" '^(ENOMEM|ENOSPC|EFBIG|EINVAL)$' \
+	"$("$TSYS" truncate "$H/s1" $(( 0x7fffffffffffffff / HP * HP )) | head -n 1)"
+t_like "huge: fallocate at an offset that overflows fails cleanly" '^(ENOMEM|ENOSPC|EFBIG|EINVAL)$' \
+	"$("$TSYS" fallocate "$H/s1" $(( 0x7fffffffffffffff / HP * HP )) "$HP" | head -n 1)"
+t_is "huge: ... and the region keeps its size" $((3 * HP)) "$(fs_st %s "$H/s1")"
+t_like "normal: an absurd size (2^62) fails cleanly" '^(ENOMEM|ENOSPC|EFBIG|EINVAL)$' \
+	"$("$TSYS" truncate "$R/s1" $(( 1 << 62 )) | head -n 1)"
+t_is "normal: ... and the region keeps its size" $((3 * FS_NORMAL_SZ)) "$(fs_st %s "$R/s1")"
+
+# Modes that would give a region pages beyond its size or holes in it are
+# refused and change nothing.
+truncate -s $((2 * HP)) "$H/s4"
+f0=$(t_hp_free huge "$N")
+t_fails "huge: fallocate --keep-size is refused" fallocate -n -o $((2 * HP)) -l "$HP" "$H/s4"
+t_fails "huge: fallocate --punch-hole is refused" fallocate -p -o 0 -l "$HP" "$H/s4"
+t_fails "huge: fallocate --zero-range is refused" fallocate -z -o 0 -l "$HP" "$H/s4"
+t_is "huge: ... and size and pages are as before" "$((2 * HP)) $((2 * HP / 512)) $f0" \
+	"$(fs_st '%s %b' "$H/s4") $(t_hp_free huge "$N")"
 
 # ---------------------------------------------------------------- huge memory, exactly
 
@@ -69,6 +90,8 @@ t_errno "huge: shrinking a mapped region is EBUSY" EBUSY truncate "$H/mem" "$HP"
 t_errno "huge: shrinking a mapped region to 0 is EBUSY" EBUSY ftruncate "$H/mem" 0
 t_is "huge: the refused shrink kept the size" $((3 * HP)) "$(fs_st %s "$H/mem")"
 t_is "huge: the refused shrink kept the pages" $((f0 - 3)) "$(t_hp_free huge "$N")"
+t_fails "huge: open with O_TRUNC of a mapped region fails" sh -c ': >"$1"' sh "$H/mem"
+t_is "huge: ... and keeps the size" $((3 * HP)) "$(fs_st %s "$H/mem")"
 t_errno "huge: growing a mapped region works" OK truncate "$H/mem" $((4 * HP))
 t_is "huge: ... taking exactly one more page" $((f0 - 4)) "$(t_hp_free huge "$N")"
 fs_unmap "$mapper"

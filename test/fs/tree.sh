@@ -58,6 +58,8 @@ for type in $FS_TYPES; do
 		test -f "$(fs_backing "$type" tree_a)"
 done
 
+t_like ".status lists the regions by path" "huge/node$FS_N0/tree_a" "$(cat "$T_MNT/.status")"
+
 # The backing root: tmpfs for normal, hugetlbfs with the kernel's page size
 # for each huge type (Firedancer's layout).
 t_is "the backing .normal is a tmpfs" "tmpfs" \

@@ -136,6 +136,24 @@ t_check "setfattr -x removes one" setfattr -x user.bin "$r"
 t_errno "... then it is ENODATA" ENODATA getxattr "$r" user.bin
 t_errno "removing an absent one is ENODATA" ENODATA removexattr "$r" user.bin
 
+big=$(head -c 40000 /dev/zero | tr '\0' a)
+t_errno "a 40000-byte user value can be set" OK setxattr "$H/empty" user.big1 "$big"
+got=$(fs_x "$H/empty" user.big1)
+t_is "... and read back whole" 40000 "${#got}"
+t_like "user values beyond the region's limit are refused" '^(ENOSPC|E2BIG|EDQUOT)$' \
+	"$("$TSYS" setxattr "$H/empty" user.big2 "$big" | head -n 1)"
+t_errno "... and the refused one is not there" ENODATA getxattr "$H/empty" user.big2
+t_errno "... and the first one is" OK getxattr "$H/empty" user.big1 0
+i=0; many=OK
+while [ $i -lt 200 ]; do
+	got=$("$TSYS" setxattr "$R/n" "user.k$i" v | head -n 1)
+	[ "$got" = OK ] || { many=$got; break; }
+	i=$((i + 1))
+done
+t_like "setting many user attributes stops at a limit with an error" '^(ENOSPC|E2BIG|EDQUOT)$' "$many"
+t_is "... and every attribute set before it is there" "$i" \
+	"$("$TSYS" listxattr "$R/n" | tr ' ' '\n' | grep -c '^user\.k')"
+
 t_umount
 t_mount || exit 1
 t_is "user attributes survive a remount" "green" "$(fs_x "$r" user.color)"

@@ -184,7 +184,7 @@ static void every_size_class_gives_distinct_aligned_units(void **state)
 	size_t prev = 0;
 
 	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++) {
-		size_t unit = heap_classes[c].unit, n = heap_classes[c].units * 2 + 3;
+		size_t unit = shmfs_heap__classes[c].unit, n = shmfs_heap__classes[c].units * 2 + 3;
 
 		for (size_t sz = prev + 1; sz <= unit; sz += (unit - prev + 2) / 3) {
 			uint64_t off = shmfs_heap_malloc(f->h, sz);
@@ -204,7 +204,7 @@ static void every_size_class_gives_distinct_aligned_units(void **state)
 	}
 	assert_consistent(f);
 	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++) {
-		size_t unit = heap_classes[c].unit, n = heap_classes[c].units * 2 + 3;
+		size_t unit = shmfs_heap__classes[c].unit, n = shmfs_heap__classes[c].units * 2 + 3;
 
 		for (size_t i = 0; i < n && i < 300; i++) {
 			assert_int_equal(ht_verify(shmfs_heap_ptr(f->h, offs[c][i]), unit, offs[c][i]), 0);
@@ -532,6 +532,36 @@ static void trim_gives_back_the_empty_spans_an_exited_thread_kept(void **state)
 	assert_empty(f);
 }
 
+static void a_thread_alternating_between_heaps_reuses_its_spans(void **state)
+{
+	struct fix *f = *state;
+	uint8_t *m2 = ht_map(1 << 24);
+	static uint64_t offs[2][5000];
+	shmfs_heap_stats_t st;
+	shmfs_heap_t *h2;
+
+	assert_int_equal(shmfs_heap_format(m2, 1 << 24, NULL), 0);
+	assert_int_equal(shmfs_heap_join(m2, 1 << 24, &h2), 0);
+	for (int i = 0; i < 5000; i++) {
+		offs[0][i] = shmfs_heap_malloc(f->h, 32);
+		offs[1][i] = shmfs_heap_malloc(h2, 32);
+		assert_true(offs[0][i] && offs[1][i]);
+	}
+	/* 5000 x 32 bytes fill 40 spans of 4 KiB; a new span per switch
+	 * would take 5000. */
+	assert_int_equal(shmfs_heap_stats(h2, &st), 0);
+	assert_true(st.footprint <= 41 * 4096);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_true(st.footprint <= 41 * 4096);
+	for (int i = 0; i < 5000; i++) {
+		assert_int_equal(shmfs_heap_free(f->h, offs[0][i]), 0);
+		assert_int_equal(shmfs_heap_free(h2, offs[1][i]), 0);
+	}
+	shmfs_heap_leave(h2);
+	ht_unmap(m2, 1 << 24);
+	assert_empty(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +585,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(owner_slots_are_limited_and_released_by_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(reclaim_frees_exactly_what_a_dead_process_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(trim_gives_back_the_empty_spans_an_exited_thread_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_thread_alternating_between_heaps_reuses_its_spans, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,17 @@ backing=$(getfattr --absolute-names --only-values -n user.shmfs.backing "$R")
 t_like "the backing file is in the backing store" "^$T_BACKING/\.huge/r$" "$backing"
 t_is "the backing path joins" "OK 2048 kB" "$("$TJOIN" pagesize "$backing")"
 
+t_is "a random-address join is aligned to the 2 MiB page" "OK ALIGNED" "$("$TJOIN" randaddr r)"
+
+"$TJOIN" create huge/node0/dup $MB2 0644 >/dev/null
+"$TJOIN" create normal/node0/dup 4096 0644 >/dev/null
+"$SHARE" write huge/node0/dup "huge one" && "$SHARE" write normal/node0/dup "normal one"
+t_is "a bare name is searched from the largest page size down" "huge one" "$("$SHARE" read dup)"
+t_is "the smaller page type is still reachable by its path" "normal one" "$("$SHARE" read normal/node0/dup)"
+rm -f "$T_MNT/huge/node0/dup"
+t_is "with the huge one gone the bare name finds the normal one" "normal one" "$("$SHARE" read dup)"
+rm -f "$T_MNT/normal/node0/dup"
+
 t_check "the example writes through one process" "$SHARE" write huge/node0/r "hello from $$"
 t_is "and another process reads it" "hello from $$" "$("$SHARE" read r)"
 t_is "the example reads what was written through the backing path" "hello from $$" "$("$SHARE" read "$backing")"

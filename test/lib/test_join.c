@@ -354,6 +354,24 @@ static void join_errors_are_precise(void **state)
 	assert_int_equal(shmfs_join_cnt(), 0);
 }
 
+/* Opening a FIFO blocks until a writer comes: a backing path (or a backing
+ * file swapped behind the daemon's back) that is one must be refused at
+ * once, not hang the join. */
+static void a_fifo_in_place_of_a_backing_file_is_refused_without_blocking(void **state)
+{
+	struct fixture *fx = *state;
+	char p[PATH_MAX];
+
+	fx_path(p, fx->backing, "fifo");
+	assert_int_equal(mkfifo(p, 0644), 0);
+	assert_null(shmfs_join(p, SHMFS_JOIN_RDONLY));
+	assert_int_equal(errno, ENOTSUP);
+	assert_int_equal(fx_link(fx, "fifo", "1:2"), 0);
+	assert_null(shmfs_join("normal/node0/fifo", SHMFS_JOIN_RDONLY));
+	assert_int_equal(errno, ENOTSUP);
+	assert_int_equal(shmfs_join_cnt(), 0);
+}
+
 static void a_swapped_backing_file_is_refused(void **state)
 {
 	struct fixture *fx = *state;
@@ -402,6 +420,27 @@ static void a_recreated_region_is_joined_afresh(void **state)
 	p = shmfs_join("normal/node0/a", SHMFS_JOIN_RDONLY);
 	assert_non_null(p);
 	assert_int_equal(p[0], 0xa3);
+	assert_int_equal(shmfs_leave(p), 0);
+}
+
+static void a_tree_path_naming_another_region_now_joins_that_one(void **state)
+{
+	struct fixture *fx = *state;
+	char t[PATH_MAX], b[PATH_MAX];
+	uint64_t *p = shmfs_join("normal/node0/a", SHMFS_JOIN_RDONLY);
+
+	assert_non_null(p);
+	assert_int_equal(p[0], 0xa);
+	assert_int_equal(shmfs_leave(p), 0);
+	/* The tree now has another file at that path (a remount, a region
+	 * moved in from elsewhere), naming b's backing file; a's backing
+	 * file is still there and valid. The remembered resolution must
+	 * not be used. */
+	assert_int_equal(unlink(tree_of(fx, "a", t)), 0);
+	assert_int_equal(rename(tree_of(fx, "b", b), t), 0);
+	p = shmfs_join("normal/node0/a", SHMFS_JOIN_RDONLY);
+	assert_non_null(p);
+	assert_int_equal(p[0], 0xb);
 	assert_int_equal(shmfs_leave(p), 0);
 }
 
@@ -597,18 +636,26 @@ struct cb {
 	int mode;           /* 0 plain, 1 join self, 2 leave self, 3 join other, 4 return NULL */
 };
 
+/* What both callbacks do first: count the call, note the reference count
+ * they were shown and, in mode 1, try to join c->path. */
+static void cb_enter(struct cb *c, int *calls, const shmfs_join_info_t *info)
+{
+	void *q;
+
+	(*calls)++;
+	c->ref_seen = info->ref_cnt;
+	if (c->mode == 1) {
+		q = shmfs_join(c->path, SHMFS_JOIN_RDONLY);
+		c->err = q ? 0 : errno;
+	}
+}
+
 static void *join_cb(void *ctx, const shmfs_join_info_t *info)
 {
 	struct cb *c = ctx;
-	void *q;
 
-	c->join_calls++;
-	c->ref_seen = info->ref_cnt;
+	cb_enter(c, &c->join_calls, info);
 	switch (c->mode) {
-	case 1:
-		q = shmfs_join(c->path, SHMFS_JOIN_RDONLY);
-		c->err = q ? 0 : errno;
-		break;
 	case 2:
 		c->err = -shmfs_leave(info->shmem);
 		break;
@@ -625,15 +672,9 @@ static void *join_cb(void *ctx, const shmfs_join_info_t *info)
 static void leave_cb(void *ctx, const shmfs_join_info_t *info)
 {
 	struct cb *c = ctx;
-	void *q;
 
-	c->leave_calls++;
-	c->ref_seen = info->ref_cnt;
+	cb_enter(c, &c->leave_calls, info);
 	switch (c->mode) {
-	case 1:
-		q = shmfs_join(c->path, SHMFS_JOIN_RDONLY);
-		c->err = q ? 0 : errno;
-		break;
 	case 2:
 		c->err = -shmfs_leave(info->join);
 		break;
@@ -919,9 +960,11 @@ int main(void)
 		T(options_of_a_later_join_are_applied_to_the_mapping),
 		T(random_address_is_page_aligned_and_varies),
 		T(join_errors_are_precise),
+		T(a_fifo_in_place_of_a_backing_file_is_refused_without_blocking),
 		T(a_swapped_backing_file_is_refused),
 		T(a_region_swapped_after_a_join_is_refused),
 		T(a_recreated_region_is_joined_afresh),
+		T(a_tree_path_naming_another_region_now_joins_that_one),
 		T(leave_refuses_what_is_not_a_join),
 		T(query_by_addr_finds_overlapping_ranges),
 		T(query_by_path_and_join),

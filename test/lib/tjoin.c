@@ -8,6 +8,7 @@
  *   tjoin info PATH                shmfs_region_info: "OK page_type page_sz sz node name"
  *   tjoin pagesize PATH            join, touch, print the mapping's KernelPageSize from smaps
  *   tjoin rowrite PATH             a child joins read-only and writes: prints the signal it got
+ *   tjoin randaddr PATH            join at a random address: "OK ALIGNED" when page aligned
  *   tjoin hold PATH r|w            join, print "OK PID", then obey stdin lines:
  *                                  "write TEXT", "check TEXT" (SAME | DIFF got), "leave" (LEFT);
  *                                  EOF exits. */
@@ -104,6 +105,18 @@ static int op_rowrite(const char *path)
 	return 1;
 }
 
+static int op_randaddr(const char *path)
+{
+	shmfs_join_info_t info;
+	void *p = shmfs_join_opts(path, SHMFS_JOIN_RDONLY | SHMFS_JOIN_RANDOM_ADDR, NULL, &info);
+
+	if (!p)
+		return fail(errno);
+	printf("OK %s\n", (uintptr_t)p % info.page_sz == 0 ? "ALIGNED" : "MISALIGNED");
+	shmfs_leave(p);
+	return 0;
+}
+
 static int op_hold(const char *path, const char *mode)
 {
 	shmfs_join_info_t info;
@@ -170,6 +183,8 @@ int main(int argc, char **argv)
 		return op_pagesize(argv[2]);
 	if (!strcmp(op, "rowrite") && argc == 3)
 		return op_rowrite(argv[2]);
+	if (!strcmp(op, "randaddr") && argc == 3)
+		return op_randaddr(argv[2]);
 	if (!strcmp(op, "hold") && argc == 4)
 		return op_hold(argv[2], argv[3]);
 	fprintf(stderr, "usage: see the comment at the top of tjoin.c\n");

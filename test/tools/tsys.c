@@ -126,8 +126,10 @@ int main(int argc, char **argv)
 	if (!strcmp(op, "rename") && argc == 4)
 		return rename(path, argv[3]) ? fail() : ok();
 	if (!strcmp(op, "getxattr") && (argc == 4 || argc == 5)) {
+		static char buf[65536 + 1];
 		size_t sz = argc == 5 ? (size_t)num(argv[4]) : 65536;
-		char *buf = malloc(sz + 1);
+		if (sz > 65536)
+			usage();
 		ssize_t n = getxattr(path, argv[3], sz ? buf : NULL, sz);
 		if (n < 0)
 			return fail();
@@ -165,9 +167,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(op, "pread") && argc == 5) {
+		static char buf[1 << 20];
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		size_t len = (size_t)num(argv[4]);
-		char *buf = malloc(len + 1);
+		if (len >= sizeof(buf))
+			usage();
 		if (fd < 0)
 			return fail();
 		ssize_t n = pread(fd, buf, len, num(argv[3]));

@@ -14,7 +14,9 @@
  *   vmnuma move FILE NODE    move every page to NODE with move_pages(2), as
  *                            migratepages or NUMA balancing would behind
  *                            shmfs's back; exit 0 when all arrived
- *   vmnuma hold FILE         map and touch every page, print "held", wait for a
+ *   vmnuma join PATH [hold]  the same report as nodes, from a shmfs_join() of
+ *                            PATH (any libshmfs path form) as an application
+ *                            joins; with hold, print "held" and wait for a
  *                            signal: a joined process whose own numa_maps
  *                            must follow the pages when shmfs migrates them
  *
@@ -31,6 +33,8 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <shmfs/shmfs.h>
 
 #define MAX_NODES 64
 #define MPOL_MF_MOVE_ALL (1 << 2)   /* <numaif.h>, without linking libnuma */
@@ -75,42 +79,38 @@ static int map_file(const char *path, int writable, struct mapped *ret)
 	return 0;
 }
 
-static int cmd_nodes(const char *path)
+/* Print where the pages of a mapping are: counts per node, the node of each
+ * page in order, and this process's numa_maps line for the mapping. */
+static int report(const struct mapped *m)
 {
 	size_t cnt[MAX_NODES] = { 0 }, missing = 0, n, i;
 	char line[4096], want[32];
-	struct mapped m;
 	void **pages;
 	int *status;
 	FILE *f;
-	int r;
 
-	r = map_file(path, 0, &m);
-	if (r < 0) {
-		fprintf(stderr, "vmnuma: cannot map %s: %s\n", path, strerror(-r));
-		return 1;
-	}
-	n = m.size / m.page_sz;
+	n = m->size / m->page_sz;
 	pages = calloc(n, sizeof(*pages));
 	status = calloc(n, sizeof(*status));
 	if (!pages || !status)
 		return 1;
 	for (i = 0; i < n; i++) {
 		/* move_pages only reports pages present in our page table. */
-		(void)*(volatile uint8_t *)(m.addr + i * m.page_sz);
-		pages[i] = m.addr + i * m.page_sz;
+		(void)*(volatile uint8_t *)(m->addr + i * m->page_sz);
+		pages[i] = m->addr + i * m->page_sz;
 	}
 	if (syscall(SYS_move_pages, 0, (unsigned long)n, pages, NULL, status, 0) < 0) {
 		fprintf(stderr, "vmnuma: move_pages: %s\n", strerror(errno));
 		return 1;
 	}
+	free(pages);
 	for (i = 0; i < n; i++) {
 		if (status[i] >= 0 && status[i] < MAX_NODES)
 			cnt[status[i]]++;
 		else
 			missing++;
 	}
-	printf("pages=%zu allocated=%zu", n, m.allocated);
+	printf("pages=%zu allocated=%zu", n, m->allocated);
 	for (i = 0; i < MAX_NODES; i++)
 		if (cnt[i])
 			printf(" N%zu=%zu", i, cnt[i]);
@@ -124,15 +124,55 @@ static int cmd_nodes(const char *path)
 			printf(" -");
 	}
 	printf("\n");
+	free(status);
 
-	snprintf(want, sizeof(want), "%lx ", (unsigned long)m.addr);
+	snprintf(want, sizeof(want), "%lx ", (unsigned long)m->addr);
 	f = fopen("/proc/self/numa_maps", "re");
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, want, strlen(want)))
 			printf("numa_maps: %s", line);
 	if (f)
 		fclose(f);
+	fflush(stdout);
 	return 0;
+}
+
+static int cmd_nodes(const char *path)
+{
+	struct mapped m;
+	int r;
+
+	r = map_file(path, 0, &m);
+	if (r < 0) {
+		fprintf(stderr, "vmnuma: cannot map %s: %s\n", path, strerror(-r));
+		return 1;
+	}
+	return report(&m);
+}
+
+static int cmd_join(const char *path, int hold)
+{
+	shmfs_join_info_t info;
+	struct mapped m;
+	struct stat st;
+
+	if (!shmfs_join_opts(path, SHMFS_JOIN_RDONLY, NULL, &info)) {
+		fprintf(stderr, "vmnuma: cannot join %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	m.addr = info.shmem;
+	m.size = (size_t)info.sz;
+	m.page_sz = (size_t)info.page_sz;
+	/* a join maps without faulting: the blocks are still the daemon's doing */
+	m.allocated = stat(info.backing, &st) == 0 ? (size_t)st.st_blocks * 512 / m.page_sz : 0;
+	if (report(&m))
+		return 1;
+	if (!hold)
+		return shmfs_leave(info.join) < 0;
+	printf("held\n");
+	fflush(stdout);
+	for (;;)
+		pause();
 }
 
 /* The pattern: each 64-bit word is a mix of the seed and its offset, so a
@@ -206,6 +246,9 @@ static int cmd_move(const char *path, int node)
 	}
 	for (i = 0; i < n; i++)
 		moved += status[i] == node;
+	free(pages);
+	free(nodes);
+	free(status);
 	if (moved != n) {
 		fprintf(stderr, "vmnuma: %zu of %zu pages reached node %d\n", moved, n, node);
 		return 1;
@@ -213,36 +256,16 @@ static int cmd_move(const char *path, int node)
 	return 0;
 }
 
-static int cmd_hold(const char *path)
-{
-	struct mapped m;
-	size_t i;
-	int r;
-
-	r = map_file(path, 0, &m);
-	if (r < 0) {
-		fprintf(stderr, "vmnuma: cannot map %s: %s\n", path, strerror(-r));
-		return 1;
-	}
-	/* present in our page table, so numa_maps counts them */
-	for (i = 0; i < m.size; i += m.page_sz)
-		(void)*(volatile uint8_t *)(m.addr + i);
-	printf("held\n");
-	fflush(stdout);
-	for (;;)
-		pause();
-}
-
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "move"))
 		return cmd_move(argv[2], atoi(argv[3]));
-	if (argc == 3 && !strcmp(argv[1], "hold"))
-		return cmd_hold(argv[2]);
+	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "hold"))) && !strcmp(argv[1], "join"))
+		return cmd_join(argv[2], argc == 4);
 	if (argc == 3 && !strcmp(argv[1], "nodes"))
 		return cmd_nodes(argv[2]);
 	if (argc == 4 && (!strcmp(argv[1], "fill") || !strcmp(argv[1], "check")))
 		return cmd_fill_check(argv[2], strtoull(argv[3], NULL, 0), argv[1][0] == 'f');
-	fprintf(stderr, "usage: vmnuma nodes FILE | fill FILE SEED | check FILE SEED | move FILE NODE | hold FILE\n");
+	fprintf(stderr, "usage: vmnuma nodes FILE | fill FILE SEED | check FILE SEED | move FILE NODE | join PATH [hold]\n");
 	return 2;
 }

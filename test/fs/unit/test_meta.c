@@ -54,6 +54,27 @@ static void round_trips_every_field(void **state)
 	shmfs_meta_free(&back);
 }
 
+static void round_trips_a_migration_intent(void **state)
+{
+	struct shmfs_meta m = { .known = true, .node = 0, .migrating = true, .migrate_to = 2 }, back;
+	char *text;
+	size_t len;
+
+	snprintf(m.migrate_name, sizeof(m.migrate_name), "newname");
+	assert_int_equal(shmfs_meta_format(&m, &text, &len), 0);
+	assert_int_equal(shmfs_meta_parse(text, len, &back), 0);
+	assert_true(back.migrating);
+	assert_int_equal(back.migrate_to, 2);
+	assert_string_equal(back.migrate_name, "newname");
+	free(text);
+	m.migrating = false;
+	assert_int_equal(shmfs_meta_format(&m, &text, &len), 0);
+	assert_null(strstr(text, "migrate"));
+	assert_int_equal(shmfs_meta_parse(text, len, &back), 0);
+	assert_false(back.migrating);
+	free(text);
+}
+
 static void refuses_torn_and_foreign_files(void **state)
 {
 	struct shmfs_meta m = sample(), back;
@@ -122,6 +143,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trips_every_field),
+		cmocka_unit_test(round_trips_a_migration_intent),
 		cmocka_unit_test(refuses_torn_and_foreign_files),
 		cmocka_unit_test(skips_unknown_keys),
 		cmocka_unit_test(xattr_flags_and_limits),

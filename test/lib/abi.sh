@@ -1,0 +1,25 @@
+#!/bin/bash
+# abi.sh - the shared library exports exactly the public API: every defined
+# dynamic symbol is a shmfs_* function versioned SHMFS_0.1, and every join
+# and region function the header documents is there.
+# Usage (meson): abi.sh LIBSHMFS_SO SHMFS_H
+so=$1
+header=$2
+n=0 fail=0
+ok()     { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); fail=1; echo "not ok $n - $*"; }
+
+syms=$(nm -D --defined-only "$so" | awk '$2 == "T" || $2 == "D" || $2 == "B" { print $3 }')
+bad=$(printf '%s\n' "$syms" | grep -Ev '^shmfs_[a-z0-9_]+@@SHMFS_0\.1$' || true)
+if [ -z "$bad" ]; then ok "every exported symbol is shmfs_* at version SHMFS_0.1"
+else not_ok "every exported symbol is shmfs_* at version SHMFS_0.1"; printf '# %s\n' $bad; fi
+
+missing=
+for f in $(grep -Eo 'SHMFS_API [^(]*\b(shmfs_[a-z_]+)\(' "$header" | grep -Eo 'shmfs_[a-z_]+\($' | tr -d '('); do
+	printf '%s\n' "$syms" | grep -q "^$f@@" || missing="$missing $f"
+done
+if [ -z "$missing" ]; then ok "every function in shmfs.h is exported"
+else not_ok "every function in shmfs.h is exported"; echo "# missing:$missing"; fi
+
+echo "1..$n"
+exit $fail
