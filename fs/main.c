@@ -201,6 +201,8 @@ int main(int argc, char **argv)
 		goto err_out5;
 	if (fuse_daemonize(o.foreground) != 0)
 		goto err_out6;
+	if (!o.foreground)
+		shmfs_log_to_syslog();
 	/* threads only after daemonizing: fork keeps just the caller */
 	if (shmfs_notify_start(&fs) < 0)
 		goto err_out6;

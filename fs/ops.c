@@ -625,8 +625,16 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 			fuse_reply_buf(req, NULL, 0);
 			return;
 		}
-		fuse_reply_buf(req, h->buf.data + off,
-			       size < h->buf.len - (size_t)off ? size : h->buf.len - (size_t)off);
+		size = size < h->buf.len - (size_t)off ? size : h->buf.len - (size_t)off;
+		/* reply from memory the handle does not own: the release may free
+		 * the snapshot while fuse_reply_buf is still returning */
+		buf = malloc(size);
+		if (!buf) {
+			reply_err(req, -ENOMEM);
+			return;
+		}
+		memcpy(buf, h->buf.data + off, size);
+		fuse_reply_buf(req, buf, size);
 		return;
 	}
 	if (size > READ_MAX)

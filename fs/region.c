@@ -315,8 +315,8 @@ bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r)
  * daemon killed here must leave the old size (start-up trims pages beyond
  * it). On any failure the file is put back to old, which also returns pages
  * an interrupted hugetlbfs fallocate kept (it does not undo itself). */
-static int grow(int fd, uint64_t page_sz, bool huge, uint64_t old, uint64_t size,
-		const struct shmfs_policy *pol, int home)
+static int grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64_t old,
+		uint64_t size, const struct shmfs_policy *pol, int home)
 {
 	uint64_t pos;
 	int r, err = 0;
@@ -326,6 +326,16 @@ static int grow(int fd, uint64_t page_sz, bool huge, uint64_t old, uint64_t size
 		int node = shmfs_policy_node(pol, home, pos / page_sz, &run_end);
 
 		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
+		if (!huge) {
+			uint64_t total, free_pages;
+			/* plainly too big for the node: refuse before filling it and
+			 * spilling over (the verification catches the racy rest) */
+			if (shmfs_normal_pool(fs, node, &total, &free_pages) == 0 &&
+			    free_pages < (chunk_end - pos + page_sz - 1) / page_sz) {
+				err = -ENOMEM;
+				break;
+			}
+		}
 		r = bind_node(node, huge);
 		if (r < 0) {
 			err = r;
@@ -397,8 +407,8 @@ int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uin
 	/* a bind policy always means the home node (a migration moves both) */
 	if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
 		pol.cnt = 0;
-	return grow(fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt), (uint64_t)st.st_size,
-		    size, &pol, home);
+	return grow(fs, fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt),
+		    (uint64_t)st.st_size, size, &pol, home);
 }
 
 /* ------------------------------------------------------------ write */

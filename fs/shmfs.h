@@ -323,6 +323,10 @@ void shmfs_options_free(struct shmfs_options *o);
 /* Backing files being created carry this prefix until they are complete. */
 #define SHMFS_TMP_PREFIX ".shmfs-new-"
 
-#define SHMFS_LOG(fmt, ...) fprintf(stderr, "shmfs: " fmt "\n", ##__VA_ARGS__)
+/* ------------------------------------------------------------ log.c */
+
+void shmfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void shmfs_log_to_syslog(void);
+#define SHMFS_LOG(fmt, ...) shmfs_log(fmt, ##__VA_ARGS__)
 
 #endif

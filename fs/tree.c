@@ -519,6 +519,10 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 		}
 		r->meta.node = n;
 		r->meta.created = st.st_ctim;
+		/* remembered from first sight: its ctime moves with every change,
+		 * the creation time must not (creator stays 0: never orphaned) */
+		if (shmfs_meta_save(fs, k, st.st_ino, &r->meta) == 0)
+			r->meta.known = true;
 	}
 	if (startup && r->meta.known && r->meta.migrating)
 		finish_migration(fs, k, fd, st.st_ino, name, &r->meta);

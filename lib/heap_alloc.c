@@ -693,44 +693,18 @@ static __attribute__((noinline)) int free_slow(struct shmfs_heap *h, uint64_t of
 }
 
 /* The fast path: a unit in the head block of a span (every span of classes
- * up to 512 bytes is a single block); small_free() inlined by hand, with
- * the heap's fields read before the atomics (which would make the compiler
- * read them again) and every other case a tail call. */
+ * up to 512 bytes is a single block). Everything else is free_slow(). */
 SHMFS_API int shmfs_heap_free(shmfs_heap_t *h, uint64_t off)
 {
-	uint64_t data_off, join_id, rel, b, d, idx, bit, v, tag;
-	_Atomic uint64_t *bm;
-	unsigned c;
+	uint64_t b, d;
 
-	if (__builtin_expect(!off || !h, 0))
+	if (__builtin_expect(!off || !h || off < h->data_off || off >= h->heap_sz, 0))
 		return free_slow(h, off);
-	data_off = h->data_off;
-	join_id = h->join_id;
-	if (__builtin_expect(off < data_off || off >= h->heap_sz || (off & (SHMFS_HEAP_ALIGN - 1)), 0))
-		return free_slow(h, off);
-	rel = off - data_off;
-	b = rel >> HEAP_BLOCK_SHIFT;
-	bm = heap_bmap(h, b);
+	b = (off - h->data_off) >> HEAP_BLOCK_SHIFT;
 	d = atomic_load(&h->desc[b]);
-	if (__builtin_expect(D_KIND(d) != K_SMALL, 0))
+	if (__builtin_expect(D_KIND(d) != K_SMALL || (off & (SHMFS_HEAP_ALIGN - 1)), 0))
 		return free_slow(h, off);
-	c = D_CLASS(d);
-	rel &= HEAP_BLOCK_SZ - 1;
-	idx = (rel * class_recip[c]) >> 32;
-	if (__builtin_expect(idx * shmfs_heap__classes[c].unit != rel || idx >= shmfs_heap__classes[c].units, 0))
-		return -EINVAL;
-	bm += idx / HEAP_UNIT_BITS;
-	bit = 1ull << (idx % HEAP_UNIT_BITS);
-	tag = D_TAG(d);
-	v = atomic_load_explicit(bm, memory_order_relaxed);
-	do {
-		if (W_TAG(v) != tag || !(v & bit))
-			return -EINVAL; /* not allocated: double or wild free */
-	} while (!atomic_compare_exchange_weak(bm, &v, v & ~bit));
-	if (__builtin_expect(tcache.join_id == join_id && tcache.cur[c] == b && tcache.cur_desc[c] == d, 1))
-		return 0;
-	small_freed(h, b, d);
-	return 0;
+	return small_free(h, b, d, off);
 }
 
 SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)

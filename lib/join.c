@@ -211,12 +211,17 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 		/* The callback sees a copy: a join it makes may grow the table. */
 		snap = *e;
 		join = join_fn(ctx, &snap);
-		if (!join) {
+		/* Handles name joins (leave, query_by_join): one that another
+		 * join has already would make a leave drop the wrong region. */
+		if (!join || shmfs_join_table_find_join(&join_table, join)) {
+			r = join ? -EEXIST : -ECANCELED;
 			munmap(e->shmem, e->sz);
 			shmfs_join_table_remove(&join_table, e);
 			pthread_mutex_unlock(&join_lock);
-			shmfs_log(SHMFS_LOG_WARNING, "join of %s refused by its join callback", ref.name);
-			return fail_null(-ECANCELED);
+			shmfs_log(SHMFS_LOG_WARNING, "join of %s refused: %s", ref.name,
+				  join ? "its join callback returned the handle of another join" :
+					 "its join callback returned NULL");
+			return fail_null(r);
 		}
 	}
 	e->ref_cnt = 1;

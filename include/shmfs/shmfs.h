@@ -208,7 +208,8 @@ typedef struct shmfs_join_info {
 /* Called once, when a region is mapped by its first join, with the lock held
  * and info->ref_cnt == -1. Returns the join handle that shmfs_join() hands
  * out (typically a pointer into info->shmem, such as a heap handle), or NULL
- * to make the join fail (the region is unmapped again, errno = ECANCELED). It
+ * to make the join fail (the region is unmapped again, errno = ECANCELED);
+ * a handle that another join already has fails the join too (EEXIST). It
  * may join and leave other regions; joining or leaving this one is refused as
  * a cycle (EDEADLK). */
 typedef void *(*shmfs_join_fn_t)(void *ctx, const shmfs_join_info_t *info);
@@ -262,6 +263,7 @@ struct shmfs_leave_opts {
  *   ENOMEM   no address space, MLOCK beyond RLIMIT_MEMLOCK (also EPERM), or
  *            RANDOM_ADDR found no free spot in 1000 tries;
  *   ECANCELED  the join callback returned NULL;
+ *   EEXIST   the join callback returned a handle another join already has;
  *   and the path errors above.
  * Thread-safe. */
 SHMFS_API void *shmfs_join(const char *path, unsigned flags);

@@ -177,6 +177,25 @@ static void peek_reads_stats_without_joining(void **state)
 	assert_empty(f);
 }
 
+/* The class lookup is a table: every size up to SHMFS_HEAP_SMALL_MAX must
+ * land in the smallest class that holds it (0 counts as 1). */
+static void every_small_size_gets_the_smallest_class_that_fits(void **state)
+{
+	struct fix *f = *state;
+
+	for (size_t sz = 0; sz <= SHMFS_HEAP_SMALL_MAX; sz++) {
+		uint64_t off = shmfs_heap_malloc(f->h, sz);
+		unsigned c = 0;
+
+		while (shmfs_heap__classes[c].unit < (sz ? sz : 1))
+			c++;
+		assert_true(off);
+		assert_int_equal(shmfs_heap_usable_size(f->h, off), shmfs_heap__classes[c].unit);
+		assert_int_equal(shmfs_heap_free(f->h, off), 0);
+	}
+	assert_empty(f);
+}
+
 static void every_size_class_gives_distinct_aligned_units(void **state)
 {
 	struct fix *f = *state;
@@ -571,6 +590,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(join_refuses_truncated_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(join_from_another_address_sees_the_same_heap, setup, teardown),
 		cmocka_unit_test_setup_teardown(peek_reads_stats_without_joining, setup, teardown),
+		cmocka_unit_test_setup_teardown(every_small_size_gets_the_smallest_class_that_fits, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_size_class_gives_distinct_aligned_units, setup, teardown),
 		cmocka_unit_test_setup_teardown(size_zero_is_one_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(large_allocations_take_whole_blocks, setup, teardown),

@@ -1,10 +1,14 @@
 #!/bin/bash
 # abi.sh - the shared library exports exactly the public API: every defined
 # dynamic symbol is a shmfs_* function versioned SHMFS_0.1, and every join
-# and region function the header documents is there.
-# Usage (meson): abi.sh LIBSHMFS_SO SHMFS_H
+# and region function the header documents is there. The static library
+# cannot hide its internal symbols, so they must at least stay in the
+# library's name space (shmfs_*), never take a name like heap_view from the
+# application.
+# Usage (meson): abi.sh LIBSHMFS_SO SHMFS_H LIBSHMFS_A
 so=$1
 header=$2
+static=$3
 n=0 fail=0
 ok()     { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); fail=1; echo "not ok $n - $*"; }
@@ -20,6 +24,11 @@ for f in $(grep -Eo 'SHMFS_API [^(]*\b(shmfs_[a-z_]+)\(' "$header" | grep -Eo 's
 done
 if [ -z "$missing" ]; then ok "every function in shmfs.h is exported"
 else not_ok "every function in shmfs.h is exported"; echo "# missing:$missing"; fi
+
+# (__odr_asan.*: AddressSanitizer's own markers of global variables)
+bad=$(nm -g --defined-only "$static" | awk 'NF == 3 { print $3 }' | grep -Ev '^(shmfs_|__odr_asan)' || true)
+if [ -z "$bad" ]; then ok "every global symbol of the static library is shmfs_*"
+else not_ok "every global symbol of the static library is shmfs_*"; printf '# %s\n' $bad; fi
 
 echo "1..$n"
 exit $fail

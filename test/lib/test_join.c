@@ -159,45 +159,59 @@ static void last_leave_unmaps(void **state)
 	assert_int_equal(errno, ENOMEM);
 }
 
+/* Run fn(p) in a child process, which exits with fn's result; returns the
+ * child's wait status. */
+static int in_child(int (*fn)(volatile uint64_t *p), volatile uint64_t *p)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn(p));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static int child_joins_and_writes(volatile uint64_t *p)
+{
+	uint64_t *c;
+
+	/* The child joins on its own (after leaving its inherited copy). */
+	shmfs_leave((void *)p);
+	c = shmfs_join("normal/node0/a", SHMFS_JOIN_RDWR);
+	if (!c)
+		return 1;
+	c[1] = 0xfeed;
+	return shmfs_leave(c) == 0 ? 0 : 2;
+}
+
 static void writes_are_seen_by_another_process(void **state)
 {
 	volatile uint64_t *p = shmfs_join("a", SHMFS_JOIN_RDWR);
-	pid_t pid;
 	int status;
 
 	assert_non_null(p);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		/* The child joins on its own (after leaving its inherited copy). */
-		shmfs_leave((void *)p);
-		uint64_t *c = shmfs_join("normal/node0/a", SHMFS_JOIN_RDWR);
-		if (!c)
-			_exit(1);
-		c[1] = 0xfeed;
-		_exit(shmfs_leave(c) == 0 ? 0 : 2);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	status = in_child(child_joins_and_writes, p);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(p[1], 0xfeed);
 	assert_int_equal(shmfs_leave((void *)p), 0);
 }
 
+static int child_writes(volatile uint64_t *p)
+{
+	signal(SIGSEGV, SIG_DFL);
+	p[0] = 1;
+	return 0;
+}
+
 static void rdonly_join_cannot_write(void **state)
 {
 	volatile uint64_t *p = shmfs_join("a", SHMFS_JOIN_RDONLY);
-	pid_t pid;
 	int status;
 
 	assert_non_null(p);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		signal(SIGSEGV, SIG_DFL);
-		p[0] = 1;
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	status = in_child(child_writes, p);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGSEGV);
 	assert_int_equal(p[0], 0xa);
@@ -633,7 +647,8 @@ struct cb {
 	const char *path;   /* what the callback tries to join or leave */
 	int err;            /* errno (or -r) of that nested attempt */
 	void *nested;       /* a region the callback joined */
-	int mode;           /* 0 plain, 1 join self, 2 leave self, 3 join other, 4 return NULL */
+	int mode;           /* 0 plain, 1 join self, 2 leave self, 3 join other, 4 return NULL,
+			       5 return the handle `nested` (of another join) */
 };
 
 /* What both callbacks do first: count the call, note the reference count
@@ -665,6 +680,8 @@ static void *join_cb(void *ctx, const shmfs_join_info_t *info)
 		break;
 	case 4:
 		return NULL;
+	case 5:
+		return c->nested;
 	}
 	return (char *)info->shmem + 64;   /* a handle inside the region */
 }
@@ -727,6 +744,24 @@ static void join_callback_returning_null_fails_the_join(void **state)
 
 	assert_null(join_with("a", &c));
 	assert_int_equal(errno, ECANCELED);
+	assert_int_equal(shmfs_join_cnt(), 0);
+}
+
+static void join_callback_returning_another_joins_handle_fails_the_join(void **state)
+{
+	struct cb c = { .mode = 5 };
+	shmfs_join_info_t info;
+
+	c.nested = shmfs_join("b", SHMFS_JOIN_RDONLY);
+	assert_non_null(c.nested);
+	assert_null(join_with("a", &c));
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(shmfs_join_cnt(), 1);
+	/* The handle still names b alone, and leaving it leaves b. */
+	assert_int_equal(shmfs_join_query_by_join(c.nested, &info), 0);
+	assert_string_equal(info.name, "b");
+	assert_int_equal(info.ref_cnt, 1);
+	assert_int_equal(shmfs_leave(c.nested), 0);
 	assert_int_equal(shmfs_join_cnt(), 0);
 }
 
@@ -974,6 +1009,7 @@ int main(void)
 		T(anonymous_join_cannot_take_a_joined_range_or_handle),
 		T(join_callback_sets_the_handle_and_runs_once),
 		T(join_callback_returning_null_fails_the_join),
+		T(join_callback_returning_another_joins_handle_fails_the_join),
 		T(join_callback_joining_its_own_region_is_a_cycle),
 		T(join_callback_leaving_its_own_region_is_a_cycle),
 		T(leave_callback_joining_or_leaving_its_region_is_a_cycle),

@@ -347,7 +347,7 @@ pools 10 0 2
 "$SHMFSCTL_BIN" create sy 1,1 huge node0,node2 0600 >/tmp/out 2>&1
 rc=$?
 is "shmfsctl create sy 1,1 huge node0,node2 fails: node 2 has no free page" "1" "$([ $rc -ne 0 ] && echo 1 || echo "0 ($(cat /tmp/out))")"
-cat /tmp/out | diag
+diag </tmp/out
 is "the failed split leaves no region behind" "" "$(ls $MNT/huge/node0/sy $MNT/huge/node2/sy $B/.huge/sy 2>/dev/null)"
 pools 8 5 0
 pools 10 0 2
@@ -467,6 +467,29 @@ is "bb is in node0/ with every page on node 0" "yes pages=2 allocated=2 N0=2" \
 check "bb and f0 are removed" rm $MNT/huge/node0/bb $MNT/huge/node0/f0
 pools 8 7 0
 pools 8 4 1
+
+# ---------------------------------------------------------------- a node's memory bounds normal regions
+
+# normal/node0 can take only node 0's memory (1 GiB), though the tmpfs behind
+# it is bigger: asking for more must be refused, not end in the OOM killer.
+check "an empty normal region is made in normal/node0 (xl)" "$TSYS" open $MNT/normal/node0/xl cx 0644
+# node 0's whole memory and 64 MiB more (a bigger ask only costs time)
+xl_kb=$(( $(awk '/MemTotal/ { print $4 }' $SYSN/node0/meminfo) + 65536 ))
+t0=$(date +%s)
+got=$("$TSYS" truncate $MNT/normal/node0/xl $((xl_kb * 1024)) 2>&1)
+echo "sizing xl to $xl_kb KiB took $(( $(date +%s) - t0 )) s" | diag
+case $got in
+ENOMEM|ENOSPC) ok "sizing xl past node 0's memory (its MemTotal + 64 MiB) is refused ($got)" ;;
+*) notok "sizing xl past node 0's memory (its MemTotal + 64 MiB) is refused"; echo "got: $got" | diag ;;
+esac
+check "the daemon survives it" alive $daemon
+is "xl is still empty" "OK size=0" "$("$TSYS" stat $MNT/normal/node0/xl 2>&1 | cut -d' ' -f1-2)"
+check "xl is removed" rm $MNT/normal/node0/xl
+for n in 0 1; do
+	is "df of normal/node$n shows node $n's memory as its size, not the whole tmpfs" \
+		"$(awk '/MemTotal/ { print $4 }' $SYSN/node$n/meminfo)" \
+		"$("$DF" -kP $MNT/normal/node$n 2>&1 | awk 'NR == 2 { print $2 }')"
+done
 
 # ---------------------------------------------------------------- gigantic pages
 
