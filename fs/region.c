@@ -725,6 +725,24 @@ int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd,
 	return rc < 0 ? rc : -ENOMEM;
 }
 
+/* Persist new metadata for r, then publish it: a failed save changes
+ * nothing that readers see. Takes ownership of *m either way. The caller
+ * holds r->op_lock so edits of one region do not interleave. */
+int shmfs_region_meta_commit(struct shmfs_fs *fs, struct shmfs_region *r, struct shmfs_meta *m)
+{
+	int rc = shmfs_meta_save(fs, r->kind, r->backing_ino, m);
+
+	if (rc < 0) {
+		shmfs_meta_free(m);
+		return rc;
+	}
+	pthread_mutex_lock(&fs->lock);
+	shmfs_meta_free(&r->meta);
+	r->meta = *m;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
 /* Persist a new home for the region (node, policy, migration intent) and
  * publish it. */
 static int set_home(struct shmfs_fs *fs, struct shmfs_region *r, int node, int migrate_to,
@@ -744,16 +762,7 @@ static int set_home(struct shmfs_fs *fs, struct shmfs_region *r, int node, int m
 	m.migrate_to = migrate_to >= 0 ? migrate_to : 0;
 	snprintf(m.migrate_name, sizeof(m.migrate_name), "%s", migrate_to >= 0 ? migrate_name : "");
 	snprintf(m.policy, sizeof(m.policy), "bind:%d", node);
-	rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
-	if (rc < 0) {
-		shmfs_meta_free(&m);
-		return rc;
-	}
-	pthread_mutex_lock(&fs->lock);
-	shmfs_meta_free(&r->meta);
-	r->meta = m;
-	pthread_mutex_unlock(&fs->lock);
-	return 0;
+	return shmfs_region_meta_commit(fs, r, &m);
 }
 
 static int rename_backing(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,

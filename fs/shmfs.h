@@ -219,6 +219,10 @@ int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfs_regio
 
 /* ------------------------------------------------------------ region.c */
 
+/* Persist new metadata for r, then publish it (a failed save changes
+ * nothing). Takes ownership of *m; the caller holds r->op_lock. */
+int shmfs_region_meta_commit(struct shmfs_fs *fs, struct shmfs_region *r, struct shmfs_meta *m);
+
 /* Attributes of a region for the kernel (remembered: see told_ctime). */
 int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret);
 /* Remember the attributes of st were given to the kernel. */

@@ -464,15 +464,9 @@ static int region_edit(struct shmfs_fs *fs, struct shmfs_region *r, const char *
 	if (rc == 0 && !r->linked)
 		rc = -ENOENT;
 	if (rc == 0)
-		rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
-	if (rc < 0) {
+		rc = shmfs_region_meta_commit(fs, r, &m);
+	else
 		shmfs_meta_free(&m);
-		goto out;
-	}
-	pthread_mutex_lock(&fs->lock);
-	shmfs_meta_free(&r->meta);
-	r->meta = m;
-	pthread_mutex_unlock(&fs->lock);
 out:
 	pthread_mutex_unlock(&r->op_lock);
 	return rc;
@@ -510,15 +504,7 @@ static int set_policy(struct shmfs_fs *fs, struct shmfs_region *r, const char *v
 	if (rc == 0) {
 		m.known = true;
 		snprintf(m.policy, sizeof(m.policy), "%s", text);
-		rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
-		if (rc < 0) {
-			shmfs_meta_free(&m);
-		} else {
-			pthread_mutex_lock(&fs->lock);
-			shmfs_meta_free(&r->meta);
-			r->meta = m;
-			pthread_mutex_unlock(&fs->lock);
-		}
+		rc = shmfs_region_meta_commit(fs, r, &m);
 	}
 	pthread_mutex_unlock(&r->op_lock);
 	return rc;
@@ -548,15 +534,7 @@ static int disown(struct shmfs_fs *fs, struct shmfs_region *r, uid_t uid, const 
 		m.known = true;
 		m.creator_pid = 0;
 		m.creator_start = 0;
-		rc = shmfs_meta_save(fs, r->kind, r->backing_ino, &m);
-		if (rc < 0) {
-			shmfs_meta_free(&m);
-		} else {
-			pthread_mutex_lock(&fs->lock);
-			shmfs_meta_free(&r->meta);
-			r->meta = m;
-			pthread_mutex_unlock(&fs->lock);
-		}
+		rc = shmfs_region_meta_commit(fs, r, &m);
 	}
 	pthread_mutex_unlock(&r->op_lock);
 	return rc;
