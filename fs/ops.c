@@ -199,7 +199,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			shmfs_region_told(fs, h->region, &st);
 			st.st_ino = ino;
 			st.st_blksize = (blksize_t)shmfs_page_sz(fs, h->region->kind);
+			/* linked changes under the fs lock (unlink, rename over it) */
+			pthread_mutex_lock(&fs->lock);
 			st.st_nlink = h->region->linked ? 1 : 0;
+			pthread_mutex_unlock(&fs->lock);
 		}
 	} else {
 		rc = stat_ino(fs, ino, &st);

@@ -778,8 +778,9 @@ static int rename_backing(struct shmfs_fs *fs, struct shmfs_region *r, int new_n
 		victim = shmfs_table_find_locked(fs, r->kind, new_name);
 		if (victim && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node)) {
 			rc = -EEXIST; /* names are unique per page type, across nodes */
-		} else if (renameat(ts->dirfd, r->name, ts->dirfd, new_name) < 0) {
-			rc = -errno;
+		} else if (renameat2(ts->dirfd, r->name, ts->dirfd, new_name,
+				     flags & RENAME_NOREPLACE) < 0) {
+			rc = -errno; /* NOREPLACE: also a name the watch has not adopted yet */
 		} else {
 			if (victim) {
 				victim_bino = victim->backing_ino;

@@ -453,15 +453,18 @@ static int region_edit(struct shmfs_fs *fs, struct shmfs_region *r, const char *
 {
 	struct shmfs_meta m;
 	int rc;
+	bool linked;
 
 	pthread_mutex_lock(&r->op_lock);
 	pthread_mutex_lock(&fs->lock);
+	/* read under the fs lock: a rename over the region unlinks it without op_lock */
+	linked = r->linked;
 	rc = shmfs_meta_copy(&r->meta, &m);
 	pthread_mutex_unlock(&fs->lock);
 	if (rc < 0)
 		goto out;
 	rc = remove ? shmfs_meta_xattr_remove(&m, name) : shmfs_meta_xattr_set(&m, name, val, len, flags);
-	if (rc == 0 && !r->linked)
+	if (rc == 0 && !linked)
 		rc = -ENOENT;
 	if (rc == 0)
 		rc = shmfs_region_meta_commit(fs, r, &m);

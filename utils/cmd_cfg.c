@@ -433,7 +433,8 @@ static int run_init(struct ctl *c, const struct ctl_args *a)
 
 		errno = 0;
 		m = strtoul(a->argv[0], &end, 8);
-		if (!a->argv[0][0] || *end || errno || m > 07777 || a->argv[0][0] == '-')
+		/* strtoul would also take blanks and a sign before the digits */
+		if (a->argv[0][0] < '0' || a->argv[0][0] > '7' || *end || errno || m > 07777)
 			return ctl_usage("init", "permission '%s' is not an octal mode like 0770", a->argv[0]);
 		mode = (unsigned)m;
 	}

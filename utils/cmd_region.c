@@ -133,7 +133,8 @@ static int plan(const char *cmd, const char *counts, const struct shmfs_page_typ
 		} else {
 			p = pages[i];
 		}
-		if (*total + p < *total || (*total + p) > UINT64_MAX / t->page_sz)
+		/* the size becomes an off_t: INT64_MAX, not UINT64_MAX */
+		if (*total + p < *total || (*total + p) > (uint64_t)INT64_MAX / t->page_sz)
 			return ctl_usage(cmd, "%s pages do not fit in memory", counts);
 		*total += p;
 		if (*sub_cnt > 0 && subs[*sub_cnt - 1].node == nodes[i]) {
@@ -154,7 +155,8 @@ static int parse_mode(const char *cmd, const char *s, mode_t *ret)
 
 	errno = 0;
 	m = strtoul(s, &end, 8);
-	if (!s[0] || s[0] == '-' || s[0] == '+' || *end || errno || m > 07777)
+	/* strtoul would also take blanks before the digits */
+	if (s[0] < '0' || s[0] > '7' || *end || errno || m > 07777)
 		return ctl_usage(cmd, "mode '%s' is not an octal permission like 0600", s);
 	*ret = (mode_t)m;
 	return 0;

@@ -144,8 +144,12 @@ void json_list(struct json *j, const char *key, const char *list)
 				break;
 			p = end;
 		}
-		for (unsigned long long v = lo; v <= hi; v++)
+		/* not v <= hi: hi may be ULLONG_MAX (an overflowing number) */
+		for (unsigned long long v = lo;; v++) {
 			json_u64(j, NULL, v);
+			if (v == hi)
+				break;
+		}
 		if (*p != ',')
 			break;
 		p++;

@@ -327,12 +327,13 @@ int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret)
 		/* "huge/node0/x", or a full path inside the mount */
 		char path[4096], type[32];
 		const char *rel = name;
-		int node, n;
+		int node, n = -1;
 		const struct shmfs_page_type *t;
 
 		if (strncmp(name, c->mount, mlen) == 0 && name[mlen] == '/')
 			rel = name + mlen + 1;
-		if (sscanf(rel, "%31[^/]/node%d/%n", type, &node, &n) != 2 || rel[0] == '/')
+		/* n stays -1 when the text ends before the last '/' ("huge/node0") */
+		if (sscanf(rel, "%31[^/]/node%d/%n", type, &node, &n) != 2 || n < 0 || rel[0] == '/')
 			return -EINVAL;
 		t = shmfs_page_type_by_name(&c->types, type);
 		if (!t || shmfs_name_check(rel + n) < 0)

@@ -41,6 +41,7 @@ daemon_pid() {
 t_is "init as another user fails" 1 "$(t_as_user "$SHMFSCTL_BIN" --mount "$T_MNT" init 0755 >"$T_DIR/o" 2>&1; echo $?)"
 t_like "it says init needs root" "needs root" "$(cat "$T_DIR/o")"
 t_is "init with a bad permission is a usage error" 2 "$(ctl init 0789 >/dev/null 2>&1; echo $?)"
+t_is "init with a signed permission is a usage error" 2 "$(ctl init +0770 >/dev/null 2>&1; echo $?)"
 t_is "init with an unknown user is a usage error" 2 "$(ctl init 0755 no-such-user-xyz >/dev/null 2>&1; echo $?)"
 t_is "init with an unknown group is a usage error" 2 "$(ctl init 0755 0 no-such-group-xyz >/dev/null 2>&1; echo $?)"
 t_is "nothing was mounted by refused inits" no "$(mountpoint -q "$T_MNT" && echo yes || echo no)"

@@ -86,12 +86,28 @@ static void lists_expand_ranges_and_keep_large_numbers(void **state)
 	free(out);
 }
 
+static void write_max_list(struct json *j)
+{
+	json_obj_open(j, NULL);
+	json_list(j, "ids", "18446744073709551615");
+	json_obj_close(j);
+}
+
+static void list_of_the_largest_number_ends(void **state)
+{
+	char *out = render(write_max_list);
+
+	assert_string_equal(out, "{\n  \"ids\": [\n    18446744073709551615\n  ]\n}");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(strings_are_escaped),
 		cmocka_unit_test(nesting_and_separators),
 		cmocka_unit_test(lists_expand_ranges_and_keep_large_numbers),
+		cmocka_unit_test(list_of_the_largest_number_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
