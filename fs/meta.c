@@ -349,20 +349,14 @@ int shmfs_meta_remove(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino)
 /* Which backing inodes exist in the type directory (a sorted array). */
 static int backing_inodes(struct shmfs_fs *fs, enum shmfs_page_kind k, uint64_t **ret, size_t *ret_cnt)
 {
-	int dfd = dup(fs->type[k].dirfd);
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	uint64_t *inos = NULL;
 	size_t cnt = 0, cap = 0;
+	int r = shmfs_opendir_dup(fs->type[k].dirfd, &d);
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	rewinddir(d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -393,18 +387,12 @@ int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k)
 {
 	_cleanup_free_ uint64_t *inos = NULL;
 	size_t cnt = 0;
-	int mfd = dup(fs->type[k].metafd);
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int r;
+	int r = shmfs_opendir_dup(fs->type[k].metafd, &d);
 
-	if (mfd < 0)
-		return -errno;
-	d = fdopendir(mfd);
-	if (!d) {
-		close(mfd);
-		return -errno;
-	}
+	if (r < 0)
+		return r;
 	r = backing_inodes(fs, k, &inos, &cnt);
 	if (r < 0)
 		return r;

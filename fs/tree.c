@@ -552,18 +552,13 @@ int shmfs_tree_load(struct shmfs_fs *fs)
 		struct shmfs_type_state *ts = &fs->type[k];
 		_cleanup_closedir_ DIR *d = NULL;
 		struct dirent *de;
-		int dfd, r;
+		int r;
 
 		if (!ts->pt)
 			continue;
-		dfd = dup(ts->dirfd);
-		if (dfd < 0)
-			return -errno;
-		d = fdopendir(dfd);
-		if (!d) {
-			close(dfd);
-			return -errno;
-		}
+		r = shmfs_opendir_dup(ts->dirfd, &d);
+		if (r < 0)
+			return r;
 		while ((de = readdir(d))) {
 			/* a create killed before it committed: never visible, remove it */
 			if (strncmp(de->d_name, SHMFS_TMP_PREFIX, strlen(SHMFS_TMP_PREFIX)) == 0) {

@@ -70,7 +70,6 @@ static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 	size_t cnt = 0;
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int dfd;
 
 	if (shmfs_table_list(fs, (int)k, -1, &v, &cnt) == 0) {
 		for (size_t i = 0; i < cnt; i++) {
@@ -83,15 +82,8 @@ static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 		}
 		free(v);
 	}
-	dfd = dup(fs->type[k].dirfd);
-	if (dfd < 0)
+	if (shmfs_opendir_dup(fs->type[k].dirfd, &d) < 0)
 		return;
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return;
-	}
-	rewinddir(d);
 	while ((de = readdir(d)))
 		reconcile(fs, k, de->d_name);
 }

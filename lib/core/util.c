@@ -69,3 +69,22 @@ int shmfs_write_u64(const char *path, uint64_t val)
 	snprintf(buf, sizeof(buf), "%" PRIu64, val);
 	return shmfs_write_text(path, buf);
 }
+
+int shmfs_opendir_dup(int dirfd, DIR **ret)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	/* the duplicate shares dirfd's position: start over */
+	rewinddir(d);
+	*ret = d;
+	return 0;
+}

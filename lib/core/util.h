@@ -37,6 +37,11 @@ int shmfs_read_u64(const char *path, uint64_t *ret);
 /* Write a string to an existing file (sysfs knob) in one write(). 0 or -errno. */
 int shmfs_write_text(const char *path, const char *text);
 
+/* A fresh directory stream over a duplicate of dirfd, from its start, so the
+ * caller can walk a directory it keeps open without disturbing dirfd.
+ * 0 or -errno; *ret untouched on failure. */
+int shmfs_opendir_dup(int dirfd, DIR **ret);
+
 /* Write a decimal number to an existing file. 0 or -errno. */
 int shmfs_write_u64(const char *path, uint64_t val);
 

@@ -96,6 +96,17 @@ fs_no_overcommit() {
 	done
 }
 
+# fs_setup PAGES: the usual start of a test: exact pool numbers (no
+# overcommit), at least PAGES free huge pages on node $FS_N0, shmfs mounted,
+# and H / R set to its huge and normal node directories. Exits on failure.
+fs_setup() {
+	fs_no_overcommit
+	t_check "$1 free huge pages can be reserved for the test" t_pool_grow huge "$FS_N0" "$1"
+	t_mount || exit 1
+	H=$T_MNT/huge/node$FS_N0
+	R=$T_MNT/normal/node$FS_N0
+}
+
 # fs_pattern NAME SIZE: SIZE bytes that depend on NAME (to tell regions apart).
 fs_pattern() { yes "$1" | head -c "$2"; }
 

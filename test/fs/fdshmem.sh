@@ -10,10 +10,7 @@
 
 N=$FS_N0
 HP=$FS_HUGE_SZ
-fs_no_overcommit
-t_check "4 free huge pages can be reserved for the test" t_pool_grow huge "$N" 4
-t_mount || exit 1
-H=$T_MNT/huge/node$N
+fs_setup 4
 BH=$T_BACKING/.huge
 BN=$T_BACKING/.normal
 

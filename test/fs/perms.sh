@@ -10,11 +10,7 @@
 N=$FS_N0
 HP=$FS_HUGE_SZ
 U=$T_UID
-fs_no_overcommit
-t_check "4 free huge pages can be reserved for the test" t_pool_grow huge "$N" 4
-t_mount || exit 1
-H=$T_MNT/huge/node$N
-R=$T_MNT/normal/node$N
+fs_setup 4
 
 t_check "the second user can reach the mount" t_as_user ls "$H"
 

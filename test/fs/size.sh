@@ -10,11 +10,7 @@
 
 N=$FS_N0
 HP=$FS_HUGE_SZ
-fs_no_overcommit
-t_check "8 free huge pages can be reserved for the test" t_pool_grow huge "$N" 8
-t_mount || exit 1
-H=$T_MNT/huge/node$N
-R=$T_MNT/normal/node$N
+fs_setup 8
 
 # ---------------------------------------------------------------- sizes
 
