@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -49,10 +50,32 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* The mount options of the filesystem mounted exactly at path, from
- * mountinfo; -ENOENT when nothing is mounted there. */
-static int mounted_at(const char *path, char *ret_fstype, size_t fstype_sz, char *ret_opts,
-		      size_t opts_sz)
+/* Undo mountinfo's octal escapes (\040 for a blank) in place. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+struct mount_entry {
+	dev_t dev;
+	char fstype[64];
+	char opts[1024];
+};
+
+/* The filesystem mounted exactly at path (the last one, which is the visible
+ * one), from mountinfo; -ENOENT when nothing is mounted there. */
+static int mounted_at(const char *path, struct mount_entry *ret)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	_cleanup_free_ char *line = NULL;
@@ -63,23 +86,34 @@ static int mounted_at(const char *path, char *ret_fstype, size_t fstype_sz, char
 		return -errno;
 	while (getline(&line, &cap, f) > 0) {
 		char mnt[PATH_MAX], fstype[64], src[PATH_MAX], sopts[1024];
+		unsigned int major, minor;
 		char *sep = strstr(line, " - ");
 
-		if (!sep)
+		if (!sep || sscanf(line, "%*s %*s %u:%u %*s %4095s", &major, &minor, mnt) != 3 ||
+		    sscanf(sep + 3, "%63s %4095s %1023s", fstype, src, sopts) != 3)
 			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-			continue;
-		if (sscanf(sep + 3, "%63s %4095s %1023s", fstype, src, sopts) != 3)
-			continue;
-		/* mountinfo escapes blanks as octal; backing roots we make have none */
+		unescape_octal(mnt);
 		if (strcmp(mnt, path) != 0)
 			continue;
-		/* the last mount on a path is the visible one */
-		snprintf(ret_fstype, fstype_sz, "%s", fstype);
-		snprintf(ret_opts, opts_sz, "%s", sopts);
+		ret->dev = makedev(major, minor);
+		snprintf(ret->fstype, sizeof(ret->fstype), "%s", fstype);
+		snprintf(ret->opts, sizeof(ret->opts), "%s", sopts);
 		found = 0;
 	}
 	return found;
+}
+
+int shmfs_mount_dev(const char *path, dev_t *ret)
+{
+	struct mount_entry m;
+	int r = mounted_at(path, &m);
+
+	if (r < 0)
+		return r;
+	if (strncmp(m.fstype, "fuse", 4) != 0)
+		return -ENOENT;
+	*ret = m.dev;
+	return 0;
 }
 
 static bool opts_has(const char *opts, const char *want)
@@ -110,22 +144,23 @@ static bool opts_has_pagesize(const char *opts, uint64_t page_sz)
 
 static int mount_type(struct shmfs_fs *fs, struct shmfs_type_state *ts)
 {
-	char fstype[64], opts[1024], data[128];
 	const struct shmfs_page_type *pt = ts->pt;
+	struct mount_entry m;
+	char data[128];
 	int r;
 
 	r = mkdir_p(ts->path, 0755);
 	if (r < 0)
 		return r;
-	r = mounted_at(ts->path, fstype, sizeof(fstype), opts, sizeof(opts));
+	r = mounted_at(ts->path, &m);
 	if (r == 0) {
-		if (!shmfs_page_type_is_huge(pt) && strcmp(fstype, "tmpfs") == 0)
+		if (!shmfs_page_type_is_huge(pt) && strcmp(m.fstype, "tmpfs") == 0)
 			return 0;
-		if (shmfs_page_type_is_huge(pt) && strcmp(fstype, "hugetlbfs") == 0 &&
-		    opts_has_pagesize(opts, pt->page_sz))
+		if (shmfs_page_type_is_huge(pt) && strcmp(m.fstype, "hugetlbfs") == 0 &&
+		    opts_has_pagesize(m.opts, pt->page_sz))
 			return 0;
 		SHMFS_LOG("'%s' already has a %s mount (%s) that is not the %s backing store",
-			  ts->path, fstype, opts, pt->name);
+			  ts->path, m.fstype, m.opts, pt->name);
 		return -EEXIST;
 	}
 	if (r != -ENOENT)

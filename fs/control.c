@@ -199,6 +199,29 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only)
 	return first_err;
 }
 
+/* Writes of .nr_pages are read-modify-write: +N is applied to the pool as
+ * read, one read. Writers are serialised, so two `echo +1` both count and a
+ * resize never starts from numbers another one is changing. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text)
+{
+	const struct shmfs_page_type *pt = fs->type[info->kind].pt;
+	struct shmfs_pool_stat ps;
+	uint64_t target;
+	int r;
+
+	pthread_mutex_lock(&pool_lock);
+	r = shmfs_pool_stat(pt, info->node, &ps);
+	/* +N and -N count from the persistent pool: surplus pages come and go */
+	if (r == 0)
+		r = shmfs_nr_pages_parse(text, pt->page_sz, shmfs_pool_persistent(&ps), &target);
+	if (r == 0)
+		r = shmfs_pool_resize_from(pt, info->node, &ps, target, NULL, NULL);
+	pthread_mutex_unlock(&pool_lock);
+	return r;
+}
+
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
 			const char *buf, size_t len, off_t off)
 {
@@ -213,20 +236,8 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 	if (r < 0)
 		return r;
 	switch (info->obj) {
-	case SHMFS_OBJ_NR_PAGES: {
-		const struct shmfs_page_type *pt = fs->type[info->kind].pt;
-		struct shmfs_pool_stat ps;
-		uint64_t target;
-
-		r = shmfs_pool_stat(pt, info->node, &ps);
-		if (r < 0)
-			return r;
-		/* +N and -N count from the persistent pool: surplus pages come and go */
-		r = shmfs_nr_pages_parse(text, pt->page_sz, ps.total - ps.surplus, &target);
-		if (r < 0)
-			return r;
-		return shmfs_pool_resize(pt, info->node, target, NULL, NULL);
-	}
+	case SHMFS_OBJ_NR_PAGES:
+		return nr_pages_write(fs, info, text);
 	case SHMFS_OBJ_CONTROL:
 		if (strcmp(text, "reset") == 0)
 			return remove_regions(fs, false);

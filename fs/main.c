@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *cfg = NULL;
 	_cleanup_free_ char *fuse_opts = NULL;
+	_cleanup_free_ char *fsname = NULL;
 	int r, ret = 1;
 
 	memset(&fs, 0, sizeof(fs));
@@ -185,9 +186,10 @@ int main(int argc, char **argv)
 		goto err_out2;
 	}
 
-	if (asprintf(&fuse_opts, "default_permissions,fsname=%s,subtype=shmfs%s%s",
-		     o.source ? o.source : "shmfs", o.fuse_opts ? "," : "",
-		     o.fuse_opts ? o.fuse_opts : "") < 0)
+	/* libfuse splits the list at commas: a source "a,b" must stay one value */
+	if (shmfs_opt_escape(o.source ? o.source : "shmfs", &fsname) < 0 ||
+	    asprintf(&fuse_opts, "default_permissions,fsname=%s,subtype=shmfs%s%s", fsname,
+		     o.fuse_opts ? "," : "", o.fuse_opts ? o.fuse_opts : "") < 0)
 		goto err_out2;
 	if (fuse_opt_add_arg(&args, argv[0]) < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
 	    fuse_opt_add_arg(&args, fuse_opts) < 0)
@@ -199,6 +201,13 @@ int main(int argc, char **argv)
 		goto err_out4;
 	if (fuse_session_mount(fs.se, fs.mountpoint) != 0)
 		goto err_out5;
+	if (shmfs_passthrough_setup(fs.se) != 0)
+		goto err_out6;
+	r = shmfs_mount_dev(fs.mountpoint, &fs.fuse_dev);
+	if (r < 0) {
+		SHMFS_LOG("Cannot find the new mount at '%s' in mountinfo: %s", fs.mountpoint, strerror(-r));
+		goto err_out6;
+	}
 	if (fuse_daemonize(o.foreground) != 0)
 		goto err_out6;
 	if (!o.foreground)
@@ -224,6 +233,7 @@ err_out8:
 err_out7:
 	shmfs_notify_stop(&fs);
 err_out6:
+	shmfs_passthrough_stop();
 	fuse_session_unmount(fs.se);
 err_out5:
 	fuse_remove_signal_handlers(fs.se);

@@ -216,52 +216,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 				  ? TTL_LONG : 0.0);
 }
 
-static int setattr_region(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *attr,
-			  int to_set, struct stat *ret)
-{
-	_cleanup_close_ int fd = shmfs_region_open_backing(fs, r, O_RDWR);
-	int rc = 0;
-
-	if (fd < 0)
-		return fd;
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (attr->st_size < 0)
-			return -EINVAL;
-		pthread_mutex_lock(&r->op_lock);
-		rc = shmfs_region_resize(fs, r, fd, (uint64_t)attr->st_size);
-		pthread_mutex_unlock(&r->op_lock);
-		if (rc < 0)
-			return rc;
-	}
-	if ((to_set & FUSE_SET_ATTR_MODE) && fchmod(fd, attr->st_mode & 07777) < 0)
-		return -errno;
-	if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
-	    fchown(fd, (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
-		   (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1) < 0)
-		return -errno;
-	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
-		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
-
-		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-			ts[0].tv_nsec = UTIME_NOW;
-		else if (to_set & FUSE_SET_ATTR_ATIME)
-			ts[0] = attr->st_atim;
-		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-			ts[1].tv_nsec = UTIME_NOW;
-		else if (to_set & FUSE_SET_ATTR_MTIME)
-			ts[1] = attr->st_mtim;
-		if (futimens(fd, ts) < 0)
-			return -errno;
-	}
-	if (fstat(fd, ret) < 0)
-		return -errno;
-	shmfs_region_told(fs, r, ret);
-	ret->st_ino = r->ino;
-	ret->st_nlink = 1;
-	ret->st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
-	return 0;
-}
-
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -279,7 +233,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			reply_err(req, -ENOENT);
 			return;
 		}
-		rc = setattr_region(fs, r, attr, to_set, &st);
+		rc = shmfs_region_setattr(fs, r, attr, to_set, &st);
 		shmfs_region_put(fs, r, 1);
 		if (rc < 0) {
 			reply_err(req, rc == -ESTALE ? -ENOENT : rc);
@@ -397,13 +351,29 @@ out:
 
 /* Region I/O bypasses the kernel's page cache of the FUSE file: the bytes
  * live in the backing file, where mappers change them at any moment, so a
- * cached copy would be stale, and a shared mapping of the FUSE file (4 KiB
- * copies, incoherent with the real pages) is refused: map the backing file
- * (user.shmfs.backing, libshmfs) instead. */
-static void region_open_flags(struct fuse_file_info *fi)
+ * cached copy would be stale. Where the kernel passes a region through to its
+ * backing file (passthrough.c: tmpfs, that is normal pages; the kernel refuses
+ * hugetlbfs), mmap of the FUSE file maps the real pages and a read-only open
+ * reads them in the kernel, without a round trip here; opens that may write
+ * keep read and write in the daemon, which checks them. Elsewhere mmap of the
+ * FUSE file is refused (ENODEV): map the backing file (user.shmfs.backing,
+ * libshmfs) instead. */
+static void region_open_flags(struct shmfs_fs *fs, struct shmfs_region *r, int fd,
+			      struct fuse_file_info *fi)
 {
+	int id;
+
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	pthread_mutex_lock(&fs->lock);
+	/* registered once per region: the kernel wants one backing file for
+	 * every open of an inode; a refusal is remembered too */
+	if (r->passthrough_id == 0)
+		r->passthrough_id = shmfs_passthrough_open(fd);
+	id = r->passthrough_id;
+	pthread_mutex_unlock(&fs->lock);
+	if (id > 0)
+		shmfs_passthrough_arm(id, (fi->flags & O_ACCMODE) != O_RDONLY);
 }
 
 static struct handle *handle_new(enum handle_kind kind)
@@ -488,7 +458,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	e.attr_timeout = e.entry_timeout = TTL_LONG;
 	h->region = r;
 	h->fd = fd;
-	region_open_flags(fi);
+	region_open_flags(fs, r, fd, fi);
 	/* one hold for the kernel's lookup reference, one for the open file */
 	shmfs_region_hold(fs, r, 1);
 	fi->fh = (uintptr_t)h;
@@ -536,7 +506,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 		h->fd = rc;
-		region_open_flags(fi);
+		region_open_flags(fs, h->region, h->fd, fi);
 	} else {
 		h = handle_new(HANDLE_CONTROL);
 		if (!h) {
@@ -857,10 +827,15 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	struct shmfs_fs *fs = fs_of(req);
 	struct handle *h = fh_of(fi);
 	_cleanup_free_ char *buf = NULL;
-	size_t used = 0;
+	/* the regions whose entries this reply carries, each held once: the
+	 * kernel counts them as lookups, unless the reply never reaches it */
+	_cleanup_free_ struct shmfs_region **held = NULL;
+	size_t used = 0, held_cnt = 0;
 
 	buf = malloc(size);
-	if (!buf) {
+	/* a readdirplus entry is more than its 128-byte entry_out */
+	held = plus ? calloc(size / 128 + 1, sizeof(*held)) : NULL;
+	if (!buf || (plus && !held)) {
 		reply_err(req, -ENOMEM);
 		return;
 	}
@@ -901,12 +876,16 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			/* an entry that fits counts as a lookup: keep the hold */
 			if (need > size - used)
 				shmfs_region_put(fs, r, 1);
+			else if (r)
+				held[held_cnt++] = r;
 		}
 		if (need > size - used)
 			break;
 		used += need;
 	}
-	fuse_reply_buf(req, buf, used);
+	if (fuse_reply_buf(req, buf, used) != 0)
+		for (size_t i = 0; i < held_cnt; i++)
+			shmfs_region_put(fs, held[i], 1);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -1016,7 +995,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 {
 	char *val = NULL;
 	size_t len = 0;
-	int rc = shmfs_xattr_get(fs_of(req), ino, name, &val, &len);
+	int rc = shmfs_xattr_get_for(fs_of(req), ino, fuse_req_ctx(req)->pid, name, &val, &len);
 
 	reply_xattr_data(req, rc, val, len, size);
 }

@@ -6,6 +6,7 @@
 #include "shmfs.h"
 
 #include "parse.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,16 +40,40 @@ static int set_str(char **dst, const char *val)
 	return 0;
 }
 
+int shmfs_opt_escape(const char *s, char **ret)
+{
+	char *e = malloc(2 * strlen(s) + 1), *d = e;
+
+	if (!e)
+		return -ENOMEM;
+	for (; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*d++ = '\\';
+		*d++ = *s;
+	}
+	*d = '\0';
+	*ret = e;
+	return 0;
+}
+
+/* Options handed on to libfuse are joined into one list that libfuse splits
+ * again: escaped, so a value with a comma stays one option. */
 static int append_fuse_opt(struct shmfs_options *o, const char *opt)
 {
+	_cleanup_free_ char *e = NULL;
 	size_t old = o->fuse_opts ? strlen(o->fuse_opts) : 0;
-	char *s = realloc(o->fuse_opts, old + strlen(opt) + 2);
+	char *s;
+	int r;
 
+	r = shmfs_opt_escape(opt, &e);
+	if (r < 0)
+		return r;
+	s = realloc(o->fuse_opts, old + strlen(e) + 2);
 	if (!s)
 		return -ENOMEM;
 	if (old)
 		s[old++] = ',';
-	strcpy(s + old, opt);
+	strcpy(s + old, e);
 	o->fuse_opts = s;
 	return 0;
 }
@@ -83,34 +108,69 @@ static int parse_id(const char *s, unsigned int *ret, bool *ret_have)
 	return 0;
 }
 
+static int parse_opt(struct shmfs_options *o, const char *opt)
+{
+	if (strncmp(opt, "backing=", 8) == 0)
+		return set_str(&o->backing, opt + 8);
+	if (strncmp(opt, "normal=", 7) == 0)
+		return set_str(&o->dir[SHMFS_PAGE_NORMAL], opt + 7);
+	if (strncmp(opt, "huge=", 5) == 0)
+		return set_str(&o->dir[SHMFS_PAGE_HUGE], opt + 5);
+	if (strncmp(opt, "gigantic=", 9) == 0)
+		return set_str(&o->dir[SHMFS_PAGE_GIGANTIC], opt + 9);
+	if (strncmp(opt, "mode=", 5) == 0)
+		return parse_mode(opt + 5, &o->dir_mode, &o->have_mode);
+	if (strncmp(opt, "uid=", 4) == 0)
+		return parse_id(opt + 4, &o->dir_uid, &o->have_uid);
+	if (strncmp(opt, "gid=", 4) == 0)
+		return parse_id(opt + 4, &o->dir_gid, &o->have_gid);
+	if (strcmp(opt, "debug") == 0) {
+		o->debug = true;
+		return 0;
+	}
+	if (fstab_only(opt))
+		return 0;
+	return append_fuse_opt(o, opt);
+}
+
+static bool is_octal3(const char *s)
+{
+	return s[0] >= '0' && s[0] <= '3' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7';
+}
+
+/* Split an option list at the commas that are not escaped and undo the
+ * escapes exactly as libfuse's fuse_opt does: a backslash takes the next
+ * character literally (\, is a comma, \\ a backslash), or three octal digits
+ * as one byte. So -o 'backing=/srv/a\,b' names /srv/a,b. */
 static int parse_opts(struct shmfs_options *o, const char *list)
 {
-	char *copy = strdup(list), *save = NULL, *opt;
+	_cleanup_free_ char *opt = malloc(strlen(list) + 1);
+	const char *s = list;
 	int r = 0;
 
-	if (!copy)
+	if (!opt)
 		return -ENOMEM;
-	for (opt = strtok_r(copy, ",", &save); opt && r == 0; opt = strtok_r(NULL, ",", &save)) {
-		if (strncmp(opt, "backing=", 8) == 0)
-			r = set_str(&o->backing, opt + 8);
-		else if (strncmp(opt, "normal=", 7) == 0)
-			r = set_str(&o->dir[SHMFS_PAGE_NORMAL], opt + 7);
-		else if (strncmp(opt, "huge=", 5) == 0)
-			r = set_str(&o->dir[SHMFS_PAGE_HUGE], opt + 5);
-		else if (strncmp(opt, "gigantic=", 9) == 0)
-			r = set_str(&o->dir[SHMFS_PAGE_GIGANTIC], opt + 9);
-		else if (strncmp(opt, "mode=", 5) == 0)
-			r = parse_mode(opt + 5, &o->dir_mode, &o->have_mode);
-		else if (strncmp(opt, "uid=", 4) == 0)
-			r = parse_id(opt + 4, &o->dir_uid, &o->have_uid);
-		else if (strncmp(opt, "gid=", 4) == 0)
-			r = parse_id(opt + 4, &o->dir_gid, &o->have_gid);
-		else if (strcmp(opt, "debug") == 0)
-			o->debug = true;
-		else if (!fstab_only(opt))
-			r = append_fuse_opt(o, opt);
+	while (r == 0) {
+		char *d = opt;
+
+		while (*s && *s != ',') {
+			if (s[0] == '\\' && s[1] != '\0') {
+				s++;
+				if (is_octal3(s)) {
+					*d++ = (char)((s[0] - '0') * 0100 + (s[1] - '0') * 010 + (s[2] - '0'));
+					s += 3;
+					continue;
+				}
+			}
+			*d++ = *s++;
+		}
+		*d = '\0';
+		if (opt[0])
+			r = parse_opt(o, opt);
+		if (*s == '\0')
+			break;
+		s++;
 	}
-	free(copy);
 	return r;
 }
 

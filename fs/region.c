@@ -1,10 +1,11 @@
 /* region.c - regions as files of the backing store: create one so that it is
  * never visible half-made, size it with pages taken at once from its node's
- * pool and verified there, write into it (through a mapping: hugetlbfs has no
- * write()), unlink, rename, and migrate its pages to another node. Also what
- * the kernel knows about a region: the nodes its pages sit on and the
- * processes that map it. Every change either completes or leaves the region
- * and the pool exactly as they were. */
+ * pool and verified there, change its mode, owner and times, write into it
+ * (through a mapping: hugetlbfs has no write()), unlink, rename (over another
+ * region too: that one goes exactly as an unlink would take it), and migrate
+ * its pages to another node. Also what the kernel knows about a region: the
+ * nodes its pages sit on and the processes that map it. Every change either
+ * completes or leaves the region and the pool exactly as they were. */
 #include "shmfs.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "pool.h"
 #include "proc.h"
 #include "util.h"
+#include "xattr_names.h"
 
 #define MOVE_PAGES_BATCH 1024
 
@@ -100,6 +102,81 @@ void shmfs_region_told(struct shmfs_fs *fs, struct shmfs_region *r, const struct
 	pthread_mutex_lock(&fs->lock);
 	r->told_ctime = st->st_ctim;
 	pthread_mutex_unlock(&fs->lock);
+}
+
+/* ------------------------------------------------------------ setattr
+ *
+ * Only a size change needs the backing file open for writing. chmod, chown
+ * and utimes need ownership (or CAP_FOWNER), never write access, so they act
+ * on an O_PATH descriptor: a daemon that may not open the file for writing
+ * (not root, or without CAP_DAC_OVERRIDE) can still make a 0444 region
+ * writable again. fchmod() and futimens() refuse O_PATH descriptors; the
+ * descriptor's /proc/self/fd link reaches the same inode without a second
+ * path lookup that a rename could race. */
+
+static int fd_path(int fd, char *buf, size_t sz)
+{
+	int n = snprintf(buf, sz, "/proc/self/fd/%d", fd);
+
+	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
+}
+
+static int apply_times(const char *path, const struct stat *attr, int to_set)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		ts[0] = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		ts[1] = attr->st_mtim;
+	return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
+}
+
+int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *attr,
+			 int to_set, struct stat *ret)
+{
+	bool sizing = to_set & FUSE_SET_ATTR_SIZE;
+	_cleanup_close_ int fd = -1;
+	char path[64];
+	int rc;
+
+	if (sizing && attr->st_size < 0)
+		return -EINVAL;
+	fd = shmfs_region_open_backing(fs, r, sizing ? O_RDWR : O_PATH);
+	if (fd < 0)
+		return fd;
+	rc = fd_path(fd, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	if (sizing) {
+		pthread_mutex_lock(&r->op_lock);
+		rc = shmfs_region_resize(fs, r, fd, (uint64_t)attr->st_size);
+		pthread_mutex_unlock(&r->op_lock);
+		if (rc < 0)
+			return rc;
+	}
+	if ((to_set & FUSE_SET_ATTR_MODE) && fchmodat(AT_FDCWD, path, attr->st_mode & 07777, 0) < 0)
+		return -errno;
+	if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+	    fchownat(fd, "", (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
+		     (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1, AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		rc = apply_times(path, attr, to_set);
+		if (rc < 0)
+			return rc;
+	}
+	if (fstat(fd, ret) < 0)
+		return -errno;
+	shmfs_region_told(fs, r, ret);
+	ret->st_ino = r->ino;
+	ret->st_nlink = 1;
+	ret->st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
+	return 0;
 }
 
 /* ------------------------------------------------------------ SIGBUS
@@ -266,26 +343,163 @@ static bool only_node(const shmfs_nodemask_t *m, int node)
 	return true;
 }
 
-int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
-			 size_t *ret_cnt)
-{
-	pid_t *pids = NULL;
-	size_t cnt = 0, o = 0;
-	int rc;
+/* ------------------------------------------------------------ mappers
+ *
+ * Who maps a region is read from every process's /proc/PID/maps, which
+ * costs the same for one region as for all of them. getfattr -d asks for
+ * three attributes built on it (mapper_count, mapper_pids, orphaned) and
+ * shmfsctl info asks for them over every region, so one scan of /proc serves
+ * one asking process for MAPPERS_TTL_NS: a table of every mapped file of the
+ * backing store. Another process always gets a fresh scan (a test, or a
+ * person, who maps a region and then asks sees the mapping), and decisions
+ * (refusing a shrink, removing orphans) never use the table. */
+#define MAPPERS_TTL_NS ((int64_t)SHMFS_XATTR_MAPPERS_TTL_MS * 1000 * 1000)
+#define MAPPERS_SLOTS  4
 
-	rc = shmfs_proc_mappers(fs->type[r->kind].dev, r->backing_ino, &pids, &cnt);
-	if (rc < 0)
-		return rc;
+struct mapper_snap {
+	pid_t caller;                /* 0: slot empty */
+	struct timespec taken;       /* CLOCK_MONOTONIC */
+	struct shmfs_mapping *maps;
+	size_t cnt;
+};
+
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mapper_snap snaps[MAPPERS_SLOTS];
+
+static int64_t age_ns(const struct timespec *then, const struct timespec *now)
+{
+	return (int64_t)(now->tv_sec - then->tv_sec) * 1000000000LL + (now->tv_nsec - then->tv_nsec);
+}
+
+static int pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The mappers of r in a table, ascending, leaving out the daemon. A region is
+ * mapped through its backing file (libshmfs, fd_shmem) or, where the kernel
+ * passes mmap of the FUSE file through, through the mount: /proc/PID/maps
+ * then names the mount's device and the region's FUSE inode. */
+static int snap_pids(struct shmfs_fs *fs, struct shmfs_region *r, const struct shmfs_mapping *maps,
+		     size_t cnt, pid_t **ret_pids, size_t *ret_cnt)
+{
+	size_t n1, n2 = 0, first1, first2 = 0, o = 0;
+	pid_t *pids = NULL;
+
+	first1 = shmfs_mappings_lookup(maps, cnt, fs->type[r->kind].dev, r->backing_ino, &n1);
+	if (fs->fuse_dev)
+		first2 = shmfs_mappings_lookup(maps, cnt, fs->fuse_dev, (ino_t)r->ino, &n2);
+	if (n1 + n2) {
+		pids = malloc((n1 + n2) * sizeof(*pids));
+		if (!pids)
+			return -ENOMEM;
+	}
 	/* the daemon maps regions for moments (verify, write, heap peek) */
-	for (size_t i = 0; i < cnt; i++)
-		if (pids[i] != fs->pid)
-			pids[o++] = pids[i];
+	for (size_t i = 0; i < n1; i++)
+		if (maps[first1 + i].pid != fs->pid)
+			pids[o++] = maps[first1 + i].pid;
+	for (size_t i = 0; i < n2; i++)
+		if (maps[first2 + i].pid != fs->pid)
+			pids[o++] = maps[first2 + i].pid;
+	if (n2 && o > 1) {
+		size_t u = 0;
+
+		qsort(pids, o, sizeof(*pids), pid_cmp);
+		for (size_t i = 0; i < o; i++)
+			if (u == 0 || pids[u - 1] != pids[i])
+				pids[u++] = pids[i];
+		o = u;
+	}
 	*ret_pids = pids;
 	*ret_cnt = o;
 	return 0;
 }
 
-bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r)
+/* The slot of caller's table if it is young enough, under snap_lock. */
+static struct mapper_snap *snap_find_locked(pid_t caller, const struct timespec *now)
+{
+	for (size_t i = 0; i < MAPPERS_SLOTS; i++)
+		if (snaps[i].caller == caller && age_ns(&snaps[i].taken, now) < MAPPERS_TTL_NS)
+			return &snaps[i];
+	return NULL;
+}
+
+/* Keep a new table for caller in its own slot, else the oldest. */
+static struct mapper_snap *snap_install_locked(pid_t caller, const struct timespec *now,
+					       struct shmfs_mapping *maps, size_t cnt)
+{
+	struct mapper_snap *s = &snaps[0];
+
+	for (size_t i = 0; i < MAPPERS_SLOTS; i++) {
+		if (snaps[i].caller == caller) {
+			s = &snaps[i];
+			break;
+		}
+		if (age_ns(&snaps[i].taken, &s->taken) > 0)
+			s = &snaps[i];
+	}
+	free(s->maps);
+	*s = (struct mapper_snap){ .caller = caller, .taken = *now, .maps = maps, .cnt = cnt };
+	return s;
+}
+
+int shmfs_region_mappers_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
+			     pid_t **ret_pids, size_t *ret_cnt)
+{
+	dev_t devs[SHMFS_PAGE_KIND_CNT + 1];
+	struct shmfs_mapping *maps = NULL;
+	struct mapper_snap *s;
+	struct timespec now;
+	size_t cnt = 0, dev_cnt = 0;
+	int rc;
+
+	if (caller <= 0) {
+		devs[dev_cnt++] = fs->type[r->kind].dev;
+		if (fs->fuse_dev)
+			devs[dev_cnt++] = fs->fuse_dev;
+		rc = shmfs_proc_mappings(devs, dev_cnt, &maps, &cnt);
+		if (rc < 0)
+			return rc;
+		rc = snap_pids(fs, r, maps, cnt, ret_pids, ret_cnt);
+		free(maps);
+		return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&snap_lock);
+	s = snap_find_locked(caller, &now);
+	if (s) {
+		rc = snap_pids(fs, r, s->maps, s->cnt, ret_pids, ret_cnt);
+		pthread_mutex_unlock(&snap_lock);
+		return rc;
+	}
+	pthread_mutex_unlock(&snap_lock);
+
+	/* scanned without the lock: other callers are not held up by it */
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+		if (fs->type[k].pt)
+			devs[dev_cnt++] = fs->type[k].dev;
+	if (fs->fuse_dev)
+		devs[dev_cnt++] = fs->fuse_dev;
+	rc = shmfs_proc_mappings(devs, dev_cnt, &maps, &cnt);
+	if (rc < 0)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&snap_lock);
+	s = snap_install_locked(caller, &now, maps, cnt);
+	rc = snap_pids(fs, r, s->maps, s->cnt, ret_pids, ret_cnt);
+	pthread_mutex_unlock(&snap_lock);
+	return rc;
+}
+
+int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
+			 size_t *ret_cnt)
+{
+	return shmfs_region_mappers_for(fs, r, 0, ret_pids, ret_cnt);
+}
+
+bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller)
 {
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t cnt = 0;
@@ -301,9 +515,14 @@ bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r)
 		return false;
 	if (shmfs_proc_alive(pid, start))
 		return false;
-	if (shmfs_region_mappers(fs, r, &pids, &cnt) < 0)
+	if (shmfs_region_mappers_for(fs, r, caller, &pids, &cnt) < 0)
 		return false;
 	return cnt == 0;
+}
+
+bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r)
+{
+	return shmfs_region_orphaned_for(fs, r, 0);
 }
 
 /* ------------------------------------------------------------ size */
@@ -592,6 +811,33 @@ fail:
 
 /* ------------------------------------------------------------ unlink */
 
+/* An O_PATH descriptor of r's backing file, taken before its name goes, so
+ * files still open on the region go on answering fstat() (the kernel asks
+ * without the open file). -1 when the name holds another inode now (replaced
+ * behind our back). Caller holds fs->lock. */
+static int open_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r)
+{
+	struct stat st;
+	int fd = openat(fs->type[r->kind].dirfd, r->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_ino != r->backing_ino)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* r's name has gone from the backing store (unlink, or a rename over it):
+ * take it out of the tables, keeping gone for its open files. Caller holds
+ * fs->lock; the metadata is removed after (shmfs_meta_remove). */
+static void gone_locked(struct shmfs_fs *fs, struct shmfs_region *r, int gone)
+{
+	if (r->gone_fd >= 0)
+		close(r->gone_fd);
+	r->gone_fd = gone;
+	shmfs_table_unlink_locked(fs, r);
+}
+
 int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r)
 {
 	ino_t bino = r->backing_ino;
@@ -602,18 +848,14 @@ int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r)
 	if (!r->linked) {
 		rc = -ENOENT;
 	} else {
-		/* files still open on the region must go on answering fstat() */
-		int gone = openat(fs->type[r->kind].dirfd, r->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		int gone = open_gone_locked(fs, r);
 
 		if (unlinkat(fs->type[r->kind].dirfd, r->name, 0) < 0 && errno != ENOENT) {
 			rc = -errno;
 			if (gone >= 0)
 				close(gone);
 		} else {
-			if (r->gone_fd >= 0)
-				close(r->gone_fd);
-			r->gone_fd = gone;
-			shmfs_table_unlink_locked(fs, r);
+			gone_locked(fs, r, gone);
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -765,34 +1007,92 @@ static int set_home(struct shmfs_fs *fs, struct shmfs_region *r, int node, int m
 	return shmfs_region_meta_commit(fs, r, &m);
 }
 
-static int rename_backing(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
-			  const char *new_name, unsigned int flags)
+/* Rename r's backing file to new_name. A region already there (victim, its
+ * op_lock held by the caller) is replaced exactly as unlink would remove it:
+ * out of the tables, its open files kept answering through an O_PATH
+ * descriptor, its metadata removed after the name. */
+static int rename_backing(struct shmfs_fs *fs, struct shmfs_region *r, struct shmfs_region *victim,
+			  int new_node, const char *new_name, unsigned int flags)
 {
 	struct shmfs_type_state *ts = &fs->type[r->kind];
-	struct shmfs_region *victim;
+	struct shmfs_region *there, *late = NULL;
 	ino_t victim_bino = 0;
-	int rc = 0;
+	bool late_locked = false;
+	int gone = -1, rc = 0;
 
 	pthread_mutex_lock(&fs->lock);
-	if (strcmp(r->name, new_name) != 0) {
-		victim = shmfs_table_find_locked(fs, r->kind, new_name);
-		if (victim && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node)) {
-			rc = -EEXIST; /* names are unique per page type, across nodes */
-		} else if (renameat2(ts->dirfd, r->name, ts->dirfd, new_name,
-				     flags & RENAME_NOREPLACE) < 0) {
-			rc = -errno; /* NOREPLACE: also a name the watch has not adopted yet */
-		} else {
-			if (victim) {
-				victim_bino = victim->backing_ino;
-				shmfs_table_unlink_locked(fs, victim);
-			}
-			shmfs_table_rename_locked(fs, r, new_name);
-		}
+	if (strcmp(r->name, new_name) == 0)
+		goto out;
+	there = shmfs_table_find_locked(fs, r->kind, new_name);
+	if (there && there != victim) {
+		/* made under that name since the caller looked (a create takes no
+		 * op_lock): serialise with its sizing if it is idle, else go on
+		 * without (its metadata may then be saved once more and is dropped
+		 * at the next start). Held: the tables may drop it below. */
+		late = there;
+		late->refs++;
+		late_locked = pthread_mutex_trylock(&late->op_lock) == 0;
 	}
+	if (there && ((flags & RENAME_NOREPLACE) || there->meta.node != new_node)) {
+		rc = -EEXIST; /* names are unique per page type, across nodes */
+		goto out;
+	}
+	if (there)
+		gone = open_gone_locked(fs, there);
+	if (renameat2(ts->dirfd, r->name, ts->dirfd, new_name, flags & RENAME_NOREPLACE) < 0) {
+		rc = -errno; /* NOREPLACE: also a name the watch has not adopted yet */
+		if (gone >= 0)
+			close(gone);
+		goto out;
+	}
+	if (there) {
+		victim_bino = there->backing_ino;
+		gone_locked(fs, there, gone);
+	}
+	shmfs_table_rename_locked(fs, r, new_name);
+out:
+	if (late_locked)
+		pthread_mutex_unlock(&late->op_lock);
 	pthread_mutex_unlock(&fs->lock);
+	shmfs_region_put(fs, late, 1);
 	if (victim_bino)
 		shmfs_meta_remove(fs, r->kind, victim_bino);
 	return rc;
+}
+
+/* Take r's op_lock and, when another region holds new_name, that region's
+ * too (returned held; NULL when none), in address order so that two renames
+ * over each other cannot deadlock. */
+static struct shmfs_region *lock_with_victim(struct shmfs_fs *fs, struct shmfs_region *r,
+					     const char *new_name)
+{
+	for (;;) {
+		struct shmfs_region *v;
+		bool same;
+
+		pthread_mutex_lock(&fs->lock);
+		v = shmfs_table_find_locked(fs, r->kind, new_name);
+		if (v == r)
+			v = NULL;
+		if (v)
+			v->refs++;
+		pthread_mutex_unlock(&fs->lock);
+		if (!v) {
+			pthread_mutex_lock(&r->op_lock);
+			return NULL;
+		}
+		pthread_mutex_lock((uintptr_t)v < (uintptr_t)r ? &v->op_lock : &r->op_lock);
+		pthread_mutex_lock((uintptr_t)v < (uintptr_t)r ? &r->op_lock : &v->op_lock);
+		pthread_mutex_lock(&fs->lock);
+		same = shmfs_table_find_locked(fs, r->kind, new_name) == v;
+		pthread_mutex_unlock(&fs->lock);
+		if (same)
+			return v;
+		/* renamed or removed while we waited: look again */
+		pthread_mutex_unlock(&v->op_lock);
+		pthread_mutex_unlock(&r->op_lock);
+		shmfs_region_put(fs, v, 1);
+	}
 }
 
 int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
@@ -807,18 +1107,17 @@ int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_nod
 	rc = shmfs_name_check(new_name);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&r->op_lock);
+	victim = lock_with_victim(fs, r, new_name);
 	pthread_mutex_lock(&fs->lock);
 	old_node = r->meta.node;
-	victim = shmfs_table_find_locked(fs, r->kind, new_name);
 	if (!r->linked)
 		rc = -ENOENT;
-	else if (victim && victim != r && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node))
+	else if (victim && ((flags & RENAME_NOREPLACE) || victim->meta.node != new_node))
 		rc = -EEXIST;
 	pthread_mutex_unlock(&fs->lock);
 	if (rc < 0 || new_node == old_node) {
 		if (rc == 0)
-			rc = rename_backing(fs, r, new_node, new_name, flags);
+			rc = rename_backing(fs, r, victim, new_node, new_name, flags);
 		goto out;
 	}
 
@@ -836,7 +1135,7 @@ int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_nod
 		goto out;
 	rc = shmfs_region_migrate_fd(fs, r->kind, fd, old_node, new_node);
 	if (rc == 0) {
-		rc = rename_backing(fs, r, new_node, new_name, flags);
+		rc = rename_backing(fs, r, victim, new_node, new_name, flags);
 		if (rc < 0) {
 			uint64_t failed;
 			struct stat st;
@@ -852,6 +1151,9 @@ int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_nod
 	else
 		set_home(fs, r, old_node, -1, NULL);
 out:
+	if (victim)
+		pthread_mutex_unlock(&victim->op_lock);
 	pthread_mutex_unlock(&r->op_lock);
+	shmfs_region_put(fs, victim, 1);
 	return rc;
 }

@@ -116,6 +116,7 @@ struct shmfs_region {
 	struct shmfs_meta meta;       /* guarded by the fs lock */
 	struct timespec told_ctime;   /* ctime of the attributes last given to the kernel (fs lock) */
 	pthread_mutex_t op_lock;      /* serialises size, write, rename, unlink */
+	int passthrough_id;           /* passthrough backing id; 0 not tried, < 0 refused (fs lock) */
 };
 
 struct shmfs_type_state {
@@ -143,6 +144,8 @@ struct shmfs_fs {
 	gid_t dir_gid;
 	pid_t pid;
 	struct fuse_session *se;
+	dev_t fuse_dev;             /* the mount's device (0 until mounted): mappings made
+				     * through the mount show it in /proc/PID/maps */
 
 	pthread_mutex_t lock;       /* the region tables and every region's meta */
 	void *by_name[SHMFS_PAGE_KIND_CNT]; /* tsearch trees of struct shmfs_region */
@@ -158,6 +161,8 @@ struct shmfs_fs {
  * given for a non-root daemon; open the type and metadata directories. */
 int shmfs_backing_setup(struct shmfs_fs *fs);
 void shmfs_backing_close(struct shmfs_fs *fs);
+/* The device of the FUSE filesystem mounted at path, from mountinfo. */
+int shmfs_mount_dev(const char *path, dev_t *ret);
 
 /* ------------------------------------------------------------ meta.c */
 
@@ -227,6 +232,11 @@ int shmfs_region_meta_commit(struct shmfs_fs *fs, struct shmfs_region *r, struct
 int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret);
 /* Remember the attributes of st were given to the kernel. */
 void shmfs_region_told(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *st);
+/* Apply the FUSE_SET_ATTR_* changes of to_set (size, mode, owner, times) to
+ * the backing file; ret gets the attributes after. Only a size change opens
+ * the file for writing (chmod of a 0444 region works without write access). */
+int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *attr,
+			 int to_set, struct stat *ret);
 int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int flags);
 int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
 			mode_t mode, uid_t uid, gid_t gid, pid_t pid,
@@ -247,6 +257,12 @@ int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint
 int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
 			 size_t *ret_cnt);
 bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r);
+/* The same as seen by the process caller (a FUSE request's pid): its reads
+ * within 100 ms share one scan of /proc (getfattr -d, shmfsctl info). Caller
+ * 0 always scans; decisions (shrink, clean) use the plain versions above. */
+int shmfs_region_mappers_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
+			     pid_t **ret_pids, size_t *ret_cnt);
+bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller);
 uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
 /* Touching region memory: a SIGBUS (region truncated behind our back) turns
  * into -EFAULT instead of killing the daemon. Install the handler once. */
@@ -256,8 +272,9 @@ int shmfs_guarded_copy(void *dst, const void *src, size_t len);
 
 /* ------------------------------------------------------------ xattr.c */
 
-int shmfs_xattr_get(struct shmfs_fs *fs, uint64_t ino, const char *name, char **ret_val,
-		    size_t *ret_len);
+/* caller: the asking process (fuse_req_ctx()->pid), see shmfs_region_mappers_for. */
+int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, pid_t caller, const char *name,
+			char **ret_val, size_t *ret_len);
 int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t *ret_len);
 /* uid: the caller (disowning needs the owner or root). */
 int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
@@ -302,6 +319,21 @@ void shmfs_notify_inval_inode(struct shmfs_fs *fs, uint64_t ino);
 int shmfs_notify_start(struct shmfs_fs *fs);
 void shmfs_notify_stop(struct shmfs_fs *fs);
 
+/* ------------------------------------------------------------ passthrough.c */
+
+/* Talk to /dev/fuse through hooks that add FUSE passthrough to what libfuse
+ * negotiates (root only; a no-op otherwise). Call after mounting. */
+int shmfs_passthrough_setup(struct fuse_session *se);
+/* The session is going: forget its /dev/fuse (its backing ids go with it). */
+void shmfs_passthrough_stop(void);
+/* Register a backing file: its id (> 0), or -EOPNOTSUPP when the kernel did
+ * not take passthrough, or the kernel's refusal (-ELOOP for hugetlbfs). */
+int shmfs_passthrough_open(int backing_fd);
+void shmfs_passthrough_close(int id);
+/* Make the open or create reply this thread sends next pass through to
+ * backing file ID (mmap always; read and write too unless KEEP_DIRECT_IO). */
+void shmfs_passthrough_arm(int id, bool keep_direct_io);
+
 /* ------------------------------------------------------------ main.c (options) */
 
 struct shmfs_options {
@@ -323,6 +355,9 @@ struct shmfs_options {
 /* Parse the command line (pure; unit tested). */
 int shmfs_options_parse(int argc, char **argv, struct shmfs_options *ret);
 void shmfs_options_free(struct shmfs_options *o);
+/* s with ',' and '\\' escaped by a backslash, as libfuse's option lists
+ * want them (fsname=, a value with a comma). *ret is malloc'ed. */
+int shmfs_opt_escape(const char *s, char **ret);
 
 /* Backing files being created carry this prefix until they are complete. */
 #define SHMFS_TMP_PREFIX ".shmfs-new-"

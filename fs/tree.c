@@ -158,6 +158,7 @@ struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const 
 
 static void region_free(struct shmfs_region *r)
 {
+	shmfs_passthrough_close(r->passthrough_id);
 	if (r->gone_fd >= 0)
 		close(r->gone_fd);
 	shmfs_meta_free(&r->meta);

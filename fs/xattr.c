@@ -249,7 +249,7 @@ static int heap_peek(struct shmfs_fs *fs, struct shmfs_region *r, shmfs_heap_sta
 	return rc;
 }
 
-static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const char *name,
+static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller, const char *name,
 		      char **ret_val, size_t *ret_len)
 {
 	const struct shmfs_page_type *pt = fs->type[r->kind].pt;
@@ -312,7 +312,7 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const char *n
 		_cleanup_free_ pid_t *pids = NULL;
 		size_t cnt = 0;
 
-		rc = shmfs_region_mappers(fs, r, &pids, &cnt);
+		rc = shmfs_region_mappers_for(fs, r, caller, &pids, &cnt);
 		if (rc < 0)
 			return rc;
 		if (strcmp(name, SHMFS_XATTR_MAPPER_CNT) == 0)
@@ -320,7 +320,7 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const char *n
 		return format_pids(pids, cnt, ret_val, ret_len);
 	}
 	if (strcmp(name, SHMFS_XATTR_ORPHANED) == 0)
-		return ret_str(ret_val, ret_len, "%s", shmfs_region_orphaned(fs, r) ? "true" : "false");
+		return ret_str(ret_val, ret_len, "%s", shmfs_region_orphaned_for(fs, r, caller) ? "true" : "false");
 	if (strncmp(name, "user.shmfs.heap.", 16) == 0) {
 		shmfs_heap_stats_t hs;
 		uint64_t v;
@@ -356,8 +356,8 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const char *n
 	return rc;
 }
 
-int shmfs_xattr_get(struct shmfs_fs *fs, uint64_t ino, const char *name, char **ret_val,
-		    size_t *ret_len)
+int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, pid_t caller, const char *name,
+			char **ret_val, size_t *ret_len)
 {
 	struct shmfs_ino_info info;
 	struct shmfs_region *r;
@@ -378,7 +378,7 @@ int shmfs_xattr_get(struct shmfs_fs *fs, uint64_t ino, const char *name, char **
 		r = shmfs_region_get(fs, ino);
 		if (!r)
 			return -ENOENT;
-		rc = region_get(fs, r, name, ret_val, ret_len);
+		rc = region_get(fs, r, caller, name, ret_val, ret_len);
 		shmfs_region_put(fs, r, 1);
 		return rc;
 	case SHMFS_OBJ_NONE:
@@ -457,7 +457,7 @@ static int region_edit(struct shmfs_fs *fs, struct shmfs_region *r, const char *
 
 	pthread_mutex_lock(&r->op_lock);
 	pthread_mutex_lock(&fs->lock);
-	/* read under the fs lock: a rename over the region unlinks it without op_lock */
+	/* linked changes under the fs lock (unlink, a rename over it) */
 	linked = r->linked;
 	rc = shmfs_meta_copy(&r->meta, &m);
 	pthread_mutex_unlock(&fs->lock);

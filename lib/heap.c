@@ -3,6 +3,7 @@
  * check and reclaim of what dead processes held. The allocation paths are in
  * heap_alloc.c; the format is described in heap_impl.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,8 @@ static uint64_t layout(struct heap_hdr *l, uint32_t owner_max, uint64_t blk_cnt)
 	l->owner_off = HEAP_OWNER_OFF;
 	l->desc_off = align_up(l->owner_off + (uint64_t)owner_max * sizeof(struct heap_owner), 64);
 	l->aux_off = align_up(l->desc_off + blk_cnt * 8, 64);
-	l->bmap_off = align_up(l->aux_off + blk_cnt * 4, 64);
+	l->hold_off = align_up(l->aux_off + blk_cnt * 4, 64);
+	l->bmap_off = align_up(l->hold_off + blk_cnt * 4, 64);
 	l->used_off = align_up(l->bmap_off + blk_cnt * HEAP_BMAP_STRIDE * 8, 64);
 	l->hint_off = align_up(l->used_off + l->map_words * 8, 64);
 	l->data_off = align_up(l->hint_off + HEAP_CLASS_CNT * l->map_words * 8, HEAP_BLOCK_SZ);
@@ -61,7 +63,7 @@ static uint64_t layout(struct heap_hdr *l, uint32_t owner_max, uint64_t blk_cnt)
 /* The most blocks that fit in heap_sz bytes with their metadata. */
 static uint64_t layout_fit(struct heap_hdr *l, uint32_t owner_max, uint64_t heap_sz)
 {
-	uint64_t per_blk = HEAP_BLOCK_SZ + 8 + 4 + HEAP_BMAP_STRIDE * 8 + 5;
+	uint64_t per_blk = HEAP_BLOCK_SZ + 8 + 4 + 4 + HEAP_BMAP_STRIDE * 8 + 5;
 	uint64_t fixed = HEAP_OWNER_OFF + (uint64_t)owner_max * sizeof(struct heap_owner) + 8 * 64 + HEAP_BLOCK_SZ;
 	uint64_t n = heap_sz > fixed ? (heap_sz - fixed) / per_blk : 0;
 
@@ -141,6 +143,7 @@ int shmfs_heap__view(const void *mem, size_t mem_sz, struct shmfs_heap *h)
 	 * the header is trusted beyond what the checksum and the size allow. */
 	if (layout(&l, hdr->owner_max, hdr->blk_cnt) != hdr->heap_sz ||
 	    l.owner_off != hdr->owner_off || l.desc_off != hdr->desc_off || l.aux_off != hdr->aux_off ||
+	    l.hold_off != hdr->hold_off ||
 	    l.bmap_off != hdr->bmap_off || l.used_off != hdr->used_off || l.hint_off != hdr->hint_off ||
 	    l.data_off != hdr->data_off || l.map_words != hdr->map_words)
 		return -EBADMSG;
@@ -153,10 +156,12 @@ int shmfs_heap__view(const void *mem, size_t mem_sz, struct shmfs_heap *h)
 		.owners = (struct heap_owner *)((uint8_t *)mem + hdr->owner_off),
 		.desc = (_Atomic uint64_t *)((uint8_t *)mem + hdr->desc_off),
 		.aux = (_Atomic uint32_t *)((uint8_t *)mem + hdr->aux_off),
+		.hold = (_Atomic uint32_t *)((uint8_t *)mem + hdr->hold_off),
 		.bmap = (_Atomic uint64_t *)((uint8_t *)mem + hdr->bmap_off),
 		.used = (_Atomic uint64_t *)((uint8_t *)mem + hdr->used_off),
 		.hint = (_Atomic uint64_t *)((uint8_t *)mem + hdr->hint_off),
 		.data_off = hdr->data_off,
+		.data_sz = hdr->blk_cnt * HEAP_BLOCK_SZ,
 		.blk_cnt = hdr->blk_cnt,
 		.map_words = hdr->map_words,
 		.owner_max = hdr->owner_max,
@@ -174,6 +179,14 @@ static uint64_t self_start_time(void)
 }
 
 static _Atomic uint64_t join_ids;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* A forked child inherits the parent thread's cache, whose spans are held
+ * by a thread of the parent: it must never write them. */
+static void register_fork_child(void)
+{
+	pthread_atfork(NULL, NULL, shmfs_heap__fork_child);
+}
 
 SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap)
 {
@@ -187,6 +200,7 @@ SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap)
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
+	pthread_once(&fork_once, register_fork_child);
 	h = malloc(sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -224,6 +238,9 @@ SHMFS_API int shmfs_heap_leave(shmfs_heap_t *h)
 	if (!h)
 		return 0;
 	shmfs_heap_trim(h);
+	/* No thread uses the handle any more: spans its threads still hold
+	 * (threads that are alive but done with it) go back too. */
+	shmfs_heap__drop_holds(h);
 	for (uint64_t b = 0; b < h->blk_cnt; b++)
 		if (D_OWNER(atomic_load_explicit(&h->desc[b], memory_order_relaxed)) == h->owner)
 			goto out;
@@ -245,10 +262,10 @@ unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < heap_class_words(D_CLASS(d)); i++) {
-		uint64_t w = atomic_load(&bm[i]);
+		uint64_t r = atomic_load(&bm[HEAP_FREED + i]), w = atomic_load(&bm[i]);
 
 		if (W_TAG(w) == D_TAG(d))
-			n += __builtin_popcountll(w & heap_unit_mask(cl->units, i));
+			n += __builtin_popcountll(w & ~r & heap_unit_mask(cl->units, i));
 	}
 	return n;
 }
@@ -432,15 +449,26 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 			_Atomic uint64_t *bm = heap_bmap(h, b);
 
 			for (unsigned i = 0; i < heap_class_words(c); i++) {
-				uint64_t w = atomic_load(&bm[i]);
+				uint32_t hv = atomic_load(&h->hold[b]);
+				uint64_t r = atomic_load(&bm[HEAP_FREED + i]), w = atomic_load(&bm[i]);
+				uint64_t past = HEAP_UNIT_MASK & ~heap_unit_mask(shmfs_heap__classes[c].units, i);
 
 				if (atomic_load(&h->desc[b]) != d)
 					return 1;
 				CHECK(W_TAG(w) == D_TAG(d), "block %llu: bitmap word %u has a stale tag",
 				      (unsigned long long)b, i);
-				CHECK(!(w & HEAP_UNIT_MASK & ~heap_unit_mask(shmfs_heap__classes[c].units, i)),
-				      "block %llu: bitmap word %u marks units past the span",
+				CHECK(!(w & past), "block %llu: bitmap word %u marks units past the span",
 				      (unsigned long long)b, i);
+				CHECK(!(r & past), "block %llu: freed word %u marks units past the span",
+				      (unsigned long long)b, i);
+				/* Freed units not allocated: only in a collection,
+				 * which only a holder makes (and changes r). */
+				if (r & ~w & HEAP_UNIT_MASK) {
+					if (hv || atomic_load(&h->hold[b]) || atomic_load(&bm[HEAP_FREED + i]) != r)
+						continue;
+					CHECK(false, "block %llu: freed word %u marks units never allocated",
+					      (unsigned long long)b, i);
+				}
 			}
 		}
 		return 0;

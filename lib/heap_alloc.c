@@ -1,50 +1,108 @@
 /* heap_alloc.c - the allocation half of the libshmfs heap: malloc, calloc,
- * aligned allocation, free, offset/pointer translation. Everything here is
- * lock-free and async-signal-safe: shared state changes only by single-word
- * atomics, the per-thread cache holds hints that are validated against the
- * descriptors before use (so a signal handler that allocates on the same
- * thread, or a stale cache, can never make a wrong decision), and nothing
- * calls into libc except memset for calloc.
+ * aligned allocation, free, trim, offset/pointer translation. Everything
+ * here is lock-free and async-signal-safe: shared state changes only by
+ * single-word atomics, and nothing calls into libc except memset for calloc
+ * (and, off the fast paths, gettid once per thread and tgkill in trim).
  *
- * Small allocation: the thread's current span for the class; a unit bit is
- * taken by CAS on a bitmap word whose high 32 bits repeat the span's
- * generation, so a thread that read a span before it was recycled cannot set
- * a bit in its new life; then the descriptor is read again (the retire path
- * does the mirror image: CAS the descriptor, then read the bitmap), which
- * closes the race with a span being retired. Large allocation: a run of free
- * blocks found in the `used` hint bitmap, claimed block by block by CAS on
- * the descriptors, starting from a per-thread cursor so that threads and
- * processes do not all fight over the same words. */
+ * Small allocation: every thread holds at most one span per class (claimed
+ * by CAS on the span's hold word) and is the only writer of its `alloc`
+ * bitmap, so malloc sets a bit with a plain load and store, no locked
+ * instruction. Frees, by anyone, set the unit's bit in the span's `freed`
+ * bitmap by CAS (one locked instruction per malloc+free pair); the holder
+ * folds them back when its span runs out of room. A signal handler that
+ * interrupts malloc on the same thread must not write the spans the thread
+ * holds: a per-thread `busy` flag (ordered by signal fences only) sends it
+ * to a path that claims an unheld span for one allocation and never touches
+ * the thread's cache. Large allocation: a run of free blocks found in the
+ * `used` hint bitmap, claimed block by block by CAS on the descriptors,
+ * starting from a per-thread cursor so that threads and processes do not
+ * all fight over the same words. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "heap_impl.h"
 
 #define NONE UINT32_MAX
 
-/* Per-thread hints for the heap used last. initial-exec TLS: no allocation
+/* The thread's span of one class, as the malloc fast path wants it: the
+ * `alloc` word it takes from, that word's offset in the heap, its unit bits. */
+struct heap_tslot {
+	_Atomic uint64_t *aw; /* NULL: no span */
+	uint64_t base;
+	uint32_t mask;
+	uint32_t unit;
+	uint32_t cur;         /* span head; NONE when none */
+	uint32_t pad;
+};
+
+/* Per-thread state for the heap used last. initial-exec TLS: no allocation
  * or lock on first touch, so it is usable from signal handlers. */
 struct heap_tcache {
 	uint64_t join_id;
+	uint32_t busy;        /* inside the allocation paths (see above) */
+	uint32_t tid;
+	struct heap_tslot slot[HEAP_CLASS_CNT];
 	uint64_t run_pos;
-	uint32_t cur[HEAP_CLASS_CNT];
-	uint64_t cur_desc[HEAP_CLASS_CNT];
 	uint32_t hint_pos[HEAP_CLASS_CNT];
 };
 
 static __thread struct heap_tcache tcache __attribute__((tls_model("initial-exec")));
 
-/* Reciprocals of the unit sizes: rel / unit == (rel * recip) >> 32 exactly
- * for every offset inside a span (rel < 2^16, unit <= 2^13), without a
- * division on the free path. */
-#define R(u) ((uint32_t)((1ull << 32) / (u)) + 1)
-static const uint32_t class_recip[HEAP_CLASS_CNT] = {
+/* Claim sequence numbers of hold words (any value will do, as long as two
+ * claims of one span from the same old value differ). */
+static _Atomic uint32_t hold_seq;
+
+static inline void busy_enter(void)
+{
+	tcache.busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void busy_leave(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	tcache.busy = 0;
+}
+
+static uint32_t self_tid(void)
+{
+	return tcache.tid ? tcache.tid : (uint32_t)syscall(SYS_gettid);
+}
+
+static uint32_t hold_new(uint32_t tid)
+{
+	return HOLD_MAKE(tid, atomic_fetch_add_explicit(&hold_seq, 1, memory_order_relaxed));
+}
+
+void shmfs_heap__fork_child(void)
+{
+	tcache.join_id = 0;
+	tcache.tid = 0;
+}
+
+void shmfs_heap__test_busy(int on)
+{
+	tcache.busy = on;
+}
+
+/* What the free path needs of a class, in one table line: the reciprocal
+ * of the unit size (rel / unit == (rel * recip) >> 32 exactly for every
+ * offset inside a span, rel < 2^16, unit <= 2^13: no division) and the
+ * unit size. */
+static const struct {
+	uint32_t recip;
+	uint32_t unit;
+} class_free[HEAP_CLASS_CNT] = {
+#define R(u) { (uint32_t)((1ull << 32) / (u)) + 1, u }
 	R(16), R(32), R(48), R(64), R(80), R(96), R(112), R(128),
 	R(160), R(192), R(224), R(256), R(320), R(384), R(448), R(512),
 	R(640), R(768), R(896), R(1024), R(1280), R(1536), R(1792), R(2048),
 	R(2560), R(3072), R(3584), R(4096), R(5120), R(6144), R(7168), R(8192),
-};
 #undef R
+};
 
 /* Per class: bitmap words in use and the unit bits of each word (what
  * heap_unit_mask() computes, as a table for the fast paths). */
@@ -93,25 +151,20 @@ static __attribute__((noinline, cold)) void tcache_reset(struct heap_tcache *tc,
 	uint64_t x = ((uintptr_t)tc ^ ((uint64_t)h->owner << 32)) * 0x9e3779b97f4a7c15ull;
 
 	x ^= x >> 29;
+	/* Spans held for the heap used before stay held by this thread: it
+	 * takes them back when it returns to that heap (hint_find), trim and
+	 * leave release them. */
 	tc->join_id = 0;
+	if (!tc->tid)
+		tc->tid = (uint32_t)syscall(SYS_gettid);
 	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++) {
-		tc->cur[c] = NONE;
-		tc->cur_desc[c] = 0;
+		tc->slot[c] = (struct heap_tslot) { .cur = NONE };
 		tc->hint_pos[c] = (uint32_t)(x % h->map_words);
 	}
 	/* Threads start their run searches in different lanes, a bitmap
 	 * cache line (512 blocks) apart. */
 	tc->run_pos = ((x >> 17) % 16) * 512 % h->blk_cnt;
 	tc->join_id = h->join_id;
-}
-
-static inline struct heap_tcache *tcache_get(const struct shmfs_heap *h)
-{
-	struct heap_tcache *tc = &tcache;
-
-	if (__builtin_expect(tc->join_id != h->join_id, 0))
-		tcache_reset(tc, h);
-	return tc;
 }
 
 /* Class of sizes up to 1 KiB by 16-byte granule ((sz + 15) >> 4). */
@@ -140,49 +193,6 @@ static inline __attribute__((always_inline)) unsigned size_class(size_t sz)
 	return class_of_granule256[(sz + 255) >> 8];
 }
 
-/* Give back a unit taken from a span that was retired meanwhile (see
- * span_take), unless the span was re-initialised (then the bit is gone). */
-static __attribute__((noinline)) void unit_untake(_Atomic uint64_t *w, uint64_t v, uint64_t bit, uint64_t tag)
-{
-	while (W_TAG(v) == tag && (v & bit) && !atomic_compare_exchange_weak(w, &v, v & ~bit))
-		;
-}
-
-/* Take a unit of the span head (descriptor d, class c); 0 when the span is
- * full or no longer what d says. */
-static __attribute__((noinline)) uint64_t span_take(struct shmfs_heap *h, uint64_t head, unsigned c, uint64_t d)
-{
-	const struct heap_class *cl = &shmfs_heap__classes[c];
-	_Atomic uint64_t *bm = heap_bmap(h, head);
-	uint64_t tag = D_TAG(d), bit = 0, v = 0;
-	unsigned i, nw = class_bits[c].words;
-
-	for (i = 0; i < nw; i++) {
-		uint64_t mask = class_bits[c].mask[i];
-
-		v = atomic_load_explicit(&bm[i], memory_order_relaxed);
-		for (;;) {
-			uint64_t avail;
-
-			if (W_TAG(v) != tag)
-				return 0;
-			avail = ~v & mask;
-			if (!avail)
-				break;
-			bit = avail & -avail;
-			if (atomic_compare_exchange_weak(&bm[i], &v, v | bit))
-				goto got;
-		}
-	}
-	return 0;
-got:
-	if (__builtin_expect(atomic_load(&h->desc[head]) != d, 0)) {
-		unit_untake(&bm[i], v | bit, bit, tag);
-		return 0;
-	}
-	return heap_blk_off(h, head) + (uint64_t)(i * HEAP_UNIT_BITS + __builtin_ctzll(bit)) * cl->unit;
-}
-
 static uint64_t map_next(const struct shmfs_heap *h, uint64_t pos, uint64_t end, bool want_one)
 {
 	uint64_t wi = pos / 64, v;
@@ -202,12 +212,55 @@ static uint64_t map_next(const struct shmfs_heap *h, uint64_t pos, uint64_t end,
 	return pos < end ? pos : end;
 }
 
+/* run_search for 1 <= n <= 64 without alignment: a word of the map at a
+ * time. In a word f of free bits, f & f >> 1 & ... (n - 1 shifts, by
+ * doubling) keeps the bits that start n free bits; a run that crosses
+ * into the word continues the free bits at the top of the words before
+ * (carry). The first start found is the lowest. */
+static uint64_t run_search_words(const struct shmfs_heap *h, uint64_t from, uint64_t to, uint64_t n)
+{
+	uint64_t limit = to + n - 1 < h->blk_cnt ? to + n - 1 : h->blk_cnt, carry = 0;
+
+	for (uint64_t wi = from / 64; wi * 64 < limit; wi++) {
+		uint64_t v = atomic_load_explicit(&h->used[wi], memory_order_relaxed), f, m, s;
+		unsigned k;
+
+		if (wi == from / 64)
+			v |= (1ull << (from % 64)) - 1;
+		if ((wi + 1) * 64 > limit)
+			v |= ~0ull << (limit % 64);
+		if (v == ~0ull) {
+			carry = 0;
+			continue;
+		}
+		if (carry && carry + (v ? (uint64_t)__builtin_ctzll(v) : 64) >= n) {
+			s = wi * 64 - carry;
+			return s < to ? s : UINT64_MAX;
+		}
+		f = ~v;
+		m = f;
+		for (k = 1; k * 2 <= n; k *= 2)
+			m &= m >> k;
+		if (n > k)
+			m &= m >> (n - k);
+		if (m) {
+			s = wi * 64 + __builtin_ctzll(m);
+			return s < to ? s : UINT64_MAX;
+		}
+		carry = v ? (uint64_t)__builtin_clzll(v) : carry + 64;
+	}
+	return UINT64_MAX;
+}
+
 /* First start in [from, to) of n blocks that look free, aligned so that
  * start % amod == arem; UINT64_MAX when none. */
 static uint64_t run_search(const struct shmfs_heap *h, uint64_t from, uint64_t to, uint64_t n,
 			   uint64_t amod, uint64_t arem)
 {
 	uint64_t pos = from;
+
+	if (amod <= 1 && n <= 64)
+		return from < to ? run_search_words(h, from, to, n) : UINT64_MAX;
 
 	while (pos < to) {
 		uint64_t end;
@@ -250,7 +303,7 @@ static bool run_claim(struct shmfs_heap *h, uint64_t s, uint64_t n)
 /* Find and claim a run of n blocks; returns its first block or UINT64_MAX.
  * Next fit from the thread's cursor below the top of used memory, then
  * from the bottom, and only then above the top. */
-static uint64_t run_get(struct shmfs_heap *h, struct heap_tcache *tc, uint64_t n, uint64_t align)
+static uint64_t run_get(struct shmfs_heap *h, uint64_t *pos, uint64_t n, uint64_t align)
 {
 	uint64_t amod = align > HEAP_BLOCK_SZ ? align / HEAP_BLOCK_SZ : 1;
 	uint64_t arem = (amod - (h->data_off / HEAP_BLOCK_SZ) % amod) % amod;
@@ -261,7 +314,7 @@ static uint64_t run_get(struct shmfs_heap *h, struct heap_tcache *tc, uint64_t n
 		return UINT64_MAX;
 	if (top > h->blk_cnt)
 		top = h->blk_cnt;
-	cur = tc->run_pos < top ? tc->run_pos : 0;
+	cur = *pos < top ? *pos : 0;
 	ranges[0][0] = cur, ranges[0][1] = top;
 	ranges[1][0] = 0, ranges[1][1] = cur;
 	ranges[2][0] = top, ranges[2][1] = h->blk_cnt;
@@ -278,7 +331,7 @@ static uint64_t run_get(struct shmfs_heap *h, struct heap_tcache *tc, uint64_t n
 				continue;
 			}
 			end = s + n;
-			tc->run_pos = end;
+			*pos = end;
 			for (top = atomic_load_explicit(&h->mut->top, memory_order_relaxed); top < end;)
 				if (atomic_compare_exchange_weak_explicit(&h->mut->top, &top, end,
 									  memory_order_relaxed, memory_order_relaxed))
@@ -323,11 +376,40 @@ static void run_commit(struct shmfs_heap *h, uint64_t s, uint64_t n, uint64_t he
 			break;
 }
 
-/* A span of class c with room, from the class's hint bitmap. */
-static uint64_t hint_find(struct shmfs_heap *h, struct heap_tcache *tc, unsigned c, uint64_t *ret_d)
+/* Holder only: fold back the freed units of every word of span head. */
+static void span_collect(struct shmfs_heap *h, uint64_t head, unsigned c)
+{
+	_Atomic uint64_t *bm = heap_bmap(h, head);
+
+	for (unsigned i = 0; i < class_bits[c].words; i++)
+		heap_collect_word(bm, i);
+}
+
+/* Claim span head (descriptor d) for holder value hv, expecting its hold
+ * word to be old; the descriptor is read after the claim (the mirror of
+ * span_retire). A span claimed from a holder that is gone may be in the
+ * middle of a collection: finish it before allocating. */
+static bool span_claim(struct shmfs_heap *h, uint64_t head, uint64_t d, uint32_t old, uint32_t hv)
+{
+	if (!atomic_compare_exchange_strong(&h->hold[head], &old, hv))
+		return false;
+	if (atomic_load(&h->desc[head]) != d) {
+		shmfs_heap__span_unhold(h, head, d);
+		return false;
+	}
+	span_collect(h, head, D_CLASS(d));
+	return true;
+}
+
+/* A span of class c with room, from the class's hint bitmap, claimed for
+ * tid. Spans held by other threads are skipped; spans held by tid itself
+ * (left behind when the thread used another heap) are taken back when
+ * own is set, which only the thread's normal context may do. */
+static uint64_t hint_find(struct shmfs_heap *h, uint32_t *hint_pos, unsigned c, uint32_t tid, bool own,
+			  uint64_t *ret_d)
 {
 	_Atomic uint64_t *map = h->hint + (uint64_t)c * h->map_words;
-	uint64_t start = tc->hint_pos[c] < h->map_words ? tc->hint_pos[c] : 0;
+	uint64_t start = *hint_pos < h->map_words ? *hint_pos : 0;
 
 	for (uint64_t k = 0; k < h->map_words; k++) {
 		uint64_t wi = (start + k) % h->map_words;
@@ -335,6 +417,7 @@ static uint64_t hint_find(struct shmfs_heap *h, struct heap_tcache *tc, unsigned
 
 		while (v) {
 			uint64_t b = wi * 64 + __builtin_ctzll(v), d;
+			uint32_t hv;
 
 			v &= v - 1;
 			if (b >= h->blk_cnt)
@@ -346,11 +429,16 @@ static uint64_t hint_find(struct shmfs_heap *h, struct heap_tcache *tc, unsigned
 			}
 			if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner)
 				continue; /* someone else's: only its owner allocates there */
-			if (shmfs_heap__span_live(h, b, d) >= shmfs_heap__classes[c].units) {
+			hv = atomic_load(&h->hold[b]);
+			if (hv && !(own && HOLD_TID(hv) == tid))
+				continue;
+			if (!hv && shmfs_heap__span_live(h, b, d) >= shmfs_heap__classes[c].units) {
 				heap_map_clear(map, b); /* full; a free sets it again */
 				continue;
 			}
-			tc->hint_pos[c] = (uint32_t)wi;
+			if (!span_claim(h, b, d, hv, hold_new(tid)))
+				continue;
+			*hint_pos = (uint32_t)wi;
 			*ret_d = d;
 			return b;
 		}
@@ -358,100 +446,248 @@ static uint64_t hint_find(struct shmfs_heap *h, struct heap_tcache *tc, unsigned
 	return UINT64_MAX;
 }
 
-static uint64_t span_new(struct shmfs_heap *h, struct heap_tcache *tc, unsigned c, uint64_t *ret_d)
+/* A new span of class c, born held by hv. */
+static uint64_t span_new(struct shmfs_heap *h, uint64_t *pos, unsigned c, uint32_t hv, uint64_t *ret_d)
 {
 	const struct heap_class *cl = &shmfs_heap__classes[c];
-	uint64_t s = run_get(h, tc, cl->blocks, 1), d;
+	uint64_t s = run_get(h, pos, cl->blocks, 1), d;
 	_Atomic uint64_t *bm;
 
 	if (s == UINT64_MAX)
 		return s;
 	d = D_MAKE(h->owner, K_SMALL, c, D_GEN(atomic_load(&h->desc[s])));
 	bm = heap_bmap(h, s);
-	for (unsigned i = 0; i < heap_class_words(c); i++)
+	/* `alloc` (new tag) before `freed` (new epoch): a free that read the
+	 * previous life reads freed first, so it fails on one or the other. */
+	for (unsigned i = 0; i < HEAP_FREED; i++)
 		atomic_store_explicit(&bm[i], D_TAG(d), memory_order_relaxed);
+	for (unsigned i = HEAP_FREED; i < HEAP_BMAP_STRIDE; i++)
+		atomic_store(&bm[i], W_TAG(atomic_load(&bm[i])) + (1ull << HEAP_UNIT_BITS));
+	atomic_store(&h->hold[s], hv);
 	run_commit(h, s, cl->blocks, d);
+	/* Its hint lets the thread find it again after using another heap. */
+	heap_map_set(h->hint + (uint64_t)c * h->map_words, s);
 	*ret_d = d;
 	return s;
 }
 
-static void span_retire(struct shmfs_heap *h, uint64_t head, uint64_t d);
-
-/* Give back the calling thread's current spans that are empty: they are
- * kept while in use so that malloc+free pairs do not claim and release a
- * span every time, and are the last free memory when the heap runs out. */
-static bool tcache_flush(struct shmfs_heap *h, struct heap_tcache *tc)
+/* Holder only: take a unit of span s (class c), collecting freed units when
+ * every word is full; ts is pointed at the word used. 0 when full. */
+static uint64_t held_take(struct shmfs_heap *h, struct heap_tslot *ts, uint64_t s, unsigned c)
 {
-	bool any = false;
+	_Atomic uint64_t *bm = heap_bmap(h, s);
+	unsigned nw = class_bits[c].words;
 
-	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++) {
-		uint64_t s = tc->cur[c], d = tc->cur_desc[c];
+	for (int pass = 0; pass < 2; pass++) {
+		bool any = false;
 
-		if (!d || s >= h->blk_cnt)
-			continue;
-		tc->cur_desc[c] = 0;
-		if (atomic_load(&h->desc[s]) == d && shmfs_heap__span_live(h, s, d) == 0) {
-			span_retire(h, s, d);
-			any = true;
+		for (unsigned i = 0; i < nw; i++) {
+			uint64_t a = atomic_load_explicit(&bm[i], memory_order_relaxed);
+			uint64_t avail = ~a & class_bits[c].mask[i], bit = avail & -avail;
+
+			if (!bit)
+				continue;
+			atomic_store_explicit(&bm[i], a | bit, memory_order_relaxed);
+			ts->cur = (uint32_t)s;
+			ts->aw = &bm[i];
+			ts->mask = (uint32_t)class_bits[c].mask[i];
+			ts->unit = shmfs_heap__classes[c].unit;
+			ts->base = heap_blk_off(h, s) + (uint64_t)i * HEAP_UNIT_BITS * shmfs_heap__classes[c].unit;
+			return ts->base + (uint64_t)__builtin_ctzll(bit) * shmfs_heap__classes[c].unit;
 		}
+		for (unsigned i = 0; i < nw; i++)
+			any |= heap_collect_word(bm, i);
+		if (!any)
+			break;
 	}
-	return any;
+	return 0;
 }
 
-static __attribute__((noinline)) uint64_t small_alloc_slow(struct shmfs_heap *h, unsigned c)
+/* Try to give an empty, unheld span back to the heap. */
+static void span_retire(struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
-	struct heap_tcache *tc = tcache_get(h);
+	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, D_CLASS(d), D_GEN(d));
+
+	if (!atomic_compare_exchange_strong(&h->desc[head], &d, dr))
+		return;
+	/* Mirror of span_claim and of a free: descriptor first, then the
+	 * hold word and the bitmaps. */
+	if (!atomic_load(&h->hold[head]) && shmfs_heap__span_live(h, head, dr) == 0)
+		shmfs_heap__run_release(h, head, dr);
+	else
+		atomic_compare_exchange_strong(&h->desc[head], &dr, d);
+}
+
+/* After a free into span head, or after its holder let it go: give the span
+ * back when it is unheld and empty, else tell its owner it has room. */
+static void span_settle(struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	unsigned live;
+
+	if (atomic_load(&h->hold[head]))
+		return; /* its holder collects */
+	live = shmfs_heap__span_live(h, head, d);
+	if (live == 0 && D_KIND(d) == K_SMALL)
+		span_retire(h, head, d);
+	else if (live < shmfs_heap__classes[D_CLASS(d)].units)
+		heap_map_set(h->hint + (uint64_t)D_CLASS(d) * h->map_words, head);
+}
+
+void shmfs_heap__span_unhold(struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	atomic_store(&h->hold[head], 0);
+	span_settle(h, head, d);
+}
+
+/* Let go of the thread's span of a class; the blocks that went back to the
+ * heap (it was empty). */
+static uint64_t slot_drop(struct shmfs_heap *h, struct heap_tslot *ts)
+{
+	uint64_t s = ts->cur, d;
+
+	if (s == NONE)
+		return 0;
+	*ts = (struct heap_tslot) { .cur = NONE };
+	if (s >= h->blk_cnt)
+		return 0;
+	d = atomic_load(&h->desc[s]);
+	shmfs_heap__span_unhold(h, s, d);
+	return D_KIND(atomic_load(&h->desc[s])) == K_FREE ? shmfs_heap__classes[D_CLASS(d)].blocks : 0;
+}
+
+/* Give up every span the calling thread holds (normal context only). */
+static uint64_t tcache_flush(struct shmfs_heap *h, struct heap_tcache *tc)
+{
+	uint64_t n = 0;
+
+	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++)
+		n += slot_drop(h, &tc->slot[c]);
+	return n;
+}
+
+/* Is thread tid of this process alive? (tids are unique among live
+ * threads; a dead holder's tid reused by a new thread is harmless: the new
+ * thread may take the span back as its own, and claims are CAS-exclusive.) */
+static bool thread_alive(uint32_t tid)
+{
+	return !(syscall(SYS_tgkill, getpid(), (pid_t)tid, 0) < 0 && errno == ESRCH);
+}
+
+/* trim: own = the thread's normal context (not a signal handler that
+ * interrupted an allocation of this thread). */
+static int64_t trim(struct shmfs_heap *h, bool own)
+{
+	uint32_t tid = self_tid();
+	int saved = errno;
+	int64_t n = 0;
+
+	if (own && tcache.join_id == h->join_id)
+		n += tcache_flush(h, &tcache);
+	for (uint64_t b = 0; b < h->blk_cnt; b++) {
+		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
+		uint32_t hv;
+
+		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner)
+			continue;
+		hv = atomic_load(&h->hold[b]);
+		if (hv) {
+			/* Held: by this thread for a heap it used before, or by
+			 * a thread that exited. */
+			if (HOLD_TID(hv) == tid ? !own : thread_alive(HOLD_TID(hv)))
+				continue;
+			if (!span_claim(h, b, d, hv, hold_new(tid)))
+				continue;
+			shmfs_heap__span_unhold(h, b, d);
+		} else if (shmfs_heap__span_live(h, b, d) == 0) {
+			span_retire(h, b, d);
+		}
+		if (D_KIND(atomic_load(&h->desc[b])) == K_FREE)
+			n += shmfs_heap__classes[D_CLASS(d)].blocks;
+	}
+	errno = saved;
+	return n;
+}
+
+void shmfs_heap__drop_holds(struct shmfs_heap *h)
+{
+	for (uint64_t b = 0; b < h->blk_cnt; b++) {
+		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
+		uint32_t hv;
+
+		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner)
+			continue;
+		hv = atomic_load(&h->hold[b]);
+		if (hv && span_claim(h, b, d, hv, hold_new(self_tid())))
+			shmfs_heap__span_unhold(h, b, d);
+	}
+}
+
+/* Small allocation from the thread's normal context (busy set by us). */
+static uint64_t small_alloc_own(struct shmfs_heap *h, struct heap_tcache *tc, unsigned c)
+{
+	struct heap_tslot *ts = &tc->slot[c];
 	uint64_t s, d, off;
 
-	tc->cur_desc[c] = 0;
 	for (int tries = 0; tries < 64; tries++) {
-		s = hint_find(h, tc, c, &d);
+		if (ts->cur != NONE) {
+			off = held_take(h, ts, ts->cur, c);
+			if (off)
+				return off;
+			slot_drop(h, ts);
+		}
+		s = hint_find(h, &tc->hint_pos[c], c, tc->tid, true, &d);
 		if (s == UINT64_MAX)
-			s = span_new(h, tc, c, &d);
-		if (s == UINT64_MAX && (tcache_flush(h, tc) || shmfs_heap_trim(h) > 0))
-			s = span_new(h, tc, c, &d);
+			s = span_new(h, &tc->run_pos, c, hold_new(tc->tid), &d);
+		if (s == UINT64_MAX && trim(h, true) > 0)
+			s = span_new(h, &tc->run_pos, c, hold_new(tc->tid), &d);
 		if (s == UINT64_MAX)
 			break;
-		off = span_take(h, s, c, d);
-		if (off) {
-			/* A current span keeps its hint: when this thread's cache
-			 * forgets it (the thread moved to another heap, or exited),
-			 * the owner's threads still find it. */
-			heap_map_set(h->hint + (uint64_t)c * h->map_words, s);
-			tc->cur[c] = (uint32_t)s;
-			tc->cur_desc[c] = d;
+		off = held_take(h, ts, s, c);
+		if (off)
 			return off;
-		}
+		ts->cur = (uint32_t)s; /* full after all: dropped above */
 	}
 	errno = ENOMEM;
 	return 0;
 }
 
-static inline __attribute__((always_inline)) uint64_t small_alloc(struct shmfs_heap *h, unsigned c)
+/* Small allocation from a signal handler that interrupted an allocation of
+ * the same thread: an unheld span (or a new one) is held for this one
+ * allocation only; the thread's cache and spans are left alone. */
+static uint64_t small_alloc_sig(struct shmfs_heap *h, unsigned c)
 {
-	struct heap_tcache *tc = tcache_get(h);
-	uint64_t s = tc->cur[c], d = tc->cur_desc[c], off;
+	uint32_t tid = self_tid(), hint_pos = 0;
+	uint64_t pos = 0, s, d, off;
+	struct heap_tslot ts;
 
-	if (__builtin_expect(d != 0 && s < h->blk_cnt, 1)) {
-		off = span_take(h, s, c, d);
-		if (__builtin_expect(off != 0, 1))
+	for (int tries = 0; tries < 64; tries++) {
+		s = hint_find(h, &hint_pos, c, tid, false, &d);
+		if (s == UINT64_MAX)
+			s = span_new(h, &pos, c, hold_new(tid), &d);
+		if (s == UINT64_MAX && trim(h, false) > 0)
+			s = span_new(h, &pos, c, hold_new(tid), &d);
+		if (s == UINT64_MAX)
+			break;
+		off = held_take(h, &ts, s, c);
+		shmfs_heap__span_unhold(h, s, d);
+		if (off)
 			return off;
 	}
-	return small_alloc_slow(h, c);
+	errno = ENOMEM;
+	return 0;
 }
 
-static uint64_t large_alloc(struct shmfs_heap *h, size_t sz, size_t align)
+static uint64_t large_alloc(struct shmfs_heap *h, uint64_t *pos, size_t sz, size_t align, bool own)
 {
-	struct heap_tcache *tc = tcache_get(h);
 	uint64_t n = (sz + HEAP_BLOCK_SZ - 1) / HEAP_BLOCK_SZ, s;
 
 	if (sz > h->blk_cnt * HEAP_BLOCK_SZ) {
 		errno = ENOMEM;
 		return 0;
 	}
-	s = run_get(h, tc, n, align);
-	if (s == UINT64_MAX && (tcache_flush(h, tc) || shmfs_heap_trim(h) > 0))
-		s = run_get(h, tc, n, align);
+	s = run_get(h, pos, n, align);
+	if (s == UINT64_MAX && trim(h, own) > 0)
+		s = run_get(h, pos, n, align);
 	if (s == UINT64_MAX) {
 		errno = ENOMEM;
 		return 0;
@@ -460,60 +696,74 @@ static uint64_t large_alloc(struct shmfs_heap *h, size_t sz, size_t align)
 	return heap_blk_off(h, s);
 }
 
-/* A unit in the first bitmap word of the thread's current span of class c,
- * or 0: straight-line code for the common case; span_take() does the rest. */
-static inline __attribute__((always_inline)) uint64_t cur_take(struct shmfs_heap *h, unsigned c)
+/* Every allocation that is not the fast path. c: the size class, or
+ * HEAP_CLASS_CNT for the large path (sz bytes aligned to align). */
+static __attribute__((noinline)) uint64_t alloc_slow(struct shmfs_heap *h, unsigned c, size_t sz, size_t align)
 {
-	/* Plain fields first: the atomics below would make the compiler load
-	 * them again. */
-	uint64_t blk_cnt = h->blk_cnt, data_off = h->data_off;
-	_Atomic uint64_t *desc = h->desc, *bm;
-	uint64_t s = tcache.cur[c], d = tcache.cur_desc[c], v, bit;
+	struct heap_tcache *tc;
+	uint64_t off, pos = 0;
 
-	if (__builtin_expect(d == 0 || s >= blk_cnt, 0))
-		return 0;
-	bm = heap_bmap(h, s);
-	v = atomic_load_explicit(bm, memory_order_relaxed);
-	bit = ~v & class_bits[c].mask[0];
-	bit &= -bit;
-	if (__builtin_expect(!bit || W_TAG(v) != D_TAG(d) || !atomic_compare_exchange_strong(bm, &v, v | bit), 0))
-		return 0;
-	/* The descriptor after the bitmap: the mirror of span_retire. */
-	if (__builtin_expect(atomic_load(&desc[s]) != d, 0)) {
-		unit_untake(bm, v | bit, bit, D_TAG(d));
-		return 0;
+	if (tcache.busy) {
+		/* A signal handler interrupted this thread inside the heap. */
+		if (c < HEAP_CLASS_CNT)
+			return small_alloc_sig(h, c);
+		return large_alloc(h, &pos, sz, align, false);
 	}
-	return data_off + (s << HEAP_BLOCK_SHIFT) + (uint64_t)__builtin_ctzll(bit) * shmfs_heap__classes[c].unit;
+	busy_enter();
+	tc = &tcache;
+	if (tc->join_id != h->join_id)
+		tcache_reset(tc, h);
+	if (c < HEAP_CLASS_CNT)
+		off = small_alloc_own(h, tc, c);
+	else
+		off = large_alloc(h, &tc->run_pos, sz, align, true);
+	busy_leave();
+	return off;
 }
 
-/* Everything the fast path does not handle: large sizes, the rest of the
- * current span, another span; bad arguments. */
 static __attribute__((noinline)) uint64_t malloc_slow(struct shmfs_heap *h, size_t sz)
 {
-	unsigned c;
-	uint64_t off;
-
 	if (!h || !h->owner) {
 		errno = EINVAL;
 		return 0;
 	}
 	if (sz > SHMFS_HEAP_SMALL_MAX)
-		return large_alloc(h, sz, HEAP_BLOCK_SZ);
-	c = size_class(sz);
-	if (tcache.join_id == h->join_id && (off = cur_take(h, c)))
-		return off;
-	return small_alloc(h, c);
+		return alloc_slow(h, HEAP_CLASS_CNT, sz, HEAP_BLOCK_SZ);
+	return alloc_slow(h, size_class(sz), sz, 0);
 }
 
-/* The fast path only; every other case is a tail call, so that this stays
- * small. */
+/* The fast path: a unit of the current word of the thread's span of the
+ * class; a plain load and store (the thread is the only writer of that
+ * word), bracketed by the busy flag for signal handlers. Everything else
+ * is a tail call, so that this stays small. */
 SHMFS_API uint64_t shmfs_heap_malloc(shmfs_heap_t *h, size_t sz)
 {
-	uint64_t off;
+	_Atomic uint64_t *aw;
+	struct heap_tslot *ts;
+	uint64_t v, avail;
 
-	if (__builtin_expect(h && sz <= SHMFS_HEAP_SMALL_MAX && tcache.join_id == h->join_id, 1) &&
-	    __builtin_expect((off = cur_take(h, size_class(sz))) != 0, 1))
-		return off;
+	if (__builtin_expect(!h || sz > SHMFS_HEAP_SMALL_MAX || tcache.busy, 0))
+		return malloc_slow(h, sz);
+	ts = &tcache.slot[size_class(sz)];
+	/* The cache is read only once busy is set: a handler that ran before
+	 * may have changed it (even to another heap), none can after. */
+	busy_enter();
+	aw = ts->aw;
+	if (__builtin_expect(tcache.join_id != h->join_id || !aw, 0))
+		goto slow;
+	v = atomic_load_explicit(aw, memory_order_relaxed);
+	avail = ~v & ts->mask;
+	if (__builtin_expect(!avail, 0))
+		goto slow;
+	avail &= -avail;
+	atomic_store_explicit(aw, v | avail, memory_order_relaxed);
+	/* Computed before busy is cleared: once it is, a handler may point
+	 * the slot elsewhere. */
+	v = ts->base + (uint64_t)__builtin_ctzll(avail) * ts->unit;
+	busy_leave();
+	return v;
+slow:
+	busy_leave();
 	return malloc_slow(h, sz);
 }
 
@@ -545,92 +795,65 @@ SHMFS_API uint64_t shmfs_heap_aligned_alloc(shmfs_heap_t *h, size_t align, size_
 		 * block-aligned span aligned. */
 		for (unsigned c = size_class(sz); c < HEAP_CLASS_CNT; c++)
 			if (shmfs_heap__classes[c].unit % align == 0)
-				return small_alloc(h, c);
+				return alloc_slow(h, c, sz, align);
 	}
-	return large_alloc(h, sz ? sz : 1, align);
-}
-
-/* Try to give an empty span back to the heap. */
-static void span_retire(struct shmfs_heap *h, uint64_t head, uint64_t d)
-{
-	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, D_CLASS(d), D_GEN(d));
-
-	if (!atomic_compare_exchange_strong(&h->desc[head], &d, dr))
-		return;
-	/* Mirror of span_take: descriptor first, then the bitmap. */
-	if (shmfs_heap__span_live(h, head, dr) == 0)
-		shmfs_heap__run_release(h, head, dr);
-	else
-		atomic_compare_exchange_strong(&h->desc[head], &dr, d);
-}
-
-/* After a free into a span that is not the thread's current one: give the
- * span back when it became empty, else tell its owner it has room. */
-static __attribute__((noinline)) void small_freed(struct shmfs_heap *h, uint64_t head, uint64_t d)
-{
-	unsigned c = D_CLASS(d);
-	_Atomic uint64_t *bm = heap_bmap(h, head);
-	bool empty = true;
-
-	for (unsigned j = 0; empty && j < heap_class_words(c); j++)
-		if (atomic_load_explicit(&bm[j], memory_order_relaxed) & heap_unit_mask(shmfs_heap__classes[c].units, j))
-			empty = false;
-	if (empty && D_KIND(d) == K_SMALL) {
-		span_retire(h, head, d);
-		return;
-	}
-	heap_map_set(h->hint + (uint64_t)c * h->map_words, head);
+	return alloc_slow(h, HEAP_CLASS_CNT, sz ? sz : 1, align);
 }
 
 SHMFS_API int64_t shmfs_heap_trim(shmfs_heap_t *h)
 {
-	int64_t n = 0;
+	int64_t n;
 
 	if (!h || !h->owner)
 		return -EINVAL;
-	if (tcache.join_id == h->join_id)
-		for (unsigned c = 0; c < HEAP_CLASS_CNT; c++)
-			tcache.cur_desc[c] = 0;
-	for (uint64_t b = 0; b < h->blk_cnt; b++) {
-		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
-
-		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || shmfs_heap__span_live(h, b, d))
-			continue;
-		span_retire(h, b, d);
-		if (D_KIND(atomic_load(&h->desc[b])) == K_FREE)
-			n += shmfs_heap__classes[D_CLASS(d)].blocks;
-	}
+	if (tcache.busy)
+		return trim(h, false);
+	busy_enter();
+	n = trim(h, true);
+	busy_leave();
 	return n;
 }
 
+/* After a free into a span that is not the thread's own. */
+static __attribute__((noinline)) int small_freed(struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	span_settle(h, head, d);
+	return 0;
+}
+
+/* Free the unit at rel bytes into span head (descriptor d). */
 static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h, uint64_t head, uint64_t d,
-							   uint64_t off)
+							   uint64_t rel)
 {
 	unsigned c = D_CLASS(d), i;
-	const struct heap_class *cl = &shmfs_heap__classes[c];
-	uint64_t rel = off - heap_blk_off(h, head), idx, bit, v, tag = D_TAG(d);
-	_Atomic uint64_t *bm = heap_bmap(h, head);
-	struct heap_tcache *tc;
+	uint64_t idx, bit, r, a;
+	_Atomic uint64_t *bm = heap_bmap(h, head), *fw;
 
-	idx = (rel * class_recip[c]) >> 32;
-	if (idx * cl->unit != rel || idx >= cl->units)
+	/* Also refuses offsets that are not 16-byte aligned (units are), and
+	 * needs no bound: an index past the span's units (at most 255, so
+	 * inside the 8 words) has a bit that is never set in `alloc`. */
+	idx = (rel * class_free[c].recip) >> 32;
+	if (idx * class_free[c].unit != rel)
 		return -EINVAL;
 	i = (unsigned)(idx / HEAP_UNIT_BITS);
 	bit = 1ull << (idx % HEAP_UNIT_BITS);
-	v = atomic_load_explicit(&bm[i], memory_order_relaxed);
+	fw = &bm[HEAP_FREED + i];
+	/* `freed` before `alloc`: a collection clears alloc bits before it
+	 * bumps the epoch of freed, so a unit seen allocated and not freed
+	 * here is live unless freed changes, which fails the CAS. */
+	r = atomic_load(fw);
 	do {
-		if (W_TAG(v) != tag || !(v & bit))
+		a = atomic_load_explicit(&bm[i], memory_order_relaxed);
+		if ((a >> HEAP_UNIT_BITS) != D_GEN(d) || !(a & ~r & bit))
 			return -EINVAL; /* not allocated: double or wild free */
-	} while (!atomic_compare_exchange_weak(&bm[i], &v, v & ~bit));
+	} while (!atomic_compare_exchange_weak(fw, &r, r | bit));
 
-	/* The thread's current span stays put even when empty (pairs of
-	 * malloc and free must not claim and release a span every time). A
-	 * thread freeing into another heap than its cache's keeps its cache. */
-	tc = &tcache;
-	if (__builtin_expect(tc->join_id == h->join_id && tc->cur[c] == head && tc->cur_desc[c] == d, 1))
+	/* A held span (the common case: the freeing thread's own) is left to
+	 * its holder, which collects the unit. Read after the CAS: the mirror
+	 * of an unhold, which clears hold and then reads `freed`. */
+	if (__builtin_expect(atomic_load(&h->hold[head]) != 0, 1))
 		return 0;
-	small_freed(h, head, d);
-	return 0;
+	return small_freed(h, head, d);
 }
 
 static int large_free(struct shmfs_heap *h, uint64_t b, uint64_t d)
@@ -677,11 +900,11 @@ static __attribute__((noinline)) int free_slow(struct shmfs_heap *h, uint64_t of
 		return -EINVAL;
 	switch (D_KIND(d)) {
 	case K_SMALL:
-		return small_free(h, head, d, off);
+		return small_free(h, head, d, off - heap_blk_off(h, head));
 	case K_RETIRE:
 		/* A span whose retire is being decided still holds its units. */
 		if (D_CLASS(d) < HEAP_CLASS_CNT)
-			return small_free(h, head, d, off);
+			return small_free(h, head, d, off - heap_blk_off(h, head));
 		return -EINVAL;
 	case K_LARGE:
 		if (head != b || off != heap_blk_off(h, b))
@@ -696,15 +919,15 @@ static __attribute__((noinline)) int free_slow(struct shmfs_heap *h, uint64_t of
  * up to 512 bytes is a single block). Everything else is free_slow(). */
 SHMFS_API int shmfs_heap_free(shmfs_heap_t *h, uint64_t off)
 {
-	uint64_t b, d;
+	uint64_t rel, d;
 
-	if (__builtin_expect(!off || !h || off < h->data_off || off >= h->heap_sz, 0))
+	/* One compare refuses 0, metadata and what lies past the blocks. */
+	if (__builtin_expect(!h || (rel = off - h->data_off) >= h->data_sz, 0))
 		return free_slow(h, off);
-	b = (off - h->data_off) >> HEAP_BLOCK_SHIFT;
-	d = atomic_load(&h->desc[b]);
-	if (__builtin_expect(D_KIND(d) != K_SMALL || (off & (SHMFS_HEAP_ALIGN - 1)), 0))
+	d = atomic_load_explicit(&h->desc[rel >> HEAP_BLOCK_SHIFT], memory_order_acquire);
+	if (__builtin_expect(D_KIND(d) != K_SMALL, 0))
 		return free_slow(h, off);
-	return small_free(h, b, d, off);
+	return small_free(h, rel >> HEAP_BLOCK_SHIFT, d, rel & (HEAP_BLOCK_SZ - 1));
 }
 
 SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
@@ -712,7 +935,7 @@ SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
 	uint64_t b, head, d, rel;
 	const struct heap_class *cl;
 	_Atomic uint64_t *bm;
-	uint64_t idx, w;
+	uint64_t idx, w, r;
 
 	if (!h || !off || off < h->data_off || (off & (SHMFS_HEAP_ALIGN - 1)) ||
 	    off - h->data_off >= h->blk_cnt * HEAP_BLOCK_SZ)
@@ -730,8 +953,9 @@ SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
 	if (rel % cl->unit || (idx = rel / cl->unit) >= cl->units)
 		return 0;
 	bm = heap_bmap(h, head);
+	r = atomic_load(&bm[HEAP_FREED + idx / HEAP_UNIT_BITS]);
 	w = atomic_load(&bm[idx / HEAP_UNIT_BITS]);
-	if (W_TAG(w) != D_TAG(d) || !(w & (1ull << (idx % HEAP_UNIT_BITS))))
+	if (W_TAG(w) != D_TAG(d) || !(w & ~r & (1ull << (idx % HEAP_UNIT_BITS))))
 		return 0;
 	return cl->unit;
 }

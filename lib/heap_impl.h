@@ -8,7 +8,9 @@
  *   4096   owner table: owner_max x struct heap_owner
  *          desc[blk_cnt]   u64 block descriptors
  *          aux[blk_cnt]    u32 run length (head) or head index (body)
- *          bmap[blk_cnt][HEAP_BMAP_STRIDE] span allocation bitmaps (head only)
+ *          hold[blk_cnt]   u32 span head: the thread allocating from it, 0 none
+ *          bmap[blk_cnt][HEAP_BMAP_STRIDE] span bitmaps (head only): words
+ *                          0-7 `alloc`, 8-15 `freed` (see below)
  *          used[words]     hint: 1 = block probably taken (for run search)
  *          hint[class][words] hint: span head of that class probably has room
  *          data            blk_cnt blocks of 4 KiB, 4 KiB aligned
@@ -16,6 +18,23 @@
  * The descriptors are the truth; the two hint bitmaps only speed up searches
  * and are allowed to be wrong (a wrong 0 costs a failed CAS, a wrong 1 in
  * `used` hides a free block until reclaim resynchronises it).
+ *
+ * Spans: a unit is live when its bit is set in `alloc` and clear in `freed`.
+ * Only the span's holder (one thread of the owner process, named in hold[],
+ * claimed by CAS) writes `alloc`, with plain stores: that is why malloc needs
+ * no locked instruction. Every free, by anyone, sets the unit's bit in
+ * `freed` by CAS; the holder collects `freed` when it runs out of room
+ * (clears those `alloc` bits, then clears `freed` by a CAS that also bumps
+ * its epoch). The high 32 bits of an `alloc` word are the span's generation
+ * (a tag: a free that read the span before it was recycled fails), those of
+ * a `freed` word an epoch that grows at every collection and span birth, so
+ * that a free racing with a collection retries and sees the unit free (exact
+ * double-free detection). Frees by the holder itself take the same CAS: a
+ * plain store there could race with another thread's (double) free of the
+ * same unit, and both would succeed; exactly-once needs a locked
+ * instruction on one side of every free. Invariant outside a collection:
+ * freed is a subset of alloc. Only unheld spans are retired (CAS on the descriptor, then read
+ * hold: the mirror of a claim, which CASes hold, then reads the descriptor).
  *
  * Functions and tables shared between the two files are named shmfs_heap__*:
  * the shared library hides them, but a static library cannot, so they stay
@@ -32,14 +51,16 @@
 #include <shmfs/heap.h>
 
 #define HEAP_MAGIC        0x5041454846534d48ull /* "HMSFHEAP" */
-#define HEAP_VERSION      1u
+#define HEAP_VERSION      2u
 #define HEAP_BLOCK_SHIFT  12
 #define HEAP_BLOCK_SZ     (1ull << HEAP_BLOCK_SHIFT)
 #define HEAP_CLASS_CNT    32
 #define HEAP_CLASS_LARGE  63u /* class field of a retiring large run */
 #define HEAP_BMAP_WORDS   8   /* 8 x 32 unit bits = 256 units of class 16 */
-#define HEAP_BMAP_STRIDE  8   /* words per block: a cache line, so spans of
-				 different processes never share one */
+#define HEAP_BMAP_STRIDE  16  /* words per block: 8 `alloc` + 8 `freed`, two
+				 cache lines of their own, so spans of
+				 different holders never share one */
+#define HEAP_FREED        8   /* index of the first `freed` word */
 #define HEAP_UNIT_BITS    32  /* low bits of a bitmap word; the high 32 are a
 				 tag: the span's generation */
 #define HEAP_UNIT_MASK    ((1ull << HEAP_UNIT_BITS) - 1)
@@ -102,7 +123,7 @@ struct heap_hdr {
 	uint32_t block_sz;
 	uint32_t owner_max;
 	uint64_t blk_cnt;
-	uint64_t owner_off, desc_off, aux_off, bmap_off, used_off, hint_off, data_off;
+	uint64_t owner_off, desc_off, aux_off, hold_off, bmap_off, used_off, hint_off, data_off;
 	uint64_t map_words; /* words of each hint bitmap */
 	uint64_t checksum;  /* FNV-1a 64 over every field above */
 };
@@ -137,10 +158,12 @@ struct shmfs_heap {
 	struct heap_owner *owners;
 	_Atomic uint64_t *desc;
 	_Atomic uint32_t *aux;
+	_Atomic uint32_t *hold;
 	_Atomic uint64_t *bmap;
 	_Atomic uint64_t *used;
 	_Atomic uint64_t *hint;
 	uint64_t data_off;
+	uint64_t data_sz; /* blk_cnt blocks */
 	uint64_t blk_cnt;
 	uint64_t map_words;
 	uint32_t owner_max;
@@ -204,6 +227,46 @@ void shmfs_heap__retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr
 
 /* Count the live units of a span headed by head with descriptor d. */
 unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d);
+
+/* Give up holding span head (descriptor d, class c): clear hold, then (the
+ * mirror of a free) retire the span when it has no live unit, or advertise
+ * it in the class hint when it has room. */
+void shmfs_heap__span_unhold(struct shmfs_heap *h, uint64_t head, uint64_t d);
+
+/* Leave: every span of h's owner that a thread still holds is given up
+ * (collected, then unheld). Only when no thread uses h any more. */
+void shmfs_heap__drop_holds(struct shmfs_heap *h);
+
+/* fork() child: forget the calling thread's cache (its spans are the
+ * parent's). */
+void shmfs_heap__fork_child(void);
+
+/* Tests only: mark the calling thread as inside an allocation (1) or not
+ * (0), as a signal handler that interrupted one would find it. */
+void shmfs_heap__test_busy(int on);
+
+/* Holder of a span: thread id (22 bits) and a claim sequence (10 bits), so
+ * that two claims from the same old value never both succeed. */
+#define HOLD_TID(v)      ((v) & 0x3fffff)
+#define HOLD_MAKE(tid, seq) \
+	((((uint32_t)(tid)) & 0x3fffff) | (((uint32_t)(seq)) & 0x3ff) << 22) /* tid != 0 */
+
+/* Holder only: fold the `freed` bits of word i back into `alloc` (alloc
+ * first, then freed cleared with its epoch bumped: a free that read the old
+ * epoch retries and sees the unit free). True when units came back. */
+static inline bool heap_collect_word(_Atomic uint64_t *bm, unsigned i)
+{
+	_Atomic uint64_t *fw = &bm[HEAP_FREED + i];
+	uint64_t r = atomic_load(fw), a;
+
+	if (!(r & HEAP_UNIT_MASK))
+		return false;
+	do {
+		a = atomic_load_explicit(&bm[i], memory_order_relaxed);
+		atomic_store_explicit(&bm[i], a & ~(r & HEAP_UNIT_MASK), memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak(fw, &r, W_TAG(r) + (1ull << HEAP_UNIT_BITS)));
+	return true;
+}
 
 static inline void heap_map_clear(_Atomic uint64_t *map, uint64_t bit)
 {

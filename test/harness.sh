@@ -20,6 +20,13 @@ export LC_ALL=C
 : "${TSYS:?run integration tests through meson test (TSYS unset)}"
 
 T_NAME=$(basename "$0" .sh)
+# the lock first: a test stopped while it waits leaves nothing behind
+mkdir -p /run/lock
+exec 9>/run/lock/shmfs-tests.lock
+if ! flock -w 1800 9; then
+	echo "Bail out! could not take /run/lock/shmfs-tests.lock in 30 minutes"
+	exit 1
+fi
 T_DIR=$(mktemp -d "/tmp/shmfs-$T_NAME.XXXXXX")
 chmod 755 "$T_DIR"
 T_MNT=$T_DIR/mnt
@@ -33,12 +40,6 @@ T_DAEMON_ERR=$T_DIR/daemon.err
 T_ALLOWED_STDERR=${T_ALLOWED_STDERR:-}   # egrep of daemon stderr lines a test expects
 : >"$T_DAEMON_ERR"
 
-mkdir -p /run/lock
-exec 9>/run/lock/shmfs-tests.lock
-if ! flock -w 1800 9; then
-	echo "Bail out! could not take /run/lock/shmfs-tests.lock in 30 minutes"
-	exit 1
-fi
 
 # ---------------------------------------------------------------- TAP
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -606,12 +607,41 @@ static int mount_abs(const char *mount, char *buf, size_t sz)
 	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
 }
 
-/* With the daemon dead nobody answers through the tree: ask the kernel who
- * maps the backing files directly (read-only). */
-static size_t mapped_backing(struct ctl *c, const char *backing, FILE *out)
+/* The device of what is mounted at path (absolute, as mountinfo has it): a
+ * FUSE mount whose daemon died cannot be stat'ed. 0 when none. */
+static dev_t mount_dev(const char *path)
 {
-	size_t mapped = 0;
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192];
+	dev_t dev = 0;
 
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX];
+		unsigned int maj, min;
+
+		/* "id parent maj:min root mountpoint ..." */
+		if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mp) != 3)
+			continue;
+		unescape_octal(mp);
+		if (strcmp(mp, path) == 0)
+			dev = makedev(maj, min); /* the last mount there is the one seen */
+	}
+	return dev;
+}
+
+/* With the daemon dead nobody answers through the tree: ask the kernel who
+ * maps the backing files directly (read-only), in one scan of /proc. A
+ * mapping made through the mount (FUSE passthrough of a normal region)
+ * names the mount's device instead: every file there is a region. */
+static size_t mapped_backing(struct ctl *c, const char *backing, dev_t fuse_dev, FILE *out)
+{
+	_cleanup_free_ struct shmfs_mapping *maps = NULL;
+	size_t mapped = 0, map_cnt = 0;
+
+	if (shmfs_proc_mappings(NULL, 0, &maps, &map_cnt) < 0)
+		return 0;
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
 		const struct shmfs_page_type *t = &c->types.type[k];
 		char dir[PATH_MAX + 16];
@@ -625,23 +655,41 @@ static size_t mapped_backing(struct ctl *c, const char *backing, FILE *out)
 		if (!d)
 			continue;
 		while ((de = readdir(d))) {
-			struct shmfs_file_id id;
 			struct stat st;
+			size_t n, first;
 
 			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 				continue;
-			id = (struct shmfs_file_id){ .dev = st.st_dev, .ino = st.st_ino };
-			if (shmfs_proc_mappers_multi(&id, 1) < 0 || id.pid_cnt == 0)
+			first = shmfs_mappings_lookup(maps, map_cnt, st.st_dev, st.st_ino, &n);
+			if (n == 0)
 				continue;
 			mapped++;
 			if (out) {
 				fprintf(out, "  %s/%s mapped by pid", t->name, de->d_name);
-				for (size_t i = 0; i < id.pid_cnt; i++)
-					fprintf(out, "%s%d", i ? "," : " ", (int)id.pids[i]);
+				for (size_t i = 0; i < n; i++)
+					fprintf(out, "%s%d", i ? "," : " ", (int)maps[first + i].pid);
 				fputc('\n', out);
 			}
-			shmfs_file_mappers_free(&id, 1);
 		}
+	}
+	/* the table is sorted by device, inode, pid: one line per file */
+	for (size_t i = 0; fuse_dev && i < map_cnt; i++) {
+		size_t n;
+
+		if (maps[i].dev != fuse_dev)
+			continue;
+		for (n = 1; i + n < map_cnt && maps[i + n].dev == fuse_dev &&
+			    maps[i + n].ino == maps[i].ino; n++)
+			;
+		mapped++;
+		if (out) {
+			fprintf(out, "  a region (inode %llu) mapped through the mount by pid",
+				(unsigned long long)maps[i].ino);
+			for (size_t j = 0; j < n; j++)
+				fprintf(out, "%s%d", j ? "," : " ", (int)maps[i + j].pid);
+			fputc('\n', out);
+		}
+		i += n - 1;
 	}
 	return mapped;
 }
@@ -674,11 +722,11 @@ static int run_fini(struct ctl *c, const struct ctl_args *a)
 		return ctl_fail(0, "fini", c->mount, "Name the mount with --mount DIR or SHMFS_PATH.",
 				"no shmfs is mounted at");
 	}
-	mapped = dead ? mapped_backing(c, backing, NULL) : mapped_regions(c, NULL);
+	mapped = dead ? mapped_backing(c, backing, mount_dev(abs_mnt), NULL) : mapped_regions(c, NULL);
 	if (!force && mapped > 0) {
 		ctl_fail(-EBUSY, "fini", c->mount, NULL, "processes still map regions of");
 		if (dead)
-			mapped_backing(c, backing, stderr);
+			mapped_backing(c, backing, mount_dev(abs_mnt), stderr);
 		else
 			mapped_regions(c, stderr);
 		fprintf(stderr, "  Stop them, or use 'shmfsctl fini -f' (their mappings stay valid until "

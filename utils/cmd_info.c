@@ -290,14 +290,34 @@ struct clean_report {
 	bool dry_run;
 	struct json j;
 	int failed;
+	struct timespec read_at;    /* when regions were last read (CLOCK_MONOTONIC) */
 };
 
-/* Decide again just before removing: the region may have been mapped since
- * the listing. */
-static bool still_orphaned(const struct ctl_region *g)
+static void mark_read(struct clean_report *rep)
 {
+	clock_gettime(CLOCK_MONOTONIC, &rep->read_at);
+}
+
+/* Decide again just before removing: the region may have been mapped since
+ * the listing. The daemon answers this process from the scan of /proc it
+ * made for the listing for SHMFS_XATTR_MAPPERS_TTL_MS: let that pass first
+ * (once: every later scan is newer than the listing). */
+static bool still_orphaned(struct clean_report *rep, const struct ctl_region *g)
+{
+	struct timespec now;
+	int64_t ms;
 	char buf[16];
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - rep->read_at.tv_sec) * 1000 +
+	     (now.tv_nsec - rep->read_at.tv_nsec) / 1000000;
+	if (ms <= SHMFS_XATTR_MAPPERS_TTL_MS) {
+		struct timespec w = { 0, (long)(SHMFS_XATTR_MAPPERS_TTL_MS + 1 - ms) * 1000000L };
+
+		while (nanosleep(&w, &w) < 0 && errno == EINTR)
+			;
+		rep->read_at.tv_sec = 0; /* long past from now on */
+	}
 	return ctl_xattr(g->path, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0 && strcmp(buf, "true") == 0;
 }
 
@@ -335,7 +355,7 @@ static void clean_one(struct clean_report *rep, const struct ctl_region *g, bool
 		note(rep, g, "would remove", 0, why);
 		return;
 	}
-	if (!force && !still_orphaned(g)) {
+	if (!force && !still_orphaned(rep, g)) {
 		rep->failed++;
 		note(rep, g, "kept", -EBUSY, "no longer orphaned");
 		ctl_fail(-EBUSY, "clean", rel, NULL, "not removed, it was mapped or changed meanwhile:");
@@ -393,6 +413,7 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 		size_t cnt = 0;
 
 		r = ctl_regions_list(c, &regs, &cnt);
+		mark_read(&rep);
 		if (r < 0) {
 			rep.failed++;
 			ctl_fail(r, "clean", c->mount, NULL, "cannot list the regions of");
@@ -406,6 +427,7 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 		char why[4200];
 
 		r = ctl_region_find(c, a->argv[i], &g);
+		mark_read(&rep);
 		if (r < 0) {
 			rep.failed++;
 			ctl_fail(r, "clean", a->argv[i], r == -ENOENT ? "See the regions with 'shmfsctl info'." : NULL,

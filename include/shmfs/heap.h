@@ -14,8 +14,10 @@
  * requests take runs of whole blocks. Every block has a 64-bit descriptor
  * (owner, kind, class, generation) that is changed only by compare-and-swap,
  * so every step of every operation is either done or not done. A span belongs
- * to the process (owner) that claimed it; only that process allocates from
- * it, any process may free into it. Metadata takes about 2% of the memory.
+ * to the process (owner) that claimed it; one thread of that process at a
+ * time (its holder) allocates from it, without locked instructions; any
+ * thread of any process may free into it (one compare-and-swap). Metadata
+ * takes about 3.5% of the memory.
  *
  * Errors: functions returning int return 0 or a negative errno. Allocation
  * functions return an offset, or 0 with errno set. Nothing here logs.
@@ -29,7 +31,8 @@
  *
  * Limits: at most 4095 owner slots; at most 2^32 - 1 blocks (16 TiB: larger
  * memory is used up to that size); a thread keeps a small per-thread cache
- * (initial-exec TLS, about 0.5 KiB) of the heap it used last; alignment
+ * (initial-exec TLS, about 1.2 KiB) of the heap it used last and holds at
+ * most one span per size class of each heap it used; alignment
  * above the page size holds for offsets, and for pointers only when the
  * mapping address is aligned as much.
  *
@@ -37,7 +40,8 @@
  * every join is paired with one shmfs_heap_leave(). A handle registers an
  * owner slot (pid and process start time) in the heap; after fork() the
  * child must join again with its own handle (allocations through the
- * parent's handle would be attributed to the parent).
+ * parent's handle would be attributed to the parent, and made from spans
+ * of their own).
  */
 #ifndef SHMFS_HEAP_H
 #define SHMFS_HEAP_H
@@ -51,7 +55,7 @@
 extern "C" {
 #endif
 
-/* Constants of the on-memory format (version 1). */
+/* Constants of the on-memory format (version 2). */
 #define SHMFS_HEAP_BLOCK_SZ  4096u   /* allocation granule of the large path */
 #define SHMFS_HEAP_SMALL_MAX 8192u   /* largest request served from a span */
 #define SHMFS_HEAP_ALIGN     16u     /* alignment of every allocation */
@@ -100,9 +104,10 @@ SHMFS_API int shmfs_heap_format(void *mem, size_t mem_sz, const struct shmfs_hea
 SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap);
 
 /* End a join. The caller's live allocations stay allocated and attributed to
- * its owner slot (other processes may still be using them); when the slot
- * owns nothing any more it is released. The handle must not be used by any
- * thread afterwards. NULL is a no-op. Returns 0. */
+ * its owner slot (other processes may still be using them); the spans its
+ * threads hold are let go; when the slot owns nothing any more it is
+ * released. The handle must not be used by any thread afterwards (nor
+ * concurrently with leave). NULL is a no-op. Returns 0. */
 SHMFS_API int shmfs_heap_leave(shmfs_heap_t *heap);
 
 /* Allocate sz bytes (1 .. most of the heap), 16-byte aligned. Returns the
@@ -134,13 +139,17 @@ SHMFS_API uint64_t shmfs_heap_aligned_alloc(shmfs_heap_t *heap, size_t align, si
 SHMFS_API int shmfs_heap_free(shmfs_heap_t *heap, uint64_t off);
 
 /* Give back to the heap every span of the caller's owner slot that has no
- * live allocation, including the ones threads keep cached (a thread keeps
- * its current span of each class even when empty, so that malloc+free pairs
- * stay cheap; a thread that exits leaves them behind). Allocation does this
- * by itself before reporting ENOMEM, and leave does it too; call it after
- * threads exit or when memory should go back for others. Returns the
+ * live allocation, including the calling thread's current spans and those
+ * that threads which have exited still held (a thread keeps its current
+ * span of each class even when empty, so that malloc+free pairs stay
+ * cheap; a thread that exits leaves them behind); spans of exited threads
+ * that still hold allocations become available to the other threads again.
+ * The current spans of other living threads stay theirs. Allocation does
+ * this by itself before reporting ENOMEM, and leave does it too; call it
+ * after threads exit or when memory should go back for others. Returns the
  * blocks given back, or -EINVAL. Lock-free and async-signal-safe, but walks
- * every block descriptor (O(heap size)). */
+ * every block descriptor (O(heap size)) and asks the kernel (tgkill with
+ * signal 0) whether the threads holding spans are alive. */
 SHMFS_API int64_t shmfs_heap_trim(shmfs_heap_t *heap);
 
 /* Usable bytes of the live allocation at off (its class size, or its whole

@@ -71,11 +71,15 @@ int shmfs_compact_memory(void)
 	return shmfs_write_text("/proc/sys/vm/compact_memory", "1");
 }
 
-/* Persistent pages on the node: what a write to the per-node nr_hugepages
- * sets (the file reads back persistent + surplus). */
+uint64_t shmfs_pool_persistent(const struct shmfs_pool_stat *s)
+{
+	/* the two counters are separate sysfs reads: never let them underflow */
+	return s->total >= s->surplus ? s->total - s->surplus : 0;
+}
+
 static uint64_t persistent(const struct shmfs_pool_stat *s)
 {
-	return s->total >= s->surplus ? s->total - s->surplus : 0;
+	return shmfs_pool_persistent(s);
 }
 
 /* One write of the per-node nr_hugepages, then read back the result. The
@@ -177,12 +181,21 @@ int shmfs_pool_resize(const struct shmfs_page_type *t, int node, uint64_t target
 		      shmfs_pool_progress_fn progress, void *ctx)
 {
 	struct shmfs_pool_stat old;
-	uint64_t in_use;
 	int r;
 
 	r = shmfs_pool_stat(t, node, &old);
 	if (r < 0)
 		return r;
+	return shmfs_pool_resize_from(t, node, &old, target, progress, ctx);
+}
+
+int shmfs_pool_resize_from(const struct shmfs_page_type *t, int node,
+			   const struct shmfs_pool_stat *cur, uint64_t target,
+			   shmfs_pool_progress_fn progress, void *ctx)
+{
+	struct shmfs_pool_stat old = *cur;
+	uint64_t in_use;
+
 	/* Pages in use by mappings (surplus ones included) can never be
 	 * released: the kernel would keep them and shrink the pool behind our
 	 * back when they are freed. */

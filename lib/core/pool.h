@@ -32,6 +32,18 @@ typedef void (*shmfs_pool_progress_fn)(uint64_t have, uint64_t target, void *ctx
 int shmfs_pool_resize(const struct shmfs_page_type *t, int node, uint64_t target,
 		      shmfs_pool_progress_fn progress, void *ctx);
 
+/* The same from the numbers cur just read by shmfs_pool_stat (a relative
+ * change computed from them is then applied to exactly what it was computed
+ * from). Callers that may run concurrently serialise stat and resize. */
+int shmfs_pool_resize_from(const struct shmfs_page_type *t, int node,
+			   const struct shmfs_pool_stat *cur, uint64_t target,
+			   shmfs_pool_progress_fn progress, void *ctx);
+
+/* Persistent pages of a pool: what a write of nr_hugepages sets (the file
+ * reads back persistent + surplus). Never below 0, even from counters read
+ * at two moments. */
+uint64_t shmfs_pool_persistent(const struct shmfs_pool_stat *s);
+
 /* Ask the kernel to compact memory (/proc/sys/vm/compact_memory). 0 or -errno. */
 int shmfs_compact_memory(void);
 

@@ -182,56 +182,138 @@ bool shmfs_proc_alive(pid_t pid, uint64_t start_time)
 	return start_time == 0 || start == start_time;
 }
 
-static int pid_cmp(const void *a, const void *b)
+static int mapping_cmp(const void *a, const void *b)
 {
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	const struct shmfs_mapping *x = a, *y = b;
 
-	return (x > y) - (x < y);
+	if (x->dev != y->dev)
+		return x->dev > y->dev ? 1 : -1;
+	if (x->ino != y->ino)
+		return x->ino > y->ino ? 1 : -1;
+	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-/* Whether the process maps any file of the set. Sets are small (one file, or
- * the regions of one listing), so a linear match per line is enough. */
-static bool maps_any(pid_t pid, const struct shmfs_file_id *ids, size_t id_cnt, bool *hit)
+static bool dev_wanted(dev_t dev, const dev_t *devs, size_t dev_cnt)
+{
+	if (dev_cnt == 0)
+		return true;
+	for (size_t i = 0; i < dev_cnt; i++)
+		if (devs[i] == dev)
+			return true;
+	return false;
+}
+
+struct mapping_vec {
+	struct shmfs_mapping *v;
+	size_t cnt, cap;
+};
+
+static int mapping_push(struct mapping_vec *m, dev_t dev, ino_t ino, pid_t pid)
+{
+	if (m->cnt == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 64;
+		struct shmfs_mapping *n = realloc(m->v, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		m->v = n;
+		m->cap = ncap;
+	}
+	m->v[m->cnt++] = (struct shmfs_mapping){ .dev = dev, .ino = ino, .pid = pid };
+	return 0;
+}
+
+/* Add the files on devs that pid maps. A process that cannot be read
+ * (exited meanwhile, another user's without the right to look) is skipped. */
+static int scan_maps(pid_t pid, const dev_t *devs, size_t dev_cnt, struct mapping_vec *m)
 {
 	char path[64];
 	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ char *line = NULL;
 	size_t line_sz = 0;
-	bool any = false;
+	dev_t last_dev = 0;
+	ino_t last_ino = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return false;
+		return 0;
 	while (getline(&line, &line_sz, f) > 0) {
 		dev_t dev;
 		ino_t ino;
+		int r;
 
 		if (shmfs_proc_parse_maps_line(line, &dev, &ino) < 0 || ino == 0)
 			continue;
-		for (size_t i = 0; i < id_cnt; i++) {
-			if (ids[i].dev == dev && ids[i].ino == ino) {
-				hit[i] = true;
-				any = true;
-			}
-		}
+		/* a file's mappings are usually adjacent: one entry for the run */
+		if (dev == last_dev && ino == last_ino)
+			continue;
+		if (!dev_wanted(dev, devs, dev_cnt))
+			continue;
+		last_dev = dev;
+		last_ino = ino;
+		r = mapping_push(m, dev, ino, pid);
+		if (r < 0)
+			return r;
 	}
-	return any;
+	return 0;
 }
 
-static int pids_push(pid_t **pids, size_t *cnt, size_t *cap, pid_t pid)
+int shmfs_proc_mappings(const dev_t *devs, size_t dev_cnt, struct shmfs_mapping **ret,
+			size_t *ret_cnt)
 {
-	if (*cnt == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		pid_t *n = realloc(*pids, ncap * sizeof(pid_t));
+	_cleanup_closedir_ DIR *d = NULL;
+	struct mapping_vec m = { 0 };
+	struct dirent *de;
+	size_t o = 0;
 
-		if (!n)
-			return -ENOMEM;
-		*pids = n;
-		*cap = ncap;
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		const char *p = de->d_name;
+		uint64_t v;
+		int r;
+
+		if (!isdigit((unsigned char)*p) || take_num(&p, 10, &v) < 0 || *p || v > INT32_MAX)
+			continue;
+		r = scan_maps((pid_t)v, devs, dev_cnt, &m);
+		if (r < 0) {
+			free(m.v);
+			return r;
+		}
 	}
-	(*pids)[(*cnt)++] = pid;
+	if (m.cnt > 1)
+		qsort(m.v, m.cnt, sizeof(*m.v), mapping_cmp);
+	/* one entry per (file, process), however many mappings it has */
+	for (size_t i = 0; i < m.cnt; i++)
+		if (o == 0 || mapping_cmp(&m.v[o - 1], &m.v[i]) != 0)
+			m.v[o++] = m.v[i];
+	*ret = m.v;
+	*ret_cnt = o;
 	return 0;
+}
+
+size_t shmfs_mappings_lookup(const struct shmfs_mapping *m, size_t cnt, dev_t dev, ino_t ino,
+			     size_t *ret_n)
+{
+	struct shmfs_mapping key = { .dev = dev, .ino = ino, .pid = INT32_MIN };
+	size_t lo = 0, hi = cnt, first;
+
+	/* the first entry not below (dev, ino, smallest pid) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mapping_cmp(&m[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	while (lo < cnt && m[lo].dev == dev && m[lo].ino == ino)
+		lo++;
+	*ret_n = lo - first;
+	return first;
 }
 
 void shmfs_file_mappers_free(struct shmfs_file_id *ids, size_t id_cnt)
@@ -245,10 +327,9 @@ void shmfs_file_mappers_free(struct shmfs_file_id *ids, size_t id_cnt)
 
 int shmfs_proc_mappers_multi(struct shmfs_file_id *ids, size_t id_cnt)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	_cleanup_free_ bool *hit = NULL;
-	_cleanup_free_ size_t *cap = NULL;
-	struct dirent *de;
+	_cleanup_free_ struct shmfs_mapping *maps = NULL;
+	_cleanup_free_ dev_t *devs = NULL;
+	size_t map_cnt = 0, dev_cnt = 0;
 	int r;
 
 	for (size_t i = 0; i < id_cnt; i++) {
@@ -257,35 +338,34 @@ int shmfs_proc_mappers_multi(struct shmfs_file_id *ids, size_t id_cnt)
 	}
 	if (id_cnt == 0)
 		return 0;
-	hit = calloc(id_cnt, sizeof(*hit));
-	cap = calloc(id_cnt, sizeof(*cap));
-	if (!hit || !cap)
+	devs = calloc(id_cnt, sizeof(*devs));
+	if (!devs)
 		return -ENOMEM;
-	d = opendir("/proc");
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		const char *p = de->d_name;
-		uint64_t v;
+	for (size_t i = 0; i < id_cnt; i++) {
+		bool seen = false;
 
-		if (!isdigit((unsigned char)*p) || take_num(&p, 10, &v) < 0 || *p || v > INT32_MAX)
-			continue;
-		memset(hit, 0, id_cnt * sizeof(*hit));
-		if (!maps_any((pid_t)v, ids, id_cnt, hit))
-			continue;
-		for (size_t i = 0; i < id_cnt; i++) {
-			if (!hit[i])
-				continue;
-			r = pids_push(&ids[i].pids, &ids[i].pid_cnt, &cap[i], (pid_t)v);
-			if (r < 0) {
-				shmfs_file_mappers_free(ids, id_cnt);
-				return r;
-			}
-		}
+		for (size_t j = 0; j < dev_cnt && !seen; j++)
+			seen = devs[j] == ids[i].dev;
+		if (!seen)
+			devs[dev_cnt++] = ids[i].dev;
 	}
-	for (size_t i = 0; i < id_cnt; i++)
-		if (ids[i].pid_cnt > 1)
-			qsort(ids[i].pids, ids[i].pid_cnt, sizeof(pid_t), pid_cmp);
+	r = shmfs_proc_mappings(devs, dev_cnt, &maps, &map_cnt);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < id_cnt; i++) {
+		size_t n, first = shmfs_mappings_lookup(maps, map_cnt, ids[i].dev, ids[i].ino, &n);
+
+		if (n == 0)
+			continue;
+		ids[i].pids = malloc(n * sizeof(pid_t));
+		if (!ids[i].pids) {
+			shmfs_file_mappers_free(ids, id_cnt);
+			return -ENOMEM;
+		}
+		for (size_t j = 0; j < n; j++)
+			ids[i].pids[j] = maps[first + j].pid;
+		ids[i].pid_cnt = n;
+	}
 	return 0;
 }
 

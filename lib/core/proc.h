@@ -42,6 +42,24 @@ struct shmfs_file_id {
 int shmfs_proc_mappers_multi(struct shmfs_file_id *ids, size_t id_cnt);
 void shmfs_file_mappers_free(struct shmfs_file_id *ids, size_t id_cnt);
 
+/* Every (file, process) pair where the process maps a file on one of the
+ * devices devs (dev_cnt 0: any device), from one scan of /proc: sorted by
+ * dev, ino, pid, one entry per pair however many mappings it has. Lookups
+ * in it are cheap, so a listing of many files costs one scan. *ret is
+ * malloc'ed (may be NULL when empty). Processes whose maps cannot be read
+ * are skipped. 0 or -errno. */
+struct shmfs_mapping {
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+};
+int shmfs_proc_mappings(const dev_t *devs, size_t dev_cnt, struct shmfs_mapping **ret,
+			size_t *ret_cnt);
+/* The entries of one file in such a table: the index of the first, and
+ * their number (its mappers, ascending) in *ret_n, 0 when nobody maps it. */
+size_t shmfs_mappings_lookup(const struct shmfs_mapping *m, size_t cnt, dev_t dev, ino_t ino,
+			     size_t *ret_n);
+
 /* Parsers behind the above, exposed for tests. A /proc/PID/maps line: its
  * "maj:min inode" (hex device numbers) as a dev_t and inode. A /proc/PID/stat
  * line: its state (field 3) and start time (field 22), read after the last

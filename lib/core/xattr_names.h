@@ -23,6 +23,12 @@
 #define SHMFS_XATTR_MAPPER_CNT    "user.shmfs.mapper_count"  /* processes mapping the backing file now */
 #define SHMFS_XATTR_MAPPER_PIDS   "user.shmfs.mapper_pids"   /* "123,456" ascending, "" when none */
 #define SHMFS_XATTR_ORPHANED      "user.shmfs.orphaned"      /* "true" | "false": creator (pid + start time) dead or a zombie AND nobody maps it; never for creator 0 */
+/* The three above come from one scan of /proc, which the daemon reuses for
+ * the same asking process for this long (getfattr -d, a listing of many
+ * regions). Another process always gets a fresh answer; the same process
+ * that must see changes since it last asked (a re-check before removing)
+ * waits this long first. */
+#define SHMFS_XATTR_MAPPERS_TTL_MS 100
 #define SHMFS_XATTR_BACKING       "user.shmfs.backing"       /* absolute path of the backing file */
 #define SHMFS_XATTR_BACKING_ID    "user.shmfs.backing_id"    /* "DEV:INO" of the backing file, decimal st_dev and st_ino */
 #define SHMFS_XATTR_HEAP_SZ       "user.shmfs.heap.size"     /* present only when the region holds a libshmfs heap */

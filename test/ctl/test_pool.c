@@ -91,6 +91,16 @@ static void stat_refuses_normal_pages_and_missing_nodes(void **state)
 	assert_int_equal(s.total, 7);
 }
 
+/* total and surplus are two sysfs reads: surplus may be read larger. */
+static void persistent_pages_never_underflow(void **state)
+{
+	struct shmfs_pool_stat s = { .total = 5, .surplus = 2 };
+
+	assert_int_equal(shmfs_pool_persistent(&s), 3);
+	s.surplus = 7;
+	assert_int_equal(shmfs_pool_persistent(&s), 0);
+}
+
 static void stat_matches_sysfs(void **state)
 {
 	struct shmfs_pool_stat s;
@@ -242,6 +252,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(stat_refuses_normal_pages_and_missing_nodes, restore_pools),
+		cmocka_unit_test(persistent_pages_never_underflow),
 		cmocka_unit_test_setup(stat_matches_sysfs, restore_pools),
 		cmocka_unit_test_setup(resize_reaches_exactly_the_target, restore_pools),
 		cmocka_unit_test_setup(progress_is_reported_as_pages_arrive, restore_pools),

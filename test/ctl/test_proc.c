@@ -253,6 +253,66 @@ static void multi_scan_matches_each_file(void **state)
 	close(fd2);
 }
 
+/* One scan gives a table of every mapped file of the devices asked for:
+ * one entry per (file, process) however many mappings, found by lookup. */
+static void mappings_table_has_one_entry_per_file_and_process(void **state)
+{
+	struct stat st1, st2;
+	void *a1, *a1b, *a2;
+	int fd1 = map_tmpfile(&st1, &a1), fd2 = map_tmpfile(&st2, &a2);
+	struct shmfs_mapping *m = NULL;
+	size_t cnt = 0, n, first;
+
+	a1b = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd1, 0);
+	assert_true(a1b != MAP_FAILED);
+	assert_int_equal(shmfs_proc_mappings(&st1.st_dev, 1, &m, &cnt), 0);
+	first = shmfs_mappings_lookup(m, cnt, st1.st_dev, st1.st_ino, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[first].pid, getpid());
+	first = shmfs_mappings_lookup(m, cnt, st2.st_dev, st2.st_ino, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[first].pid, getpid());
+	shmfs_mappings_lookup(m, cnt, st2.st_dev, st2.st_ino + 100000, &n);
+	assert_int_equal(n, 0);
+	for (size_t i = 1; i < cnt; i++)
+		assert_true(m[i - 1].dev < m[i].dev ||
+			    (m[i - 1].dev == m[i].dev && (m[i - 1].ino < m[i].ino ||
+			     (m[i - 1].ino == m[i].ino && m[i - 1].pid < m[i].pid))));
+	free(m);
+	munmap(a1b, 4096);
+	munmap(a1, 4096);
+	munmap(a2, 4096);
+	close(fd1);
+	close(fd2);
+}
+
+static void mappings_table_leaves_out_other_devices(void **state)
+{
+	struct stat st;
+	void *a;
+	int fd = map_tmpfile(&st, &a);
+	dev_t other = makedev(major(st.st_dev) + 1, minor(st.st_dev));
+	struct shmfs_mapping *m = NULL;
+	size_t cnt = 0, n;
+
+	assert_int_equal(shmfs_proc_mappings(&other, 1, &m, &cnt), 0);
+	shmfs_mappings_lookup(m, cnt, st.st_dev, st.st_ino, &n);
+	assert_int_equal(n, 0);
+	for (size_t i = 0; i < cnt; i++)
+		assert_true(m[i].dev == other);
+	free(m);
+	munmap(a, 4096);
+	close(fd);
+}
+
+static void lookup_in_an_empty_table_finds_nothing(void **state)
+{
+	size_t n = 7;
+
+	assert_int_equal(shmfs_mappings_lookup(NULL, 0, 1, 2, &n), 0);
+	assert_int_equal(n, 0);
+}
+
 static pthread_barrier_t thread_barrier;
 
 static void *thread_tid(void *arg)
@@ -298,6 +358,9 @@ int main(void)
 		cmocka_unit_test(a_mapper_of_a_file_is_found),
 		cmocka_unit_test(mappers_are_listed_ascending_once_each),
 		cmocka_unit_test(multi_scan_matches_each_file),
+		cmocka_unit_test(mappings_table_has_one_entry_per_file_and_process),
+		cmocka_unit_test(mappings_table_leaves_out_other_devices),
+		cmocka_unit_test(lookup_in_an_empty_table_finds_nothing),
 		cmocka_unit_test(a_thread_maps_to_its_process),
 	};
 

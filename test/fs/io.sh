@@ -106,4 +106,36 @@ dd if="$W/norm5" of="$(fs_backing normal side)" bs="$PG" count=2 conv=notrunc st
 t_check "normal: bytes written to the backing file are read through the mount" \
 	cmp -n $((2 * PG)) "$R/side" "$W/norm5"
 
+# Normal regions pass through to their tmpfs backing file (a root daemon on
+# Linux 6.9+): a mapping made through the mount is a mapping of the region's
+# own pages, and reads of a read-only open come from them. Huge regions cannot
+# (the kernel refuses hugetlbfs backing files): their mapping is refused.
+truncate -s $((2 * PG)) "$R/via"
+t_is "normal: a shared mapping through the mount can be written" "OK " \
+	"$("$FS_PROBE" poke "$R/via" 7 via-mount)"
+t_is "normal: ... and the backing file holds those bytes at once" "OK via-mount" \
+	"$("$FS_PROBE" peek "$(fs_backing normal via)" 7 9)"
+"$FS_PROBE" poke "$(fs_backing normal via)" $((PG + 1)) via-backing >/dev/null
+t_is "normal: bytes written to the backing file are seen by a mapping through the mount" \
+	"OK via-backing" "$("$FS_PROBE" peek "$R/via" $((PG + 1)) 11)"
+fs_map M "$R/via" r
+t_is "normal: a mapping through the mount has the region's 4 kB pages" 4 \
+	"$(fs_kernel_page_kb "$M" "$R/via")"
+fs_unmap "$M"
+truncate -s "$HP" "$H/via"
+t_is "huge: a mapping through the mount is refused (map the backing file)" ENODEV \
+	"$("$FS_PROBE" peek "$H/via" 0 1)"
+
+# A read-only open and a writable one of the same region at once.
+exec 3<"$R/via"
+t_errno "normal: a write through the mount while a reader has the region open works" \
+	OK pwrite "$R/via" 0 both-opens
+t_is "normal: ... and the reader reads it" "both-opens" "$(head -c 10 <&3)"
+t_check "normal: shrinking a region a reader has open works" truncate -s "$PG" "$R/via"
+t_is "normal: ... and the reader stops at the new end" 0 \
+	"$(tail -c +$((PG + 1)) <&3 | wc -c)"
+exec 3<&-
+t_check "normal: cat of a region reads its bytes" sh -c 'cat "$1" | cmp - "$2"' sh "$R/side" \
+	"$(fs_backing normal side)"
+
 t_done

@@ -26,6 +26,7 @@ export PATH=$BIN:$PATH
 EXE=$(readlink -f "$SHMFS_BIN")
 DEF_BACKING=/run/shmfs/$(systemd-escape --path "$T_MNT")
 FSTAB=$T_DIR/fstab
+COMMA_BACKING=$T_DIR/back,ing
 
 # The daemons here are not our children: find them by their executable and
 # our private mountpoint in their arguments, end them by pid.
@@ -46,12 +47,13 @@ mount_cleanup() {
 	done
 	# The escaped name holds a backslash, which /proc/mounts escapes again:
 	# undo the backing mounts by name rather than through t_backing_teardown.
-	for m in "$DEF_BACKING"/.gigantic "$DEF_BACKING"/.huge "$DEF_BACKING"/.normal; do
+	for m in "$DEF_BACKING"/.gigantic "$DEF_BACKING"/.huge "$DEF_BACKING"/.normal \
+		 "$COMMA_BACKING"/.gigantic "$COMMA_BACKING"/.huge "$COMMA_BACKING"/.normal; do
 		mountpoint -q "$m" || continue
 		find "$m" -mindepth 1 -delete 2>/dev/null
 		umount "$m" 2>/dev/null || umount -l "$m"
 	done
-	rm -rf "$DEF_BACKING"
+	rm -rf "$DEF_BACKING" "$COMMA_BACKING"
 	rmdir /run/shmfs 2>/dev/null
 	umount /usr/local/sbin 2>/dev/null
 }
@@ -102,6 +104,20 @@ t_is "... the backing root is derived from the mountpoint" "$DEF_BACKING" \
 	"$(fs_x "$T_MNT" user.shmfs.backing)"
 t_check "... it holds the huge backing mount" mountpoint -q "$DEF_BACKING/.huge"
 t_is "... and is not the other backing root" "" "$(ls "$T_MNT/huge/node$N")"
+t_check "umount works" umount "$T_MNT"
+t_check "... the daemon exits" t_wait_for 20 no_daemon
+
+# ---------------------------------------------------------------- commas
+
+# libfuse splits option lists at commas: a source or a backing path holding
+# one must stay one value (escaped as \, the way fuse_opt reads it).
+t_check "shmfs with a comma in the source and in backing= mounts" \
+	shmfs -o "backing=${COMMA_BACKING//,/\\,},allow_other" "a,b" "$T_MNT"
+t_is "... the source is shown whole" "a,b" "$(findmnt -n -o SOURCE "$T_MNT")"
+t_is "... the backing root is the path with the comma" "$COMMA_BACKING" \
+	"$(fs_x "$T_MNT" user.shmfs.backing)"
+t_check "... a region can be made" touch "$T_MNT/huge/node$N/c"
+t_check "... in that backing root" test -f "$COMMA_BACKING/.huge/c"
 t_check "umount works" umount "$T_MNT"
 t_check "... the daemon exits" t_wait_for 20 no_daemon
 

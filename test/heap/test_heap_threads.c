@@ -1,6 +1,7 @@
 /* test_heap_threads.c - threads of one process on one heap: through one
  * shared handle and through a handle each, allocating, handing blocks to
- * each other, verifying contents and freeing. Run under ThreadSanitizer in
+ * each other, verifying contents and freeing; racing frees of the same
+ * blocks into a span another thread holds. Run under ThreadSanitizer in
  * CI (suite 'threads'). */
 #include <errno.h>
 #include <pthread.h>
@@ -115,11 +116,71 @@ static void threads_with_a_handle_each(void **state)
 	(void)state;
 }
 
+struct race {
+	shmfs_heap_t *h;
+	uint64_t *offs;
+	int n;
+	pthread_barrier_t *bar;
+	int ok;
+};
+
+static void *free_everything(void *p)
+{
+	struct race *r = p;
+
+	pthread_barrier_wait(r->bar);
+	for (int i = 0; i < r->n; i++)
+		r->ok += shmfs_heap_free(r->h, r->offs[i]) == 0;
+	return NULL;
+}
+
+/* Two threads free the same blocks at once while a third keeps allocating
+ * from the span they free into: every block is freed exactly once, the
+ * other free of it is refused, and the holder gets the units back. */
+static void racing_frees_of_one_block_succeed_once(void **state)
+{
+	enum { N = 2000 };
+	uint8_t *mem = ht_map(MEM_SZ);
+	static uint64_t offs[N];
+	struct race r[2];
+	pthread_barrier_t bar;
+	pthread_t th[2];
+	shmfs_heap_stats_t st;
+	shmfs_heap_t *h;
+	char msg[256];
+
+	assert_int_equal(shmfs_heap_format(mem, MEM_SZ, NULL), 0);
+	assert_int_equal(shmfs_heap_join(mem, MEM_SZ, &h), 0);
+	pthread_barrier_init(&bar, NULL, 3);
+	for (int round = 0; round < (int)ht_scale(20); round++) {
+		for (int i = 0; i < N; i++)
+			assert_true(offs[i] = shmfs_heap_malloc(h, 16 + (i % 4) * 16));
+		for (int k = 0; k < 2; k++) {
+			r[k] = (struct race) { h, offs, N, &bar, 0 };
+			assert_int_equal(pthread_create(&th[k], NULL, free_everything, &r[k]), 0);
+		}
+		pthread_barrier_wait(&bar);
+		for (int i = 0; i < 200; i++) /* the holder collects meanwhile */
+			assert_int_equal(shmfs_heap_free(h, shmfs_heap_malloc(h, 16 + (i % 4) * 16)), 0);
+		for (int k = 0; k < 2; k++)
+			pthread_join(th[k], NULL);
+		assert_int_equal(r[0].ok + r[1].ok, N);
+		assert_int_equal(shmfs_heap_stats(h, &st), 0);
+		assert_int_equal(st.alloc_cnt, 0);
+		assert_int_equal(shmfs_heap_check(mem, MEM_SZ, msg, sizeof(msg)), 0);
+	}
+	pthread_barrier_destroy(&bar);
+	shmfs_heap_leave(h);
+	ht_unmap(mem, MEM_SZ);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(threads_share_one_handle),
 		cmocka_unit_test(threads_with_a_handle_each),
+		cmocka_unit_test(racing_frees_of_one_block_succeed_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,11 @@
 #!/bin/bash
 # abi.sh - the shared library exports exactly the public API: every defined
 # dynamic symbol is a shmfs_* function versioned SHMFS_0.1, and every join
-# and region function the header documents is there. The static library
-# cannot hide its internal symbols, so they must at least stay in the
-# library's name space (shmfs_*), never take a name like heap_view from the
-# application.
+# and region function the header documents is there. The static library of
+# the build tree keeps its internal symbols global (the tests and the daemon
+# link them; the installed one is localized, see test/unit/static_local.sh),
+# so they must at least stay in the library's name space (shmfs_*), never
+# take a name like heap_view from the application.
 # Usage (meson): abi.sh LIBSHMFS_SO SHMFS_H LIBSHMFS_A
 so=$1
 header=$2

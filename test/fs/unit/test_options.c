@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -48,6 +49,44 @@ static void takes_its_own_options_out(void **state)
 	assert_string_equal(o.dir[SHMFS_PAGE_GIGANTIC], "/g");
 	assert_string_equal(o.fuse_opts, "allow_other");
 	shmfs_options_free(&o);
+}
+
+/* libfuse's option syntax: a backslash escapes the next character. */
+static void escaped_commas_stay_in_a_value(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "-o", "backing=/srv/a\\,b,allow_other", "/m"), 0);
+	assert_string_equal(o.backing, "/srv/a,b");
+	assert_string_equal(o.fuse_opts, "allow_other");
+	shmfs_options_free(&o);
+	assert_int_equal(PARSE(&o, "-o", "backing=/srv/a\\\\b\\134c", "/m"), 0);
+	assert_string_equal(o.backing, "/srv/a\\b\\c");
+	shmfs_options_free(&o);
+}
+
+static void options_for_libfuse_are_escaped_again(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "-o", "allow_other,fsname=x\\,y\\\\z", "/m"), 0);
+	assert_string_equal(o.fuse_opts, "allow_other,fsname=x\\,y\\\\z");
+	shmfs_options_free(&o);
+}
+
+static void escape_protects_commas_and_backslashes(void **state)
+{
+	char *e = NULL;
+
+	assert_int_equal(shmfs_opt_escape("a,b\\c", &e), 0);
+	assert_string_equal(e, "a\\,b\\\\c");
+	free(e);
+	assert_int_equal(shmfs_opt_escape("", &e), 0);
+	assert_string_equal(e, "");
+	free(e);
+	assert_int_equal(shmfs_opt_escape("shmfs", &e), 0);
+	assert_string_equal(e, "shmfs");
+	free(e);
 }
 
 static void drops_fstab_words(void **state)
@@ -117,6 +156,9 @@ int main(void)
 		cmocka_unit_test(takes_a_mountpoint),
 		cmocka_unit_test(takes_source_and_mountpoint_like_mount_fuse),
 		cmocka_unit_test(takes_its_own_options_out),
+		cmocka_unit_test(escaped_commas_stay_in_a_value),
+		cmocka_unit_test(options_for_libfuse_are_escaped_again),
+		cmocka_unit_test(escape_protects_commas_and_backslashes),
 		cmocka_unit_test(drops_fstab_words),
 		cmocka_unit_test(debug_means_foreground),
 		cmocka_unit_test(parses_directory_mode_and_owner),

@@ -1,0 +1,184 @@
+/* passthrough.c - region files served by the kernel straight from their
+ * backing files (FUSE passthrough, Linux 6.9+), which libfuse 3.14 cannot ask
+ * for. The daemon talks to /dev/fuse through libfuse's custom I/O hooks and
+ * adds the two things libfuse leaves out:
+ *   - the INIT reply takes FUSE_PASSTHROUGH, when the kernel's INIT request
+ *     offered it, with a stacking depth of one (shmfs stays stackable under
+ *     overlayfs);
+ *   - the reply to an open or create of a region carries FOPEN_PASSTHROUGH
+ *     and the id of the region's backing file, registered once per region
+ *     with FUSE_DEV_IOC_BACKING_OPEN.
+ * A passed-through file maps the backing file's own pages on mmap, and, unless
+ * FOPEN_DIRECT_IO is kept (the kernel lets it win for read and write), reads
+ * them in the kernel: one copy, no round trip through the daemon.
+ * The kernel refuses hugetlbfs backing files (hugetlbfs sets the deepest
+ * stacking depth so nothing stacks on it), so this serves normal regions;
+ * huge ones stay with direct I/O through the daemon. Registering needs
+ * CAP_SYS_ADMIN: for a non-root daemon nothing here is installed. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/fuse.h>
+
+#include "shmfs.h"
+
+/* The parts of the kernel's FUSE ABI (7.40) that Debian 12's headers lack. */
+#define PT_FLAGS2_PASSTHROUGH (1U << (37 - 32)) /* FUSE_PASSTHROUGH, in flags2 */
+#define PT_FOPEN_PASSTHROUGH (1U << 7)
+#define PT_STACK_DEPTH 1
+
+struct pt_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+
+#define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
+#define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+/* fuse_init_out up to max_stack_depth, which follows what libfuse fills */
+struct pt_init_out {
+	uint32_t major;
+	uint32_t minor;
+	uint32_t max_readahead;
+	uint32_t flags;
+	uint16_t max_background;
+	uint16_t congestion_threshold;
+	uint32_t max_write;
+	uint32_t time_gran;
+	uint16_t max_pages;
+	uint16_t map_alignment;
+	uint32_t flags2;
+	uint32_t max_stack_depth;
+};
+
+/* fuse_open_out, whose padding became backing_id */
+struct pt_open_out {
+	uint64_t fh;
+	uint32_t open_flags;
+	int32_t backing_id;
+};
+
+static int dev_fd = -1;           /* the session's /dev/fuse */
+static _Atomic uint64_t init_unique; /* the kernel's INIT request, while unanswered */
+static atomic_bool enabled;       /* the kernel took FUSE_PASSTHROUGH */
+
+/* The open or create reply this thread sends next: fuse_reply_open and
+ * fuse_reply_create write from the calling thread. */
+static __thread struct {
+	bool armed;
+	bool keep_direct_io;
+	int32_t backing_id;
+} pending;
+
+static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+	const struct fuse_in_header *in = buf;
+	const struct fuse_init_in *init = (const void *)(in + 1);
+
+	if (n >= (ssize_t)(sizeof(*in) + sizeof(*init)) && in->opcode == FUSE_INIT &&
+	    (init->flags & FUSE_INIT_EXT) && (init->flags2 & PT_FLAGS2_PASSTHROUGH))
+		atomic_store(&init_unique, in->unique);
+	return n;
+}
+
+static void patch_init(struct iovec *iov, int count)
+{
+	struct pt_init_out *out;
+
+	if (count != 2 || iov[1].iov_len < sizeof(*out))
+		return;
+	out = iov[1].iov_base;
+	/* the kernel takes passthrough only without writeback caching */
+	if (out->flags & FUSE_WRITEBACK_CACHE)
+		return;
+	out->flags |= FUSE_INIT_EXT;
+	out->flags2 |= PT_FLAGS2_PASSTHROUGH;
+	out->max_stack_depth = PT_STACK_DEPTH;
+	atomic_store(&enabled, true);
+}
+
+static void patch_open(struct iovec *iov, int count)
+{
+	struct pt_open_out *out;
+	size_t len;
+
+	if (count != 2)
+		return;
+	/* an open reply is an open_out, a create reply an entry_out and one */
+	len = iov[1].iov_len;
+	if (len != sizeof(*out) && len != sizeof(struct fuse_entry_out) + sizeof(*out))
+		return;
+	out = (void *)((char *)iov[1].iov_base + len - sizeof(*out));
+	out->open_flags |= PT_FOPEN_PASSTHROUGH;
+	if (!pending.keep_direct_io)
+		out->open_flags &= ~FOPEN_DIRECT_IO;
+	out->backing_id = pending.backing_id;
+}
+
+static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	const struct fuse_out_header *hdr = iov[0].iov_base;
+	uint64_t init = atomic_load(&init_unique);
+
+	if (init && hdr->unique == init) {
+		atomic_store(&init_unique, 0);
+		if (hdr->error == 0)
+			patch_init(iov, count);
+	} else if (pending.armed && hdr->error == 0) {
+		patch_open(iov, count);
+	}
+	pending.armed = false;
+	return writev(fd, iov, count);
+}
+
+int shmfs_passthrough_setup(struct fuse_session *se)
+{
+	static const struct fuse_custom_io io = {
+		.read = pt_read,
+		.writev = pt_writev,
+	};
+	int fd = fuse_session_fd(se);
+
+	if (geteuid() != 0 || fd < 0)
+		return 0;
+	dev_fd = fd;
+	return fuse_session_custom_io(se, &io, fd);
+}
+
+void shmfs_passthrough_stop(void)
+{
+	atomic_store(&enabled, false);
+	dev_fd = -1;
+}
+
+int shmfs_passthrough_open(int backing_fd)
+{
+	struct pt_backing_map map = { .fd = backing_fd };
+	int id;
+
+	if (!atomic_load(&enabled))
+		return -EOPNOTSUPP;
+	id = ioctl(dev_fd, PT_IOC_BACKING_OPEN, &map);
+	return id < 0 ? -errno : id;
+}
+
+void shmfs_passthrough_close(int id)
+{
+	uint32_t v = (uint32_t)id;
+
+	if (id > 0 && dev_fd >= 0)
+		ioctl(dev_fd, PT_IOC_BACKING_CLOSE, &v);
+}
+
+void shmfs_passthrough_arm(int id, bool keep_direct_io)
+{
+	pending.armed = true;
+	pending.keep_direct_io = keep_direct_io;
+	pending.backing_id = id;
+}
