@@ -15,11 +15,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include "backing_path.h"
+#include "mountinfo.h"
 #include "util.h"
 
 #ifndef HUGETLBFS_MAGIC
@@ -50,63 +50,10 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* Undo mountinfo's octal escapes (\040 for a blank) in place. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-}
-
-struct mount_entry {
-	dev_t dev;
-	char fstype[64];
-	char opts[1024];
-};
-
-/* The filesystem mounted exactly at path (the last one, which is the visible
- * one), from mountinfo; -ENOENT when nothing is mounted there. */
-static int mounted_at(const char *path, struct mount_entry *ret)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
-	int found = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char mnt[PATH_MAX], fstype[64], src[PATH_MAX], sopts[1024];
-		unsigned int major, minor;
-		char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %u:%u %*s %4095s", &major, &minor, mnt) != 3 ||
-		    sscanf(sep + 3, "%63s %4095s %1023s", fstype, src, sopts) != 3)
-			continue;
-		unescape_octal(mnt);
-		if (strcmp(mnt, path) != 0)
-			continue;
-		ret->dev = makedev(major, minor);
-		snprintf(ret->fstype, sizeof(ret->fstype), "%s", fstype);
-		snprintf(ret->opts, sizeof(ret->opts), "%s", sopts);
-		found = 0;
-	}
-	return found;
-}
-
 int shmfs_mount_dev(const char *path, dev_t *ret)
 {
-	struct mount_entry m;
-	int r = mounted_at(path, &m);
+	struct shmfs_mount m;
+	int r = shmfs_mountinfo_at(path, &m);
 
 	if (r < 0)
 		return r;
@@ -145,14 +92,14 @@ static bool opts_has_pagesize(const char *opts, uint64_t page_sz)
 static int mount_type(struct shmfs_fs *fs, struct shmfs_type_state *ts)
 {
 	const struct shmfs_page_type *pt = ts->pt;
-	struct mount_entry m;
+	struct shmfs_mount m;
 	char data[128];
 	int r;
 
 	r = mkdir_p(ts->path, 0755);
 	if (r < 0)
 		return r;
-	r = mounted_at(ts->path, &m);
+	r = shmfs_mountinfo_at(ts->path, &m);
 	if (r == 0) {
 		if (!shmfs_page_type_is_huge(pt) && strcmp(m.fstype, "tmpfs") == 0)
 			return 0;

@@ -282,12 +282,13 @@ static void unbind(void)
 
 /* Where the pages of [off, off+len) of fd sit, by asking the kernel about a
  * short-lived read-only mapping. Pages not allocated are not counted; if
- * ret_missing is given it gets their number. */
+ * ret_missing is given it gets their number, if ret_elsewhere is given the
+ * number of allocated pages not on node. */
 static int range_nodes(int fd, uint64_t page_sz, uint64_t off, uint64_t len, shmfs_nodemask_t *ret,
-		       uint64_t *ret_missing)
+		       uint64_t *ret_missing, int node, uint64_t *ret_elsewhere)
 {
 	shmfs_nodemask_t m;
-	uint64_t missing = 0, cnt;
+	uint64_t missing = 0, elsewhere = 0, cnt;
 	void *pages[MOVE_PAGES_BATCH];
 	int status[MOVE_PAGES_BATCH];
 	char *map;
@@ -315,6 +316,8 @@ static int range_nodes(int fd, uint64_t page_sz, uint64_t off, uint64_t len, shm
 				shmfs_bit_set(m.bits, (size_t)status[j]);
 			else
 				missing++;
+			if (status[j] >= 0 && status[j] != node)
+				elsewhere++;
 		}
 	}
 	munmap(map, len);
@@ -324,13 +327,15 @@ out:
 	*ret = m;
 	if (ret_missing)
 		*ret_missing = missing;
+	if (ret_elsewhere)
+		*ret_elsewhere = elsewhere;
 	return 0;
 }
 
 int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint64_t size,
 		       shmfs_nodemask_t *ret)
 {
-	return range_nodes(fd, page_sz, 0, size / page_sz * page_sz, ret, NULL);
+	return range_nodes(fd, page_sz, 0, size / page_sz * page_sz, ret, NULL, -1, NULL);
 }
 
 static bool only_node(const shmfs_nodemask_t *m, int node)
@@ -574,7 +579,7 @@ static int grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64
 
 		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
 		vstart = pos / page_sz * page_sz;
-		r = range_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing);
+		r = range_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing, -1, NULL);
 		if (r < 0)
 			err = r;
 		else if (missing || !only_node(&where, node))
@@ -900,44 +905,13 @@ static int move_range(int fd, uint64_t page_sz, uint64_t len, int node, uint64_t
 	return r;
 }
 
-/* How many allocated pages of the file are not on node (asked of the kernel). */
-static int pages_not_on(int fd, uint64_t page_sz, uint64_t size, int node, uint64_t *ret)
-{
-	void *pages[MOVE_PAGES_BATCH];
-	int status[MOVE_PAGES_BATCH];
-	uint64_t cnt = size / page_sz, off = 0;
-	char *map;
-	int r = 0;
-
-	*ret = 0;
-	if (cnt == 0)
-		return 0;
-	map = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE | MAP_NORESERVE, fd, 0);
-	if (map == MAP_FAILED)
-		return -errno;
-	for (uint64_t i = 0; i < cnt; i += MOVE_PAGES_BATCH) {
-		unsigned long n = (unsigned long)(cnt - i < MOVE_PAGES_BATCH ? cnt - i : MOVE_PAGES_BATCH);
-		for (unsigned long j = 0; j < n; j++)
-			pages[j] = map + (i + j) * page_sz;
-		if (move_pages(0, n, pages, NULL, status, 0) < 0) {
-			r = -errno;
-			break;
-		}
-		for (unsigned long j = 0; j < n; j++)
-			if (status[j] >= 0 && status[j] != node)
-				off++;
-	}
-	munmap(map, size);
-	*ret = off;
-	return r;
-}
-
 /* Move every page of the open backing file to node to; all or nothing: on a
  * shortfall the pages go back to from and -ENOMEM is returned. */
 int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to)
 {
 	const struct shmfs_page_type *pt = fs->type[k].pt;
 	uint64_t page_sz = pt->page_sz, size, failed = 0, need = 0;
+	shmfs_nodemask_t where;
 	struct stat st;
 	int rc;
 
@@ -948,7 +922,7 @@ int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd,
 		return 0;
 	if (file_sparse(fd))
 		return -ENOMEM; /* its missing pages could not be placed anyway */
-	rc = pages_not_on(fd, page_sz, size, to, &need);
+	rc = range_nodes(fd, page_sz, 0, size, &where, NULL, to, &need);
 	if (rc < 0)
 		return rc;
 	if (need == 0)

@@ -22,6 +22,7 @@
 
 #include "backing_path.h"
 #include "ctl.h"
+#include "mountinfo.h"
 #include "parse.h"
 #include "proc.h"
 #include "util.h"
@@ -517,46 +518,33 @@ static size_t mapped_regions(struct ctl *c, FILE *out)
 	return mapped;
 }
 
-/* The kernel writes space, tab, newline and backslash in mountinfo paths as
- * \ooo; the default backing root always holds a backslash (\x2d...). */
-static void unescape_octal(char *s)
-{
-	char *o = s;
+struct under_arg {
+	const char *backing;
+	char (*mounts)[PATH_MAX];
+	int cnt;
+};
 
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
+static int collect_under(const struct shmfs_mount *m, void *arg)
+{
+	struct under_arg *a = arg;
+	size_t blen = strlen(a->backing);
+
+	if (a->cnt < 16 && strncmp(m->path, a->backing, blen) == 0 &&
+	    (m->path[blen] == '/' || m->path[blen] == '\0'))
+		snprintf(a->mounts[a->cnt++], PATH_MAX, "%s", m->path);
+	return 0;
 }
 
 /* Unmount every mount under the backing root (deepest first) and remove it. */
 static int backing_remove(const char *backing)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[8192];
 	char mounts[16][PATH_MAX];
-	int cnt = 0, r = 0;
-	size_t blen = strlen(backing);
+	struct under_arg ua = { .backing = backing, .mounts = mounts };
+	int r = shmfs_mountinfo_each(collect_under, &ua);
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f) && cnt < 16) {
-		char mp[PATH_MAX];
-
-		/* "id parent maj:min root mountpoint ..." */
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-			continue;
-		unescape_octal(mp);
-		if (strncmp(mp, backing, blen) == 0 && (mp[blen] == '/' || mp[blen] == '\0'))
-			snprintf(mounts[cnt++], PATH_MAX, "%s", mp);
-	}
-	for (int i = cnt - 1; i >= 0; i--)
+	if (r < 0)
+		return r;
+	for (int i = ua.cnt - 1; i >= 0; i--)
 		if (umount2(mounts[i], MNT_DETACH) < 0 && errno != EINVAL && r == 0)
 			r = -errno;
 	if (r < 0)
@@ -611,24 +599,9 @@ static int mount_abs(const char *mount, char *buf, size_t sz)
  * FUSE mount whose daemon died cannot be stat'ed. 0 when none. */
 static dev_t mount_dev(const char *path)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[8192];
-	dev_t dev = 0;
+	struct shmfs_mount m;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		char mp[PATH_MAX];
-		unsigned int maj, min;
-
-		/* "id parent maj:min root mountpoint ..." */
-		if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mp) != 3)
-			continue;
-		unescape_octal(mp);
-		if (strcmp(mp, path) == 0)
-			dev = makedev(maj, min); /* the last mount there is the one seen */
-	}
-	return dev;
+	return shmfs_mountinfo_at(path, &m) == 0 ? m.dev : 0;
 }
 
 /* With the daemon dead nobody answers through the tree: ask the kernel who
