@@ -20,12 +20,57 @@ export LC_ALL=C
 : "${TSYS:?run integration tests through meson test (TSYS unset)}"
 
 T_NAME=$(basename "$0" .sh)
-# the lock first: a test stopped while it waits leaves nothing behind
+
+# t_need TOOL...: every tool the test calls is there, or the test fails at
+# once saying which (a missing tool must not make a check pass or hang;
+# tools/deps.sh installs them all).
+t_need() {
+	local t missing=
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+	done
+	[ -z "$missing" ] && return 0
+	echo "Bail out! missing tool(s):$missing (tools/deps.sh installs them)"
+	exit 1
+}
+# what the harness and most tests call
+t_need flock setpriv mountpoint fusermount3 getfattr setfattr ps python3 sleep
+# fusermount3 reads the mount table through /etc/mtab (a chroot may lack it)
+[ -e /etc/mtab ] || { echo "Bail out! /etc/mtab is missing (tools/deps.sh links it to /proc/self/mounts)"; exit 1; }
+
+# The lock first: a test stopped while it waits leaves nothing behind. The
+# wait has no bound of its own and meson gives integration tests no timeout
+# (timeout : 0): another run may hold the lock for a long time. The test's
+# own time limit (T_TIMEOUT seconds, SHMFS_TEST_TIMEOUT, 0 for none) starts
+# once the lock is held.
 mkdir -p /run/lock
 exec 9>/run/lock/shmfs-tests.lock
-if ! flock -w 1800 9; then
-	echo "Bail out! could not take /run/lock/shmfs-tests.lock in 30 minutes"
-	exit 1
+if ! flock -n 9; then
+	echo "# waiting for /run/lock/shmfs-tests.lock (another test run holds it)"
+	flock 9
+fi
+T_TIMEOUT=${SHMFS_TEST_TIMEOUT:-600}
+T_WATCHDOG=
+if [ "$T_TIMEOUT" -gt 0 ] 2>/dev/null; then
+	# meson made the test a process group leader (setsid): then the whole
+	# group (the test, its daemon, its helpers) is ended, else the test alone.
+	T_PGID=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f3)
+	(
+		exec 9>&-   # the lock stays the test's alone
+		sleep "$T_TIMEOUT" </dev/null >/dev/null 2>&1 &
+		sp=$!
+		trap 'kill $sp 2>/dev/null; exit 0' TERM
+		wait $sp
+		echo "Bail out! $T_NAME did not finish within $T_TIMEOUT s of taking the lock"
+		trap - TERM
+		# ($$ is the test's pid here too: a subshell keeps it)
+		if [ "$T_PGID" = $$ ]; then
+			kill -TERM -- "-$T_PGID" 2>/dev/null
+		else
+			kill -TERM $$ 2>/dev/null
+		fi
+	) &
+	T_WATCHDOG=$!
 fi
 T_DIR=$(mktemp -d "/tmp/shmfs-$T_NAME.XXXXXX")
 chmod 755 "$T_DIR"
@@ -118,9 +163,44 @@ t_bg() {
 	T_PIDS+=("$!")
 }
 
-# t_as_user CMD... : run CMD as the second user (uid/gid T_UID, no groups, no caps).
+# t_user_path PROG: a path of PROG the second user can run. The build tree
+# may be where no other user can read (a clone in /root, mode 0700), so a
+# program built there is copied once into the test's world-readable
+# directory, with the libraries it loads from the build tree, in the same
+# relative layout (its $ORIGIN runpath then finds them). Other paths are
+# given back as they are.
+t_user_path() {
+	local prog=$1 rel lib
+	case $prog in
+	"$SHMFS_BUILD_ROOT"/*) ;;
+	*) echo "$prog"; return 0 ;;
+	esac
+	rel=${prog#"$SHMFS_BUILD_ROOT"/}
+	if [ ! -x "$T_DIR/ubin/$rel" ]; then
+		mkdir -p "$T_DIR/ubin/$(dirname "$rel")"
+		cp "$prog" "$T_DIR/ubin/$rel.tmp" && chmod 755 "$T_DIR/ubin/$rel.tmp" || return 1
+		for lib in $(ldd "$prog" 2>/dev/null | awk -v b="$SHMFS_BUILD_ROOT/" '
+				index($3, b) == 1 { print $3 }'); do
+			rel=${lib#"$SHMFS_BUILD_ROOT"/}
+			mkdir -p "$T_DIR/ubin/$(dirname "$rel")"
+			[ -e "$T_DIR/ubin/$rel" ] || cp "$lib" "$T_DIR/ubin/$rel" || return 1
+		done
+		chmod -R a+rX "$T_DIR/ubin"
+		rel=${prog#"$SHMFS_BUILD_ROOT"/}
+		mv "$T_DIR/ubin/$rel.tmp" "$T_DIR/ubin/$rel"
+	fi
+	echo "$T_DIR/ubin/$rel"
+}
+
+# t_as_user CMD... : run CMD as the second user (uid/gid T_UID, no groups, no
+# caps), from the test's directory (the caller's may be closed to them); a
+# program from the build tree runs as its copy (t_user_path).
 t_as_user() {
-	setpriv --reuid="$T_UID" --regid="$T_UID" --clear-groups --inh-caps=-all -- "$@"
+	local prog
+	prog=$(t_user_path "$1") || return 1
+	shift
+	( cd "$T_DIR" && exec setpriv --reuid="$T_UID" --regid="$T_UID" --clear-groups --inh-caps=-all -- \
+		"$prog" "$@" )
 }
 
 # t_wait_for SECONDS CMD... : poll until CMD succeeds.
@@ -254,6 +334,7 @@ t_backing_teardown() {
 
 t_cleanup() {
 	local p
+	[ -n "$T_WATCHDOG" ] && kill "$T_WATCHDOG" 2>/dev/null && wait "$T_WATCHDOG" 2>/dev/null
 	for p in "${T_PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
 	done

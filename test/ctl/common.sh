@@ -50,7 +50,7 @@ ctl_hold() {
 	if [ "${3:-}" = as-user ]; then
 		# setpriv itself (not the t_as_user function) so $! is the process
 		t_bg setpriv --reuid="$T_UID" --regid="$T_UID" --clear-groups --inh-caps=-all -- \
-			"$CTLPROC" hold "$path" >"$out" 2>&1 </dev/null
+			"$(t_user_path "$CTLPROC")" hold "$path" >"$out" 2>&1 </dev/null
 	else
 		t_bg "$CTLPROC" hold "$path" >"$out" 2>&1 </dev/null
 	fi

@@ -54,6 +54,9 @@ static int group_setup(void **state)
 	lock_fd = open("/run/lock/shmfs-tests.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0)
 		return -1;
+	/* meson gives this test no timeout (the wait for the lock may be long);
+	 * its own limit starts once the lock is held */
+	alarm(600);
 	if (shmfs_page_types_load(&types) < 0)
 		return -1;
 	huge = shmfs_page_type_by_name(&types, "huge");

@@ -29,7 +29,15 @@ useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nolo
 	{ echo "Bail out! cannot create the test user $NR_USER"; exit 1; }
 NR_UID=$(id -u "$NR_USER")
 NR_GID=$(id -g "$NR_USER")
-as_nr() { setpriv --reuid="$NR_UID" --regid="$NR_GID" --clear-groups --inh-caps=-all -- "$@"; }
+# as_nr CMD...: CMD as the user, a build-tree program as its copy the user can
+# run (t_user_path), from a directory the user may enter
+as_nr() {
+	local prog
+	prog=$(t_user_path "$1") || return 1
+	shift
+	( cd "$T_DIR" && exec setpriv --reuid="$NR_UID" --regid="$NR_GID" --clear-groups --inh-caps=-all -- \
+		"$prog" "$@" )
+}
 nr_errno() { as_nr "$TSYS" "$@" 2>&1 | head -n 1 | cut -d' ' -f1; }
 
 fs_no_overcommit
@@ -41,20 +49,26 @@ mount -t hugetlbfs -o "pagesize=$((HP / 1024))K,uid=$NR_UID,gid=$NR_GID,mode=070
 	{ echo "Bail out! cannot mount the user's hugetlbfs"; exit 1; }
 chown "$NR_UID:$NR_GID" "$BACK" "$T_MNT"
 
+NR_SHMFS_BIN=$(t_user_path "$SHMFS_BIN")
 # nr_mount: the daemon as the user, in the foreground, backing mounts by option.
 nr_mount() {
-	# setpriv itself in the background (not the as_nr function, which would
-	# fork a shell): $! is then the daemon
-	setpriv --reuid="$NR_UID" --regid="$NR_GID" --clear-groups --inh-caps=-all -- \
-		"$SHMFS_BIN" -f -o "backing=$BACK,normal=$POOLS/normal,huge=$POOLS/huge" "$T_MNT" \
-		2>>"$T_DAEMON_ERR" &
+	# setpriv itself in the background (exec'd from the subshell, not the
+	# as_nr function, which would fork again): $! is then the daemon
+	( cd "$T_DIR" && exec setpriv --reuid="$NR_UID" --regid="$NR_GID" --clear-groups --inh-caps=-all -- \
+		"$NR_SHMFS_BIN" -f -o "backing=$BACK,normal=$POOLS/normal,huge=$POOLS/huge" "$T_MNT" \
+		2>>"$T_DAEMON_ERR" ) &
 	T_DAEMON_PID=$!
 	# root may not look into a mount without allow_other: ask the user
 	t_wait_for 10 as_nr mountpoint -q "$T_MNT"
 }
 
 # nr_gone PID: the daemon has exited (reaped: a zombie still answers kill -0).
-nr_gone() { ! ps -p "$1" -o stat= | grep -qv Z; }
+# Read from /proc: a missing tool must not look like a gone daemon.
+nr_gone() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -z "$st" ] || [ "$st" = Z ]
+}
 
 t_check "the user mounts shmfs over the mounts it owns" nr_mount
 H=$T_MNT/huge/node$N
