@@ -56,6 +56,7 @@ if [ "$T_TIMEOUT" -gt 0 ] 2>/dev/null; then
 	# group (the test, its daemon, its helpers) is ended, else the test alone.
 	T_PGID=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f3)
 	(
+		trap 'exit 0' TERM   # ended by t_cleanup: quietly
 		exec 9>&-   # the lock stays the test's alone
 		sleep "$T_TIMEOUT" </dev/null >/dev/null 2>&1 &
 		sp=$!
@@ -91,6 +92,8 @@ T_ALLOWED_STDERR=${T_ALLOWED_STDERR:-}   # egrep of daemon stderr lines a test e
 t_ok()     { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 t_not_ok() { T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); echo "not ok $T_N - $*"; }
 t_diag()   { sed 's/^/# /'; }
+# t_skip DESC REASON: a check this machine cannot run, said so (TAP SKIP).
+t_skip()   { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
 
 # t_check DESC CMD... : passes when CMD exits 0.
 t_check() {
@@ -153,6 +156,17 @@ t_done() {
 	echo "1..$T_N"
 	[ "$T_FAIL" -eq 0 ]
 	exit $?
+}
+
+# t_passthrough_skip: why a region cannot be mapped through the mount here
+# ("" when it can): FUSE passthrough needs Linux 6.9+ and a root daemon.
+t_passthrough_skip() {
+	local r maj min
+	r=$(uname -r)
+	maj=${r%%.*}; min=${r#*.}; min=${min%%[!0-9]*}
+	if [ "$maj" -lt 6 ] || { [ "$maj" -eq 6 ] && [ "${min:-0}" -lt 9 ]; }; then
+		echo "FUSE passthrough needs Linux 6.9+ (this kernel is $r)"
+	fi
 }
 
 # ---------------------------------------------------------------- processes

@@ -10,6 +10,8 @@ packages=(
 	fuse3
 	# tests: getfattr/setfattr, numactl, setpriv/mountpoint, fuser, a JSON parser for --json checks
 	attr numactl util-linux psmisc python3
+	# tests: ps (procps), systemd-escape for the mount unit's name (systemd), useradd (passwd)
+	procps systemd passwd
 	# the multi-NUMA-node VM test (test/vm): qemu, a Debian kernel, busybox, cpio
 	qemu-system-x86 linux-image-amd64 busybox-static cpio
 )
@@ -27,5 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# fusermount3 reads the mount table through /etc/mtab, which a fresh chroot
+# or container may lack.
+[ -e /etc/mtab ] || ln -s ../proc/self/mounts /etc/mtab
 # FUSE needs the module (built in on most kernels) and /dev/fuse.
 [ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true

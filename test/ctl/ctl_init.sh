@@ -79,20 +79,30 @@ t_like "it says no shmfs is mounted there" "no shmfs is mounted" "$(cat "$T_DIR/
 t_check "init again" ctl init 0755
 t_check "the tree works" ctl create again 1 normal "node$N0" 0644
 # a process mapping the region through the mount (FUSE passthrough)
-out=$(mktemp "$T_DIR/map.XXXXXX")
-t_bg "$TSYS" map "$T_MNT/normal/node$N0/again" r >"$out" 2>&1 </dev/null
-MT=$!
-t_check "a region can be mapped through the mount" t_wait_for 20 grep -q '^OK' "$out"
+skip=$(t_passthrough_skip)
+MT=
+if [ -n "$skip" ]; then
+	t_skip "a region can be mapped through the mount" "$skip"
+else
+	out=$(mktemp "$T_DIR/map.XXXXXX")
+	t_bg "$TSYS" map "$T_MNT/normal/node$N0/again" r >"$out" 2>&1 </dev/null
+	MT=$!
+	t_check "a region can be mapped through the mount" t_wait_for 20 grep -q '^OK' "$out"
+fi
 P=$(daemon_pid)
 t_like "the daemon runs in the background" '^[0-9]+$' "$P"
 kill -9 "$P"
 t_wait_for 20 sh -c "! kill -0 $P 2>/dev/null"
 t_is "with the daemon dead, query says so" 1 "$(ctl query >"$T_DIR/o" 2>&1; echo $?)"
 t_like "and what to do" "died.*shmfsctl fini|shmfsctl fini" "$(cat "$T_DIR/o")"
-t_is "with the daemon dead, fini refuses while a region is mapped through the mount" 1 \
-	"$(ctl fini >"$T_DIR/o" 2>&1; echo $?)"
-t_like "it names the process" "mapped through the mount by pid $MT" "$(cat "$T_DIR/o")"
-ctl_kill "$MT"
+if [ -n "$MT" ]; then
+	t_is "with the daemon dead, fini refuses while a region is mapped through the mount" 1 \
+		"$(ctl fini >"$T_DIR/o" 2>&1; echo $?)"
+	t_like "it names the process" "mapped through the mount by pid $MT" "$(cat "$T_DIR/o")"
+	ctl_kill "$MT"
+else
+	t_skip "with the daemon dead, fini refuses while a region is mapped through the mount" "$skip"
+fi
 t_check "fini tears down a mount whose daemon died" ctl fini
 t_is "the dead mount is gone" "" "$(awk -v m="$T_MNT" '$2 == m' /proc/mounts)"
 t_is "its backing root is gone" "" "$(ls -d "$DEF_BACKING" 2>/dev/null)"

@@ -18,6 +18,10 @@ FS_TYPES="huge normal"
 [ "$FS_GIG_SZ" -gt 0 ] && FS_TYPES="gigantic $FS_TYPES"
 FS_PROBE=$SHMFS_BUILD_ROOT/test/fs/fsprobe
 
+# Why this machine cannot run the gigantic-page checks ("" when it can).
+FS_GIG_SKIP=
+[ "$FS_GIG_SZ" -gt 0 ] || FS_GIG_SKIP="the kernel has no huge page size larger than $((FS_HUGE_SZ / 1024)) kB"
+
 # fs_expand_list "0-2,4": the node numbers of a kernel list, one per line.
 fs_expand_list() {
 	local part a b

@@ -16,6 +16,7 @@ if [ -z "${FS_MOUNT_NS:-}" ]; then
 fi
 . "$SHMFS_SOURCE_ROOT/test/harness.sh"
 . "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
+t_need systemd-escape
 
 N=$FS_N0
 BIN=$T_DIR/bin
