@@ -111,6 +111,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* permissions are the kernel's job (default_permissions) */
 	conn->want &= ~FUSE_CAP_POSIX_ACL;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	shmfs_passthrough_init(conn);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -358,8 +359,8 @@ out:
  * keep read and write in the daemon, which checks them. Elsewhere mmap of the
  * FUSE file is refused (ENODEV): map the backing file (user.shmfs.backing,
  * libshmfs) instead. */
-static void region_open_flags(struct shmfs_fs *fs, struct shmfs_region *r, int fd,
-			      struct fuse_file_info *fi)
+static void region_open_flags(fuse_req_t req, struct shmfs_fs *fs, struct shmfs_region *r,
+			      int fd, struct fuse_file_info *fi)
 {
 	int id;
 
@@ -369,11 +370,11 @@ static void region_open_flags(struct shmfs_fs *fs, struct shmfs_region *r, int f
 	/* registered once per region: the kernel wants one backing file for
 	 * every open of an inode; a refusal is remembered too */
 	if (r->passthrough_id == 0)
-		r->passthrough_id = shmfs_passthrough_open(fd);
+		r->passthrough_id = shmfs_passthrough_open(req, fd);
 	id = r->passthrough_id;
 	pthread_mutex_unlock(&fs->lock);
 	if (id > 0)
-		shmfs_passthrough_arm(id, (fi->flags & O_ACCMODE) != O_RDONLY);
+		shmfs_passthrough_arm(fi, id, (fi->flags & O_ACCMODE) != O_RDONLY);
 }
 
 static struct handle *handle_new(enum handle_kind kind)
@@ -458,7 +459,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	e.attr_timeout = e.entry_timeout = TTL_LONG;
 	h->region = r;
 	h->fd = fd;
-	region_open_flags(fs, r, fd, fi);
+	region_open_flags(req, fs, r, fd, fi);
 	/* one hold for the kernel's lookup reference, one for the open file */
 	shmfs_region_hold(fs, r, 1);
 	fi->fh = (uintptr_t)h;
@@ -506,7 +507,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			return;
 		}
 		h->fd = rc;
-		region_open_flags(fs, h->region, h->fd, fi);
+		region_open_flags(req, fs, h->region, h->fd, fi);
 	} else {
 		h = handle_new(HANDLE_CONTROL);
 		if (!h) {

@@ -1,28 +1,35 @@
 /* passthrough.c - region files served by the kernel straight from their
- * backing files (FUSE passthrough, Linux 6.9+), which libfuse 3.14 cannot ask
- * for. The daemon talks to /dev/fuse through libfuse's custom I/O hooks and
- * adds the two things libfuse leaves out:
- *   - the INIT reply takes FUSE_PASSTHROUGH, when the kernel's INIT request
- *     offered it, with a stacking depth of one (shmfs stays stackable under
- *     overlayfs);
- *   - the reply to an open or create of a region carries FOPEN_PASSTHROUGH
- *     and the id of the region's backing file, registered once per region
- *     with FUSE_DEV_IOC_BACKING_OPEN.
- * A passed-through file maps the backing file's own pages on mmap, and, unless
- * FOPEN_DIRECT_IO is kept (the kernel lets it win for read and write), reads
- * them in the kernel: one copy, no round trip through the daemon.
- * The kernel refuses hugetlbfs backing files (hugetlbfs sets the deepest
- * stacking depth so nothing stacks on it), so this serves normal regions;
- * huge ones stay with direct I/O through the daemon. Registering needs
- * CAP_SYS_ADMIN: for a non-root daemon nothing here is installed. */
+ * backing files (FUSE passthrough, Linux 6.9+). A passed-through file maps
+ * the backing file's own pages on mmap, and, unless FOPEN_DIRECT_IO is kept
+ * (the kernel lets it win for read and write), reads them in the kernel: one
+ * copy, no round trip through the daemon. The kernel refuses hugetlbfs
+ * backing files (hugetlbfs sets the deepest stacking depth so nothing stacks
+ * on it), so this serves normal regions; huge ones stay with direct I/O
+ * through the daemon, and are not even offered (no ioctl, no log line).
+ * Registering needs CAP_SYS_ADMIN: for a non-root daemon nothing is asked.
+ *
+ * Two ways, chosen at build time (meson: SHMFS_LIBFUSE_PASSTHROUGH):
+ *   - libfuse >= 3.16 has its own API: FUSE_CAP_PASSTHROUGH asked in init
+ *     with a stacking depth of one (shmfs stays stackable under overlayfs),
+ *     fuse_passthrough_open() registers a backing file, and fi->backing_id
+ *     makes libfuse's open or create reply carry FOPEN_PASSTHROUGH;
+ *   - older libfuse (Debian 12 has 3.14) cannot ask for it: the daemon talks
+ *     to /dev/fuse through libfuse's custom I/O hooks and patches the INIT
+ *     reply (FUSE_PASSTHROUGH, max_stack_depth) and the open or create reply
+ *     (FOPEN_PASSTHROUGH and the backing id, registered with
+ *     FUSE_DEV_IOC_BACKING_OPEN) itself.
+ * Both close a backing id with the FUSE_DEV_IOC_BACKING_CLOSE ioctl: a
+ * region is freed outside any request, and libfuse's close wants one. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/fuse.h>
+#include <linux/magic.h>
 
 #include "shmfs.h"
 
@@ -39,6 +46,61 @@ struct pt_backing_map {
 
 #define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
 #define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+static int dev_fd = -1;           /* the session's /dev/fuse */
+static atomic_bool enabled;       /* the kernel took FUSE_PASSTHROUGH */
+
+/* hugetlbfs files cannot back a FUSE file: do not ask */
+static bool backing_ok(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 && sfs.f_type != HUGETLBFS_MAGIC;
+}
+
+#if SHMFS_LIBFUSE_PASSTHROUGH
+/* ------------------------------------------------ libfuse >= 3.16: its API */
+
+int shmfs_passthrough_setup(struct fuse_session *se)
+{
+	dev_fd = fuse_session_fd(se);
+	return 0;
+}
+
+void shmfs_passthrough_init(struct fuse_conn_info *conn)
+{
+	/* the kernel takes passthrough only without writeback caching */
+	if (geteuid() != 0 || !(conn->capable & FUSE_CAP_PASSTHROUGH) ||
+	    (conn->want & FUSE_CAP_WRITEBACK_CACHE))
+		return;
+	conn->want |= FUSE_CAP_PASSTHROUGH;
+	/* libfuse adds the FUSE layer itself: the kernel gets PT_STACK_DEPTH */
+	conn->max_backing_stack_depth = PT_STACK_DEPTH - 1;
+	atomic_store(&enabled, true);
+}
+
+int shmfs_passthrough_open(fuse_req_t req, int backing_fd)
+{
+	int id;
+
+	if (!atomic_load(&enabled))
+		return -EOPNOTSUPP;
+	if (!backing_ok(backing_fd))
+		return -ELOOP;
+	/* 0 and errno on failure (libfuse logs it too) */
+	errno = 0;
+	id = fuse_passthrough_open(req, backing_fd);
+	return id > 0 ? id : -(errno ? errno : EIO);
+}
+
+void shmfs_passthrough_arm(struct fuse_file_info *fi, int id, bool keep_direct_io)
+{
+	fi->backing_id = id;
+	fi->direct_io = keep_direct_io;
+}
+
+#else
+/* ------------------------------------------------ older libfuse: patch replies */
 
 /* fuse_init_out up to max_stack_depth, which follows what libfuse fills */
 struct pt_init_out {
@@ -63,9 +125,7 @@ struct pt_open_out {
 	int32_t backing_id;
 };
 
-static int dev_fd = -1;           /* the session's /dev/fuse */
 static _Atomic uint64_t init_unique; /* the kernel's INIT request, while unanswered */
-static atomic_bool enabled;       /* the kernel took FUSE_PASSTHROUGH */
 
 /* The open or create reply this thread sends next: fuse_reply_open and
  * fuse_reply_create write from the calling thread. */
@@ -151,21 +211,38 @@ int shmfs_passthrough_setup(struct fuse_session *se)
 	return fuse_session_custom_io(se, &io, fd);
 }
 
-void shmfs_passthrough_stop(void)
+void shmfs_passthrough_init(struct fuse_conn_info *conn)
 {
-	atomic_store(&enabled, false);
-	dev_fd = -1;
+	(void)conn; /* negotiated in the INIT reply (patch_init) */
 }
 
-int shmfs_passthrough_open(int backing_fd)
+int shmfs_passthrough_open(fuse_req_t req, int backing_fd)
 {
 	struct pt_backing_map map = { .fd = backing_fd };
 	int id;
 
+	(void)req;
 	if (!atomic_load(&enabled))
 		return -EOPNOTSUPP;
+	if (!backing_ok(backing_fd))
+		return -ELOOP;
 	id = ioctl(dev_fd, PT_IOC_BACKING_OPEN, &map);
 	return id < 0 ? -errno : id;
+}
+
+void shmfs_passthrough_arm(struct fuse_file_info *fi, int id, bool keep_direct_io)
+{
+	(void)fi; /* the reply is patched on its way out (patch_open) */
+	pending.armed = true;
+	pending.keep_direct_io = keep_direct_io;
+	pending.backing_id = id;
+}
+#endif
+
+void shmfs_passthrough_stop(void)
+{
+	atomic_store(&enabled, false);
+	dev_fd = -1;
 }
 
 void shmfs_passthrough_close(int id)
@@ -174,11 +251,4 @@ void shmfs_passthrough_close(int id)
 
 	if (id > 0 && dev_fd >= 0)
 		ioctl(dev_fd, PT_IOC_BACKING_CLOSE, &v);
-}
-
-void shmfs_passthrough_arm(int id, bool keep_direct_io)
-{
-	pending.armed = true;
-	pending.keep_direct_io = keep_direct_io;
-	pending.backing_id = id;
 }

@@ -321,18 +321,21 @@ void shmfs_notify_stop(struct shmfs_fs *fs);
 
 /* ------------------------------------------------------------ passthrough.c */
 
-/* Talk to /dev/fuse through hooks that add FUSE passthrough to what libfuse
- * negotiates (root only; a no-op otherwise). Call after mounting. */
+/* Set up FUSE passthrough for the session (root only; a no-op otherwise):
+ * libfuse's own API (>= 3.16), or hooks on /dev/fuse for older libfuse.
+ * Call after mounting. */
 int shmfs_passthrough_setup(struct fuse_session *se);
+/* Ask for passthrough in the init handler (libfuse's API). */
+void shmfs_passthrough_init(struct fuse_conn_info *conn);
 /* The session is going: forget its /dev/fuse (its backing ids go with it). */
 void shmfs_passthrough_stop(void);
 /* Register a backing file: its id (> 0), or -EOPNOTSUPP when the kernel did
- * not take passthrough, or the kernel's refusal (-ELOOP for hugetlbfs). */
-int shmfs_passthrough_open(int backing_fd);
+ * not take passthrough, or a refusal (-ELOOP for hugetlbfs). */
+int shmfs_passthrough_open(fuse_req_t req, int backing_fd);
 void shmfs_passthrough_close(int id);
-/* Make the open or create reply this thread sends next pass through to
- * backing file ID (mmap always; read and write too unless KEEP_DIRECT_IO). */
-void shmfs_passthrough_arm(int id, bool keep_direct_io);
+/* Make the open or create reply for FI pass through to backing file ID (mmap
+ * always; read and write too unless KEEP_DIRECT_IO). */
+void shmfs_passthrough_arm(struct fuse_file_info *fi, int id, bool keep_direct_io);
 
 /* ------------------------------------------------------------ main.c (options) */
 
