@@ -908,13 +908,38 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 /* ------------------------------------------------------------ statfs, xattr */
 
+/* The pool of page type K on NODE (-1: every node) in pages of that type.
+ * Normal pages have no pool: the tmpfs's room stands in. */
+static int statfs_pool(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, uint64_t *ret_total,
+		       uint64_t *ret_free)
+{
+	const struct shmfs_page_type *pt = fs->type[k].pt;
+	uint64_t total = 0, free_pages = 0;
+
+	if (!shmfs_page_type_is_huge(pt))
+		return shmfs_normal_pool(fs, node, ret_total, ret_free);
+	for (int n = 0; n < SHMFS_NODE_MAX; n++) {
+		struct shmfs_pool_stat ps;
+		if (!shmfs_node_valid(fs, n) || (node >= 0 && n != node))
+			continue;
+		if (shmfs_pool_stat(pt, n, &ps) == 0) {
+			total += ps.total;
+			free_pages += ps.free;
+		}
+	}
+	*ret_total = total;
+	*ret_free = free_pages;
+	return 0;
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct shmfs_fs *fs = fs_of(req);
 	struct shmfs_ino_info info;
 	struct statvfs sv;
 	enum shmfs_page_kind k = SHMFS_PAGE_NORMAL;
-	int node = -1;
+	uint64_t total = 0, free_pages = 0;
+	int node = -1, rc;
 
 	memset(&sv, 0, sizeof(sv));
 	shmfs_ino_decode(fs, ino, &info);
@@ -932,45 +957,40 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		k = info.kind;
 		node = info.node;
 	} else {
-		/* the root: the first type present, normal pages when there */
-		for (int i = 0; i < SHMFS_PAGE_KIND_CNT; i++)
-			if (fs->type[i].pt) {
-				k = (enum shmfs_page_kind)i;
-				break;
+		/* the root: every type's pool added up, in bytes counted in base
+		 * pages, so `df -h` of the mount says how much memory shmfs has
+		 * and how much of it is used */
+		uint64_t bsize = (uint64_t)getpagesize();
+
+		for (int i = 0; i < SHMFS_PAGE_KIND_CNT; i++) {
+			uint64_t t, f;
+
+			if (!fs->type[i].pt)
+				continue;
+			rc = statfs_pool(fs, (enum shmfs_page_kind)i, -1, &t, &f);
+			if (rc < 0) {
+				reply_err(req, rc);
+				return;
 			}
+			total += t * (fs->type[i].pt->page_sz / bsize);
+			free_pages += f * (fs->type[i].pt->page_sz / bsize);
+		}
+		sv.f_bsize = sv.f_frsize = (unsigned long)bsize;
+		goto out;
 	}
 	if (!fs->type[k].pt) {
 		reply_err(req, -ENOENT);
 		return;
 	}
-	if (!shmfs_page_type_is_huge(fs->type[k].pt)) {
-		uint64_t total, free_pages;
-		int rc = shmfs_normal_pool(fs, node, &total, &free_pages);
-
-		if (rc < 0) {
-			reply_err(req, rc);
-			return;
-		}
-		sv.f_bsize = sv.f_frsize = (unsigned long)fs->type[k].pt->page_sz;
-		sv.f_blocks = total;
-		sv.f_bfree = sv.f_bavail = free_pages;
-	} else {
-		const struct shmfs_page_type *pt = fs->type[k].pt;
-		uint64_t total = 0, free_pages = 0;
-
-		for (int n = 0; n < SHMFS_NODE_MAX; n++) {
-			struct shmfs_pool_stat ps;
-			if (!shmfs_node_valid(fs, n) || (node >= 0 && n != node))
-				continue;
-			if (shmfs_pool_stat(pt, n, &ps) == 0) {
-				total += ps.total;
-				free_pages += ps.free;
-			}
-		}
-		sv.f_bsize = sv.f_frsize = (unsigned long)pt->page_sz;
-		sv.f_blocks = total;
-		sv.f_bfree = sv.f_bavail = free_pages;
+	rc = statfs_pool(fs, k, node, &total, &free_pages);
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
 	}
+	sv.f_bsize = sv.f_frsize = (unsigned long)fs->type[k].pt->page_sz;
+out:
+	sv.f_blocks = total;
+	sv.f_bfree = sv.f_bavail = free_pages;
 	pthread_mutex_lock(&fs->lock);
 	sv.f_files = fs->region_cnt + 1000000;
 	sv.f_ffree = sv.f_favail = 1000000;

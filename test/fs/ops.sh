@@ -129,6 +129,13 @@ t_like "df of normal/node$N shows a non-empty pool" '^[1-9][0-9]* [0-9]+$' \
 	"$(df -B1 --output=size,avail "$R" | tail -n 1 | xargs)"
 t_like "df of the mount root works and shows a size" '^[1-9][0-9]* [0-9]+$' \
 	"$(df -B1 --output=size,avail "$T_MNT" | tail -n 1 | xargs)"
+sum_size=0; sum_avail=0
+for t in $FS_TYPES; do
+	read -r sz av < <(df -B1 --output=size,avail "$T_MNT/$t" | tail -n 1)
+	sum_size=$((sum_size + sz)); sum_avail=$((sum_avail + av))
+done
+t_is "df of the mount root adds up every type's pool (so a huge region shows as used)" \
+	"$sum_size $sum_avail" "$(df -B1 --output=size,avail "$T_MNT" | tail -n 1 | xargs)"
 if [ "$FS_GIG_SZ" -gt 0 ]; then
 	t_is "df of gigantic/node$N shows the node's gigantic pool" \
 		"$(( $(t_hp_total gigantic "$N") * FS_GIG_SZ )) $(( $(t_hp_free gigantic "$N") * FS_GIG_SZ ))" \
