@@ -90,6 +90,7 @@
 #define SHMFS_SHMFS_H
 
 #include <limits.h>
+#include <linux/limits.h> /* PATH_MAX, which <limits.h> gives only with POSIX or GNU extensions */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
