@@ -62,6 +62,7 @@ extern const struct ctl_cmd ctl_region_cmds[];
 extern const struct ctl_cmd ctl_info_cmds[];
 extern const struct ctl_cmd ctl_numa_cmds[];
 extern const struct ctl_cmd ctl_heap_cmds[];
+extern const struct ctl_cmd ctl_conf_cmds[];
 
 /* ------------------------------------------------------------ output.c */
 

@@ -1,0 +1,148 @@
+#!/bin/bash
+# ctl_units.sh - the systemd units as shipped (packaging/*.in, filled with
+# this build's programs): systemd-analyze verify accepts them with no
+# warning (no ordering cycle between the boot-time pools and the mount), and
+# their commands do what the units promise when run as systemd would run
+# them: shmfs-pools.service's apply-config sets the pools of a config file
+# all or nothing, and shmfs@.service's daemon, killed, is restarted by its
+# ExecStopPost + ExecStart over the dead mount and shows the same regions.
+. "$SHMFS_SOURCE_ROOT/test/harness.sh"
+. "$SHMFS_SOURCE_ROOT/test/ctl/common.sh"
+t_need systemd-analyze systemd-escape
+
+UNITS=$T_DIR/units
+ETC=$T_DIR/etc
+CONF=$ETC/shmfs/pools.conf
+INST=$(systemd-escape --path "$T_MNT")
+DEF_BACKING=/run/shmfs/$INST
+mkdir -p "$UNITS" "$ETC/shmfs"
+
+units_cleanup() {
+	if [ -n "$(awk -v m="$T_MNT" '$2 == m' /proc/mounts)" ]; then
+		"$SHMFSCTL_BIN" --mount "$T_MNT" -q fini -f >/dev/null 2>&1 || umount -l "$T_MNT" 2>/dev/null
+	fi
+	# the default backing root (its name has a backslash: /proc/mounts
+	# writes it as \134, so t_backing_teardown would not find it)
+	if [ -d "$DEF_BACKING" ]; then
+		local t i
+		for i in 1 2 3; do
+			for t in .normal .huge .gigantic; do
+				find "$DEF_BACKING/$t" -mindepth 1 -delete 2>/dev/null
+				umount -l "$DEF_BACKING/$t" 2>/dev/null
+			done
+		done
+		rm -rf "$DEF_BACKING"
+	fi
+	t_cleanup
+}
+trap units_cleanup EXIT
+
+for u in mnt-shmfs.mount shmfs@.service shmfs-pools.service; do
+	# this build's programs, under their installed names
+	sed -e "s|@bindir@/shmfsctl|$SHMFSCTL_BIN|g" -e "s|@sbindir@/shmfs|$SHMFS_BIN|g" \
+	    -e "s|@bindir@|$(dirname "$SHMFSCTL_BIN")|g" -e "s|@sbindir@|$(dirname "$SHMFS_BIN")|g" \
+	    -e "s|@sysconfdir@|$ETC|g" "$SHMFS_SOURCE_ROOT/packaging/$u.in" >"$UNITS/$u"
+done
+
+# ---------------------------------------------------------------- verify
+(cd "$UNITS" && systemd-analyze verify --man=no ./mnt-shmfs.mount ./shmfs-pools.service \
+	./shmfs@.service) >"$T_DIR/verify.out" 2>&1
+t_is "systemd-analyze verify accepts the units" 0 "$?"
+t_is "... with no warning (no ordering cycle)" "" "$(cat "$T_DIR/verify.out")"
+
+# unit KEY UNIT: the values of KEY in UNIT, one per line, with the systemd
+# specifiers this test uses filled in and a leading '-' (ignore failure) cut.
+unit() {
+	sed -n "s/^$1=-\{0,1\}//p" "$UNITS/$2" | sed -e "s|%f|$T_MNT|g" -e "s|%i|$INST|g"
+}
+t_is "the daemon service restarts a daemon that fails" "on-failure" "$(unit Restart shmfs@.service)"
+t_like "the mount waits for the boot-time pools" "shmfs-pools.service" "$(unit After mnt-shmfs.mount)"
+t_like "so does the daemon service" "shmfs-pools.service" "$(unit After shmfs@.service)"
+t_is "the mount unit no longer suggests ExecStartPost=" "" "$(grep -i ExecStartPost "$UNITS/mnt-shmfs.mount")"
+
+# ---------------------------------------------------------------- pools at boot
+ctl_no_overcommit
+N=$N0
+t_pool_grow huge "$N" 0
+before=$(t_hp_total huge "$N")
+want=$((before + 2))
+read -ra POOLS_CMD <<<"$(unit ExecStart shmfs-pools.service)"
+
+printf '# test\nhuge node%s %s   # two more\n' "$N" "$want" >"$CONF"
+t_check "apply-config -n checks the file" "${POOLS_CMD[@]:0:2}" -n "$CONF"
+t_is "... and changes nothing" "$before" "$(t_hp_total huge "$N")"
+t_check "the pools unit's command sets the pools of the file" "${POOLS_CMD[@]}"
+t_is "... to exactly what it says" "$want" "$(t_hp_total huge "$N")"
+t_check "running it again (a second boot) is harmless" "${POOLS_CMD[@]}"
+t_is "... the pool stays" "$want" "$(t_hp_total huge "$N")"
+
+printf 'huge %s %s\nhuge %s 1 extra\n' "$N" "$before" "$N" >"$CONF"
+t_is "a bad line is refused as bad usage" 2 "$("${POOLS_CMD[@]}" >"$T_DIR/o" 2>&1; echo $?)"
+t_like "... naming the file and line" "pools.conf:2:" "$(cat "$T_DIR/o")"
+t_is "... and no pool changes, not even the good line's" "$want" "$(t_hp_total huge "$N")"
+printf 'huge %s 1\nhuge node%s 2\n' "$N" "$N" >"$CONF"
+t_is "a pool given twice is refused" 2 "$("${POOLS_CMD[@]}" >"$T_DIR/o" 2>&1; echo $?)"
+t_like "... saying where it was first" "line 1 already" "$(cat "$T_DIR/o")"
+printf 'normal %s 8\n' "$N" >"$CONF"
+t_is "normal pages (no pool) are refused" 2 "$("${POOLS_CMD[@]}" >/dev/null 2>&1; echo $?)"
+
+# all or nothing: a pool the machine cannot hold (more gigantic pages than
+# memory, as ctl_pools.sh asks) puts the earlier lines' pools back
+mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+if [ -n "$(t_hp_dir gigantic "$N" 2>/dev/null)" ] && [ -d "$(t_hp_dir gigantic "$N")" ] &&
+   [ "$(t_hp_dir gigantic "$N")" != "$(t_hp_dir huge "$N")" ]; then
+	printf 'huge %s %s\ngigantic %s %s\n' "$N" "$((want + 1))" "$N" "$((mem_kb / 1048576 + 1))" \
+		>"$ETC/shmfs/other.conf"
+	t_is "a later pool out of reach fails the whole file" 1 \
+		"$("${POOLS_CMD[@]:0:2}" "$ETC/shmfs/other.conf" >"$T_DIR/o" 2>&1; echo $?)"
+	t_is "... and the earlier line's pool is put back" "$want" "$(t_hp_total huge "$N")"
+	t_like "... saying so" "every pool is as before" "$(cat "$T_DIR/o")"
+else
+	t_skip "a later pool out of reach fails the whole file" "the kernel has no gigantic page size"
+fi
+t_is "a normal user may check a file" 0 \
+	"$(chmod 644 "$ETC/shmfs/other.conf"; t_as_user "$SHMFSCTL_BIN" apply-config -n "$ETC/shmfs/other.conf" >/dev/null 2>&1; echo $?)"
+t_is "... but not apply it" 1 \
+	"$(t_as_user "$SHMFSCTL_BIN" apply-config "$ETC/shmfs/other.conf" >/dev/null 2>&1; echo $?)"
+t_is "... and nothing changed" "$want" "$(t_hp_total huge "$N")"
+
+# ---------------------------------------------------------------- the daemon service
+# run KEY: one command of shmfs@.service for this instance, as systemd would
+svc() {
+	local line words
+	line=$(unit "$1" shmfs@.service)
+	read -ra words <<<"$line"
+	"${words[@]}"
+}
+svc_start() {
+	local words
+	svc ExecStartPre || return 1
+	read -ra words <<<"$(unit ExecStart shmfs@.service)"
+	# the daemon itself in the background: $! is its pid
+	"${words[@]}" 2>>"$T_DAEMON_ERR" &
+	T_DAEMON_PID=$!
+	t_wait_for 10 mountpoint -q "$T_MNT"
+}
+rmdir "$T_MNT" 2>/dev/null
+t_check "the service's ExecStartPre + ExecStart mount shmfs on the instance's path" svc_start
+t_is "it is a shmfs mount" "fuse.shmfs" "$(awk -v m="$T_MNT" '$2 == m { print $3 }' /proc/mounts)"
+t_check "a region can be made" ctl create kept 1 huge "$N" 0644
+printf 'survives\n' >"$T_MNT/huge/node$N/kept"
+
+kill -9 "$T_DAEMON_PID"
+wait "$T_DAEMON_PID" 2>/dev/null
+T_DAEMON_PID=
+t_fails "killed, the daemon leaves a dead mount" ls "$T_MNT"
+t_check "the service's ExecStopPost drops it" sh -c "$(unit ExecStopPost shmfs@.service) || true"
+t_check "the restart (ExecStartPre + ExecStart) mounts again" svc_start
+t_is "the region is there again, with its bytes" "survives" \
+	"$(head -n 1 "$T_MNT/huge/node$N/kept" 2>&1)"
+t_check "the service's ExecStop (systemctl stop) unmounts" svc ExecStop
+wait "$T_DAEMON_PID"
+t_is "... and the daemon exits 0, so the unit stops without failing" 0 "$?"
+T_DAEMON_PID=
+t_is "the mount is gone" "" "$(awk -v m="$T_MNT" '$2 == m' /proc/mounts)"
+t_is "the region outlives the stop, in the default backing root" "survives" \
+	"$(head -n 1 "$DEF_BACKING/.huge/kept" 2>&1)"
+
+t_done
