@@ -56,6 +56,9 @@ if [ "${SHMFS_CHROOT_INNER:-}" = 1 ]; then
 	}
 	# nothing mounted here reaches the host
 	mount --make-rprivate /
+	# the root a test sees is a mount point, as on a real machine (unshare
+	# --propagation and mount --make-private need one)
+	mount --bind "$root" "$root"; mounted+=("$root")
 	mount -t proc proc "$root/proc"; mounted+=("$root/proc")
 	bind /sys /sys   # writable: the tests set the huge page pools
 	bind /dev /dev
