@@ -15,22 +15,21 @@ cd "$(dirname "$0")/.."
 top=$PWD
 out=${1:-$top/build-deb}
 
-# what building the packages needs (the build dependencies and the tools)
-need=(dpkg-dev debhelper fakeroot lintian git meson ninja-build pkgconf libfuse3-dev libnuma-dev fuse3)
-dpkg-query -W -f='${Status}\n' systemd-dev 2>/dev/null | grep -q 'install ok' ||
-	dpkg-query -W -f='${Status}\n' systemd 2>/dev/null | grep -q 'install ok' || need+=(systemd)
+# the tools; the build dependencies come from debian/control below
+need=(dpkg-dev build-essential fakeroot lintian git)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+as_root_install() {
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "debs.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+		echo "debs.sh: missing packages: $*; run as root to install them" >&2
 		exit 1
 	fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+[ ${#missing[@]} -eq 0 ] || as_root_install "${missing[@]}"
 
 version=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
 upstream=${version%-*}
@@ -45,6 +44,14 @@ mkdir -p "$out"
 git archive --format=tar --prefix="shmfs-$upstream/" HEAD | gzip -9n >"$out/shmfs_$upstream.orig.tar.gz"
 tar -C "$out" -xzf "$out/shmfs_$upstream.orig.tar.gz"
 cp -a "$out/shmfs-$upstream/packaging/debian" "$out/shmfs-$upstream/debian"
+if ! (cd "$out/shmfs-$upstream" && dpkg-checkbuilddeps) 2>/dev/null; then
+	if [ "$(id -u)" -ne 0 ]; then
+		(cd "$out/shmfs-$upstream" && dpkg-checkbuilddeps)
+		echo "debs.sh: run as root to install the build dependencies" >&2
+		exit 1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq "$out/shmfs-$upstream" >/dev/null
+fi
 echo "=== dpkg-buildpackage -us -uc (shmfs $version, from $(git rev-parse --short HEAD))"
 (cd "$out/shmfs-$upstream" && dpkg-buildpackage -us -uc) >"$out/build.log" 2>&1 || {
 	tail -n 40 "$out/build.log"; exit 1; }
