@@ -53,7 +53,7 @@ check "the source package is complete (.dsc, .orig.tar.gz, .debian.tar.xz)" \
 	ls "$debs"/shmfs_*.dsc "$debs"/shmfs_*.orig.tar.gz "$debs"/shmfs_*.debian.tar.xz
 
 # ---------------------------------------------------------------- install
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev pkgconf \
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev pkgconf systemd \
 	"$debs"/shmfs_*_amd64.deb "$debs"/libshmfs0_*_amd64.deb "$debs"/libshmfs-dev_*_amd64.deb \
 	>/tmp/install.out 2>&1
 is "the three packages install" 0 "$?"
