@@ -100,7 +100,13 @@ mkdir -p "$cache/$suite-apt/partial"
 
 # This run's root: a copy of the base, a fresh clone in /root.
 work=$(mktemp -d "/var/tmp/shmfs-chroot-$suite.XXXXXX")
+inner=
 cleanup() {
+	# stopped early: end the run (its namespaces end every process in it)
+	if [ -n "$inner" ] && kill -0 "$inner" 2>/dev/null; then
+		kill -KILL "$inner" 2>/dev/null
+		wait "$inner" 2>/dev/null
+	fi
 	# the namespace is gone by now and took its mounts along; nothing is
 	# mounted under $work in this namespace, so this removes only the copy
 	if [ -n "$(awk -v w="$work/" 'index($2, w) == 1' /proc/mounts)" ]; then
@@ -110,6 +116,7 @@ cleanup() {
 	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 cp -a "$base/." "$work/"
 cp /etc/resolv.conf "$work/etc/resolv.conf" 2>/dev/null || true
 chmod 700 "$work/root"
@@ -120,5 +127,8 @@ echo "=== $suite: $(cat "$work/etc/debian_version"); clone of $(git -C "$top" re
 # script is killed) every process and mount of the run ends with them.
 rc=0
 SHMFS_CHROOT_INNER=1 SHMFS_CHROOT_ROOT=$work \
-	unshare --mount --pid --fork --kill-child -- "$0" "$suite" "$cmd" || rc=$?
+	unshare --mount --pid --fork --kill-child -- "$0" "$suite" "$cmd" </dev/null &
+inner=$!
+wait "$inner" || rc=$?
+inner=
 exit $rc
