@@ -105,7 +105,7 @@ cleanup() {
 	# stopped early: end the run (its namespaces end every process in it)
 	if [ -n "$inner" ] && kill -0 "$inner" 2>/dev/null; then
 		kill -KILL "$inner" 2>/dev/null
-		wait "$inner" 2>/dev/null
+		wait "$inner" 2>/dev/null || true   # (set -e: its status is not ours)
 	fi
 	# the namespace is gone by now and took its mounts along; nothing is
 	# mounted under $work in this namespace, so this removes only the copy
