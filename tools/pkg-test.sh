@@ -111,7 +111,6 @@ for m in $(awk '$2 ~ "^/run/shmfs/" { print $2 }' /proc/mounts | sort -r); do
 	umount -l "$m"
 done
 cp /tmp/fstab.saved /etc/fstab
-userdel -r shmfs-pkgtest >/dev/null 2>&1
 
 # ---------------------------------------------------------------- purge
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq shmfs libshmfs0 libshmfs-dev >/tmp/purge.out 2>&1
@@ -119,6 +118,15 @@ is "the packages purge" 0 "$?"
 is "nothing of them is left" "" \
 	"$(ls -d /usr/bin/shmfsctl /usr/sbin/shmfs /usr/sbin/mount.fuse.shmfs /etc/shmfs \
 		/usr/include/shmfs "$unitdir/shmfs-pools.service" 2>/dev/null)"
+
+# ---------------------------------------------------------------- meson install, as the README says
+readme=$(sed -n '/^meson setup build-install/,/ldconfig$/p' README.md)
+check "the README's meson install works (prefix /usr, multiarch libdir, ldconfig)" bash -ec "$readme"
+is "a normal user runs the installed shmfsctl (it finds libshmfs.so.0)" 0 \
+	"$(as_user "shmfsctl --version" >/dev/null 2>&1; echo $?)"
+check "mount.fuse.shmfs is installed" test -e /usr/sbin/mount.fuse.shmfs
+ninja -C build-install uninstall >/dev/null 2>&1
+userdel -r shmfs-pkgtest >/dev/null 2>&1
 
 echo "1..$n"
 echo "$((n - failed)) passed, $failed failed"
