@@ -246,6 +246,25 @@ static void foreign_files(struct ctl *c, const struct ctl_region *regs, size_t r
 	}
 }
 
+/* DPDK finds no hugetlbfs in the tree: it is given the backing store's
+ * directory of the default huge page size instead (shmfs(8), "With DPDK"). */
+static void dpdk_hint(struct ctl *c, struct json *j)
+{
+	const struct shmfs_page_type *t = &c->types.type[SHMFS_PAGE_HUGE];
+	char backing[4096];
+
+	if (!shmfs_page_type_present(t) || ctl_xattr(c->mount, SHMFS_XATTR_BACKING, backing, sizeof(backing)) < 0)
+		return;
+	if (j) {
+		char dir[4200];
+
+		snprintf(dir, sizeof(dir), "%s/%s", backing, t->backing_dir);
+		json_str(j, "dpdk_huge_dir", dir);
+	} else {
+		printf("  for DPDK:  --huge-dir %s/%s\n", backing, t->backing_dir);
+	}
+}
+
 static int run_info(struct ctl *c, const struct ctl_args *a)
 {
 	bool all = a->opt[0];
@@ -285,10 +304,11 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 			       ctl_size(u.free), u.size ? 100.0 * (double)u.free / (double)u.size : 0.0);
 		}
 	}
-	if (c->json) {
+	if (c->json)
 		json_arr_close(&j);
+	dpdk_hint(c, c->json ? &j : NULL);
+	if (c->json)
 		json_arr_open(&j, "regions");
-	}
 	for (size_t i = 0; i < reg_cnt; i++) {
 		if (!regs[i].readable && !all)
 			continue;
