@@ -167,6 +167,8 @@ void ctl_region_json(struct json *j, const struct ctl_region *g)
 struct fs_usage {
 	const struct shmfs_page_type *t;
 	uint64_t size, free;
+	bool huge;
+	uint64_t surplus, overcommit;   /* pages (huge types) */
 };
 
 static int fs_usage(struct ctl *c, const struct shmfs_page_type *t, struct fs_usage *ret)
@@ -180,6 +182,12 @@ static int fs_usage(struct ctl *c, const struct shmfs_page_type *t, struct fs_us
 	ret->t = t;
 	ret->size = (uint64_t)sv.f_blocks * sv.f_frsize;
 	ret->free = (uint64_t)sv.f_bavail * sv.f_frsize;
+	ret->huge = shmfs_page_type_is_huge(t);
+	ret->surplus = ret->overcommit = 0;
+	if (ret->huge) {
+		(void)ctl_xattr_u64(path, SHMFS_XATTR_POOL_SURPLUS, &ret->surplus);
+		(void)ctl_xattr_u64(path, SHMFS_XATTR_POOL_OVERCOMMIT, &ret->overcommit);
+	}
 	return 0;
 }
 
@@ -298,10 +306,20 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 			json_u64(&j, "page_size", u.t->page_sz);
 			json_u64(&j, "size", u.size);
 			json_u64(&j, "free", u.free);
+			if (u.huge) {
+				json_u64(&j, "surplus", u.surplus);
+				json_u64(&j, "overcommit", u.overcommit);
+			}
 			json_obj_close(&j);
 		} else {
-			printf("  %-9s size: %-8s free: %s (%.1f%%)\n", u.t->name, ctl_size(u.size),
+			printf("  %-9s size: %-8s free: %s (%.1f%%)", u.t->name, ctl_size(u.size),
 			       ctl_size(u.free), u.size ? 100.0 * (double)u.free / (double)u.size : 0.0);
+			/* surplus pages are in size already; overcommit is what the
+			 * kernel may still add on demand (sizing may use it) */
+			if (u.huge && (u.surplus || u.overcommit))
+				printf(" surplus: %llu overcommit: %llu pages", (unsigned long long)u.surplus,
+				       (unsigned long long)u.overcommit);
+			putchar('\n');
 		}
 	}
 	if (c->json)

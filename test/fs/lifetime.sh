@@ -137,6 +137,7 @@ t_like ".status has an overcommit column" "^type +page_size +node +total +free +
 	"$(sed -n 2p "$T_MNT/.status")"
 t_like ".status gives the huge pool's overcommit" "^huge +$HP +$FS_N0( +[0-9]+){4} +3$" \
 	"$(grep "^huge " "$T_MNT/.status")"
+t_like "shmfsctl info shows it with the huge pool" "^  huge .* overcommit: 3 pages$" "$(ctl info)"
 echo 0 >"$oc"
 
 # ---------------------------------------------------------------- mapper pids
