@@ -138,6 +138,13 @@ t_like ".status has an overcommit column" "^type +page_size +node +total +free +
 t_like ".status gives the huge pool's overcommit" "^huge +$HP +$FS_N0( +[0-9]+){4} +3$" \
 	"$(grep "^huge " "$T_MNT/.status")"
 t_like "shmfsctl info shows it with the huge pool" "^  huge .* overcommit: 3 pages$" "$(ctl info)"
+# Sizing may use surplus pages the administrator allowed (hugeadm
+# --pool-pages-max): one page more than the pool has free.
+free=$(fs_x "$H" user.shmfs.pool.free)
+t_check "a region may take surplus pages beyond the free pool" truncate -s $(( (free + 1) * HP )) "$H/over"
+t_is "the node directory counts the surplus page" 1 "$(fs_x "$H" user.shmfs.pool.surplus)"
+t_like ".status shows it" "^huge +$HP +$FS_N0( +[0-9]+){3} +1 +3$" "$(grep "^huge " "$T_MNT/.status")"
+rm -f "$H/over"
 echo 0 >"$oc"
 
 # ---------------------------------------------------------------- mapper pids
