@@ -312,6 +312,16 @@ void shmfs_guard_drop_locked(struct shmfs_region *r);
 /* May a process of uid/gid see pid in /proc (read its maps)? */
 bool shmfs_pid_visible(pid_t pid, uid_t uid, gid_t gid);
 
+/* ------------------------------------------------------------ sparse.c */
+
+/* The nodes of the pages an open file holds, asked of the kernel without
+ * allocating a page for any hole (userfaultfd: holes raise SIGBUS); for a
+ * file sized by another program that may be sparse. ret_present (may be
+ * NULL) gets the number of pages held. -errno when userfaultfd is not
+ * available (the caller falls back to shmfs_region_nodes). */
+int shmfs_sparse_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret,
+		       uint64_t *ret_present);
+
 /* ------------------------------------------------------------ xattr.c */
 
 /* ctx: the asking process (fuse_req_ctx()): its pid shares scans of /proc

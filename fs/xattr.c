@@ -305,7 +305,17 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const struct 
 			return fd;
 		if (fstat(fd, &st) < 0)
 			return -errno;
-		rc = shmfs_region_nodes(fs, fd, pt->page_sz, (uint64_t)st.st_size, &m);
+		/* a sparse file (made by another program) is probed without
+		 * filling its holes */
+		rc = -ENOTSUP;
+		if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
+			/* userfaultfd takes only mappings that may be written */
+			_cleanup_close_ int wfd = shmfs_region_open_backing(fs, r, O_RDWR);
+
+			rc = wfd < 0 ? wfd : shmfs_sparse_nodes(wfd, pt->page_sz, (uint64_t)st.st_size, &m, NULL);
+		}
+		if (rc < 0)
+			rc = shmfs_region_nodes(fs, fd, pt->page_sz, (uint64_t)st.st_size, &m);
 		if (rc < 0)
 			return rc;
 		rc = shmfs_format_list(m.bits, SHMFS_NODE_MAX, buf, sizeof(buf));

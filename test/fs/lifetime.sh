@@ -123,6 +123,10 @@ fallocate -l "$HP" "$(fs_backing huge sparse)"
 truncate -s $((4 * HP)) "$(fs_backing huge sparse)"
 t_check "a file made in the backing store shows in the tree" t_wait_for 10 test -e "$H/sparse"
 t_is "page_count counts the pages the kernel holds, not the size" 1 "$(fs_x "$H/sparse" user.shmfs.page_count)"
+free=$(fs_x "$H" user.shmfs.pool.free)
+t_is "numa_nodes names the node of the page it holds" "$FS_N0" "$(fs_x "$H/sparse" user.shmfs.numa_nodes)"
+t_is "... without filling its holes" "1 $free" \
+	"$(fs_x "$H/sparse" user.shmfs.page_count) $(fs_x "$H" user.shmfs.pool.free)"
 t_is "a dense region's page_count is its size in pages" 2 "$(fs_x "$H/wksp" user.shmfs.page_count)"
 t_like ".status counts its pages as the kernel does" "^huge/node$FS_N0/sparse $((4 * HP)) 1 persistent$" \
 	"$(grep sparse "$T_MNT/.status")"
