@@ -116,6 +116,24 @@ t_is ".control clean removed exactly the orphans" "copied installed mine printed
 t_is "... and kept every persistent huge region" "plain wksp" "$(ls "$H" | xargs)"
 fs_unmap "$zparent"
 
+# ---------------------------------------------------------------- the guard
+
+# DPDK deletes "*map_*" files it can lock exclusively: the daemon holds a
+# shared flock on regions with such names, and on no other.
+free=$(fs_x "$H" user.shmfs.pool.free)
+truncate -s "$HP" "$H/guardmap_0"
+t_fails "a region named like DPDK's files cannot be locked exclusively" \
+	flock -x -n "$(fs_backing huge guardmap_0)" true
+t_check "a region of any other name can: its owner's own flock is never held up" \
+	flock -x -n "$(fs_backing huge wksp)" true
+mv "$H/wksp" "$H/wkspmap_1"
+t_fails "a region renamed to such a name is guarded too" flock -x -n "$(fs_backing huge wkspmap_1)" true
+mv "$H/wkspmap_1" "$H/wksp"
+t_check "... and no longer once renamed back" flock -x -n "$(fs_backing huge wksp)" true
+rm "$H/guardmap_0"
+t_is "removing a guarded region returns its page (the daemon keeps no file open)" "$free" \
+	"$(fs_x "$H" user.shmfs.pool.free)"
+
 # ---------------------------------------------------------------- pages
 
 # A sparse backing file (DPDK --single-file-segments): size 4 pages, 1 held.
