@@ -27,10 +27,11 @@
  * DPDK's EAL names its hugepage files "<file-prefix>map_<N>" in its huge
  * directory (one per page, or one per memseg list with
  * --single-file-segments) after it has made its runtime directory
- * /var/run/dpdk/<file-prefix> (/run/dpdk for root). At start-up it removes
- * every file matching "*map_*" in that directory that it can flock
- * LOCK_EX|LOCK_NB; while it runs it holds a shared flock (or, with
- * --single-file-segments, an fcntl read lock) on each file it uses. */
+ * /run/dpdk/<file-prefix> (root; others $XDG_RUNTIME_DIR/dpdk or
+ * /tmp/dpdk). At start-up it removes every file matching "*map_*" in that
+ * directory that it can flock LOCK_EX|LOCK_NB; while it runs it holds a
+ * shared flock (or, with --single-file-segments, an fcntl read lock) on each
+ * file it uses. */
 #define DPDK_FILTER "*map_*"
 static const char *const dpdk_run_dirs[] = { "/run/dpdk", "/var/run/dpdk" };
 
@@ -56,23 +57,39 @@ int shmfs_dpdk_prefix(const char *name, char *ret, size_t ret_sz)
 	return 0;
 }
 
-void shmfs_lifetime_classify_foreign(const char *name, struct shmfs_meta *m)
+/* Is dir a directory owned by uid (root's /run/dpdk, or the file owner's
+ * own runtime directory: nobody else may vouch that a file is DPDK's)? */
+static bool dir_of(const char *dir, uid_t uid)
 {
-	char prefix[SHMFS_NAME_MAX + 1], dir[sizeof(prefix) + 32];
 	struct stat st;
+
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid;
+}
+
+void shmfs_lifetime_classify_foreign(const char *name, uid_t owner, struct shmfs_meta *m)
+{
+	char prefix[SHMFS_NAME_MAX + 1], dir[sizeof(prefix) + 64];
+	bool dpdk = false;
 
 	if (shmfs_dpdk_prefix(name, prefix, sizeof(prefix)) < 0)
 		return;
 	/* the name alone could be anyone's ("appmap_0"): DPDK's runtime
-	 * directory for that prefix is the evidence */
-	for (size_t i = 0; i < SHMFS_ARRAY_SIZE(dpdk_run_dirs); i++) {
+	 * directory for that prefix is the evidence. Root's DPDK keeps it in
+	 * /run/dpdk; another user's in $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk. */
+	for (size_t i = 0; i < SHMFS_ARRAY_SIZE(dpdk_run_dirs) && !dpdk; i++) {
 		snprintf(dir, sizeof(dir), "%s/%s", dpdk_run_dirs[i], prefix);
-		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-			m->lifetime = SHMFS_LIFETIME_LOCK;
-			snprintf(m->program, sizeof(m->program), "dpdk:%s", prefix);
-			return;
-		}
+		dpdk = dir_of(dir, 0);
 	}
+	if (!dpdk && owner != 0) {
+		snprintf(dir, sizeof(dir), "/run/user/%u/dpdk/%s", (unsigned)owner, prefix);
+		dpdk = dir_of(dir, owner);
+		snprintf(dir, sizeof(dir), "/tmp/dpdk/%s", prefix);
+		dpdk = dpdk || dir_of(dir, owner);
+	}
+	if (!dpdk)
+		return;
+	m->lifetime = SHMFS_LIFETIME_LOCK;
+	snprintf(m->program, sizeof(m->program), "dpdk:%s", prefix);
 }
 
 /* ------------------------------------------------------------ locks */

@@ -297,9 +297,10 @@ int shmfs_guarded_copy(void *dst, const void *src, size_t len);
 bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r);
 bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller);
 /* A file found in the backing store without metadata: DPDK's hugepage file
- * ("PREFIXmap_N" with DPDK's runtime directory for PREFIX present) gets
- * lifetime lock and program "dpdk:PREFIX"; anything else stays persistent. */
-void shmfs_lifetime_classify_foreign(const char *name, struct shmfs_meta *m);
+ * ("PREFIXmap_N" with DPDK's runtime directory for PREFIX present, owned by
+ * root or by owner, the file's owner) gets lifetime lock and program
+ * "dpdk:PREFIX"; anything else stays persistent. */
+void shmfs_lifetime_classify_foreign(const char *name, uid_t owner, struct shmfs_meta *m);
 /* The file prefix of a DPDK hugepage file name (pure; unit tested). */
 int shmfs_dpdk_prefix(const char *name, char *ret, size_t ret_sz);
 /* One line of /proc/locks: holder pid, device, inode; -ENOENT for a waiter

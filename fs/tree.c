@@ -525,7 +525,7 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 		}
 		r->meta.node = n;
 		r->meta.created = st.st_ctim;
-		shmfs_lifetime_classify_foreign(name, &r->meta);
+		shmfs_lifetime_classify_foreign(name, st.st_uid, &r->meta);
 		/* remembered from first sight: its ctime moves with every change,
 		 * the creation time must not (creator stays 0: never orphaned) */
 		if (shmfs_meta_save(fs, k, st.st_ino, &r->meta) == 0)
