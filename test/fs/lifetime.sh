@@ -24,6 +24,12 @@ cat >"$T_DIR/mkproc.sh" <<'EOS'
 exec 3>"$1" && exec "$TSYS" setxattr "$1" user.shmfs.lifetime process
 EOS
 mkproc() { sh "$T_DIR/mkproc.sh" "$1"; }
+# mkzombie.sh PATH: the same, once its parent has become sleep (which never
+# reaps it): a parent still a shell could reap it first.
+cat >"$T_DIR/mkzombie.sh" <<'EOS'
+while [ "$(cat /proc/$PPID/comm)" != sleep ]; do sleep 0.05; done
+exec 3>"$1" && exec "$TSYS" setxattr "$1" user.shmfs.lifetime process
+EOS
 
 # ---------------------------------------------------------------- persistent
 
@@ -91,7 +97,7 @@ t_is "... persistent" persistent "$(lt "$H/plain")"
 
 # A zombie creator is gone.
 t_bg bash -c 'sh "$3" "$1" >/dev/null & echo $! >"$2"; exec sleep 1000' sh "$R/zomb" "$T_DIR/zomb.pid" \
-	"$T_DIR/mkproc.sh"
+	"$T_DIR/mkzombie.sh"
 zparent=$!
 zombie_ready() { [ -s "$T_DIR/zomb.pid" ] && [ "$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$(cat "$T_DIR/zomb.pid")/stat")" = Z ]; }
 t_check "a creator that exited unreaped is a zombie" t_wait_for 20 zombie_ready

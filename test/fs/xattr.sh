@@ -73,9 +73,11 @@ t_is "mapper_pids is empty again" "" "$(fs_x "$r" user.shmfs.mapper_pids)"
 t_is "orphaned once the creator is gone and nobody maps it" "true" "$(fs_x "$r" user.shmfs.orphaned)"
 
 # A zombie creator is gone too (its pid is not reused yet, but it runs no more).
-# The child makes the region, opts in to process lifetime (exec keeps its
-# pid) and exits; its parent, now sleep, never reaps it.
+# The child waits until its parent has become sleep (which never reaps it;
+# a parent still a shell could), makes the region, opts in to process
+# lifetime (exec keeps its pid) and exits.
 cat >"$T_DIR/mkproc.sh" <<'EOS'
+while [ "$(cat /proc/$PPID/comm)" != sleep ]; do sleep 0.05; done
 exec 3>"$1" && exec "$TSYS" setxattr "$1" user.shmfs.lifetime process
 EOS
 t_bg bash -c 'sh "$3" "$1" >/dev/null & echo $! >"$2"; exec sleep 1000' sh "$H/zomb" "$T_DIR/zomb.pid" "$T_DIR/mkproc.sh"
