@@ -77,8 +77,10 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 	int r;
 
 	fprintf(f, "backing %s\n", fs->backing);
-	fprintf(f, "%-9s %12s %6s %10s %10s %10s %10s\n", "type", "page_size", "node", "total", "free",
-		"reserved", "surplus");
+	/* overcommit: surplus pages the kernel may add beyond total on demand
+	 * (system-wide per page size); sizing a region may use them */
+	fprintf(f, "%-9s %12s %6s %10s %10s %10s %10s %10s\n", "type", "page_size", "node", "total", "free",
+		"reserved", "surplus", "overcommit");
 	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
 		const struct shmfs_page_type *pt = fs->type[k].pt;
 
@@ -95,16 +97,17 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 				r = shmfs_normal_pool(fs, n, &total, &free_pages);
 				if (r < 0)
 					return r;
-				fprintf(f, "%-9s %12" PRIu64 " %6d %10" PRIu64 " %10" PRIu64 " %10s %10s\n",
-					pt->name, pt->page_sz, n, total, free_pages, "-", "-");
+				fprintf(f, "%-9s %12" PRIu64 " %6d %10" PRIu64 " %10" PRIu64 " %10s %10s %10s\n",
+					pt->name, pt->page_sz, n, total, free_pages, "-", "-", "-");
 				continue;
 			}
 			r = shmfs_pool_stat(pt, n, &ps);
 			if (r < 0)
 				return r;
 			fprintf(f, "%-9s %12" PRIu64 " %6d %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-				   " %10" PRIu64 "\n",
-				pt->name, pt->page_sz, n, ps.total, ps.free, ps.reserved, ps.surplus);
+				   " %10" PRIu64 " %10" PRIu64 "\n",
+				pt->name, pt->page_sz, n, ps.total, ps.free, ps.reserved, ps.surplus,
+				ps.overcommit);
 		}
 	}
 	r = shmfs_table_list(fs, -1, -1, &v, &cnt);
@@ -117,8 +120,11 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 
 		if (shmfs_region_stat(fs, v[i], &st) == 0) {
 			pthread_mutex_lock(&fs->lock);
-			fprintf(f, "%s/node%d/%s %" PRIu64 " %" PRIu64 "\n", pt->name, v[i]->meta.node,
-				v[i]->name, (uint64_t)st.st_size, (uint64_t)st.st_size / pt->page_sz);
+			/* path, bytes, pages allocated (as the kernel counts them), lifetime */
+			fprintf(f, "%s/node%d/%s %" PRIu64 " %" PRIu64 " %s\n", pt->name, v[i]->meta.node,
+				v[i]->name, (uint64_t)st.st_size,
+				((uint64_t)st.st_blocks * 512 + pt->page_sz - 1) / pt->page_sz,
+				shmfs_lifetime_name(v[i]->meta.lifetime));
 			pthread_mutex_unlock(&fs->lock);
 		}
 		shmfs_region_put(fs, v[i], 1);
@@ -165,7 +171,9 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 	return 0;
 }
 
-/* Remove every region (reset) or the orphaned ones (clean). Stops at nothing:
+/* Remove every region (reset) or the orphaned ones (clean: by the rule of
+ * each region's lifetime, so a persistent region - anything made with
+ * truncate, cp, shmfsctl create - is never removed). Stops at nothing:
  * reports the first failure after trying them all. */
 static int remove_regions(struct shmfs_fs *fs, bool orphans_only)
 {

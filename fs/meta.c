@@ -1,5 +1,6 @@
 /* meta.c - what the kernel does not keep about a region (home node, binding
- * policy, creator pid and start time, creation time, user xattrs), persisted
+ * policy, creator pid and start time, creation time, lifetime, the foreign
+ * program a file belongs to, user xattrs), persisted
  * one small text file per region at <backing>/.shmfs/<type>/<backing inode>.
  * Keyed by the backing file's inode, so a rename needs no metadata write and a
  * crash between two steps can never attach metadata to the wrong name. Files
@@ -119,6 +120,9 @@ int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_l
 	fprintf(f, "creator_pid %d\n", (int)m->creator_pid);
 	fprintf(f, "creator_start %" PRIu64 "\n", m->creator_start);
 	fprintf(f, "created %lld.%09ld\n", (long long)m->created.tv_sec, m->created.tv_nsec);
+	fprintf(f, "lifetime %s\n", shmfs_lifetime_name(m->lifetime));
+	if (m->program[0])
+		fprintf(f, "program %s\n", m->program);
 	if (m->migrating)
 		fprintf(f, "migrate_to %d\nmigrate_name %s\n", m->migrate_to, m->migrate_name);
 	for (size_t i = 0; i < m->xattr_cnt; i++) {
@@ -135,6 +139,41 @@ int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_l
 	}
 	*ret_text = text;
 	*ret_len = len;
+	return 0;
+}
+
+static const char *const lifetime_names[] = {
+	[SHMFS_LIFETIME_PERSISTENT] = "persistent",
+	[SHMFS_LIFETIME_PROCESS] = "process",
+	[SHMFS_LIFETIME_LOCK] = "lock",
+};
+
+const char *shmfs_lifetime_name(enum shmfs_lifetime l)
+{
+	return (size_t)l < SHMFS_ARRAY_SIZE(lifetime_names) ? lifetime_names[l] : "persistent";
+}
+
+int shmfs_lifetime_parse(const char *text, enum shmfs_lifetime *ret)
+{
+	for (size_t i = 0; i < SHMFS_ARRAY_SIZE(lifetime_names); i++) {
+		if (strcmp(text, lifetime_names[i]) == 0) {
+			*ret = (enum shmfs_lifetime)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int shmfs_program_check(const char *text)
+{
+	/* "NAME:DETAIL" in region-name characters, as the daemon writes it */
+	const char *colon = strchr(text, ':');
+
+	if (!colon || colon == text || !colon[1])
+		return -EINVAL;
+	for (const char *p = text; *p; p++)
+		if (p != colon && !isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			return -EINVAL;
 	return 0;
 }
 
@@ -182,6 +221,14 @@ static int parse_line(struct shmfs_meta *m, char *line, bool *ret_end)
 		}
 		m->created.tv_sec = (time_t)u;
 		m->created.tv_nsec = (long)ns;
+	} else if (strcmp(line, "lifetime") == 0) {
+		/* a value of a newer daemon loads as persistent: kept is the safe side */
+		if (shmfs_lifetime_parse(val, &m->lifetime) < 0)
+			m->lifetime = SHMFS_LIFETIME_PERSISTENT;
+	} else if (strcmp(line, "program") == 0) {
+		if (shmfs_program_check(val) < 0 || strlen(val) >= sizeof(m->program))
+			return -EINVAL;
+		snprintf(m->program, sizeof(m->program), "%s", val);
 	} else if (strcmp(line, "migrate_to") == 0) {
 		if (shmfs_parse_u64(val, &u) < 0 || u >= SHMFS_NODE_MAX)
 			return -EINVAL;

@@ -1016,7 +1016,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 {
 	char *val = NULL;
 	size_t len = 0;
-	int rc = shmfs_xattr_get_for(fs_of(req), ino, fuse_req_ctx(req)->pid, name, &val, &len);
+	int rc = shmfs_xattr_get_for(fs_of(req), ino, fuse_req_ctx(req), name, &val, &len);
 
 	reply_xattr_data(req, rc, val, len, size);
 }

@@ -504,32 +504,6 @@ int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **re
 	return shmfs_region_mappers_for(fs, r, 0, ret_pids, ret_cnt);
 }
 
-bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller)
-{
-	_cleanup_free_ pid_t *pids = NULL;
-	size_t cnt = 0;
-	pid_t pid;
-	uint64_t start;
-
-	pthread_mutex_lock(&fs->lock);
-	pid = r->meta.creator_pid;
-	start = r->meta.creator_start;
-	pthread_mutex_unlock(&fs->lock);
-	/* a region made behind our back has no known creator: never judged gone */
-	if (pid <= 0)
-		return false;
-	if (shmfs_proc_alive(pid, start))
-		return false;
-	if (shmfs_region_mappers_for(fs, r, caller, &pids, &cnt) < 0)
-		return false;
-	return cnt == 0;
-}
-
-bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r)
-{
-	return shmfs_region_orphaned_for(fs, r, 0);
-}
-
 /* ------------------------------------------------------------ size */
 
 /* Take the pages for [old, size) from the pools of the nodes the policy

@@ -66,6 +66,19 @@ struct shmfs_xattr {
 	size_t size;
 };
 
+/* How long a region lives (user.shmfs.lifetime). Persistent is the
+ * default: like a file in /dev/shm it stays until removed, and clean never
+ * touches it. A region of process lifetime belongs to its creator process and
+ * is orphaned once that process is gone and nobody maps it. A lock-lifetime
+ * region is another program's file of the backing store that lives by that
+ * program's locks (DPDK's hugepage files): orphaned once nobody holds a lock
+ * on it or maps it. */
+enum shmfs_lifetime {
+	SHMFS_LIFETIME_PERSISTENT,
+	SHMFS_LIFETIME_PROCESS,
+	SHMFS_LIFETIME_LOCK,
+};
+
 /* What the kernel does not keep about a region; persisted by meta.c. */
 struct shmfs_meta {
 	bool known;             /* false: a file made behind our back (creator 0) */
@@ -74,6 +87,8 @@ struct shmfs_meta {
 	pid_t creator_pid;
 	uint64_t creator_start;
 	struct timespec created;
+	enum shmfs_lifetime lifetime;
+	char program[48];       /* the foreign program whose file it is: "dpdk:PREFIX"; "" ours */
 	bool migrating;         /* a move to migrate_to, named migrate_name, was under way */
 	int migrate_to;
 	char migrate_name[SHMFS_NAME_MAX + 1];
@@ -117,6 +132,7 @@ struct shmfs_region {
 	struct timespec told_ctime;   /* ctime of the attributes last given to the kernel (fs lock) */
 	pthread_mutex_t op_lock;      /* serialises size, write, rename, unlink */
 	int passthrough_id;           /* passthrough backing id; 0 not tried, < 0 refused (fs lock) */
+	int guard_fd;                 /* holds a shared flock against DPDK's clean-up, or -1 (fs lock) */
 };
 
 struct shmfs_type_state {
@@ -176,6 +192,11 @@ int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_l
 int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret);
 /* Drop metadata whose backing file is gone and temporary files. */
 int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k);
+/* "persistent", "process", "lock" and back (-EINVAL for anything else). */
+const char *shmfs_lifetime_name(enum shmfs_lifetime l);
+int shmfs_lifetime_parse(const char *text, enum shmfs_lifetime *ret);
+/* A program tag as meta keeps it ("dpdk:rte"): 0 or -EINVAL. */
+int shmfs_program_check(const char *text);
 const struct shmfs_xattr *shmfs_meta_xattr_get(const struct shmfs_meta *m, const char *name);
 int shmfs_meta_xattr_set(struct shmfs_meta *m, const char *name, const void *value, size_t size,
 			 int flags);
@@ -256,13 +277,11 @@ int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint
 		       shmfs_nodemask_t *ret);
 int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
 			 size_t *ret_cnt);
-bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r);
 /* The same as seen by the process caller (a FUSE request's pid): its reads
  * within 100 ms share one scan of /proc (getfattr -d, shmfsctl info). Caller
  * 0 always scans; decisions (shrink, clean) use the plain versions above. */
 int shmfs_region_mappers_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
 			     pid_t **ret_pids, size_t *ret_cnt);
-bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller);
 uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
 /* Touching region memory: a SIGBUS (region truncated behind our back) turns
  * into -EFAULT instead of killing the daemon. Install the handler once. */
@@ -270,11 +289,47 @@ int shmfs_sigbus_install(void);
 int shmfs_guarded_call(int (*fn)(void *), void *arg);
 int shmfs_guarded_copy(void *dst, const void *src, size_t len);
 
+/* ------------------------------------------------------------ lifetime.c */
+
+/* Orphaned by the rule of the region's lifetime (see enum shmfs_lifetime);
+ * a persistent region never is. The _for version answers a FUSE caller
+ * (see shmfs_region_mappers_for); decisions (clean) use the plain one. */
+bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r);
+bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller);
+/* A file found in the backing store without metadata: DPDK's hugepage file
+ * ("PREFIXmap_N" with DPDK's runtime directory for PREFIX present, owned by
+ * root or by owner, the file's owner) gets lifetime lock and program
+ * "dpdk:PREFIX"; anything else stays persistent. */
+void shmfs_lifetime_classify_foreign(const char *name, uid_t owner, struct shmfs_meta *m);
+/* The file prefix of a DPDK hugepage file name (pure; unit tested). */
+int shmfs_dpdk_prefix(const char *name, char *ret, size_t ret_sz);
+/* One line of /proc/locks: holder pid, device, inode; -ENOENT for a waiter
+ * (pure; unit tested). */
+int shmfs_locks_parse_line(const char *line, pid_t *ret_pid, dev_t *ret_dev, ino_t *ret_ino);
+/* Take or release the daemon's shared flock on r as its name and lifetime
+ * now ask (caller holds fs->lock; called by every table change). */
+void shmfs_guard_update_locked(struct shmfs_fs *fs, struct shmfs_region *r);
+void shmfs_guard_drop_locked(struct shmfs_region *r);
+/* May a process of uid/gid see pid in /proc (read its maps)? */
+bool shmfs_pid_visible(pid_t pid, uid_t uid, gid_t gid);
+
+/* ------------------------------------------------------------ sparse.c */
+
+/* The nodes of the pages an open file holds, asked of the kernel without
+ * allocating a page for any hole (userfaultfd: holes raise SIGBUS); for a
+ * file sized by another program that may be sparse. ret_present (may be
+ * NULL) gets the number of pages held. -errno when userfaultfd is not
+ * available (the caller falls back to shmfs_region_nodes). */
+int shmfs_sparse_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret,
+		       uint64_t *ret_present);
+
 /* ------------------------------------------------------------ xattr.c */
 
-/* caller: the asking process (fuse_req_ctx()->pid), see shmfs_region_mappers_for. */
-int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, pid_t caller, const char *name,
-			char **ret_val, size_t *ret_len);
+/* ctx: the asking process (fuse_req_ctx()): its pid shares scans of /proc
+ * (see shmfs_region_mappers_for), its uid and gid decide which mapper pids
+ * it may see. */
+int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
+			const char *name, char **ret_val, size_t *ret_len);
 int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t *ret_len);
 /* uid: the caller (disowning needs the owner or root). */
 int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,

@@ -151,6 +151,7 @@ struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const 
 	r->backing_ino = bino;
 	r->ino = SHMFS_INO_REGION(k, bino);
 	r->gone_fd = -1;
+	r->guard_fd = -1;
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	pthread_mutex_init(&r->op_lock, NULL);
 	return r;
@@ -159,6 +160,7 @@ struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const 
 static void region_free(struct shmfs_region *r)
 {
 	shmfs_passthrough_close(r->passthrough_id);
+	shmfs_guard_drop_locked(r);
 	if (r->gone_fd >= 0)
 		close(r->gone_fd);
 	shmfs_meta_free(&r->meta);
@@ -215,6 +217,7 @@ struct shmfs_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfs
 	r->linked = true;
 	r->refs++;
 	fs->region_cnt++;
+	shmfs_guard_update_locked(fs, r);
 	return r;
 }
 
@@ -233,6 +236,7 @@ void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfs_region *r)
 		return;
 	tdelete(r, &fs->by_name[r->kind], cmp_name);
 	r->linked = false;
+	shmfs_guard_drop_locked(r);
 	fs->region_cnt--;
 	put_locked(fs, r, 1);
 }
@@ -244,6 +248,7 @@ void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfs_region *r, cons
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	if (r->linked)
 		tsearch(r, &fs->by_name[r->kind], cmp_name);
+	shmfs_guard_update_locked(fs, r);
 }
 
 struct shmfs_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_page_kind k,
@@ -520,6 +525,7 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 		}
 		r->meta.node = n;
 		r->meta.created = st.st_ctim;
+		shmfs_lifetime_classify_foreign(name, st.st_uid, &r->meta);
 		/* remembered from first sight: its ctime moves with every change,
 		 * the creation time must not (creator stays 0: never orphaned) */
 		if (shmfs_meta_save(fs, k, st.st_ino, &r->meta) == 0)

@@ -1,12 +1,15 @@
 /* xattr.c - the extended attributes of the tree, exactly as
  * lib/core/xattr_names.h names them: on regions what the kernel knows now
- * (nodes the pages sit on, mappers, orphaned, heap statistics) and what
- * meta.c remembers (creator, creation time, policy), plus user.* attributes
- * that users set and the daemon persists; on directories the pools; on the
- * mount root the backing root. One namespace is served (user.); names in it
- * that do not exist are ENODATA, other namespaces ENOTSUP, never ENOSYS.
- * user.shmfs.* is read-only (EPERM) but for two writes: creator_pid "0"
- * (disown) and, on an empty region, policy "split:..." (placement). */
+ * (pages allocated, nodes the pages sit on, mappers - pids only to whom
+ * /proc would show them - orphaned, heap statistics) and what meta.c
+ * remembers (creator, creation time, policy, lifetime, foreign program),
+ * plus user.* attributes that users set and the daemon persists; on
+ * directories the pools (with surplus and overcommit); on the mount root the
+ * backing root. One namespace is served (user.); names in it that do not
+ * exist are ENODATA, other namespaces ENOTSUP, never ENOSYS. user.shmfs.* is
+ * read-only (EPERM) but for three writes: creator_pid "0" (disown),
+ * lifetime (owner or root) and, on an empty region, policy "split:..."
+ * (placement). */
 #include "shmfs.h"
 
 #include <errno.h>
@@ -32,8 +35,8 @@
 static const char *const region_names[] = {
 	SHMFS_XATTR_PAGE_TYPE, SHMFS_XATTR_PAGE_SZ, SHMFS_XATTR_PAGE_CNT, SHMFS_XATTR_NUMA_NODES,
 	SHMFS_XATTR_POLICY, SHMFS_XATTR_CREATOR_PID, SHMFS_XATTR_CREATOR_START, SHMFS_XATTR_CTIME,
-	SHMFS_XATTR_MAPPER_CNT, SHMFS_XATTR_MAPPER_PIDS, SHMFS_XATTR_ORPHANED, SHMFS_XATTR_BACKING,
-	SHMFS_XATTR_BACKING_ID,
+	SHMFS_XATTR_MAPPER_CNT, SHMFS_XATTR_MAPPER_PIDS, SHMFS_XATTR_LIFETIME, SHMFS_XATTR_ORPHANED,
+	SHMFS_XATTR_BACKING, SHMFS_XATTR_BACKING_ID,
 };
 
 static const char *const heap_names[] = {
@@ -42,7 +45,7 @@ static const char *const heap_names[] = {
 
 static const char *const dir_names[] = {
 	SHMFS_XATTR_PAGE_TYPE, SHMFS_XATTR_PAGE_SZ, SHMFS_XATTR_POOL_TOTAL, SHMFS_XATTR_POOL_FREE,
-	SHMFS_XATTR_POOL_RESERVED, SHMFS_XATTR_POOL_SURPLUS,
+	SHMFS_XATTR_POOL_RESERVED, SHMFS_XATTR_POOL_SURPLUS, SHMFS_XATTR_POOL_OVERCOMMIT,
 };
 
 static bool is_user(const char *name)
@@ -157,6 +160,7 @@ static int pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, struct
 		sum.free += s.free;
 		sum.surplus += s.surplus;
 		sum.reserved = s.reserved; /* system-wide already */
+		sum.overcommit = s.overcommit;
 	}
 	*ret = sum;
 	return 0;
@@ -184,19 +188,25 @@ static int dir_get(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const
 		return ret_str(ret_val, ret_len, "%" PRIu64, ps.reserved);
 	if (strcmp(name, SHMFS_XATTR_POOL_SURPLUS) == 0)
 		return ret_str(ret_val, ret_len, "%" PRIu64, ps.surplus);
+	if (strcmp(name, SHMFS_XATTR_POOL_OVERCOMMIT) == 0)
+		return ret_str(ret_val, ret_len, "%" PRIu64, ps.overcommit);
 	return -ENODATA;
 }
 
-static int format_pids(const pid_t *pids, size_t cnt, char **ret_val, size_t *ret_len)
+/* The pids the asker may see in /proc: the others are counted by
+ * mapper_count only. */
+static int format_pids(const pid_t *pids, size_t cnt, const struct fuse_ctx *ctx, char **ret_val,
+		       size_t *ret_len)
 {
 	char *s = NULL;
-	size_t len = 0;
+	size_t len = 0, shown = 0;
 	FILE *f = open_memstream(&s, &len);
 
 	if (!f)
 		return -ENOMEM;
 	for (size_t i = 0; i < cnt; i++)
-		fprintf(f, "%s%d", i ? "," : "", (int)pids[i]);
+		if (!ctx || shmfs_pid_visible(pids[i], ctx->uid, ctx->gid))
+			fprintf(f, "%s%d", shown++ ? "," : "", (int)pids[i]);
 	if (fclose(f) != 0) {
 		free(s);
 		return -ENOMEM;
@@ -249,10 +259,11 @@ static int heap_peek(struct shmfs_fs *fs, struct shmfs_region *r, shmfs_heap_sta
 	return rc;
 }
 
-static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller, const char *name,
-		      char **ret_val, size_t *ret_len)
+static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const struct fuse_ctx *ctx,
+		      const char *name, char **ret_val, size_t *ret_len)
 {
 	const struct shmfs_page_type *pt = fs->type[r->kind].pt;
+	pid_t caller = ctx ? ctx->pid : 0;
 	struct stat st;
 	int rc;
 
@@ -280,7 +291,10 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
 		rc = shmfs_region_stat(fs, r, &st);
 		if (rc < 0)
 			return rc;
-		return ret_str(ret_val, ret_len, "%" PRIu64, (uint64_t)st.st_size / pt->page_sz);
+		/* the pages the kernel holds for it, as it counts them: a sparse
+		 * file (DPDK --single-file-segments) has fewer than its size says */
+		return ret_str(ret_val, ret_len, "%" PRIu64,
+			       ((uint64_t)st.st_blocks * 512 + pt->page_sz - 1) / pt->page_sz);
 	}
 	if (strcmp(name, SHMFS_XATTR_NUMA_NODES) == 0) {
 		_cleanup_close_ int fd = shmfs_region_open_backing(fs, r, O_RDONLY);
@@ -291,7 +305,17 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
 			return fd;
 		if (fstat(fd, &st) < 0)
 			return -errno;
-		rc = shmfs_region_nodes(fs, fd, pt->page_sz, (uint64_t)st.st_size, &m);
+		/* a sparse file (made by another program) is probed without
+		 * filling its holes */
+		rc = -ENOTSUP;
+		if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
+			/* userfaultfd takes only mappings that may be written */
+			_cleanup_close_ int wfd = shmfs_region_open_backing(fs, r, O_RDWR);
+
+			rc = wfd < 0 ? wfd : shmfs_sparse_nodes(wfd, pt->page_sz, (uint64_t)st.st_size, &m, NULL);
+		}
+		if (rc < 0)
+			rc = shmfs_region_nodes(fs, fd, pt->page_sz, (uint64_t)st.st_size, &m);
 		if (rc < 0)
 			return rc;
 		rc = shmfs_format_list(m.bits, SHMFS_NODE_MAX, buf, sizeof(buf));
@@ -317,7 +341,7 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
 			return rc;
 		if (strcmp(name, SHMFS_XATTR_MAPPER_CNT) == 0)
 			return ret_str(ret_val, ret_len, "%zu", cnt);
-		return format_pids(pids, cnt, ret_val, ret_len);
+		return format_pids(pids, cnt, ctx, ret_val, ret_len);
 	}
 	if (strcmp(name, SHMFS_XATTR_ORPHANED) == 0)
 		return ret_str(ret_val, ret_len, "%s", shmfs_region_orphaned_for(fs, r, caller) ? "true" : "false");
@@ -350,14 +374,18 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
 	else if (strcmp(name, SHMFS_XATTR_CTIME) == 0)
 		rc = ret_str(ret_val, ret_len, "%lld.%09ld", (long long)r->meta.created.tv_sec,
 			     r->meta.created.tv_nsec);
+	else if (strcmp(name, SHMFS_XATTR_LIFETIME) == 0)
+		rc = ret_str(ret_val, ret_len, "%s", shmfs_lifetime_name(r->meta.lifetime));
+	else if (strcmp(name, SHMFS_XATTR_PROGRAM) == 0 && r->meta.program[0])
+		rc = ret_str(ret_val, ret_len, "%s", r->meta.program);
 	else
 		rc = -ENODATA;
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
 }
 
-int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, pid_t caller, const char *name,
-			char **ret_val, size_t *ret_len)
+int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
+			const char *name, char **ret_val, size_t *ret_len)
 {
 	struct shmfs_ino_info info;
 	struct shmfs_region *r;
@@ -378,7 +406,7 @@ int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, pid_t caller, const c
 		r = shmfs_region_get(fs, ino);
 		if (!r)
 			return -ENOENT;
-		rc = region_get(fs, r, caller, name, ret_val, ret_len);
+		rc = region_get(fs, r, ctx, name, ret_val, ret_len);
 		shmfs_region_put(fs, r, 1);
 		return rc;
 	case SHMFS_OBJ_NONE:
@@ -428,6 +456,8 @@ int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t 
 			for (size_t i = 0; i < SHMFS_ARRAY_SIZE(heap_names); i++)
 				list_add(f, heap_names[i]);
 		pthread_mutex_lock(&fs->lock);
+		if (r->meta.program[0])
+			list_add(f, SHMFS_XATTR_PROGRAM);
 		for (size_t i = 0; i < r->meta.xattr_cnt; i++)
 			list_add(f, r->meta.xattr[i].name);
 		pthread_mutex_unlock(&fs->lock);
@@ -543,6 +573,58 @@ static int disown(struct shmfs_fs *fs, struct shmfs_region *r, uid_t uid, const 
 	return rc;
 }
 
+/* user.shmfs.lifetime, by the region's owner or root. "persistent" may be
+ * written at any time: keeping a region is always safe. "process" only while
+ * the recorded creator still runs (ESRCH otherwise): opting in is the
+ * creator's decision at creation (libshmfs SHMFS_CREATE_PROCESS_LIFETIME,
+ * shmfsctl create --lifetime process), and a region whose creator is gone
+ * must not become removable by flipping a word - rm removes it. "lock" is
+ * the daemon's finding about another program's file, never written. */
+static int set_lifetime(struct shmfs_fs *fs, struct shmfs_region *r, uid_t uid, const char *val,
+			size_t len)
+{
+	char text[16];
+	enum shmfs_lifetime want;
+	struct shmfs_meta m;
+	struct stat st;
+	int rc;
+
+	if (len == 0 || len >= sizeof(text) || memchr(val, 0, len))
+		return -EINVAL;
+	memcpy(text, val, len);
+	text[len] = '\0';
+	if (shmfs_lifetime_parse(text, &want) < 0 || want == SHMFS_LIFETIME_LOCK)
+		return -EINVAL;
+	pthread_mutex_lock(&r->op_lock);
+	rc = shmfs_region_stat(fs, r, &st);
+	if (rc == 0 && uid != 0 && uid != st.st_uid)
+		rc = -EPERM;
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->lock);
+		rc = r->linked ? shmfs_meta_copy(&r->meta, &m) : -ENOENT;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	if (rc == 0 && want == SHMFS_LIFETIME_PROCESS &&
+	    (m.creator_pid <= 0 || !shmfs_proc_alive(m.creator_pid, m.creator_start))) {
+		shmfs_meta_free(&m);
+		rc = -ESRCH;
+	}
+	if (rc == 0) {
+		m.known = true;
+		m.lifetime = want;
+		m.program[0] = '\0';
+		rc = shmfs_region_meta_commit(fs, r, &m);
+	}
+	if (rc == 0) {
+		/* a DPDK file kept as persistent is guarded like any region */
+		pthread_mutex_lock(&fs->lock);
+		shmfs_guard_update_locked(fs, r);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	pthread_mutex_unlock(&r->op_lock);
+	return rc;
+}
+
 static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
 			 const void *val, size_t len, int flags, bool remove)
 {
@@ -556,12 +638,15 @@ static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const cha
 	if (info.obj == SHMFS_OBJ_NONE)
 		return -ENOENT;
 	if (info.obj == SHMFS_OBJ_REGION && !remove &&
-	    (strcmp(name, SHMFS_XATTR_POLICY) == 0 || strcmp(name, SHMFS_XATTR_CREATOR_PID) == 0)) {
+	    (strcmp(name, SHMFS_XATTR_POLICY) == 0 || strcmp(name, SHMFS_XATTR_CREATOR_PID) == 0 ||
+	     strcmp(name, SHMFS_XATTR_LIFETIME) == 0)) {
 		r = shmfs_region_get(fs, ino);
 		if (!r)
 			return -ENOENT;
 		if (strcmp(name, SHMFS_XATTR_POLICY) == 0)
 			rc = set_policy(fs, r, val, len);
+		else if (strcmp(name, SHMFS_XATTR_LIFETIME) == 0)
+			rc = set_lifetime(fs, r, uid, val, len);
 		else
 			rc = disown(fs, r, uid, val, len);
 		shmfs_region_put(fs, r, 1);

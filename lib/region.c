@@ -1,6 +1,7 @@
-/* region.c - region operations by path: create (open O_CREAT + ftruncate on
- * the shmfs tree, undone if sizing fails), unlink, and info (what the kernel
- * says about the backing file, located through join_path.c). */
+/* region.c - region operations by path: create (open O_CREAT, the lifetime
+ * asked for, ftruncate on the shmfs tree, undone if any step fails), unlink,
+ * and info (what the kernel says about the backing file, located through
+ * join_path.c). */
 #include <shmfs/shmfs.h>
 
 #include <errno.h>
@@ -35,6 +36,11 @@ static int parent_dir(const char *path, char *buf, size_t buf_sz, const char **r
 
 SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode)
 {
+	return shmfs_region_create_flags(path, sz, mode, 0);
+}
+
+SHMFS_API int shmfs_region_create_flags(const char *path, uint64_t sz, mode_t mode, unsigned flags)
+{
 	char tree[PATH_MAX], dir[PATH_MAX], type[32];
 	_cleanup_close_ int fd = -1;
 	const char *name;
@@ -43,7 +49,7 @@ SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode)
 	r = shmfs_tree_path(path, tree, sizeof(tree));
 	if (r < 0)
 		return r;
-	if (mode & ~(mode_t)07777 || sz > (uint64_t)INT64_MAX)
+	if (mode & ~(mode_t)07777 || sz > (uint64_t)INT64_MAX || flags & ~SHMFS_CREATE_PROCESS_LIFETIME)
 		return -EINVAL;
 	r = parent_dir(tree, dir, sizeof(dir), &name);
 	if (r < 0)
@@ -60,6 +66,14 @@ SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode)
 	fd = open(tree, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
+	/* asked while this process, the creator, runs: the one moment the
+	 * daemon accepts it */
+	if (flags & SHMFS_CREATE_PROCESS_LIFETIME &&
+	    fsetxattr(fd, SHMFS_XATTR_LIFETIME, "process", 7, 0) < 0) {
+		r = errno == EPERM || errno == EOPNOTSUPP ? -ENOTSUP : -errno;
+		unlink(tree);
+		return r;
+	}
 	if (sz && ftruncate(fd, (off_t)sz) < 0) {
 		r = -errno;
 		/* Leave nothing half-made: the empty region goes again. */

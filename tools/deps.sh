@@ -14,6 +14,8 @@ packages=(
 	procps systemd passwd
 	# the multi-NUMA-node VM test (test/vm): qemu, a Debian kernel, busybox, cpio
 	qemu-system-x86 linux-image-amd64 busybox-static cpio
+	# the DPDK test (test/fs/dpdk.sh): the real dpdk-test on the backing store
+	dpdk
 )
 
 missing=()

@@ -1,10 +1,12 @@
 /* cmd_info.c - REDHAWK shminfo/shmclean parity, done right: info [-a] shows
  * the filesystems and every region the caller may see (with -a also those it
  * may not read and the foreign files of the backing store); clean removes
- * orphaned regions - orphaned as the daemon decides it from the kernel
- * (creator's pid AND start time gone, nobody mapping), never kill(pid, 0) -
- * and exits non-zero when anything it was asked to remove is still there.
- * Also the one rendering of a region for people and for --json. */
+ * orphaned regions - orphaned as the daemon decides it from the kernel by
+ * the region's lifetime (persistent: never; process: creator's pid AND start
+ * time gone, nobody mapping; lock, another program's file such as DPDK's:
+ * nobody holding a lock on it or mapping it), never kill(pid, 0) - and exits
+ * non-zero when anything it was asked to remove is still there. Also the one
+ * rendering of a region for people and for --json. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +38,31 @@ static const char *created_text(const char *created, char *buf, size_t sz)
 	return buf;
 }
 
+/* "dpdk:rte" -> "dpdk (file prefix rte)" */
+static const char *program_text(const char *program, char *buf, size_t sz)
+{
+	const char *colon = strchr(program, ':');
+
+	if (colon && strncmp(program, "dpdk:", 5) == 0)
+		snprintf(buf, sz, "dpdk (file prefix %s)", colon + 1);
+	else
+		snprintf(buf, sz, "%s", program);
+	return buf;
+}
+
+static const char *lifetime_text(const struct ctl_region *g, char *buf, size_t sz)
+{
+	if (strcmp(g->lifetime, "persistent") == 0)
+		snprintf(buf, sz, "persistent (kept until removed)");
+	else if (strcmp(g->lifetime, "process") == 0)
+		snprintf(buf, sz, "process (orphaned once its creator is gone and nothing maps it)");
+	else if (strcmp(g->lifetime, "lock") == 0)
+		snprintf(buf, sz, "lock (orphaned once nobody holds a lock on it or maps it)");
+	else
+		snprintf(buf, sz, "%s", g->lifetime[0] ? g->lifetime : "unknown");
+	return buf;
+}
+
 void ctl_region_print(const struct ctl_region *g, bool all)
 {
 	char u[64], gr[64], when[64];
@@ -60,11 +87,14 @@ void ctl_region_print(const struct ctl_region *g, bool all)
 			printf("  creator:     %lld (%s)\n", (long long)g->creator_pid,
 			       shmfs_proc_alive((pid_t)g->creator_pid, g->creator_start) ? "running" : "gone");
 		else if (g->creator_pid == 0)
-			printf("  creator:     none (kept until removed)\n");
+			printf("  creator:     none\n");
 		else
 			printf("  creator:     unknown\n");
 		if (g->created[0])
 			printf("  created:     %s\n", created_text(g->created, when, sizeof(when)));
+		printf("  lifetime:    %s\n", lifetime_text(g, when, sizeof(when)));
+		if (g->program[0])
+			printf("  program:     %s\n", program_text(g->program, u, sizeof(u)));
 		printf("  orphaned:    %s\n", g->orphaned == 1 ? "true" : g->orphaned == 0 ? "false" : "unknown");
 		printf("  mappers:     %llu%s%s%s\n", (unsigned long long)g->mapper_cnt,
 		       g->mapper_pids[0] ? " (pids " : "", g->mapper_pids, g->mapper_pids[0] ? ")" : "");
@@ -111,6 +141,8 @@ void ctl_region_json(struct json *j, const struct ctl_region *g)
 		json_null(j, "creator_start");
 	}
 	json_str(j, "created", g->created[0] ? g->created : NULL);
+	json_str(j, "lifetime", g->lifetime[0] ? g->lifetime : NULL);
+	json_str(j, "program", g->program[0] ? g->program : NULL);
 	if (g->orphaned >= 0)
 		json_bool(j, "orphaned", g->orphaned == 1);
 	else
@@ -135,6 +167,8 @@ void ctl_region_json(struct json *j, const struct ctl_region *g)
 struct fs_usage {
 	const struct shmfs_page_type *t;
 	uint64_t size, free;
+	bool huge;
+	uint64_t surplus, overcommit;   /* pages (huge types) */
 };
 
 static int fs_usage(struct ctl *c, const struct shmfs_page_type *t, struct fs_usage *ret)
@@ -148,6 +182,12 @@ static int fs_usage(struct ctl *c, const struct shmfs_page_type *t, struct fs_us
 	ret->t = t;
 	ret->size = (uint64_t)sv.f_blocks * sv.f_frsize;
 	ret->free = (uint64_t)sv.f_bavail * sv.f_frsize;
+	ret->huge = shmfs_page_type_is_huge(t);
+	ret->surplus = ret->overcommit = 0;
+	if (ret->huge) {
+		(void)ctl_xattr_u64(path, SHMFS_XATTR_POOL_SURPLUS, &ret->surplus);
+		(void)ctl_xattr_u64(path, SHMFS_XATTR_POOL_OVERCOMMIT, &ret->overcommit);
+	}
 	return 0;
 }
 
@@ -214,6 +254,25 @@ static void foreign_files(struct ctl *c, const struct ctl_region *regs, size_t r
 	}
 }
 
+/* DPDK finds no hugetlbfs in the tree: it is given the backing store's
+ * directory of the default huge page size instead (shmfs(8), "With DPDK"). */
+static void dpdk_hint(struct ctl *c, struct json *j)
+{
+	const struct shmfs_page_type *t = &c->types.type[SHMFS_PAGE_HUGE];
+	char backing[4096];
+
+	if (!shmfs_page_type_present(t) || ctl_xattr(c->mount, SHMFS_XATTR_BACKING, backing, sizeof(backing)) < 0)
+		return;
+	if (j) {
+		char dir[4200];
+
+		snprintf(dir, sizeof(dir), "%s/%s", backing, t->backing_dir);
+		json_str(j, "dpdk_huge_dir", dir);
+	} else {
+		printf("  for DPDK:  --huge-dir %s/%s\n", backing, t->backing_dir);
+	}
+}
+
 static int run_info(struct ctl *c, const struct ctl_args *a)
 {
 	bool all = a->opt[0];
@@ -247,16 +306,27 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 			json_u64(&j, "page_size", u.t->page_sz);
 			json_u64(&j, "size", u.size);
 			json_u64(&j, "free", u.free);
+			if (u.huge) {
+				json_u64(&j, "surplus", u.surplus);
+				json_u64(&j, "overcommit", u.overcommit);
+			}
 			json_obj_close(&j);
 		} else {
-			printf("  %-9s size: %-8s free: %s (%.1f%%)\n", u.t->name, ctl_size(u.size),
+			printf("  %-9s size: %-8s free: %s (%.1f%%)", u.t->name, ctl_size(u.size),
 			       ctl_size(u.free), u.size ? 100.0 * (double)u.free / (double)u.size : 0.0);
+			/* surplus pages are in size already; overcommit is what the
+			 * kernel may still add on demand (sizing may use it) */
+			if (u.huge && (u.surplus || u.overcommit))
+				printf(" surplus: %llu overcommit: %llu pages", (unsigned long long)u.surplus,
+				       (unsigned long long)u.overcommit);
+			putchar('\n');
 		}
 	}
-	if (c->json) {
+	if (c->json)
 		json_arr_close(&j);
+	dpdk_hint(c, c->json ? &j : NULL);
+	if (c->json)
 		json_arr_open(&j, "regions");
-	}
 	for (size_t i = 0; i < reg_cnt; i++) {
 		if (!regs[i].readable && !all)
 			continue;
@@ -372,12 +442,34 @@ static void clean_one(struct clean_report *rep, const struct ctl_region *g, bool
 	note(rep, g, "removed", 0, why);
 }
 
+/* Why a region is orphaned, for the report. */
+static const char *orphan_reason(const struct ctl_region *g, char *buf, size_t sz)
+{
+	char p[96];
+
+	if (g->program[0])
+		snprintf(buf, sz, "left by %s: nobody holds its lock or maps it",
+			 program_text(g->program, p, sizeof(p)));
+	else if (strcmp(g->lifetime, "lock") == 0)
+		snprintf(buf, sz, "orphaned: nobody holds its lock or maps it");
+	else
+		snprintf(buf, sz, "orphaned: creator %lld gone, nothing maps it", (long long)g->creator_pid);
+	return buf;
+}
+
 static const char *not_orphan_reason(const struct ctl_region *g, char *buf, size_t sz)
 {
 	if (!g->readable)
 		snprintf(buf, sz, "you may not read it");
-	else if (g->mapper_cnt)
+	else if (g->mapper_cnt && g->mapper_pids[0])
 		snprintf(buf, sz, "mapped by pid %s", g->mapper_pids);
+	else if (g->mapper_cnt)
+		snprintf(buf, sz, "mapped by %llu process%s", (unsigned long long)g->mapper_cnt,
+			 g->mapper_cnt == 1 ? "" : "es");
+	else if (strcmp(g->lifetime, "persistent") == 0)
+		snprintf(buf, sz, "it is persistent: kept until removed");
+	else if (strcmp(g->lifetime, "lock") == 0)
+		snprintf(buf, sz, "a process holds a lock on it");
 	else if (g->creator_pid == 0)
 		snprintf(buf, sz, "it has no creator process: kept until removed");
 	else if (g->orphaned == 0 && g->creator_pid > 0)
@@ -418,9 +510,12 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 			rep.failed++;
 			ctl_fail(r, "clean", c->mount, NULL, "cannot list the regions of");
 		}
-		for (size_t i = 0; i < cnt; i++)
+		for (size_t i = 0; i < cnt; i++) {
+			char why[256];
+
 			if (regs[i].orphaned == 1)
-				clean_one(&rep, &regs[i], false, "orphaned");
+				clean_one(&rep, &regs[i], false, orphan_reason(&regs[i], why, sizeof(why)));
+		}
 	}
 	for (int i = 0; i < a->argc; i++) {
 		struct ctl_region g;
@@ -443,7 +538,7 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 			continue;
 		}
 		if (g.orphaned == 1) {
-			clean_one(&rep, &g, false, "orphaned");
+			clean_one(&rep, &g, false, orphan_reason(&g, why, sizeof(why)));
 		} else if (force) {
 			clean_one(&rep, &g, true, "forced");
 		} else {
@@ -467,15 +562,18 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 
 const struct ctl_cmd ctl_info_cmds[] = {
 	{ "info", "", "show the filesystems and every region you may see",
-	  "Per region: path, type, file size, bytes allocated, pages, nodes, heap usage,\n"
-	  "creator, orphaned, mappers, user, group, mode. Regions you may not read are\n"
-	  "left out unless -a is given.\n",
+	  "Per region: path, type, file size, bytes allocated, pages allocated, nodes,\n"
+	  "heap usage, creator, lifetime, the program whose file it is (DPDK's), orphaned,\n"
+	  "mappers (pids only of processes you may see in /proc), user, group, mode.\n"
+	  "Regions you may not read are left out unless -a is given.\n",
 	  0, 0, true, { { 'a', "all", "also regions you may not read and foreign files of the backing store" } },
 	  run_info },
 	{ "clean", "[NAME...]", "remove orphaned regions",
-	  "Without NAME: remove every orphaned region you may see (creator gone - pid and\n"
-	  "start time - and nobody maps it, as the kernel says; regions made by\n"
-	  "'shmfsctl create' have no creator process and are never orphaned). With NAMEs:\n"
+	  "Without NAME: remove every orphaned region you may see. Only a region whose\n"
+	  "creator asked for process lifetime can be orphaned (creator gone - pid and start\n"
+	  "time - and nobody maps it, as the kernel says), or a file DPDK left in the\n"
+	  "backing store (nobody holds its lock or maps it). Persistent regions - made\n"
+	  "with truncate, cp, touch, 'shmfsctl create' - are never removed. With NAMEs:\n"
 	  "remove those if orphaned, or with -f anyway. The exit status is 1 when anything\n"
 	  "asked for was not removed. NAMEs take the rest of the command line.\n",
 	  0, -1, true, { { 'f', "force", "remove named regions even when not orphaned" },

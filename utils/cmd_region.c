@@ -250,11 +250,21 @@ static int run_create(struct ctl *c, const struct ctl_args *a)
 		r = -errno;
 		goto undo;
 	}
-	/* Like fd_shmem_ctl's, these regions are made to outlive their
-	 * creator (this command): disown it so it never counts as orphaned. */
-	if (fsetxattr(fd, SHMFS_XATTR_CREATOR_PID, "0", 1, 0) < 0)
-		ctl_warn("create", "cannot disown '%s' (%s): it will count as orphaned once nothing maps it",
-			 path, strerror(errno));
+	if (a->opt[0]) {
+		/* process lifetime: this command is the creator, so the region is
+		 * orphaned (and clean removes it) once nothing maps it */
+		if (fsetxattr(fd, SHMFS_XATTR_LIFETIME, "process", 7, 0) < 0) {
+			r = -errno;
+			unlink(path);
+			return ctl_fail(r, "create", path, "This shmfs daemon does not know region lifetimes; "
+					"create it without --process-lifetime. Nothing was created.",
+					"cannot give process lifetime to");
+		}
+	} else if (fsetxattr(fd, SHMFS_XATTR_CREATOR_PID, "0", 1, 0) < 0) {
+		/* Like fd_shmem_ctl's, these regions are made to outlive this
+		 * command: persistent, and recorded without a creator process. */
+		ctl_warn("create", "cannot disown '%s' (%s)", path, strerror(errno));
+	}
 	if (sub_cnt > 1) {
 		char policy[SUB_MAX * 24] = "split:";
 
@@ -392,8 +402,11 @@ const struct ctl_cmd ctl_region_cmds[] = {
 	  "count per CPU (4,4) or one total split evenly; counts accept sizes (4G). MODE is\n"
 	  "octal (0600) and applied as given (no umask). The region's home directory is\n"
 	  "the first node; its xattrs list every node its pages sit on. Nothing is left\n"
-	  "behind when it fails.\n",
-	  5, 5, true, { { 0 } }, run_create },
+	  "behind when it fails. The region is persistent (kept until removed; clean\n"
+	  "never takes it) unless --process-lifetime is given: then it is orphaned, and\n"
+	  "clean removes it, once nothing maps it.\n",
+	  5, 5, true, { { 0, "process-lifetime", "orphaned (removable by clean) once nothing maps it" } },
+	  run_create },
 	{ "unlink", "NAME [TYPE]", "remove a region (its memory returns when the last mapping goes)",
 	  "NAME is a bare name (largest page type first, or only TYPE) or TYPE/nodeN/NAME.\n",
 	  1, 2, false, { { 0 } }, run_unlink },

@@ -168,6 +168,8 @@ struct ctl_region {
 	uint64_t mapper_cnt;
 	char mapper_pids[4096];
 	int orphaned;               /* 1, 0, -1 unknown */
+	char lifetime[16];          /* persistent | process | lock; "" unknown (old daemon) */
+	char program[64];           /* another program's file: "dpdk:PREFIX"; "" */
 	char backing[4096];
 	bool has_heap;
 	uint64_t heap_sz, heap_used, heap_free, heap_alloc_cnt;

@@ -236,16 +236,14 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	}
 	(void)ctl_xattr_u64(path, SHMFS_XATTR_CREATOR_START, &g->creator_start);
 	xattr_str(path, SHMFS_XATTR_CTIME, g->created, sizeof(g->created));
-	/* Each mapper xattr costs the daemon a scan of /proc: count the pids
-	 * instead of asking for mapper_count too, unless they do not fit. */
-	if (ctl_xattr(path, SHMFS_XATTR_MAPPER_PIDS, g->mapper_pids, sizeof(g->mapper_pids)) == 0) {
-		g->mapper_cnt = g->mapper_pids[0] != '\0';
-		for (const char *p = g->mapper_pids; *p; p++)
-			g->mapper_cnt += *p == ',';
-	} else {
+	/* mapper_pids lists only the pids this user may see in /proc; the
+	 * count is of all (one scan of /proc serves both: the daemon keeps it
+	 * for this process a moment) */
+	if (ctl_xattr(path, SHMFS_XATTR_MAPPER_PIDS, g->mapper_pids, sizeof(g->mapper_pids)) < 0)
 		g->mapper_pids[0] = '\0';
-		(void)ctl_xattr_u64(path, SHMFS_XATTR_MAPPER_CNT, &g->mapper_cnt);
-	}
+	(void)ctl_xattr_u64(path, SHMFS_XATTR_MAPPER_CNT, &g->mapper_cnt);
+	xattr_str(path, SHMFS_XATTR_LIFETIME, g->lifetime, sizeof(g->lifetime));
+	xattr_str(path, SHMFS_XATTR_PROGRAM, g->program, sizeof(g->program));
 	if (ctl_xattr(path, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0)
 		g->orphaned = strcmp(buf, "true") == 0 ? 1 : strcmp(buf, "false") == 0 ? 0 : -1;
 	xattr_str(path, SHMFS_XATTR_BACKING, g->backing, sizeof(g->backing));

@@ -165,6 +165,23 @@ typedef struct shmfs_region_info {
  * Thread-safe. */
 SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode);
 
+/* Region lifetime (user.shmfs.lifetime). By default a region is persistent:
+ * like a file in /dev/shm it stays until it is removed, and no clean (shmfsctl
+ * clean, .control clean) ever takes it. With SHMFS_CREATE_PROCESS_LIFETIME it
+ * belongs to the creating process instead (REDHAWK's shared-memory heaps):
+ * once that process is gone (its pid and start time, so a reused pid or a
+ * zombie does not count as alive) and no process maps the region, it is
+ * orphaned and clean removes it. Joining it keeps it alive while joined. */
+#define SHMFS_CREATE_PROCESS_LIFETIME 0x1u
+
+/* shmfs_region_create() with flags (SHMFS_CREATE_*). The lifetime is set
+ * before the region is sized, so it is never seen persistent by a clean.
+ * Errors as shmfs_region_create(), and:
+ *   -EINVAL   an unknown flag;
+ *   -ENOTSUP  the daemon does not know region lifetimes (nothing is left).
+ * Thread-safe. */
+SHMFS_API int shmfs_region_create_flags(const char *path, uint64_t sz, mode_t mode, unsigned flags);
+
 /* Remove the region at path (any path form except a backing path). The name
  * goes at once; the memory is freed when the last mapping of it goes, so
  * joins of it stay valid (shm_unlink semantics).

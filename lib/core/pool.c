@@ -62,6 +62,9 @@ int shmfs_pool_stat(const struct shmfs_page_type *t, int node, struct shmfs_pool
 	r = shmfs_read_u64(path, &s.reserved);
 	if (r < 0)
 		return r;
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/%s/nr_overcommit_hugepages", t->sysfs_dir);
+	if (shmfs_read_u64(path, &s.overcommit) < 0)
+		s.overcommit = 0; /* gigantic pages of old kernels: none */
 	*ret = s;
 	return 0;
 }

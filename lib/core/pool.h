@@ -16,6 +16,9 @@ struct shmfs_pool_stat {
 	uint64_t reserved; /* promised to mappings but not yet faulted; the kernel
 			    * counts this only system-wide (resv_hugepages), so it is
 			    * reported for the whole page type on every node */
+	uint64_t overcommit; /* nr_overcommit_hugepages: surplus pages the kernel may
+			      * add on demand beyond the persistent pool (hugeadm
+			      * --pool-pages-max sets it); system-wide like reserved */
 };
 
 /* Pool numbers of one huge page type on one node. -EINVAL for normal pages,

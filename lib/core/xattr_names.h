@@ -20,9 +20,16 @@
                                                                 * Writing "0" (owner or root) disowns a region: the one write user.shmfs.* accepts. */
 #define SHMFS_XATTR_CREATOR_START "user.shmfs.creator_start" /* creator's start time, clock ticks after boot (/proc/PID/stat field 22) */
 #define SHMFS_XATTR_CTIME         "user.shmfs.created"       /* creation time, "SECONDS.NANOSECONDS" since the epoch */
-#define SHMFS_XATTR_MAPPER_CNT    "user.shmfs.mapper_count"  /* processes mapping the backing file now */
-#define SHMFS_XATTR_MAPPER_PIDS   "user.shmfs.mapper_pids"   /* "123,456" ascending, "" when none */
-#define SHMFS_XATTR_ORPHANED      "user.shmfs.orphaned"      /* "true" | "false": creator (pid + start time) dead or a zombie AND nobody maps it; never for creator 0 */
+#define SHMFS_XATTR_MAPPER_CNT    "user.shmfs.mapper_count"  /* processes mapping the backing file now (all of them) */
+#define SHMFS_XATTR_MAPPER_PIDS   "user.shmfs.mapper_pids"   /* "123,456" ascending, "" when none: only the pids the asking process
+                                                                * may see in /proc (root all; others those of its own uid and gid) */
+#define SHMFS_XATTR_LIFETIME      "user.shmfs.lifetime"      /* "persistent" (default: kept until removed, never orphaned),
+                                                                * "process" (the creator's: orphaned once it is gone and nobody maps it),
+                                                                * "lock" (another program's file, DPDK's: orphaned once nobody holds a
+                                                                * lock on it or maps it). Writable by the owner or root: "persistent"
+                                                                * at any time, "process" only while the creator still runs (ESRCH). */
+#define SHMFS_XATTR_PROGRAM       "user.shmfs.program"       /* present on another program's file: "dpdk:FILE-PREFIX" */
+#define SHMFS_XATTR_ORPHANED      "user.shmfs.orphaned"      /* "true" | "false" by the lifetime's rule; always "false" when persistent */
 /* The three above come from one scan of /proc, which the daemon reuses for
  * the same asking process for this long (getfattr -d, a listing of many
  * regions). Another process always gets a fresh answer; the same process
@@ -41,6 +48,8 @@
 #define SHMFS_XATTR_POOL_FREE     "user.shmfs.pool.free"
 #define SHMFS_XATTR_POOL_RESERVED "user.shmfs.pool.reserved"
 #define SHMFS_XATTR_POOL_SURPLUS  "user.shmfs.pool.surplus"
+#define SHMFS_XATTR_POOL_OVERCOMMIT "user.shmfs.pool.overcommit" /* nr_overcommit_hugepages: surplus pages the kernel may add
+                                                                    * on demand beyond total (system-wide per page size) */
 /* (directories also carry SHMFS_XATTR_PAGE_SZ and SHMFS_XATTR_PAGE_TYPE) */
 
 /* Control files in the tree */

@@ -1,7 +1,9 @@
 /* ctlproc.c - processes with a known life for the orphan tests: a creator
  * that makes a region and stays alive, and a creator that dies but stays a
- * zombie (its parent never reaps it). Prints the creator's pid once the
- * region exists, then holds until killed or stdin closes.
+ * zombie (its parent never reaps it). The regions are of process lifetime
+ * (the creator opts in, as libshmfs's SHMFS_CREATE_PROCESS_LIFETIME does):
+ * only those can be orphaned. Prints the creator's pid once the region
+ * exists, then holds until killed or stdin closes.
  *
  *   ctlproc hold PATH     create PATH (O_CREAT), print own pid, hold
  *   ctlproc zombie PATH   a child creates PATH and exits; print the child's
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static void hold(void)
@@ -30,6 +33,11 @@ static int create(const char *path)
 
 	if (fd < 0) {
 		printf("ERR %s\n", strerror(errno));
+		return 1;
+	}
+	if (fsetxattr(fd, "user.shmfs.lifetime", "process", 7, 0) < 0) {
+		printf("ERR lifetime: %s\n", strerror(errno));
+		close(fd);
 		return 1;
 	}
 	close(fd);

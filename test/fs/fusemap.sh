@@ -15,8 +15,10 @@ if [ -n "$skip" ]; then
 fi
 fs_setup 0
 
-# A region whose creator is gone: only a mapper keeps it from being orphaned.
-sh -c 'truncate -s $(( 4 * $2 )) "$1"' sh "$R/m" "$PG"
+# A region of process lifetime whose creator is gone: only a mapper keeps it
+# from being orphaned.
+sh -c 'exec 3>"$1" && "$TSYS" setxattr "$1" user.shmfs.lifetime process >/dev/null &&
+	truncate -s $(( 4 * $2 )) "$1"' sh "$R/m" "$PG"
 t_is "with no mapper the region is orphaned" "true" "$(fs_x "$R/m" user.shmfs.orphaned)"
 fs_map mapper "$R/m" w || exit 1
 t_check "the mapper maps the region through the mount" fs_pid_mapped "$mapper" "$R/m"

@@ -22,7 +22,7 @@ t_wait_for 10 test -e "$b"
 t1=$(date +%s.%N)
 truncate -s $((2 * HP)) "$r"
 
-names='backing backing_id created creator_pid creator_start mapper_count mapper_pids numa_nodes orphaned page_count page_size page_type policy'
+names='backing backing_id created creator_pid creator_start lifetime mapper_count mapper_pids numa_nodes orphaned page_count page_size page_type policy'
 t_is "getfattr -d lists every documented region attribute" \
 	"$(for n in $names; do echo "user.shmfs.$n"; done | xargs)" \
 	"$(getfattr -d --absolute-names "$r" | sed -n 's/^\(user\.[^=]*\).*/\1/p' | sort | xargs)"
@@ -50,6 +50,8 @@ t_is "backing_id is DEV:INO of the backing file" "$(stat -c '%d:%i' "$b")" \
 t_is "mapper_count with no mapper" "0" "$(fs_x "$r" user.shmfs.mapper_count)"
 t_errno "mapper_pids with no mapper is empty" "OK" getxattr "$r" user.shmfs.mapper_pids
 t_is "... and empty" "" "$(fs_x "$r" user.shmfs.mapper_pids)"
+t_is "a region is persistent unless its creator asks otherwise" "persistent" "$(fs_x "$r" user.shmfs.lifetime)"
+t_errno "its live creator's region can be given process lifetime" OK setxattr "$r" user.shmfs.lifetime process
 t_is "orphaned is false while the creator lives" "false" "$(fs_x "$r" user.shmfs.orphaned)"
 
 # Mappers, from the kernel.
@@ -71,7 +73,14 @@ t_is "mapper_pids is empty again" "" "$(fs_x "$r" user.shmfs.mapper_pids)"
 t_is "orphaned once the creator is gone and nobody maps it" "true" "$(fs_x "$r" user.shmfs.orphaned)"
 
 # A zombie creator is gone too (its pid is not reused yet, but it runs no more).
-t_bg bash -c 'touch "$1" & echo $! >"$2"; exec sleep 1000' sh "$H/zomb" "$T_DIR/zomb.pid"
+# The child waits until its parent has become sleep (which never reaps it;
+# a parent still a shell could), makes the region, opts in to process
+# lifetime (exec keeps its pid) and exits.
+cat >"$T_DIR/mkproc.sh" <<'EOS'
+while [ "$(cat /proc/$PPID/comm)" != sleep ]; do sleep 0.05; done
+exec 3>"$1" && exec "$TSYS" setxattr "$1" user.shmfs.lifetime process
+EOS
+t_bg bash -c 'sh "$3" "$1" >/dev/null & echo $! >"$2"; exec sleep 1000' sh "$H/zomb" "$T_DIR/zomb.pid" "$T_DIR/mkproc.sh"
 zparent=$!
 zombie_ready() { [ -s "$T_DIR/zomb.pid" ] && [ "$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$(cat "$T_DIR/zomb.pid")/stat")" = Z ]; }
 t_check "a creator that exited unreaped is a zombie" t_wait_for 20 zombie_ready

@@ -3,7 +3,8 @@
  * system calls. Built against the shared library, so the tests exercise the
  * installed ABI.
  *   tjoin join PATH r|w            join and leave
- *   tjoin create PATH SIZE MODE    shmfs_region_create (MODE octal)
+ *   tjoin create PATH SIZE MODE [process]  shmfs_region_create (MODE octal); with
+ *                                  "process": SHMFS_CREATE_PROCESS_LIFETIME
  *   tjoin unlink PATH              shmfs_region_unlink
  *   tjoin info PATH                shmfs_region_info: "OK page_type page_sz sz node name"
  *   tjoin pagesize PATH            join, touch, print the mapping's KernelPageSize from smaps
@@ -163,8 +164,10 @@ int main(int argc, char **argv)
 
 	if (!strcmp(op, "join") && argc == 4)
 		return op_join(argv[2], argv[3]);
-	if (!strcmp(op, "create") && argc == 5) {
-		r = shmfs_region_create(argv[2], strtoull(argv[3], NULL, 0), (mode_t)strtoul(argv[4], NULL, 8));
+	if (!strcmp(op, "create") && (argc == 5 || (argc == 6 && !strcmp(argv[5], "process")))) {
+		r = shmfs_region_create_flags(argv[2], strtoull(argv[3], NULL, 0),
+					      (mode_t)strtoul(argv[4], NULL, 8),
+					      argc == 6 ? SHMFS_CREATE_PROCESS_LIFETIME : 0);
 		return r < 0 ? fail(-r) : (printf("OK\n"), 0);
 	}
 	if (!strcmp(op, "unlink") && argc == 3) {

@@ -139,6 +139,49 @@ static void copy_is_deep(void **state)
 	shmfs_meta_free(&c);
 }
 
+static void round_trips_lifetime_and_program(void **state)
+{
+	struct shmfs_meta m = { .known = true, .lifetime = SHMFS_LIFETIME_LOCK }, back;
+	char *text;
+	size_t len;
+
+	snprintf(m.program, sizeof(m.program), "dpdk:other");
+	assert_int_equal(shmfs_meta_format(&m, &text, &len), 0);
+	assert_int_equal(shmfs_meta_parse(text, len, &back), 0);
+	assert_int_equal(back.lifetime, SHMFS_LIFETIME_LOCK);
+	assert_string_equal(back.program, "dpdk:other");
+	free(text);
+	m.lifetime = SHMFS_LIFETIME_PROCESS;
+	m.program[0] = '\0';
+	assert_int_equal(shmfs_meta_format(&m, &text, &len), 0);
+	assert_null(strstr(text, "program"));
+	assert_int_equal(shmfs_meta_parse(text, len, &back), 0);
+	assert_int_equal(back.lifetime, SHMFS_LIFETIME_PROCESS);
+	free(text);
+}
+
+static void metadata_without_lifetime_is_persistent(void **state)
+{
+	const char *old = "shmfs-meta 1\nnode 0\ncreator_pid 77\nend\n";
+	const char *newer = "shmfs-meta 1\nlifetime forever-and-a-day\nend\n";
+	struct shmfs_meta back;
+
+	assert_int_equal(shmfs_meta_parse(old, strlen(old), &back), 0);
+	assert_int_equal(back.lifetime, SHMFS_LIFETIME_PERSISTENT);
+	assert_int_equal(shmfs_meta_parse(newer, strlen(newer), &back), 0);
+	assert_int_equal(back.lifetime, SHMFS_LIFETIME_PERSISTENT);
+}
+
+static void refuses_a_damaged_program_tag(void **state)
+{
+	const char *bad[] = { "shmfs-meta 1\nprogram dpdk\nend\n", "shmfs-meta 1\nprogram :x\nend\n",
+			      "shmfs-meta 1\nprogram dpdk:a/b\nend\n" };
+	struct shmfs_meta back;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(shmfs_meta_parse(bad[i], strlen(bad[i]), &back), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +191,9 @@ int main(void)
 		cmocka_unit_test(skips_unknown_keys),
 		cmocka_unit_test(xattr_flags_and_limits),
 		cmocka_unit_test(copy_is_deep),
+		cmocka_unit_test(round_trips_lifetime_and_program),
+		cmocka_unit_test(metadata_without_lifetime_is_persistent),
+		cmocka_unit_test(refuses_a_damaged_program_tag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
