@@ -12,7 +12,7 @@
 #include "ctl.h"
 
 static const struct ctl_cmd *const cmd_tables[] = {
-	ctl_cfg_cmds, ctl_region_cmds, ctl_info_cmds, ctl_numa_cmds, ctl_heap_cmds,
+	ctl_cfg_cmds, ctl_region_cmds, ctl_info_cmds, ctl_numa_cmds, ctl_heap_cmds, ctl_quota_cmds,
 };
 
 static const struct ctl_cmd *cmd_find(const char *name)
@@ -28,7 +28,7 @@ static void main_help(FILE *f)
 {
 	static const char *const groups[] = {
 		"Pools and mounts (fd_shmem_cfg)", "Regions (fd_shmem_ctl)",
-		"Inspection and cleanup", "Topology", "Heaps",
+		"Inspection and cleanup", "Topology", "Heaps", "Quotas",
 	};
 
 	fprintf(f,
