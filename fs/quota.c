@@ -436,6 +436,22 @@ static int pool_numbers(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, u
 
 /* ------------------------------------------------------------ hooks */
 
+/* Whether any rule could refuse pages of type k to uid/gid: root-owned pages
+ * and owners without limits under no reserve are admitted without counting. */
+static bool may_bind(const struct shmfs_quota_rules *s, enum shmfs_page_kind k, uid_t uid, gid_t gid)
+{
+	const struct shmfs_quota_rule *res = rule_find(s, SHMFS_QUOTA_RESERVE, false, 0, k);
+	uint64_t lim;
+
+	if (uid == 0)
+		return false;
+	if (res && res->how != SHMFS_QUOTA_UNLIMITED && res->val != 0)
+		return true;
+	/* any pool size: only whether a limit exists matters here */
+	return shmfs_quota_limit(s, SHMFS_QUOTA_USER, uid, k, 1, &lim) ||
+	       shmfs_quota_limit(s, SHMFS_QUOTA_GROUP, gid, k, 1, &lim);
+}
+
 int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size,
 		       struct shmfs_quota_hold *hold)
 {
@@ -468,15 +484,19 @@ int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint
 		goto out;
 	}
 	a.need = a.pages - have;
-	o = (struct owner_sum){ .uid = st.st_uid, .gid = st.st_gid, .skip = st.st_ino };
-	rc = scan(fs, r->kind, sum_owner, &o);
-	if (rc == 0)
-		rc = pool_numbers(fs, r->kind, node, &a.pool, &a.node_total, &a.node_free);
-	if (rc < 0)
-		goto out;
-	a.user_used = o.user;
-	a.group_used = o.group;
-	rc = shmfs_quota_admit(&q->rules, r->kind, &a);
+	rc = 0;
+	/* the scan costs a stat per file of the type: only when a rule can bite */
+	if (may_bind(&q->rules, r->kind, a.uid, a.gid)) {
+		o = (struct owner_sum){ .uid = st.st_uid, .gid = st.st_gid, .skip = st.st_ino };
+		rc = scan(fs, r->kind, sum_owner, &o);
+		if (rc == 0)
+			rc = pool_numbers(fs, r->kind, node, &a.pool, &a.node_total, &a.node_free);
+		if (rc < 0)
+			goto out;
+		a.user_used = o.user;
+		a.group_used = o.group;
+		rc = shmfs_quota_admit(&q->rules, r->kind, &a);
+	}
 	if (rc == 0) {
 		*hold = (struct shmfs_quota_hold){ .fs = fs, .next = q->holds, .kind = r->kind,
 						   .bino = st.st_ino, .pages = a.pages, .need = a.need,
