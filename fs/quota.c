@@ -790,11 +790,11 @@ static int render_usage_locked(struct shmfs_fs *fs, FILE *f)
 			rc = t.err;
 		if (rc == 0)
 			rc = pool_numbers(fs, (enum shmfs_page_kind)k, -1, &pool, &nt, &nf);
-		if (rc == 0)
+		if (rc == 0 && t.cnt)
 			qsort(t.v, t.cnt, sizeof(*t.v), usage_cmp);
 		for (size_t i = 0; rc == 0 && i < t.cnt; i++) {
 			uint64_t lim;
-			bool limited = q->enforced && t.v[i].id != 0 &&
+			bool limited = q->enforced &&
 				       shmfs_quota_limit(&q->rules, t.v[i].group ? SHMFS_QUOTA_GROUP
 										 : SHMFS_QUOTA_USER,
 							 t.v[i].id, (enum shmfs_page_kind)k, pool, &lim);

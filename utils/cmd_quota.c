@@ -183,10 +183,11 @@ static void usage_print(struct ctl *c, const struct quota_state *s)
 {
 	for (size_t i = 0; i < s->usage_cnt; i++) {
 		const struct quota_usage *u = &s->usage[i];
-		char name[64], lim[32];
+		char name[64], lim[64];
 
 		if (u->limited)
-			snprintf(lim, sizeof(lim), "%" PRIu64, u->limit);
+			snprintf(lim, sizeof(lim), "%" PRIu64 " pages (%s)", u->limit,
+				 ctl_size(u->limit * type_page_sz(c, u->type)));
 		else
 			snprintf(lim, sizeof(lim), "none");
 		printf("  %-9s %-5s %-10s %" PRIu64 " pages (%s), limit %s\n", u->type,
