@@ -35,6 +35,9 @@ static void usage(FILE *f)
 		"  -o mode=OCTAL,uid=N,gid=N\n"
 		"                     mode and owner of the tree's directories (default: node\n"
 		"                     directories 1777, others 0755, owned by root)\n"
+		"  -o quota=SUBJECT.TYPE=LIMIT (may repeat)\n"
+		"                     page quota: user.huge=50%%, user:1000.normal=1G,\n"
+		"                     group:100.huge=unlimited, reserve.huge=2 (root only)\n"
 		"  other -o options go to FUSE; fstab words (defaults, noauto, nofail, x-*...)\n"
 		"  are accepted and ignored\n");
 }
