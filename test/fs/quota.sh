@@ -48,6 +48,11 @@ fs_errno_as_user "the last page of the limit can be taken" OK pwrite "$H/b" 10 x
 t_is "... exactly one page" $((f0 - 1)) "$(free_now)"
 fs_errno_as_user "shrinking is always allowed" OK truncate "$H/a" $((2 * HP))
 fs_errno_as_user "... and gives the pages back to the limit" OK truncate "$H/b" $((2 * HP))
+t_is "shmfsctl create beyond the limit fails (status 1)" 1 \
+	"$(t_as_user "$SHMFSCTL_BIN" --mount "$T_MNT" create big 2 huge "node$N" 0600 >"$T_DIR/create.out" 2>&1; echo $?)"
+t_like "... saying the quota is exceeded" "quota" "$(cat "$T_DIR/create.out")"
+t_is "... and leaves no region behind" "" "$(ls "$T_MNT/huge/node$N" | grep -x big)"
+t_is "... nor takes a page" $((f0 - 1)) "$(free_now)"
 t_check "root is not limited by the default" truncate -s $((5 * HP)) "$H/rootreg"
 truncate -s 0 "$H/rootreg"
 
