@@ -122,6 +122,30 @@ t_check "root still gets pages of the reserve" truncate -s $((2 * HP)) "$H/rootr
 t_check "the reserve is lifted" sh -c "echo reserve.huge=0 >'$Q'"
 rm -f "$H/rootreg"
 
+# ---------------------------------------------------------------- concurrency
+
+# Normal pages: a 64 MiB sizing takes long enough (the kernel zeroes every
+# page) for others to be checked while it is under way; they must count it.
+R=$T_MNT/normal/node$N
+PG=$FS_NORMAL_SZ
+BIG=$((64 << 20))
+t_check "the user may have 2 regions of 64 MiB of normal pages" \
+	sh -c "echo user:$U.normal=$((2 * BIG / PG)) >'$Q'"
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+	t_as_user "$TSYS" open "$R/p$i" cx 0600 >/dev/null
+done
+for i in 1 2 3 4 5 6 7 8; do
+	t_as_user "$TSYS" truncate "$R/p$i" "$BIG" >"$T_DIR/p$i.out" 2>&1 &
+	pids+=("$!")
+done
+wait "${pids[@]}"
+t_is "8 concurrent 64 MiB requests: exactly 2 get their pages, 6 EDQUOT" "2 6" \
+	"$(cat "$T_DIR"/p?.out | grep -cx OK) $(cat "$T_DIR"/p?.out | grep -cx EDQUOT)"
+t_is "... and the user holds exactly those pages" "$((2 * BIG / PG))/$((2 * BIG / PG))" \
+	"$(usage_of normal user "$U" "$Q")"
+t_check "... the user frees them" t_as_user sh -c 'rm -f "$1"/p?' sh "$R"
+
 # ---------------------------------------------------------------- restart
 
 used=$(usage_of huge user "$U" "$Q")
