@@ -460,7 +460,7 @@ int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint
 	struct shmfs_quota_ask a;
 	struct owner_sum o;
 	struct stat st;
-	uint64_t have;
+	uint64_t end;
 	int node, rc;
 
 	if (!q || !q->enforced)
@@ -477,14 +477,14 @@ int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint
 	memset(&a, 0, sizeof(a));
 	a.uid = st.st_uid;
 	a.gid = st.st_gid;
-	a.pages = (size + page_sz - 1) / page_sz;
-	have = counted_pages(q, r->kind, &st, page_sz);
-	if (a.pages <= have) {
-		rc = 0; /* takes nothing */
-		goto out;
-	}
-	a.need = a.pages - have;
+	/* the growth takes the pages between the old and the new end; holes
+	 * below the old end (a sparse file made behind our back) stay holes */
+	end = ((uint64_t)st.st_size + page_sz - 1) / page_sz;
 	rc = 0;
+	if ((size + page_sz - 1) / page_sz <= end)
+		goto out; /* takes nothing */
+	a.need = (size + page_sz - 1) / page_sz - end;
+	a.pages = counted_pages(q, r->kind, &st, page_sz) + a.need;
 	/* the scan costs a stat per file of the type: only when a rule can bite */
 	if (may_bind(&q->rules, r->kind, a.uid, a.gid)) {
 		o = (struct owner_sum){ .uid = st.st_uid, .gid = st.st_gid, .skip = st.st_ino };
