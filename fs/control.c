@@ -130,7 +130,7 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 		shmfs_region_put(fs, v[i], 1);
 	}
 	free(v);
-	return 0;
+	return shmfs_quota_render_usage(fs, f);
 }
 
 int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
@@ -156,6 +156,9 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 		r = render_status(fs, f);
 		break;
 	case SHMFS_OBJ_CONTROL:
+		break;
+	case SHMFS_OBJ_QUOTA:
+		r = shmfs_quota_render(fs, f);
 		break;
 	default:
 		r = -EINVAL;
@@ -236,6 +239,8 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 	char text[CONTROL_WRITE_MAX];
 	int r;
 
+	if (info->obj == SHMFS_OBJ_QUOTA)
+		return shmfs_quota_write(fs, uid, buf, len, off);
 	if (uid != 0)
 		return -EACCES;
 	if (off != 0)

@@ -35,6 +35,9 @@ static void usage(FILE *f)
 		"  -o mode=OCTAL,uid=N,gid=N\n"
 		"                     mode and owner of the tree's directories (default: node\n"
 		"                     directories 1777, others 0755, owned by root)\n"
+		"  -o quota=SUBJECT.TYPE=LIMIT (may repeat)\n"
+		"                     page quota: user.huge=50%%, user:1000.normal=1G,\n"
+		"                     group:100.huge=unlimited, reserve.huge=2 (root only)\n"
 		"  other -o options go to FUSE; fstab words (defaults, noauto, nofail, x-*...)\n"
 		"  are accepted and ignored\n");
 }
@@ -175,6 +178,10 @@ int main(int argc, char **argv)
 	r = fs_init(&fs, &o);
 	if (r < 0)
 		goto err_out1;
+	/* bad quota= options stop the mount before the backing store is touched */
+	r = shmfs_quota_setup(&fs, o.quota, o.quota_cnt);
+	if (r < 0)
+		goto err_out1;
 	r = shmfs_backing_setup(&fs);
 	if (r < 0) {
 		SHMFS_LOG("Failed to set up the backing store under '%s': %s", fs.backing, strerror(-r));
@@ -183,6 +190,11 @@ int main(int argc, char **argv)
 	r = shmfs_tree_load(&fs);
 	if (r < 0) {
 		SHMFS_LOG("Failed to load the regions under '%s': %s", fs.backing, strerror(-r));
+		goto err_out2;
+	}
+	r = shmfs_quota_load(&fs);
+	if (r < 0) {
+		SHMFS_LOG("Failed to read the quota rules under '%s': %s", fs.backing, strerror(-r));
 		goto err_out2;
 	}
 
@@ -245,6 +257,7 @@ err_out2:
 	shmfs_backing_close(&fs);
 	shmfs_table_free(&fs);
 err_out1:
+	shmfs_quota_free(&fs);
 	fs_free(&fs);
 	shmfs_options_free(&o);
 	return ret;

@@ -77,7 +77,8 @@ static void reply_err(fuse_req_t req, int r)
 static void ttl_for(const struct shmfs_ino_info *info, struct fuse_entry_param *e)
 {
 	bool ctl = info->obj == SHMFS_OBJ_STATUS || info->obj == SHMFS_OBJ_NR_PAGES ||
-		   info->obj == SHMFS_OBJ_FREE_PAGES || info->obj == SHMFS_OBJ_CONTROL;
+		   info->obj == SHMFS_OBJ_FREE_PAGES || info->obj == SHMFS_OBJ_CONTROL ||
+		   info->obj == SHMFS_OBJ_QUOTA;
 
 	e->attr_timeout = ctl ? 0.0 : TTL_LONG;
 	e->entry_timeout = TTL_LONG;
@@ -753,6 +754,8 @@ static int snapshot(struct shmfs_fs *fs, uint64_t ino, struct handle *h)
 		rc = snap_add(h, &cap, SHMFS_FILE_STATUS, SHMFS_INO_STATUS, S_IFREG);
 		if (rc == 0)
 			rc = snap_add(h, &cap, SHMFS_FILE_CONTROL, SHMFS_INO_CONTROL, S_IFREG);
+		if (rc == 0)
+			rc = snap_add(h, &cap, SHMFS_FILE_QUOTA, SHMFS_INO_QUOTA, S_IFREG);
 		for (int k = SHMFS_PAGE_KIND_CNT - 1; rc == 0 && k >= 0; k--)
 			if (fs->type[k].pt)
 				rc = snap_add(h, &cap, fs->type[k].pt->name, SHMFS_INO_TYPE(k), S_IFDIR);

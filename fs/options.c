@@ -1,7 +1,7 @@
 /* options.c - the daemon's command line: `shmfs [-f] [-d] [-o opt,...]
  * [source] MOUNTPOINT`, as a person, mount(8) through mount.fuse3, an fstab
  * line or a systemd unit writes it. shmfs's own options (backing=, normal=,
- * huge=, gigantic=) are taken out, fstab-only words are accepted and dropped,
+ * huge=, gigantic=, mode=, uid=, gid=, quota=) are taken out, fstab-only words are accepted and dropped,
  * everything else goes to libfuse, which refuses what it does not know. */
 #include "shmfs.h"
 
@@ -108,6 +108,27 @@ static int parse_id(const char *s, unsigned int *ret, bool *ret_have)
 	return 0;
 }
 
+/* quota=RULE may be given many times; the rules are parsed against the
+ * kernel's page types at start-up (quota.c), in the order given. */
+static int add_quota(struct shmfs_options *o, const char *rule)
+{
+	char **v, *s;
+
+	if (rule[0] == '\0')
+		return -EINVAL;
+	s = strdup(rule);
+	if (!s)
+		return -ENOMEM;
+	v = realloc(o->quota, (o->quota_cnt + 1) * sizeof(*v));
+	if (!v) {
+		free(s);
+		return -ENOMEM;
+	}
+	v[o->quota_cnt++] = s;
+	o->quota = v;
+	return 0;
+}
+
 static int parse_opt(struct shmfs_options *o, const char *opt)
 {
 	if (strncmp(opt, "backing=", 8) == 0)
@@ -124,6 +145,8 @@ static int parse_opt(struct shmfs_options *o, const char *opt)
 		return parse_id(opt + 4, &o->dir_uid, &o->have_uid);
 	if (strncmp(opt, "gid=", 4) == 0)
 		return parse_id(opt + 4, &o->dir_gid, &o->have_gid);
+	if (strncmp(opt, "quota=", 6) == 0)
+		return add_quota(o, opt + 6);
 	if (strcmp(opt, "debug") == 0) {
 		o->debug = true;
 		return 0;
@@ -232,5 +255,8 @@ void shmfs_options_free(struct shmfs_options *o)
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
 		free(o->dir[k]);
 	free(o->fuse_opts);
+	for (size_t i = 0; i < o->quota_cnt; i++)
+		free(o->quota[i]);
+	free(o->quota);
 	memset(o, 0, sizeof(*o));
 }

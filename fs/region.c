@@ -161,10 +161,13 @@ int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const stru
 	}
 	if ((to_set & FUSE_SET_ATTR_MODE) && fchmodat(AT_FDCWD, path, attr->st_mode & 07777, 0) < 0)
 		return -errno;
-	if ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
-	    fchownat(fd, "", (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
-		     (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1, AT_EMPTY_PATH) < 0)
-		return -errno;
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		/* the pages' charge moves with the owner (EDQUOT when it cannot) */
+		rc = shmfs_quota_chown(fs, r, fd, (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
+				       (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1);
+		if (rc < 0)
+			return rc;
+	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		rc = apply_times(path, attr, to_set);
 		if (rc < 0)
@@ -571,9 +574,10 @@ static int grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64
 int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size)
 {
 	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
+	__attribute__((cleanup(shmfs_quota_release))) struct shmfs_quota_hold hold = { 0 };
 	struct shmfs_policy pol = { 0 };
 	struct stat st;
-	int home;
+	int home, err;
 
 	if (size % page_sz)
 		return -EINVAL;
@@ -605,6 +609,10 @@ int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uin
 	/* a bind policy always means the home node (a migration moves both) */
 	if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
 		pol.cnt = 0;
+	/* within the owner's quota, held until the pages are there */
+	err = shmfs_quota_charge(fs, r, fd, size, &hold);
+	if (err < 0)
+		return err;
 	return grow(fs, fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt),
 		    (uint64_t)st.st_size, size, &pol, home);
 }

@@ -32,6 +32,7 @@
 #define SHMFS_INO_ROOT    1ULL
 #define SHMFS_INO_STATUS  2ULL
 #define SHMFS_INO_CONTROL 3ULL
+#define SHMFS_INO_QUOTA   4ULL
 #define SHMFS_INO_TYPE(k) (0x10ULL + (uint64_t)(k))
 #define SHMFS_INO_NODE_BASE (1ULL << 32)
 enum { SHMFS_SUB_DIR, SHMFS_SUB_NR_PAGES, SHMFS_SUB_FREE_PAGES };
@@ -45,6 +46,7 @@ enum shmfs_obj {
 	SHMFS_OBJ_ROOT,
 	SHMFS_OBJ_STATUS,
 	SHMFS_OBJ_CONTROL,
+	SHMFS_OBJ_QUOTA,
 	SHMFS_OBJ_TYPE,
 	SHMFS_OBJ_NODE,
 	SHMFS_OBJ_NR_PAGES,
@@ -167,6 +169,7 @@ struct shmfs_fs {
 	void *by_name[SHMFS_PAGE_KIND_CNT]; /* tsearch trees of struct shmfs_region */
 	void *by_ino;
 	uint64_t region_cnt;
+	struct shmfs_quota *quota;  /* limits and growths in flight (quota.c) */
 };
 
 
@@ -358,6 +361,119 @@ int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint6
 /* Strip one trailing newline and check the text is one token (pure; unit tested). */
 int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz);
 
+/* ------------------------------------------------------------ quota.c
+ *
+ * Page limits per user and per group, per page type (summed over the nodes),
+ * and a reserve per pool (type and node) that only root-owned regions may
+ * take. Pages are charged to the owner and group of the backing file that
+ * holds them, as the backing store shows them when a request is checked, so
+ * usage is exact after any crash, restart, chown or unlink, and counts files
+ * made there behind the daemon's back. Regions owned by root are never
+ * limited. Enforced by a root daemon only (without root every region is the
+ * daemon user's, inside mounts that user sized). */
+
+enum shmfs_quota_subject { SHMFS_QUOTA_USER, SHMFS_QUOTA_GROUP, SHMFS_QUOTA_RESERVE,
+			   SHMFS_QUOTA_SUBJECT_CNT };
+enum shmfs_quota_how {
+	SHMFS_QUOTA_UNLIMITED,
+	SHMFS_QUOTA_PAGES,      /* val pages */
+	SHMFS_QUOTA_PERCENT,    /* val percent (0..100) of the pool, rounded up to a page */
+	SHMFS_QUOTA_DEFAULT,    /* (per-id rules only) drop the rule: the default applies */
+};
+
+/* One rule: "SUBJECT[:ID].TYPE=LIMIT", e.g. "user.huge=50%",
+ * "user:1000.normal=1G", "group:100.huge=unlimited", "reserve.huge=2". */
+struct shmfs_quota_rule {
+	enum shmfs_quota_subject subject;
+	bool has_id;            /* false: the default of every user / group */
+	uint32_t id;
+	enum shmfs_page_kind kind;
+	enum shmfs_quota_how how;
+	uint64_t val;
+};
+
+#define SHMFS_QUOTA_RULES_MAX 4096 /* per-id rules: a limit on what root's writes keep */
+#define SHMFS_QUOTA_RULE_MAX  80   /* longest canonical rule text, with its NUL */
+
+/* A rule set: always one default rule per subject and page type, then the
+ * per-id rules. */
+struct shmfs_quota_rules {
+	struct shmfs_quota_rule *v;
+	size_t cnt;
+};
+
+/* The built-in defaults: every user may take 50% of each page type, groups
+ * are unlimited, no reserve. */
+int shmfs_quota_rules_init(struct shmfs_quota_rules *ret);
+void shmfs_quota_rules_free(struct shmfs_quota_rules *s);
+/* Parse a rule in its canonical form against the page types the kernel
+ * offers (sizes must be whole pages of the type). Pure; unit tested. */
+int shmfs_quota_rule_parse(const char *text, const struct shmfs_page_types *types,
+			   struct shmfs_quota_rule *ret);
+int shmfs_quota_rule_format(const struct shmfs_quota_rule *r, const struct shmfs_page_types *types,
+			    char *buf, size_t buf_sz);
+/* Apply a rule to a set: replace the rule with its subject, id and type, add
+ * it, or (DEFAULT) drop it. -EINVAL for DEFAULT on a default rule, -ENOSPC
+ * beyond SHMFS_QUOTA_RULES_MAX. Unchanged on failure. */
+int shmfs_quota_rules_set(struct shmfs_quota_rules *s, const struct shmfs_quota_rule *r);
+/* The limit in pages that applies to id (user or group) for type k, pool
+ * the type's pages over all nodes; false when unlimited. Default rules do not
+ * apply to id 0. */
+bool shmfs_quota_limit(const struct shmfs_quota_rules *s, enum shmfs_quota_subject subj,
+		       uint32_t id, enum shmfs_page_kind k, uint64_t pool, uint64_t *ret_pages);
+/* Pages of a pool of node_total pages that only root may take. */
+uint64_t shmfs_quota_reserve(const struct shmfs_quota_rules *s, enum shmfs_page_kind k,
+			     uint64_t node_total);
+
+/* What a request would leave: the numbers shmfs_quota_admit judges. */
+struct shmfs_quota_ask {
+	uid_t uid;              /* owner and group the pages are charged to */
+	gid_t gid;
+	uint64_t user_used;     /* pages of the owner's other files of this type */
+	uint64_t group_used;    /* pages of the group's other files of this type */
+	uint64_t pages;         /* pages of this region once the request is done */
+	uint64_t pool;          /* pages of the type's pools, all nodes (for %) */
+	uint64_t need;          /* pages the request takes from the node's pool */
+	uint64_t node_free;     /* free pages of that pool, less growths in flight */
+	uint64_t node_total;
+};
+/* 0 when the request fits every limit, -EDQUOT otherwise. A request larger
+ * than the pool's free pages passes here: the pool refuses it (ENOSPC). Pure. */
+int shmfs_quota_admit(const struct shmfs_quota_rules *s, enum shmfs_page_kind k,
+		      const struct shmfs_quota_ask *a);
+
+/* A growth in flight: counted by every check until released, so two
+ * concurrent requests cannot both take the last pages a limit allows. */
+struct shmfs_quota_hold {
+	struct shmfs_fs *fs;            /* NULL: nothing held */
+	struct shmfs_quota_hold *next;
+	enum shmfs_page_kind kind;
+	ino_t bino;
+	uint64_t pages;                 /* the region's pages once grown */
+	uint64_t need;
+	int node;
+};
+
+/* Start-up: built-in defaults, then the quota= mount options (texts; before
+ * the backing store is set up, so a bad one changes nothing), then, once the
+ * backing store is open, the rules root wrote live (kept in <backing>/.shmfs). */
+int shmfs_quota_setup(struct shmfs_fs *fs, char *const *rules, size_t rule_cnt);
+int shmfs_quota_load(struct shmfs_fs *fs);
+void shmfs_quota_free(struct shmfs_fs *fs);
+/* Before r (open as fd) grows to size bytes: -EDQUOT, or 0 with the growth
+ * held until shmfs_quota_release (use it as a cleanup). */
+int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size,
+		       struct shmfs_quota_hold *hold);
+void shmfs_quota_release(struct shmfs_quota_hold *hold);
+/* chown the open backing file fd of r (uid/gid -1: unchanged), moving its
+ * pages to the new owner and group: -EDQUOT when they do not fit there. */
+int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uid_t uid, gid_t gid);
+/* .quota: the rules and usage; a write sets one rule (root only). */
+int shmfs_quota_render(struct shmfs_fs *fs, FILE *f);
+int shmfs_quota_write(struct shmfs_fs *fs, uid_t uid, const char *buf, size_t len, off_t off);
+/* The usage lines of .status and .quota: "usage TYPE user|group ID USED LIMIT". */
+int shmfs_quota_render_usage(struct shmfs_fs *fs, FILE *f);
+
 /* ------------------------------------------------------------ watch.c */
 
 /* Follow changes made directly in the backing store (fd_shmem creating or
@@ -408,6 +524,8 @@ struct shmfs_options {
 	mode_t dir_mode;     /* mode=, uid=, gid=: the tree's directories */
 	uid_t dir_uid;
 	gid_t dir_gid;
+	char **quota;        /* quota=RULE options, as given (checked by quota.c) */
+	size_t quota_cnt;
 };
 
 /* Parse the command line (pure; unit tested). */

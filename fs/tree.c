@@ -40,6 +40,8 @@ void shmfs_ino_decode(const struct shmfs_fs *fs, uint64_t ino, struct shmfs_ino_
 		i.obj = SHMFS_OBJ_STATUS;
 	} else if (ino == SHMFS_INO_CONTROL) {
 		i.obj = SHMFS_OBJ_CONTROL;
+	} else if (ino == SHMFS_INO_QUOTA) {
+		i.obj = SHMFS_OBJ_QUOTA;
 	} else if (ino >= SHMFS_INO_TYPE(0) && ino < SHMFS_INO_TYPE(SHMFS_PAGE_KIND_CNT)) {
 		if (kind_present(fs, ino - SHMFS_INO_TYPE(0))) {
 			i.obj = SHMFS_OBJ_TYPE;
@@ -101,6 +103,7 @@ int shmfs_tree_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint
 		st.st_nlink = 1;
 		break;
 	case SHMFS_OBJ_NR_PAGES:
+	case SHMFS_OBJ_QUOTA:
 		st.st_mode = S_IFREG | 0644;
 		st.st_nlink = 1;
 		break;
@@ -392,6 +395,10 @@ int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, ui
 		}
 		if (strcmp(name, SHMFS_FILE_CONTROL) == 0) {
 			*ret_ino = SHMFS_INO_CONTROL;
+			return 0;
+		}
+		if (strcmp(name, SHMFS_FILE_QUOTA) == 0) {
+			*ret_ino = SHMFS_INO_QUOTA;
 			return 0;
 		}
 		for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {

@@ -346,9 +346,12 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 			foreign_files(c, regs, reg_cnt, &j, &printed);
 			json_arr_close(&j);
 		}
+		ctl_quota_report(c, &j);
 		ctl_json_close(c, &j);
-	} else if (all) {
-		foreign_files(c, regs, reg_cnt, NULL, &printed);
+	} else {
+		if (all)
+			foreign_files(c, regs, reg_cnt, NULL, &printed);
+		ctl_quota_report(c, NULL);
 	}
 	return 0;
 }

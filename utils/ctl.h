@@ -63,6 +63,7 @@ extern const struct ctl_cmd ctl_info_cmds[];
 extern const struct ctl_cmd ctl_numa_cmds[];
 extern const struct ctl_cmd ctl_heap_cmds[];
 extern const struct ctl_cmd ctl_conf_cmds[];
+extern const struct ctl_cmd ctl_quota_cmds[];
 
 /* ------------------------------------------------------------ output.c */
 
@@ -195,6 +196,12 @@ void ctl_region_json(struct json *j, const struct ctl_region *g);
 
 /* query NAME [TYPE] (cmd_region.c). */
 int ctl_region_query(struct ctl *c, const struct ctl_args *a);
+
+/* The quota usage of every user and group (cmd_quota.c): a "quota" object
+ * into j, or a section for people when j is NULL. Nothing when the daemon
+ * has no .quota. 0 or -errno. */
+struct json;
+int ctl_quota_report(struct ctl *c, struct json *j);
 
 /* Memory nodes as a list of ints. */
 int ctl_memory_nodes(int *nodes, int max);

@@ -57,5 +57,6 @@
 #define SHMFS_FILE_FREE_PAGES ".free_pages"
 #define SHMFS_FILE_STATUS     ".status"
 #define SHMFS_FILE_CONTROL    ".control"
+#define SHMFS_FILE_QUOTA      ".quota"
 
 #endif

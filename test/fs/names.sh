@@ -94,7 +94,7 @@ t_errno "a region named like a control file does not replace it" EEXIST \
 	open "$T_MNT/huge/node$FS_N0/.nr_pages" cx
 t_errno "a region cannot be created at the root" EPERM open "$T_MNT/rootfile" cx
 t_errno "a region cannot be created in a type directory" EPERM open "$T_MNT/huge/typefile" cx
-t_is "nothing was created at the root" ".control .status $(echo $FS_TYPES | tr ' ' '\n' | sort | xargs)" \
+t_is "nothing was created at the root" ".control .quota .status $(echo $FS_TYPES | tr ' ' '\n' | sort | xargs)" \
 	"$(ls -A "$T_MNT" | xargs)"
 
 t_done

@@ -10,8 +10,8 @@ t_mount || exit 1
 want_root=$(echo $FS_TYPES | tr ' ' '\n' | sort | xargs)
 t_is "the root lists one directory per page type the kernel offers" \
 	"$want_root" "$(ls "$T_MNT" | xargs)"
-t_is "ls -A of the root also shows .control and .status" \
-	".control .status $want_root" "$(ls -A "$T_MNT" | sort | xargs)"
+t_is "ls -A of the root also shows .control, .quota and .status" \
+	".control .quota .status $want_root" "$(ls -A "$T_MNT" | sort | xargs)"
 
 want_nodes=$(for n in $FS_NODES; do echo "node$n"; done | sort | xargs)
 for type in $FS_TYPES; do

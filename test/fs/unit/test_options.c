@@ -122,6 +122,22 @@ static void parses_directory_mode_and_owner(void **state)
 	shmfs_options_free(&o);
 }
 
+static void collects_quota_rules_in_order(void **state)
+{
+	struct shmfs_options o;
+
+	/* checked against the page types at start-up (quota.c), kept as given here */
+	assert_int_equal(PARSE(&o, "-o", "quota=user.huge=4,allow_other,quota=reserve.huge=10%",
+			       "-oquota=user:1000.normal=1G", "/mnt/x"), 0);
+	assert_int_equal(o.quota_cnt, 3);
+	assert_string_equal(o.quota[0], "user.huge=4");
+	assert_string_equal(o.quota[1], "reserve.huge=10%");
+	assert_string_equal(o.quota[2], "user:1000.normal=1G");
+	assert_string_equal(o.fuse_opts, "allow_other");
+	shmfs_options_free(&o);
+	assert_int_equal(PARSE(&o, "-o", "quota=", "/mnt/x"), -EINVAL);
+}
+
 static void refuses_bad_input(void **state)
 {
 	struct shmfs_options o;
@@ -162,6 +178,7 @@ int main(void)
 		cmocka_unit_test(drops_fstab_words),
 		cmocka_unit_test(debug_means_foreground),
 		cmocka_unit_test(parses_directory_mode_and_owner),
+		cmocka_unit_test(collects_quota_rules_in_order),
 		cmocka_unit_test(refuses_bad_input),
 		cmocka_unit_test(help_and_version_need_no_mountpoint),
 	};

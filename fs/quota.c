@@ -1,0 +1,915 @@
+/* quota.c - page quotas: per-user and per-group limits per page type (summed
+ * over the nodes), a reserve per pool (type and node) that only root-owned
+ * regions may take, the .quota control file, and the usage lines of .status.
+ *
+ * Pages are charged to the owner and group of the backing file that holds
+ * them, counted from the backing store (st_blocks) whenever a request is
+ * checked: there is no counter to drift, so usage is exact after a SIGKILL
+ * and restart, after chown, shrink and unlink (an unlinked region's pages
+ * leave the count with its name; they stay in the pool until its last
+ * mapping goes, which the reserve, read from the kernel's free count, still
+ * sees), and files fd_shmem made in the backing store count too. Growths in
+ * flight are held (struct shmfs_quota_hold) so concurrent requests cannot
+ * both take the last pages a limit allows.
+ *
+ * Rules come from built-in defaults, then quota= mount options, then what
+ * root wrote to .quota since (kept in <backing>/.shmfs/quota, so a restarted
+ * daemon keeps them). */
+#include "shmfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parse.h"
+#include "pool.h"
+#include "util.h"
+
+#define QUOTA_FILE       "quota"
+#define QUOTA_WRITE_MAX  SHMFS_QUOTA_RULE_MAX
+#define DEFAULT_USER_PCT 50
+
+static const char *const subject_names[SHMFS_QUOTA_SUBJECT_CNT] = { "user", "group", "reserve" };
+
+struct shmfs_quota {
+	pthread_mutex_t lock;           /* rules, live, holds; checks run under it */
+	bool enforced;
+	struct shmfs_quota_rules rules; /* in force */
+	struct shmfs_quota_rules live;  /* written to .quota since start-up: persisted */
+	struct shmfs_quota_hold *holds;
+};
+
+/* ------------------------------------------------------------ rules (pure) */
+
+int shmfs_quota_rules_init(struct shmfs_quota_rules *ret)
+{
+	struct shmfs_quota_rule *v = calloc(SHMFS_QUOTA_SUBJECT_CNT * SHMFS_PAGE_KIND_CNT, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (int s = 0; s < SHMFS_QUOTA_SUBJECT_CNT; s++)
+		for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
+			struct shmfs_quota_rule *r = &v[n++];
+
+			r->subject = (enum shmfs_quota_subject)s;
+			r->kind = (enum shmfs_page_kind)k;
+			if (s == SHMFS_QUOTA_USER) {
+				/* like tmpfs's default size: no one user takes it all */
+				r->how = SHMFS_QUOTA_PERCENT;
+				r->val = DEFAULT_USER_PCT;
+			} else if (s == SHMFS_QUOTA_GROUP) {
+				r->how = SHMFS_QUOTA_UNLIMITED;
+			} else {
+				r->how = SHMFS_QUOTA_PAGES;
+				r->val = 0;
+			}
+		}
+	ret->v = v;
+	ret->cnt = n;
+	return 0;
+}
+
+void shmfs_quota_rules_free(struct shmfs_quota_rules *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->cnt = 0;
+}
+
+static int rules_copy(const struct shmfs_quota_rules *s, struct shmfs_quota_rules *ret)
+{
+	struct shmfs_quota_rule *v = malloc((s->cnt ? s->cnt : 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	if (s->cnt)
+		memcpy(v, s->v, s->cnt * sizeof(*v));
+	ret->v = v;
+	ret->cnt = s->cnt;
+	return 0;
+}
+
+/* "user", "user:1000", "reserve": subject and id. */
+static int parse_subject(const char *s, size_t len, struct shmfs_quota_rule *r)
+{
+	for (int i = 0; i < SHMFS_QUOTA_SUBJECT_CNT; i++) {
+		size_t n = strlen(subject_names[i]);
+		char id[16];
+		uint64_t v;
+
+		if (len < n || strncmp(s, subject_names[i], n) != 0)
+			continue;
+		r->subject = (enum shmfs_quota_subject)i;
+		if (len == n) {
+			r->has_id = false;
+			return 0;
+		}
+		/* the reserve is every non-root user's together: no id */
+		if (s[n] != ':' || i == SHMFS_QUOTA_RESERVE || len - n - 1 >= sizeof(id) || len - n - 1 == 0)
+			return -EINVAL;
+		memcpy(id, s + n + 1, len - n - 1);
+		id[len - n - 1] = '\0';
+		/* (uid_t)-1 is "no owner" to chown: never an id */
+		if (shmfs_parse_u64(id, &v) < 0 || v >= UINT32_MAX)
+			return -EINVAL;
+		r->has_id = true;
+		r->id = (uint32_t)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_limit(const char *s, const struct shmfs_page_type *pt, struct shmfs_quota_rule *r)
+{
+	size_t len = strlen(s);
+	uint64_t v;
+
+	if (strcmp(s, "unlimited") == 0) {
+		r->how = SHMFS_QUOTA_UNLIMITED;
+		r->val = 0;
+		return 0;
+	}
+	if (strcmp(s, "default") == 0) {
+		r->how = SHMFS_QUOTA_DEFAULT;
+		r->val = 0;
+		return 0;
+	}
+	if (len > 1 && s[len - 1] == '%') {
+		char num[8];
+
+		if (len - 1 >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, s, len - 1);
+		num[len - 1] = '\0';
+		if (shmfs_parse_u64(num, &v) < 0 || v > 100)
+			return -EINVAL;
+		r->how = SHMFS_QUOTA_PERCENT;
+		r->val = v;
+		return 0;
+	}
+	if (shmfs_size_has_unit(s)) {
+		if (shmfs_parse_size(s, &v) < 0 || v % pt->page_sz)
+			return -EINVAL;
+		v /= pt->page_sz;
+	} else if (shmfs_parse_u64(s, &v) < 0) {
+		return -EINVAL;
+	}
+	r->how = SHMFS_QUOTA_PAGES;
+	r->val = v;
+	return 0;
+}
+
+int shmfs_quota_rule_parse(const char *text, const struct shmfs_page_types *types,
+			   struct shmfs_quota_rule *ret)
+{
+	struct shmfs_quota_rule r;
+	const struct shmfs_page_type *pt;
+	const char *eq = strchr(text, '='), *dot;
+	char type[16];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (!eq || strlen(text) >= SHMFS_QUOTA_RULE_MAX)
+		return -EINVAL;
+	dot = memchr(text, '.', (size_t)(eq - text));
+	if (!dot || (size_t)(eq - dot - 1) >= sizeof(type))
+		return -EINVAL;
+	rc = parse_subject(text, (size_t)(dot - text), &r);
+	if (rc < 0)
+		return rc;
+	memcpy(type, dot + 1, (size_t)(eq - dot - 1));
+	type[eq - dot - 1] = '\0';
+	/* tree names only ("huge", not ".huge"), of types this kernel offers */
+	pt = type[0] == '.' ? NULL : shmfs_page_type_by_name(types, type);
+	if (!pt)
+		return -EINVAL;
+	r.kind = pt->kind;
+	rc = parse_limit(eq + 1, pt, &r);
+	if (rc < 0)
+		return rc;
+	if (r.how == SHMFS_QUOTA_DEFAULT && !r.has_id)
+		return -EINVAL; /* a default has nothing to fall back to */
+	if (r.how == SHMFS_QUOTA_UNLIMITED && r.subject == SHMFS_QUOTA_RESERVE)
+		return -EINVAL; /* no reserve is 0 */
+	*ret = r;
+	return 0;
+}
+
+int shmfs_quota_rule_format(const struct shmfs_quota_rule *r, const struct shmfs_page_types *types,
+			    char *buf, size_t buf_sz)
+{
+	char subj[32], lim[32];
+	int n;
+
+	if (r->has_id)
+		snprintf(subj, sizeof(subj), "%s:%" PRIu32, subject_names[r->subject], r->id);
+	else
+		snprintf(subj, sizeof(subj), "%s", subject_names[r->subject]);
+	switch (r->how) {
+	case SHMFS_QUOTA_UNLIMITED:
+		snprintf(lim, sizeof(lim), "unlimited");
+		break;
+	case SHMFS_QUOTA_DEFAULT:
+		snprintf(lim, sizeof(lim), "default");
+		break;
+	case SHMFS_QUOTA_PERCENT:
+		snprintf(lim, sizeof(lim), "%" PRIu64 "%%", r->val);
+		break;
+	default:
+		snprintf(lim, sizeof(lim), "%" PRIu64, r->val);
+	}
+	n = snprintf(buf, buf_sz, "%s.%s=%s", subj, types->type[r->kind].name, lim);
+	return n < 0 || (size_t)n >= buf_sz ? -ENOSPC : n;
+}
+
+static bool same_key(const struct shmfs_quota_rule *a, const struct shmfs_quota_rule *b)
+{
+	return a->subject == b->subject && a->has_id == b->has_id && a->kind == b->kind &&
+	       (!a->has_id || a->id == b->id);
+}
+
+int shmfs_quota_rules_set(struct shmfs_quota_rules *s, const struct shmfs_quota_rule *r)
+{
+	struct shmfs_quota_rule *v;
+
+	if (r->how == SHMFS_QUOTA_DEFAULT && !r->has_id)
+		return -EINVAL;
+	for (size_t i = 0; i < s->cnt; i++) {
+		if (!same_key(&s->v[i], r))
+			continue;
+		if (r->how == SHMFS_QUOTA_DEFAULT) {
+			memmove(&s->v[i], &s->v[i + 1], (s->cnt - i - 1) * sizeof(*v));
+			s->cnt--;
+		} else {
+			s->v[i] = *r;
+		}
+		return 0;
+	}
+	if (r->how == SHMFS_QUOTA_DEFAULT)
+		return 0; /* nothing to drop */
+	if (s->cnt >= SHMFS_QUOTA_SUBJECT_CNT * SHMFS_PAGE_KIND_CNT + SHMFS_QUOTA_RULES_MAX)
+		return -ENOSPC;
+	v = realloc(s->v, (s->cnt + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[s->cnt++] = *r;
+	s->v = v;
+	return 0;
+}
+
+static const struct shmfs_quota_rule *rule_find(const struct shmfs_quota_rules *s,
+						enum shmfs_quota_subject subj, bool has_id,
+						uint32_t id, enum shmfs_page_kind k)
+{
+	struct shmfs_quota_rule key = { .subject = subj, .has_id = has_id, .id = id, .kind = k };
+
+	for (size_t i = 0; i < s->cnt; i++)
+		if (same_key(&s->v[i], &key))
+			return &s->v[i];
+	return NULL;
+}
+
+static uint64_t pct_of(uint64_t total, uint64_t pct)
+{
+	/* rounded up: 50% of a one-page pool is that page, not none */
+	return total / 100 * pct + (total % 100 * pct + 99) / 100;
+}
+
+bool shmfs_quota_limit(const struct shmfs_quota_rules *s, enum shmfs_quota_subject subj,
+		       uint32_t id, enum shmfs_page_kind k, uint64_t pool, uint64_t *ret_pages)
+{
+	const struct shmfs_quota_rule *r = rule_find(s, subj, true, id, k);
+
+	/* root's own group and user are never caught by a default */
+	if (!r && id != 0)
+		r = rule_find(s, subj, false, 0, k);
+	if (!r || r->how == SHMFS_QUOTA_UNLIMITED || r->how == SHMFS_QUOTA_DEFAULT)
+		return false;
+	*ret_pages = r->how == SHMFS_QUOTA_PERCENT ? pct_of(pool, r->val) : r->val;
+	return true;
+}
+
+uint64_t shmfs_quota_reserve(const struct shmfs_quota_rules *s, enum shmfs_page_kind k,
+			     uint64_t node_total)
+{
+	const struct shmfs_quota_rule *r = rule_find(s, SHMFS_QUOTA_RESERVE, false, 0, k);
+
+	if (!r || r->how == SHMFS_QUOTA_UNLIMITED)
+		return 0;
+	return r->how == SHMFS_QUOTA_PERCENT ? pct_of(node_total, r->val) : r->val;
+}
+
+int shmfs_quota_admit(const struct shmfs_quota_rules *s, enum shmfs_page_kind k,
+		      const struct shmfs_quota_ask *a)
+{
+	uint64_t lim;
+
+	if (a->uid == 0)
+		return 0;
+	if (shmfs_quota_limit(s, SHMFS_QUOTA_USER, a->uid, k, a->pool, &lim) &&
+	    (a->user_used > lim || a->pages > lim - a->user_used))
+		return -EDQUOT;
+	if (shmfs_quota_limit(s, SHMFS_QUOTA_GROUP, a->gid, k, a->pool, &lim) &&
+	    (a->group_used > lim || a->pages > lim - a->group_used))
+		return -EDQUOT;
+	/* more than the pool has free: the pool refuses it (ENOSPC), as for root */
+	if (a->need && a->need <= a->node_free &&
+	    a->node_free - a->need < shmfs_quota_reserve(s, k, a->node_total))
+		return -EDQUOT;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the backing store */
+
+static uint64_t file_pages(const struct stat *st, uint64_t page_sz)
+{
+	return ((uint64_t)st->st_blocks * 512 + page_sz - 1) / page_sz;
+}
+
+/* Pages a file counts for: what it holds, or what a growth in flight will
+ * give it. Caller holds q->lock. */
+static uint64_t counted_pages(struct shmfs_quota *q, enum shmfs_page_kind k, const struct stat *st,
+			      uint64_t page_sz)
+{
+	uint64_t n = file_pages(st, page_sz);
+
+	for (struct shmfs_quota_hold *h = q->holds; h; h = h->next)
+		if (h->kind == k && h->bino == st->st_ino && h->pages > n)
+			n = h->pages;
+	return n;
+}
+
+/* Call fn for every regular file of type k's backing directory (temporaries
+ * of creates in progress too: their pages are someone's). */
+static int scan(struct shmfs_fs *fs, enum shmfs_page_kind k,
+		void (*fn)(const struct stat *st, uint64_t pages, void *ctx), void *ctx)
+{
+	struct shmfs_type_state *ts = &fs->type[k];
+	uint64_t page_sz = ts->pt->page_sz;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	/* a descriptor of its own: readdir positions are per open file */
+	fd = openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		fn(&st, counted_pages(fs->quota, k, &st, page_sz), ctx);
+	}
+	closedir(d);
+	return 0;
+}
+
+struct owner_sum {
+	uid_t uid;
+	gid_t gid;
+	ino_t skip;                     /* the file asked about */
+	uint64_t user, group;
+};
+
+static void sum_owner(const struct stat *st, uint64_t pages, void *ctx)
+{
+	struct owner_sum *o = ctx;
+
+	if (st->st_ino == o->skip)
+		return;
+	if (st->st_uid == o->uid)
+		o->user += pages;
+	if (st->st_gid == o->gid)
+		o->group += pages;
+}
+
+/* Pages of the type's pools over all nodes, and of node's pool and its free
+ * pages (less the growths in flight there). Caller holds q->lock. */
+static int pool_numbers(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, uint64_t *ret_pool,
+			uint64_t *ret_node_total, uint64_t *ret_node_free)
+{
+	const struct shmfs_page_type *pt = fs->type[k].pt;
+	uint64_t pool = 0, nt = 0, nf = 0, inflight = 0;
+	int r;
+
+	if (!shmfs_page_type_is_huge(pt)) {
+		uint64_t f;
+
+		r = shmfs_normal_pool(fs, -1, &pool, &f);
+		if (r == 0 && node >= 0)
+			r = shmfs_normal_pool(fs, node, &nt, &nf);
+		if (r < 0)
+			return r;
+	} else {
+		for (int n = 0; n < SHMFS_NODE_MAX; n++) {
+			struct shmfs_pool_stat ps;
+
+			if (!shmfs_node_valid(fs, n) || shmfs_pool_stat(pt, n, &ps) < 0)
+				continue;
+			pool += ps.total;
+			if (n == node) {
+				nt = ps.total;
+				nf = ps.free;
+			}
+		}
+	}
+	for (struct shmfs_quota_hold *h = fs->quota->holds; h; h = h->next)
+		if (h->kind == k && h->node == node)
+			inflight += h->need;
+	*ret_pool = pool;
+	*ret_node_total = nt;
+	*ret_node_free = nf > inflight ? nf - inflight : 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------ hooks */
+
+/* Whether any rule could refuse pages of type k to uid/gid: root-owned pages
+ * and owners without limits under no reserve are admitted without counting. */
+static bool may_bind(const struct shmfs_quota_rules *s, enum shmfs_page_kind k, uid_t uid, gid_t gid)
+{
+	const struct shmfs_quota_rule *res = rule_find(s, SHMFS_QUOTA_RESERVE, false, 0, k);
+	uint64_t lim;
+
+	if (uid == 0)
+		return false;
+	if (res && res->how != SHMFS_QUOTA_UNLIMITED && res->val != 0)
+		return true;
+	/* any pool size: only whether a limit exists matters here */
+	return shmfs_quota_limit(s, SHMFS_QUOTA_USER, uid, k, 1, &lim) ||
+	       shmfs_quota_limit(s, SHMFS_QUOTA_GROUP, gid, k, 1, &lim);
+}
+
+int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size,
+		       struct shmfs_quota_hold *hold)
+{
+	struct shmfs_quota *q = fs->quota;
+	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
+	struct shmfs_quota_ask a;
+	struct owner_sum o;
+	struct stat st;
+	uint64_t end;
+	int node, rc;
+
+	if (!q || !q->enforced)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	node = r->meta.node;
+	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_lock(&q->lock);
+	/* owner read under the lock: a chown cannot slip between check and hold */
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	memset(&a, 0, sizeof(a));
+	a.uid = st.st_uid;
+	a.gid = st.st_gid;
+	/* the growth takes the pages between the old and the new end; holes
+	 * below the old end (a sparse file made behind our back) stay holes */
+	end = ((uint64_t)st.st_size + page_sz - 1) / page_sz;
+	rc = 0;
+	if ((size + page_sz - 1) / page_sz <= end)
+		goto out; /* takes nothing */
+	a.need = (size + page_sz - 1) / page_sz - end;
+	a.pages = counted_pages(q, r->kind, &st, page_sz) + a.need;
+	/* the scan costs a stat per file of the type: only when a rule can bite */
+	if (may_bind(&q->rules, r->kind, a.uid, a.gid)) {
+		o = (struct owner_sum){ .uid = st.st_uid, .gid = st.st_gid, .skip = st.st_ino };
+		rc = scan(fs, r->kind, sum_owner, &o);
+		if (rc == 0)
+			rc = pool_numbers(fs, r->kind, node, &a.pool, &a.node_total, &a.node_free);
+		if (rc < 0)
+			goto out;
+		a.user_used = o.user;
+		a.group_used = o.group;
+		rc = shmfs_quota_admit(&q->rules, r->kind, &a);
+	}
+	if (rc == 0) {
+		*hold = (struct shmfs_quota_hold){ .fs = fs, .next = q->holds, .kind = r->kind,
+						   .bino = st.st_ino, .pages = a.pages, .need = a.need,
+						   .node = node };
+		q->holds = hold;
+	}
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+void shmfs_quota_release(struct shmfs_quota_hold *hold)
+{
+	struct shmfs_quota *q;
+
+	if (!hold->fs)
+		return;
+	q = hold->fs->quota;
+	pthread_mutex_lock(&q->lock);
+	for (struct shmfs_quota_hold **p = &q->holds; *p; p = &(*p)->next)
+		if (*p == hold) {
+			*p = hold->next;
+			break;
+		}
+	pthread_mutex_unlock(&q->lock);
+	hold->fs = NULL;
+}
+
+int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uid_t uid, gid_t gid)
+{
+	struct shmfs_quota *q = fs->quota;
+	struct stat st;
+	int rc = 0;
+
+	if (q)
+		pthread_mutex_lock(&q->lock);
+	if (q && q->enforced && fstat(fd, &st) == 0) {
+		uint64_t page_sz = shmfs_page_sz(fs, r->kind), nt, nf;
+		struct shmfs_quota_ask a = { 0 };
+		struct owner_sum o = { .uid = uid == (uid_t)-1 ? st.st_uid : uid,
+				       .gid = gid == (gid_t)-1 ? st.st_gid : gid, .skip = st.st_ino };
+
+		a.uid = o.uid;
+		a.gid = o.gid;
+		a.pages = counted_pages(q, r->kind, &st, page_sz);
+		rc = scan(fs, r->kind, sum_owner, &o);
+		if (rc == 0)
+			rc = pool_numbers(fs, r->kind, -1, &a.pool, &nt, &nf);
+		a.user_used = o.user;
+		a.group_used = o.group;
+		/* the pages are already taken: only the limits, no reserve */
+		if (rc == 0 && a.pages)
+			rc = shmfs_quota_admit(&q->rules, r->kind, &a);
+	}
+	if (rc == 0 && fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		rc = -errno;
+	if (q)
+		pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+/* ------------------------------------------------------------ persistence */
+
+static int live_save(struct shmfs_fs *fs, const struct shmfs_quota_rules *live)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int fd, rc = 0;
+
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < live->cnt; i++) {
+		char buf[SHMFS_QUOTA_RULE_MAX];
+
+		if (shmfs_quota_rule_format(&live->v[i], &fs->types, buf, sizeof(buf)) >= 0)
+			fprintf(f, "%s\n", buf);
+	}
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	/* whole or not at all: a crash leaves the old file */
+	fd = openat(fs->metafd, QUOTA_FILE ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (len && write(fd, text, len) != (ssize_t)len)
+		rc = errno ? -errno : -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && renameat(fs->metafd, QUOTA_FILE ".new", fs->metafd, QUOTA_FILE) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlinkat(fs->metafd, QUOTA_FILE ".new", 0);
+	return rc;
+}
+
+/* Record r in the list of rules written live. Unlike a rule set, the list
+ * keeps "default" too: it must drop a mount option's per-id rule again at
+ * the next start. */
+static int live_put(struct shmfs_quota_rules *live, const struct shmfs_quota_rule *r)
+{
+	struct shmfs_quota_rule *v;
+
+	for (size_t i = 0; i < live->cnt; i++)
+		if (same_key(&live->v[i], r)) {
+			live->v[i] = *r;
+			return 0;
+		}
+	if (live->cnt >= SHMFS_QUOTA_SUBJECT_CNT * SHMFS_PAGE_KIND_CNT + SHMFS_QUOTA_RULES_MAX)
+		return -ENOSPC;
+	v = realloc(live->v, (live->cnt + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[live->cnt++] = *r;
+	live->v = v;
+	return 0;
+}
+
+/* The rules root wrote before a restart. The file is the daemon's own, but a
+ * bad one (edited by hand) is refused whole, with a message, not half used. */
+static int live_load(struct shmfs_fs *fs, struct shmfs_quota *q)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	struct shmfs_quota_rules rules, live = { 0 };
+	char line[SHMFS_QUOTA_RULE_MAX + 2];
+	int fd, rc = 0, n = 0;
+
+	fd = openat(fs->metafd, QUOTA_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rc = rules_copy(&q->rules, &rules);
+	if (rc < 0)
+		return rc;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		struct shmfs_quota_rule r;
+		size_t len = strlen(line);
+
+		n++;
+		if (len == 0 || line[len - 1] != '\n') {
+			rc = -EINVAL;
+			break;
+		}
+		line[len - 1] = '\0';
+		rc = shmfs_quota_rule_parse(line, &fs->types, &r);
+		if (rc == 0)
+			rc = shmfs_quota_rules_set(&rules, &r);
+		if (rc == 0)
+			rc = live_put(&live, &r);
+	}
+	if (rc < 0) {
+		SHMFS_LOG("Ignoring the quota rules kept in '%s/.shmfs/" QUOTA_FILE "' (line %d: %s); "
+			  "the mount options apply", fs->backing, n, strerror(-rc));
+		shmfs_quota_rules_free(&rules);
+		shmfs_quota_rules_free(&live);
+		return 0;
+	}
+	shmfs_quota_rules_free(&q->rules);
+	q->rules = rules;
+	q->live = live;
+	return 0;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+int shmfs_quota_setup(struct shmfs_fs *fs, char *const *rules, size_t rule_cnt)
+{
+	struct shmfs_quota *q = calloc(1, sizeof(*q));
+	int rc;
+
+	if (!q)
+		return -ENOMEM;
+	pthread_mutex_init(&q->lock, NULL);
+	q->enforced = fs->is_root;
+	rc = shmfs_quota_rules_init(&q->rules);
+	for (size_t i = 0; rc == 0 && i < rule_cnt; i++) {
+		struct shmfs_quota_rule r;
+
+		rc = shmfs_quota_rule_parse(rules[i], &fs->types, &r);
+		if (rc == 0)
+			rc = shmfs_quota_rules_set(&q->rules, &r);
+		if (rc < 0)
+			SHMFS_LOG("Bad option quota=%s: want SUBJECT.TYPE=LIMIT, e.g. user.huge=50%%, "
+				  "user:1000.normal=1G, group:100.huge=unlimited, reserve.huge=2 (see shmfs(8))",
+				  rules[i]);
+	}
+	if (rc < 0) {
+		shmfs_quota_rules_free(&q->rules);
+		shmfs_quota_rules_free(&q->live);
+		pthread_mutex_destroy(&q->lock);
+		free(q);
+		return rc;
+	}
+	fs->quota = q;
+	return 0;
+}
+
+int shmfs_quota_load(struct shmfs_fs *fs)
+{
+	int rc;
+
+	pthread_mutex_lock(&fs->quota->lock);
+	rc = live_load(fs, fs->quota);
+	pthread_mutex_unlock(&fs->quota->lock);
+	return rc;
+}
+
+void shmfs_quota_free(struct shmfs_fs *fs)
+{
+	struct shmfs_quota *q = fs->quota;
+
+	if (!q)
+		return;
+	shmfs_quota_rules_free(&q->rules);
+	shmfs_quota_rules_free(&q->live);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+	fs->quota = NULL;
+}
+
+/* ------------------------------------------------------------ .quota, .status */
+
+struct usage_entry {
+	bool group;
+	uint32_t id;
+	uint64_t pages;
+};
+
+struct usage_table {
+	struct usage_entry *v;
+	size_t cnt, cap;
+	int err;
+};
+
+static void usage_add(struct usage_table *t, bool group, uint32_t id, uint64_t pages)
+{
+	for (size_t i = 0; i < t->cnt; i++)
+		if (t->v[i].group == group && t->v[i].id == id) {
+			t->v[i].pages += pages;
+			return;
+		}
+	if (t->cnt == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		struct usage_entry *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v) {
+			t->err = -ENOMEM;
+			return;
+		}
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->cnt++] = (struct usage_entry){ .group = group, .id = id, .pages = pages };
+}
+
+static void sum_all(const struct stat *st, uint64_t pages, void *ctx)
+{
+	/* empty files are nobody's usage */
+	if (pages == 0)
+		return;
+	usage_add(ctx, false, st->st_uid, pages);
+	usage_add(ctx, true, st->st_gid, pages);
+}
+
+static int usage_cmp(const void *a, const void *b)
+{
+	const struct usage_entry *x = a, *y = b;
+
+	if (x->group != y->group)
+		return x->group - y->group;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Caller holds q->lock. */
+static int render_usage_locked(struct shmfs_fs *fs, FILE *f)
+{
+	struct shmfs_quota *q = fs->quota;
+	int rc = 0;
+
+	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0 && rc == 0; k--) {
+		struct usage_table t = { 0 };
+		uint64_t pool, nt, nf;
+
+		if (!fs->type[k].pt)
+			continue;
+		rc = scan(fs, (enum shmfs_page_kind)k, sum_all, &t);
+		if (rc == 0)
+			rc = t.err;
+		if (rc == 0)
+			rc = pool_numbers(fs, (enum shmfs_page_kind)k, -1, &pool, &nt, &nf);
+		if (rc == 0 && t.cnt)
+			qsort(t.v, t.cnt, sizeof(*t.v), usage_cmp);
+		for (size_t i = 0; rc == 0 && i < t.cnt; i++) {
+			uint64_t lim;
+			bool limited = q->enforced &&
+				       shmfs_quota_limit(&q->rules, t.v[i].group ? SHMFS_QUOTA_GROUP
+										 : SHMFS_QUOTA_USER,
+							 t.v[i].id, (enum shmfs_page_kind)k, pool, &lim);
+
+			/* uid 0's regions are never limited, whatever rule names it */
+			if (!t.v[i].group && t.v[i].id == 0)
+				limited = false;
+			fprintf(f, "usage %s %s %" PRIu32 " %" PRIu64 " ", fs->type[k].pt->name,
+				t.v[i].group ? "group" : "user", t.v[i].id, t.v[i].pages);
+			if (limited)
+				fprintf(f, "%" PRIu64 "\n", lim);
+			else
+				fprintf(f, "-\n");
+		}
+		free(t.v);
+	}
+	return rc;
+}
+
+int shmfs_quota_render_usage(struct shmfs_fs *fs, FILE *f)
+{
+	int rc;
+
+	if (!fs->quota)
+		return 0;
+	pthread_mutex_lock(&fs->quota->lock);
+	rc = render_usage_locked(fs, f);
+	pthread_mutex_unlock(&fs->quota->lock);
+	return rc;
+}
+
+int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
+{
+	struct shmfs_quota *q = fs->quota;
+	int rc = 0;
+
+	if (!q)
+		return -ENOENT;
+	pthread_mutex_lock(&q->lock);
+	fprintf(f, "enforced %s\n", q->enforced ? "yes" : "no");
+	for (size_t i = 0; i < q->rules.cnt; i++) {
+		char buf[SHMFS_QUOTA_RULE_MAX];
+
+		if (!fs->type[q->rules.v[i].kind].pt)
+			continue;
+		if (shmfs_quota_rule_format(&q->rules.v[i], &fs->types, buf, sizeof(buf)) >= 0)
+			fprintf(f, "rule %s\n", buf);
+	}
+	/* the reserve as it stands now, per pool */
+	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0 && rc == 0; k--) {
+		if (!fs->type[k].pt)
+			continue;
+		for (int n = 0; n < SHMFS_NODE_MAX && rc == 0; n++) {
+			uint64_t pool, nt, nf;
+
+			if (!shmfs_node_valid(fs, n))
+				continue;
+			rc = pool_numbers(fs, (enum shmfs_page_kind)k, n, &pool, &nt, &nf);
+			if (rc == 0)
+				fprintf(f, "reserve %s %d %" PRIu64 "\n", fs->type[k].pt->name, n,
+					shmfs_quota_reserve(&q->rules, (enum shmfs_page_kind)k, nt));
+		}
+	}
+	if (rc == 0)
+		rc = render_usage_locked(fs, f);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int shmfs_quota_write(struct shmfs_fs *fs, uid_t uid, const char *buf, size_t len, off_t off)
+{
+	struct shmfs_quota *q = fs->quota;
+	struct shmfs_quota_rules rules, live;
+	struct shmfs_quota_rule r;
+	char text[QUOTA_WRITE_MAX];
+	int rc;
+
+	if (uid != 0)
+		return -EACCES;
+	if (!q)
+		return -ENOENT;
+	if (!q->enforced)
+		return -EOPNOTSUPP; /* a daemon without root has one user: its own */
+	if (off != 0)
+		return -EINVAL;
+	rc = shmfs_control_text(buf, len, text, sizeof(text));
+	if (rc == 0)
+		rc = shmfs_quota_rule_parse(text, &fs->types, &r);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&q->lock);
+	/* on copies: a failure anywhere changes nothing */
+	rc = rules_copy(&q->rules, &rules);
+	if (rc == 0) {
+		rc = rules_copy(&q->live, &live);
+		if (rc < 0)
+			shmfs_quota_rules_free(&rules);
+	}
+	if (rc < 0)
+		goto out;
+	rc = shmfs_quota_rules_set(&rules, &r);
+	if (rc == 0)
+		rc = live_put(&live, &r);
+	if (rc == 0)
+		rc = live_save(fs, &live);
+	if (rc == 0) {
+		shmfs_quota_rules_free(&q->rules);
+		shmfs_quota_rules_free(&q->live);
+		q->rules = rules;
+		q->live = live;
+	} else {
+		shmfs_quota_rules_free(&rules);
+		shmfs_quota_rules_free(&live);
+	}
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
