@@ -4,7 +4,10 @@
  * region table up to date and tells the kernel to drop what it cached (the
  * tree uses long cache timeouts, so it must be told). The daemon's own
  * changes are made under the fs lock together with their table update, so
- * here they are recognised as already known and cost nothing but a lookup. */
+ * here they are recognised as already known and cost nothing but a lookup.
+ * Anything else that appears there (a directory, FIFO, link, a bad name) is
+ * logged once and left alone; a metadata directory removed while the daemon
+ * runs is made again with the metadata of every region. */
 #include "shmfs.h"
 
 #include <errno.h>
@@ -17,11 +20,14 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "util.h"
 
 static int watch_fd = -1;
 static int stop_fd = -1;
 static int wd_of[SHMFS_PAGE_KIND_CNT];
+static int wd_meta_root = -1;             /* <backing>/.shmfs */
+static int wd_meta[SHMFS_PAGE_KIND_CNT];  /* <backing>/.shmfs/<type> */
 static pthread_t watch_thread;
 static bool watch_running;
 
@@ -33,10 +39,14 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 	bool exists, same = false, told = false;
 	uint64_t parent = 0, ino = 0;
 
-	if (shmfs_name_check(name) < 0)
+	bool any;
+
+	/* hidden names are never regions (the daemon's own temporaries among them) */
+	if (name[0] == '.')
 		return;
 	pthread_mutex_lock(&fs->lock);
-	exists = fstatat(fs->type[k].dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	any = fstatat(fs->type[k].dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	exists = any && S_ISREG(st.st_mode);
 	r = shmfs_table_find_locked(fs, k, name);
 	if (r) {
 		ino = r->ino;
@@ -59,8 +69,56 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 	}
 	if (r)
 		shmfs_notify_inval_entry(fs, parent, name);
-	if (exists && shmfs_tree_adopt(fs, k, name, false, &parent) == 1)
+	if (!any) {
+		shmfs_backing_stray_gone(fs->type[k].path, name);
+		return;
+	}
+	/* a region, or something else to be logged once (adopt tells which) */
+	if (shmfs_tree_adopt(fs, k, name, false, &parent) == 1)
 		shmfs_notify_inval_entry(fs, parent, name); /* drop a cached "no such file" */
+}
+
+/* ------------------------------------------------------------ metadata
+ *
+ * fd_shmem_cfg fini, or an admin's rm -rf, removes <backing>/.shmfs while
+ * the daemon runs. The regions are still in the table: make the directories
+ * again and save their metadata, so a restart finds it, and watch the new
+ * directories. A metadata file removed alone is saved again. */
+static void meta_watch_add(struct shmfs_fs *fs)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/.shmfs", fs->backing);
+	wd_meta_root = inotify_add_watch(watch_fd, path, IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
+					 IN_DONT_FOLLOW);
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
+		wd_meta[k] = -1;
+		if (!fs->type[k].pt)
+			continue;
+		snprintf(path, sizeof(path), "%s/.shmfs/%s", fs->backing, fs->type[k].pt->name);
+		wd_meta[k] = inotify_add_watch(watch_fd, path, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
+					       IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+	}
+}
+
+static void meta_event(struct shmfs_fs *fs, const struct inotify_event *ev)
+{
+	uint64_t ino;
+
+	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+		if (shmfs_meta_repair(fs) >= 0)
+			meta_watch_add(fs);
+		return;
+	}
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
+		if (!fs->type[k].pt || wd_meta[k] != ev->wd || !ev->len)
+			continue;
+		/* the daemon's own removals come after the region left the table */
+		if (shmfs_parse_u64(ev->name, &ino) == 0 &&
+		    shmfs_meta_resave(fs, (enum shmfs_page_kind)k, (ino_t)ino) < 0 &&
+		    shmfs_meta_repair(fs) > 0)
+			meta_watch_add(fs);
+	}
 }
 
 /* The event queue overflowed: compare every name. */
@@ -88,12 +146,28 @@ static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 		reconcile(fs, k, de->d_name);
 }
 
+static bool is_meta_wd(int wd)
+{
+	if (wd >= 0 && wd == wd_meta_root)
+		return true;
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+		if (wd >= 0 && wd == wd_meta[k])
+			return true;
+	return false;
+}
+
 static void handle(struct shmfs_fs *fs, const struct inotify_event *ev)
 {
 	if (ev->mask & IN_Q_OVERFLOW) {
 		for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
 			if (fs->type[k].pt)
 				rescan(fs, (enum shmfs_page_kind)k);
+		if (shmfs_meta_repair(fs) > 0)
+			meta_watch_add(fs);
+		return;
+	}
+	if (is_meta_wd(ev->wd)) {
+		meta_event(fs, ev);
 		return;
 	}
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
@@ -153,6 +227,9 @@ int shmfs_watch_start(struct shmfs_fs *fs)
 			goto fail;
 		}
 	}
+	/* best effort: without it a removed metadata directory is still made
+	 * again at the next save */
+	meta_watch_add(fs);
 	r = pthread_create(&watch_thread, NULL, watch_main, fs);
 	if (r) {
 		r = -r;
