@@ -211,8 +211,10 @@ int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, ui
 		      struct shmfs_region **ret_region);
 /* Take a backing file into the table (start-up, or found by watch.c): its
  * metadata when there is some, else a region with creator 0 homed where its
- * pages are. 1 when added (ret_parent: its directory), 0 when not a region or
- * already known, or -errno. */
+ * pages are. Looks before it opens: anything but a regular file with a
+ * region name is logged once (shmfs_backing_stray) and left alone. 1 when
+ * added (ret_parent: its directory), 0 when not a region or already known,
+ * or -errno. */
 int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name, bool startup,
 		     uint64_t *ret_parent);
 /* Load every region of the backing store (start-up). */
