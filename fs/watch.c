@@ -36,10 +36,8 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 {
 	struct shmfs_region *r;
 	struct stat st;
-	bool exists, same = false, told = false;
+	bool any, exists, same = false, told = false;
 	uint64_t parent = 0, ino = 0;
-
-	bool any;
 
 	/* hidden names are never regions (the daemon's own temporaries among them) */
 	if (name[0] == '.')
