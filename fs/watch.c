@@ -10,6 +10,7 @@
  * runs is made again with the metadata of every region. */
 #include "shmfs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,10 +32,59 @@ static int wd_meta[SHMFS_PAGE_KIND_CNT];  /* <backing>/.shmfs/<type> */
 static pthread_t watch_thread;
 static bool watch_running;
 
+/* A descriptor of the file (dev, ino) among the daemon's own (an open
+ * handle of the region), duplicated; -1 when there is none. */
+static int find_own_fd(dev_t dev, ino_t ino)
+{
+	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		struct stat st;
+		uint64_t n;
+		int fd;
+
+		if (shmfs_parse_u64(de->d_name, &n) < 0 || n > INT32_MAX || (int)n == dirfd(d))
+			continue;
+		if (fstat((int)n, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
+			continue;
+		fd = fcntl((int)n, F_DUPFD_CLOEXEC, 0);
+		/* the handle may have closed and its number gone to another file */
+		if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+/* A region's backing file was removed (or renamed) behind our back while the
+ * kernel still knows the region (an open file): keep a descriptor of it, as
+ * an unlink through the tree does, so fstat on the open file still answers. */
+static void keep_gone(struct shmfs_fs *fs, struct shmfs_region *r)
+{
+	int fd = find_own_fd(fs->type[r->kind].dev, r->backing_ino);
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	if (!r->linked && r->gone_fd < 0) {
+		r->gone_fd = fd;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Bring the table in line with what the backing directory holds under name. */
 static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
 {
-	struct shmfs_region *r;
+	struct shmfs_region *r, *held = NULL;
 	struct stat st;
 	bool any, exists, same = false, told = false;
 	uint64_t parent = 0, ino = 0;
@@ -56,10 +106,20 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 		/* gone or replaced: the name no longer leads to this region. Its
 		 * metadata stays: a rename behind our back brings the inode back
 		 * under the new name (start-up drops metadata of vanished files). */
-		if (!same)
+		if (!same) {
+			/* more than the table's reference: the kernel still has it */
+			if (r->refs > 1 && r->gone_fd < 0) {
+				held = r;
+				r->refs++;
+			}
 			shmfs_table_unlink_locked(fs, r);
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
+	if (held) {
+		keep_gone(fs, held);
+		shmfs_region_put(fs, held, 1);
+	}
 	if (r && same) {
 		if (!told)
 			shmfs_notify_inval_inode(fs, ino); /* size, mode or times changed */

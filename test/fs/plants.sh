@@ -206,12 +206,16 @@ t_check "... and the region made after the removal is there" test -e "$H/after"
 # --- a backing file renamed, then removed, while a process has it open
 printf 'held-bytes' >"$R/held"
 exec 5<"$R/held"
+held_size=$(stat -c %s "$R/held")
 mv "$BN/held" "$BN/held2"
 t_check "a backing file renamed while open shows under its new name" t_wait_for 10 test -e "$R/held2"
 t_is "... and the open file still reads" "held-" "$(head -c 5 <&5)"
 rm "$BN/held2"
 t_check "removed while open, it leaves the tree" t_wait_for 10 test ! -e "$R/held2"
 t_is "... and the open file still reads" "bytes" "$(head -c 5 <&5)"
+# --cached=never: the daemon answers, not the kernel's attribute cache
+t_is "... and answers fstat (its size, no links)" "$held_size 0" \
+	"$(stat --cached=never -L -c '%s %h' "/proc/$$/fd/5" 2>&1)"
 exec 5<&-
 still_serves "after a backing file went while open" "a after"
 t_done
