@@ -67,5 +67,38 @@ t_is "... and the user still joins it" "OK joined" "$(t_as_user "$FDCTL" join "$
 t_check "the user removes it in the backing store" t_as_user rm "$BH/wksp"
 t_check "... and it leaves the tree" t_wait_for 10 test ! -e "$H/wksp"
 t_is "... giving its pages back" "$f0" "$(t_hp_free huge "$N")"
+t_umount
+
+# The same through `shmfsctl init 700 USER USER` (its default backing root
+# under /run/shmfs, which the harness does not know: cleaned up here).
+CM=$T_DIR/ctlmnt
+CB=
+ctl_cleanup() {
+	local t
+	if [ -n "$(awk -v m="$CM" '$2 == m' /proc/mounts)" ]; then
+		"$SHMFSCTL_BIN" --mount "$CM" -q fini -f >/dev/null 2>&1 || umount -l "$CM" 2>/dev/null
+	fi
+	if [ -n "$CB" ] && [ -d "$CB" ]; then
+		for t in .normal .huge .gigantic; do
+			find "$CB/$t" -mindepth 1 -delete 2>/dev/null
+			umount -l "$CB/$t" 2>/dev/null
+		done
+		rm -rf "$CB"
+	fi
+	t_cleanup
+}
+trap ctl_cleanup EXIT
+mkdir -p "$CM"
+t_check "shmfsctl init 700 USER USER mounts shmfs" "$SHMFSCTL_BIN" --mount "$CM" -q init 0700 "$T_UID" "$T_UID"
+CB=$(fs_x "$CM" user.shmfs.backing)
+t_is "... whose backing huge directory is the user's, mode 700" "700 $T_UID $T_UID" \
+	"$(stat -c '%a %u %g' "$CB/.huge" 2>&1)"
+t_is "the user creates there as fd_shmem_ctl does" "OK size=$HP uid=$T_UID mode=600" \
+	"$(t_as_user "$FDCTL" create "$CB/.huge/wksp2" "$HP" "$N" 0600)"
+t_check "... and the region shows in the tree" t_wait_for 10 test -e "$CM/huge/node$N/wksp2"
+t_is "... as the user's" "$T_UID" "$(stat -c %u "$CM/huge/node$N/wksp2")"
+t_is "another user cannot create there" "EACCES open" \
+	"$(as_other "$FDCTL" create "$CB/.huge/theirs" "$HP" "$N" 0600)"
+t_check "shmfsctl fini -f tears it down" "$SHMFSCTL_BIN" --mount "$CM" -q fini -f
 
 t_done
