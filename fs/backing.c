@@ -3,13 +3,17 @@
  * kernel reports, mounted at <backing>/.normal, .huge and .gigantic (the
  * fd_shmem layout) and reused when a previous daemon left them mounted;
  * without root, backing mounts named by options, linked into the same layout.
- * Also the metadata directory <backing>/.shmfs. Backing mounts are never
+ * Also the metadata directory <backing>/.shmfs, the owner and mode the
+ * mount options give the type directories (as fd_shmem_cfg init does), and
+ * the record of stray objects found in the backing store (logged once each,
+ * never removed: they belong to someone else). Backing mounts are never
  * unmounted here: regions outlive the daemon. */
 #include "shmfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +165,23 @@ static int link_type(struct shmfs_fs *fs, struct shmfs_type_state *ts, const cha
 	return 0;
 }
 
+/* fd_shmem_cfg init PERM USER GROUP chowns and chmods the type directories,
+ * so USER creates and joins regions through <backing>/.huge directly; -o
+ * mode,uid,gid (what shmfsctl init passes) mean the same here. Without the
+ * options the directories keep what they have. */
+static int apply_dir_owner(struct shmfs_fs *fs, struct shmfs_type_state *ts, const struct stat *st)
+{
+	if (!fs->is_root || !fs->have_dir_mode)
+		return 0;
+	if ((st->st_uid != fs->dir_uid || st->st_gid != fs->dir_gid) &&
+	    fchown(ts->dirfd, fs->dir_uid, fs->dir_gid) < 0)
+		return -errno;
+	/* after the chown, which clears set-group-ID */
+	if (fchmod(ts->dirfd, fs->dir_mode & 07777) < 0)
+		return -errno;
+	return 0;
+}
+
 int shmfs_backing_setup(struct shmfs_fs *fs)
 {
 	char path[PATH_MAX];
@@ -177,9 +198,12 @@ int shmfs_backing_setup(struct shmfs_fs *fs)
 		SHMFS_LOG("Failed to create '%s': %s", path, strerror(-r));
 		return r;
 	}
-	fs->metafd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fs->metafd < 0)
-		return -errno;
+	fs->metafd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fs->metafd < 0) {
+		r = -errno;
+		SHMFS_LOG("Cannot use '%s' as the metadata directory: %s", path, strerror(-r));
+		return r;
+	}
 
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
 		struct shmfs_type_state *ts = &fs->type[k];
@@ -203,11 +227,22 @@ int shmfs_backing_setup(struct shmfs_fs *fs)
 		if (fstat(ts->dirfd, &st) < 0)
 			return -errno;
 		ts->dev = st.st_dev;
+		r = apply_dir_owner(fs, ts, &st);
+		if (r < 0) {
+			SHMFS_LOG("Failed to give '%s' mode %04o, uid %u, gid %u: %s", ts->path,
+				  (unsigned)fs->dir_mode, (unsigned)fs->dir_uid, (unsigned)fs->dir_gid,
+				  strerror(-r));
+			return r;
+		}
 		if (mkdirat(fs->metafd, pt->name, 0700) < 0 && errno != EEXIST)
 			return -errno;
-		ts->metafd = openat(fs->metafd, pt->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (ts->metafd < 0)
-			return -errno;
+		ts->metafd = openat(fs->metafd, pt->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ts->metafd < 0) {
+			r = -errno;
+			SHMFS_LOG("Cannot use '%s/%s' as a metadata directory: %s", path, pt->name,
+				  strerror(-r));
+			return r;
+		}
 	}
 	{
 		struct stat st;
@@ -241,4 +276,91 @@ void shmfs_backing_close(struct shmfs_fs *fs)
 	if (fs->metafd >= 0)
 		close(fs->metafd);
 	fs->metafd = -1;
+}
+
+/* ------------------------------------------------------------ strays */
+
+struct stray {
+	char *dir;
+	char *name;
+	ino_t ino;
+};
+
+#define STRAY_MAX 4096
+
+static pthread_mutex_t stray_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *stray_tree;
+static size_t stray_cnt;
+static bool stray_full_told;
+
+static int stray_cmp(const void *a, const void *b)
+{
+	const struct stray *x = a, *y = b;
+	int c = strcmp(x->dir, y->dir);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+const char *shmfs_backing_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "a file";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO";
+	case S_IFSOCK: return "a socket";
+	case S_IFLNK: return "a symbolic link";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	default: return "an object of unknown type";
+	}
+}
+
+void shmfs_backing_stray(const char *dir, const char *name, ino_t ino, const char *what)
+{
+	struct stray key = { .dir = (char *)dir, .name = (char *)name }, *s;
+	void **p;
+	bool tell = true;
+
+	pthread_mutex_lock(&stray_lock);
+	p = tfind(&key, &stray_tree, stray_cmp);
+	if (p) {
+		s = *(struct stray **)p;
+		/* the same object again (another event for it): said already */
+		tell = s->ino != ino;
+		s->ino = ino;
+	} else if (stray_cnt >= STRAY_MAX) {
+		if (!stray_full_told)
+			SHMFS_LOG("More than %d stray objects in the backing store: no more are logged",
+				  STRAY_MAX);
+		stray_full_told = true;
+		tell = false;
+	} else if ((s = calloc(1, sizeof(*s))) && (s->dir = strdup(dir)) && (s->name = strdup(name))) {
+		s->ino = ino;
+		tsearch(s, &stray_tree, stray_cmp);
+		stray_cnt++;
+	} else if (s) {
+		free(s->dir);
+		free(s);
+	}
+	if (tell)
+		SHMFS_LOG("'%s/%s' in the backing store: %s", dir, name, what);
+	pthread_mutex_unlock(&stray_lock);
+}
+
+void shmfs_backing_stray_gone(const char *dir, const char *name)
+{
+	struct stray key = { .dir = (char *)dir, .name = (char *)name }, *s;
+	void **p;
+
+	pthread_mutex_lock(&stray_lock);
+	p = tfind(&key, &stray_tree, stray_cmp);
+	if (p) {
+		s = *(struct stray **)p;
+		tdelete(&key, &stray_tree, stray_cmp);
+		stray_cnt--;
+		free(s->dir);
+		free(s->name);
+		free(s);
+	}
+	pthread_mutex_unlock(&stray_lock);
 }

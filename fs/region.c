@@ -48,6 +48,12 @@ int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int f
 		pthread_mutex_unlock(&fs->lock);
 		return -ENOENT;
 	}
+	/* a FIFO or device put in its place behind our back is not opened */
+	if (fstatat(fs->type[r->kind].dirfd, r->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (!S_ISREG(st.st_mode) || st.st_ino != r->backing_ino)) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ESTALE;
+	}
 	fd = openat(fs->type[r->kind].dirfd, r->name, flags | O_CLOEXEC | O_NOFOLLOW);
 	err = errno;
 	pthread_mutex_unlock(&fs->lock);

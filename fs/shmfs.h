@@ -182,6 +182,15 @@ int shmfs_backing_setup(struct shmfs_fs *fs);
 void shmfs_backing_close(struct shmfs_fs *fs);
 /* The device of the FUSE filesystem mounted at path, from mountinfo. */
 int shmfs_mount_dev(const char *path, dev_t *ret);
+/* An object in the backing store that is not a region, or not usable
+ * metadata (a directory, FIFO, socket, symlink, device node, a name that is
+ * not a region name, garbage): logged once per object (what says why; a new
+ * inode under the name is logged again), never removed: it is someone
+ * else's. _gone forgets a name that no longer holds it. */
+void shmfs_backing_stray(const char *dir, const char *name, ino_t ino, const char *what);
+void shmfs_backing_stray_gone(const char *dir, const char *name);
+/* "a directory", "a FIFO"...: what an S_IFMT type is, for those messages. */
+const char *shmfs_backing_kind(mode_t mode);
 
 /* ------------------------------------------------------------ meta.c */
 
@@ -193,13 +202,22 @@ int shmfs_meta_copy(const struct shmfs_meta *src, struct shmfs_meta *ret);
 /* Serialise/parse (pure; unit tested). *ret_text is malloc'ed. */
 int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_len);
 int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret);
-/* Drop metadata whose backing file is gone and temporary files. */
+/* Drop metadata whose backing file is gone and temporary files; anything
+ * else found there is logged once and left alone. */
 int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k);
 /* "persistent", "process", "lock" and back (-EINVAL for anything else). */
 const char *shmfs_lifetime_name(enum shmfs_lifetime l);
 int shmfs_lifetime_parse(const char *text, enum shmfs_lifetime *ret);
 /* A program tag as meta keeps it ("dpdk:rte"): 0 or -EINVAL. */
 int shmfs_program_check(const char *text);
+/* The metadata directories were removed or replaced behind our back
+ * (fd_shmem_cfg fini, rm -rf): make them again and save the metadata of
+ * every region in the table. 1 when something was made again, 0 when all
+ * was in place, or -errno. */
+int shmfs_meta_repair(struct shmfs_fs *fs);
+/* Save the metadata of the region of backing inode bino again (its file
+ * was removed behind our back); 0 when no such region is in the table. */
+int shmfs_meta_resave(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino);
 const struct shmfs_xattr *shmfs_meta_xattr_get(const struct shmfs_meta *m, const char *name);
 int shmfs_meta_xattr_set(struct shmfs_meta *m, const char *name, const void *value, size_t size,
 			 int flags);
@@ -217,8 +235,10 @@ int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, ui
 		      struct shmfs_region **ret_region);
 /* Take a backing file into the table (start-up, or found by watch.c): its
  * metadata when there is some, else a region with creator 0 homed where its
- * pages are. 1 when added (ret_parent: its directory), 0 when not a region or
- * already known, or -errno. */
+ * pages are. Looks before it opens: anything but a regular file with a
+ * region name is logged once (shmfs_backing_stray) and left alone. 1 when
+ * added (ret_parent: its directory), 0 when not a region or already known,
+ * or -errno. */
 int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name, bool startup,
 		     uint64_t *ret_parent);
 /* Load every region of the backing store (start-up). */

@@ -3,7 +3,9 @@
  * region table (by name per page type, by inode number) with the reference
  * counts that keep a region's record alive while the kernel still knows its
  * inode. At start-up the table is loaded from the backing store, cleaning up
- * what an interrupted daemon left half-done. */
+ * what an interrupted daemon left half-done and skipping (logged once, left
+ * alone) whatever else is found there: directories, FIFOs, sockets, links,
+ * device nodes, names that are not region names. */
 #include "shmfs.h"
 
 #include <errno.h>
@@ -485,6 +487,17 @@ static void finish_migration(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd
 		SHMFS_LOG("Failed to save the metadata of an interrupted migration");
 }
 
+/* Not a region: said once, left alone (it is someone else's). */
+static int stray(struct shmfs_type_state *ts, const char *name, const struct stat *st, const char *why)
+{
+	char what[160];
+
+	snprintf(what, sizeof(what), "%s, %s: not a region, left as it is",
+		 shmfs_backing_kind(st->st_mode), why);
+	shmfs_backing_stray(ts->path, name, st->st_ino, what);
+	return 0;
+}
+
 int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name, bool startup,
 		     uint64_t *ret_parent)
 {
@@ -494,21 +507,35 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 	struct stat st;
 	int ret;
 
-	fd = openat(ts->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	/* hidden names are never regions (our own temporaries among them) */
+	if (name[0] == '.')
+		return 0;
+	/* look before opening: opening a device node or a FIFO has effects */
+	if (fstatat(ts->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ret = shmfs_name_check(name);
+	if (ret < 0)
+		return stray(ts, name, &st, ret == -ENAMETOOLONG ? "a name longer than region names"
+							   : "a name that is not a region name");
+	if (!S_ISREG(st.st_mode))
+		return stray(ts, name, &st, "found where regions are");
+	fd = openat(ts->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 && errno == EACCES)
-		fd = openat(ts->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ELOOP || errno == ENOENT ? 0 : -errno;
+		fd = openat(ts->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		/* swapped for a link or a socket since the look, or refused */
+		return stray(ts, name, &st, "that cannot be opened");
+	}
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
-		return 0;
+		return stray(ts, name, &st, "found where regions are");
 	if (startup)
 		trim_beyond_size(fd, &st, ts->pt->page_sz);
-	if ((uint64_t)st.st_ino >> SHMFS_INO_REGION_SHIFT) {
-		SHMFS_LOG("Ignoring '%s/%s': inode number too large", ts->path, name);
-		return 0;
-	}
+	if ((uint64_t)st.st_ino >> SHMFS_INO_REGION_SHIFT)
+		return stray(ts, name, &st, "with an inode number too large for the tree");
 	r = shmfs_region_new(k, st.st_ino, name);
 	if (!r)
 		return -ENOMEM;
@@ -552,7 +579,7 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 	r = shmfs_table_insert_locked(fs, r);
 	if (!r) {
 		pthread_mutex_unlock(&fs->lock);
-		return 0;
+		return stray(ts, name, &st, "a second name (hard link) of a region's file");
 	}
 	if (ret_parent)
 		*ret_parent = SHMFS_INO_NODE(k, r->meta.node, SHMFS_SUB_DIR);
@@ -574,18 +601,26 @@ int shmfs_tree_load(struct shmfs_fs *fs)
 		if (r < 0)
 			return r;
 		while ((de = readdir(d))) {
-			/* a create killed before it committed: never visible, remove it */
+			struct stat st;
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			/* a create killed before it committed: never visible, remove it
+			 * (only a file: nothing else by that name is ours) */
 			if (strncmp(de->d_name, SHMFS_TMP_PREFIX, strlen(SHMFS_TMP_PREFIX)) == 0) {
-				unlinkat(ts->dirfd, de->d_name, 0);
+				if (fstatat(ts->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISREG(st.st_mode))
+					unlinkat(ts->dirfd, de->d_name, 0);
 				continue;
 			}
-			if (shmfs_name_check(de->d_name) < 0)
-				continue;
 			r = shmfs_tree_adopt(fs, (enum shmfs_page_kind)k, de->d_name, true, NULL);
-			if (r < 0) {
-				SHMFS_LOG("Failed to load region '%s/%s': %s", ts->path, de->d_name,
-					  strerror(-r));
+			if (r == -ENOMEM)
 				return r;
+			/* one file the daemon cannot take must not keep the others away */
+			if (r < 0 && fstatat(ts->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+				char what[128];
+				snprintf(what, sizeof(what), "cannot be loaded (%s): not shown", strerror(-r));
+				shmfs_backing_stray(ts->path, de->d_name, st.st_ino, what);
 			}
 		}
 		r = shmfs_meta_reconcile(fs, (enum shmfs_page_kind)k);
