@@ -15,6 +15,7 @@
 
 #include "join_path.h"
 #include "name.h"
+#include "parse.h"
 #include "util.h"
 #include "xattr_names.h"
 
@@ -35,9 +36,11 @@ static int parent_dir(const char *path, char *buf, size_t buf_sz, const char **r
 
 SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode)
 {
-	char tree[PATH_MAX], dir[PATH_MAX], type[32];
+	char tree[PATH_MAX], dir[PATH_MAX], type[32], psz[32];
 	_cleanup_close_ int fd = -1;
 	const char *name;
+	uint64_t page_sz;
+	ssize_t n;
 	int r;
 
 	r = shmfs_tree_path(path, tree, sizeof(tree));
@@ -56,6 +59,16 @@ SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode)
 	 * included. */
 	if (getxattr(dir, SHMFS_XATTR_PAGE_TYPE, type, sizeof(type) - 1) < 0)
 		return errno == ENODATA || errno == EOPNOTSUPP || errno == ERANGE ? -ENOTSUP : -errno;
+	/* the tree takes any byte size; regions made here are whole pages, as
+	 * fd_shmem makes them and joins map them */
+	n = getxattr(dir, SHMFS_XATTR_PAGE_SZ, psz, sizeof(psz) - 1);
+	if (n < 0)
+		return -errno;
+	psz[n] = '\0';
+	if (shmfs_parse_u64(psz, &page_sz) < 0 || page_sz == 0)
+		return -EIO;
+	if (sz % page_sz)
+		return -EINVAL;
 
 	fd = open(tree, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
