@@ -15,7 +15,6 @@
 
 #include "join_path.h"
 #include "name.h"
-#include "parse.h"
 #include "util.h"
 #include "xattr_names.h"
 
@@ -36,10 +35,11 @@ static int parent_dir(const char *path, char *buf, size_t buf_sz, const char **r
 
 SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode)
 {
-	char tree[PATH_MAX], dir[PATH_MAX], type[32], psz[32];
+	const struct shmfs_page_types *types = shmfs_lib_page_types();
+	char tree[PATH_MAX], dir[PATH_MAX], type[32];
 	_cleanup_close_ int fd = -1;
 	const char *name;
-	uint64_t page_sz;
+	uint64_t page_sz = 0;
 	ssize_t n;
 	int r;
 
@@ -57,16 +57,17 @@ SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode)
 	/* Only node directories of a shmfs tree carry a page type: this keeps
 	 * create from making plain files anywhere else, the backing store
 	 * included. */
-	if (getxattr(dir, SHMFS_XATTR_PAGE_TYPE, type, sizeof(type) - 1) < 0)
+	n = getxattr(dir, SHMFS_XATTR_PAGE_TYPE, type, sizeof(type) - 1);
+	if (n < 0)
 		return errno == ENODATA || errno == EOPNOTSUPP || errno == ERANGE ? -ENOTSUP : -errno;
+	type[n] = '\0';
 	/* the tree takes any byte size; regions made here are whole pages, as
 	 * fd_shmem makes them and joins map them */
-	n = getxattr(dir, SHMFS_XATTR_PAGE_SZ, psz, sizeof(psz) - 1);
-	if (n < 0)
-		return -errno;
-	psz[n] = '\0';
-	if (shmfs_parse_u64(psz, &page_sz) < 0 || page_sz == 0)
-		return -EIO;
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+		if (types->type[k].name && strcmp(types->type[k].name, type) == 0)
+			page_sz = types->type[k].page_sz;
+	if (page_sz == 0)
+		return -ENOTSUP;
 	if (sz % page_sz)
 		return -EINVAL;
 
