@@ -36,36 +36,30 @@ int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz)
 	return 0;
 }
 
-int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t *ret_target)
+int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t max,
+			 uint64_t *ret_target)
 {
 	char sign = 0;
 	uint64_t n;
-	int r;
 
 	if (text[0] == '+' || text[0] == '-')
 		sign = *text++;
-	if (shmfs_size_has_unit(text)) {
-		uint64_t bytes;
-		r = shmfs_parse_size(text, &bytes);
-		if (r < 0)
-			return -EINVAL;
-		if (page_sz == 0 || bytes % page_sz)
-			return -EINVAL;
-		n = bytes / page_sz;
-	} else {
-		r = shmfs_parse_u64(text, &n);
-		if (r < 0)
-			return -EINVAL;
-	}
+	/* the parser shmfsctl uses too: a count, or a size in whole pages */
+	if (shmfs_parse_pages(text, page_sz, &n) < 0)
+		return -EINVAL;
 	if (sign == '+') {
 		if (n > UINT64_MAX - cur)
-			return -EINVAL;
+			return -ENOMEM; /* more than any memory */
 		n = cur + n;
 	} else if (sign == '-') {
 		if (n > cur)
 			return -EINVAL;
 		n = cur - n;
 	}
+	/* checked before the kernel is asked: a pool grown beyond the node's
+	 * memory can never be reached, and asking would first take all of it */
+	if (n > cur && n > max)
+		return -ENOMEM;
 	*ret_target = n;
 	return 0;
 }
@@ -222,11 +216,16 @@ static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info
 	uint64_t target;
 	int r;
 
+	uint64_t max;
+
+	r = shmfs_pool_max(pt, info->node, &max);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&pool_lock);
 	r = shmfs_pool_stat(pt, info->node, &ps);
 	/* +N and -N count from the persistent pool: surplus pages come and go */
 	if (r == 0)
-		r = shmfs_nr_pages_parse(text, pt->page_sz, shmfs_pool_persistent(&ps), &target);
+		r = shmfs_nr_pages_parse(text, pt->page_sz, shmfs_pool_persistent(&ps), max, &target);
 	if (r == 0)
 		r = shmfs_pool_resize_from(pt, info->node, &ps, target, NULL, NULL);
 	pthread_mutex_unlock(&pool_lock);

@@ -1,6 +1,6 @@
 /* meta.c - what the kernel does not keep about a region (home node, binding
- * policy, creator pid and start time, creation time, lifetime, the foreign
- * program a file belongs to, user xattrs), persisted
+ * policy, creator pid and start time, creation time, byte size, lifetime, the
+ * foreign program a file belongs to, user xattrs), persisted
  * one small text file per region at <backing>/.shmfs/<type>/<backing inode>.
  * Keyed by the backing file's inode, so a rename needs no metadata write and a
  * crash between two steps can never attach metadata to the wrong name. Files
@@ -125,7 +125,12 @@ int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_l
 	if (m->program[0])
 		fprintf(f, "program %s\n", m->program);
 	if (m->migrating)
-		fprintf(f, "migrate_to %d\nmigrate_name %s\n", m->migrate_to, m->migrate_name);
+		fprintf(f, "migrate_to %d\n", m->migrate_to);
+	/* an empty name is no name: "migrate_name " would not parse back */
+	if (m->migrating && m->migrate_name[0])
+		fprintf(f, "migrate_name %s\n", m->migrate_name);
+	if (m->has_size)
+		fprintf(f, "size %" PRIu64 "\nsize_prev %" PRIu64 "\n", m->size, m->size_prev);
 	for (size_t i = 0; i < m->xattr_cnt; i++) {
 		fputs("xattr ", f);
 		hex_put(f, m->xattr[i].name, strlen(m->xattr[i].name));
@@ -178,6 +183,34 @@ int shmfs_program_check(const char *text)
 	return 0;
 }
 
+/* Seconds since the epoch as format writes them (%lld): an optional '-',
+ * then a canonical decimal that fits time_t. Anything format could not have
+ * written is refused, so parse, format, parse gives the same metadata. */
+static int parse_seconds(const char *s, time_t *ret)
+{
+	bool neg = s[0] == '-';
+	uint64_t u;
+
+	if (shmfs_parse_u64(s + neg, &u) < 0)
+		return -EINVAL;
+	if (neg ? u == 0 || u > (uint64_t)INT64_MAX + 1 : u > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	/* -2^63 is the one negative whose magnitude is not an int64_t */
+	*ret = neg ? (time_t)(-(int64_t)(u - 1) - 1) : (time_t)u;
+	return 0;
+}
+
+/* A byte size: what off_t can hold. */
+static int parse_byte_size(const char *s, uint64_t *ret)
+{
+	uint64_t u;
+
+	if (shmfs_parse_u64(s, &u) < 0 || u > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	*ret = u;
+	return 0;
+}
+
 static int parse_line(struct shmfs_meta *m, char *line, bool *ret_end)
 {
 	char *val = strchr(line, ' ');
@@ -208,10 +241,11 @@ static int parse_line(struct shmfs_meta *m, char *line, bool *ret_end)
 	} else if (strcmp(line, "created") == 0) {
 		char *dot = strchr(val, '.');
 		uint64_t ns;
+		time_t sec;
 		if (!dot)
 			return -EINVAL;
 		*dot = '\0';
-		if (shmfs_parse_u64(val, &u) < 0 || strlen(dot + 1) != 9)
+		if (parse_seconds(val, &sec) < 0 || strlen(dot + 1) != 9)
 			return -EINVAL;
 		/* nanoseconds are zero-padded to 9 digits */
 		ns = 0;
@@ -220,7 +254,7 @@ static int parse_line(struct shmfs_meta *m, char *line, bool *ret_end)
 				return -EINVAL;
 			ns = ns * 10 + (uint64_t)(*p - '0');
 		}
-		m->created.tv_sec = (time_t)u;
+		m->created.tv_sec = sec;
 		m->created.tv_nsec = (long)ns;
 	} else if (strcmp(line, "lifetime") == 0) {
 		/* a value of a newer daemon loads as persistent: kept is the safe side */
@@ -239,6 +273,13 @@ static int parse_line(struct shmfs_meta *m, char *line, bool *ret_end)
 		if (shmfs_name_check(val) < 0)
 			return -EINVAL;
 		snprintf(m->migrate_name, sizeof(m->migrate_name), "%s", val);
+	} else if (strcmp(line, "size") == 0) {
+		if (parse_byte_size(val, &m->size) < 0)
+			return -EINVAL;
+		m->has_size = true;
+	} else if (strcmp(line, "size_prev") == 0) {
+		if (parse_byte_size(val, &m->size_prev) < 0)
+			return -EINVAL;
 	} else if (strcmp(line, "xattr") == 0) {
 		char *sp = strchr(val, ' ');
 		void *name, *value;
@@ -298,6 +339,12 @@ int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret)
 	/* without the end marker the file is torn (should not happen: renames are atomic) */
 	if (r == 0 && !end)
 		r = -EBADMSG;
+	/* what format would not write back means nothing: a previous size
+	 * without a size, a migration name without the migration */
+	if (r == 0 && !m.has_size)
+		m.size_prev = 0;
+	if (r == 0 && !m.migrating)
+		m.migrate_name[0] = '\0';
 	if (r < 0) {
 		shmfs_meta_free(&m);
 		return r == -ENOMEM ? r : -EBADMSG;
@@ -324,6 +371,25 @@ static int meta_unusable(const struct shmfs_fs *fs, enum shmfs_page_kind k, cons
 		 what);
 	shmfs_backing_stray(dir, name, ino, msg);
 	return -EBADMSG;
+}
+
+static uint64_t pages_of(uint64_t bytes, uint64_t page_sz)
+{
+	return bytes / page_sz + (bytes % page_sz != 0);
+}
+
+uint64_t shmfs_meta_byte_size(const struct shmfs_meta *m, uint64_t backing, uint64_t page_sz)
+{
+	/* whole pages of both: a foreign backing file may be any size */
+	uint64_t have = pages_of(backing, page_sz);
+
+	if (!m->has_size || page_sz == 0 || backing % page_sz)
+		return backing;
+	if (pages_of(m->size, page_sz) == have)
+		return m->size;
+	if (pages_of(m->size_prev, page_sz) == have)
+		return m->size_prev;
+	return backing;
 }
 
 int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, struct shmfs_meta *ret)

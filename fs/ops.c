@@ -113,6 +113,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_POSIX_ACL;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	shmfs_passthrough_init(conn);
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -125,6 +126,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	memset(&e, 0, sizeof(e));
+	/* a name longer than any region's (the kernel passes up to 255 bytes):
+	 * ENAMETOOLONG, as for a create, so stat, unlink, rename, truncate,
+	 * chmod and chown all say why rather than ENOENT */
+	shmfs_ino_decode(fs, parent, &info);
+	if (info.obj == SHMFS_OBJ_NODE && strlen(name) > SHMFS_NAME_MAX) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	rc = shmfs_tree_lookup(fs, parent, name, &ino, &r);
 	if (rc == -ENOENT) {
 		/* a negative entry, cached too */
@@ -199,12 +208,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		rc = fstat(h->fd, &st) < 0 ? -errno : 0;
 		if (rc == 0) {
 			shmfs_region_told(fs, h->region, &st);
-			st.st_ino = ino;
-			st.st_blksize = (blksize_t)shmfs_page_sz(fs, h->region->kind);
-			/* linked changes under the fs lock (unlink, rename over it) */
-			pthread_mutex_lock(&fs->lock);
-			st.st_nlink = h->region->linked ? 1 : 0;
-			pthread_mutex_unlock(&fs->lock);
+			shmfs_region_attr(fs, h->region, &st);
 		}
 	} else {
 		rc = stat_ino(fs, ino, &st);
@@ -355,11 +359,10 @@ out:
  * live in the backing file, where mappers change them at any moment, so a
  * cached copy would be stale. Where the kernel passes a region through to its
  * backing file (passthrough.c: tmpfs, that is normal pages; the kernel refuses
- * hugetlbfs), mmap of the FUSE file maps the real pages and a read-only open
- * reads them in the kernel, without a round trip here; opens that may write
- * keep read and write in the daemon, which checks them. Elsewhere mmap of the
- * FUSE file is refused (ENODEV): map the backing file (user.shmfs.backing,
- * libshmfs) instead. */
+ * hugetlbfs), mmap of the FUSE file maps the real pages; read and write stay
+ * in the daemon, which ends the region at its byte size and checks writes.
+ * Elsewhere mmap of the FUSE file is refused (ENODEV): map the backing file
+ * (user.shmfs.backing, libshmfs) instead. */
 static void region_open_flags(fuse_req_t req, struct shmfs_fs *fs, struct shmfs_region *r,
 			      int fd, struct fuse_file_info *fi)
 {
@@ -374,8 +377,11 @@ static void region_open_flags(fuse_req_t req, struct shmfs_fs *fs, struct shmfs_
 		r->passthrough_id = shmfs_passthrough_open(req, fd);
 	id = r->passthrough_id;
 	pthread_mutex_unlock(&fs->lock);
+	/* read and write stay with the daemon: the backing file is whole pages,
+	 * the region ends at its byte size (a passed-through read would return
+	 * the page's tail); mmap, which maps whole pages, passes through */
 	if (id > 0)
-		shmfs_passthrough_arm(fi, id, (fi->flags & O_ACCMODE) != O_RDONLY);
+		shmfs_passthrough_arm(fi, id, true);
 }
 
 static struct handle *handle_new(enum handle_kind kind)
@@ -589,6 +595,26 @@ static bool read_mapped(fuse_req_t req, struct handle *h, size_t size, off_t off
 	return true;
 }
 
+/* A region ends at its byte size, inside its last page: cut the read
+ * there. False when the reply is already sent (at or past the end). */
+static bool clamp_to_size(fuse_req_t req, struct handle *h, size_t *size, off_t off)
+{
+	uint64_t bytes;
+	int rc = off < 0 ? -EINVAL : shmfs_region_size(fs_of(req), h->region, h->fd, &bytes);
+
+	if (rc < 0) {
+		reply_err(req, rc);
+		return false;
+	}
+	if ((uint64_t)off >= bytes) {
+		fuse_reply_buf(req, NULL, 0);
+		return false;
+	}
+	if (*size > bytes - (uint64_t)off)
+		*size = (size_t)(bytes - (uint64_t)off);
+	return true;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct handle *h = fh_of(fi);
@@ -614,6 +640,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	}
 	if (size > READ_MAX)
 		size = READ_MAX;
+	if (!clamp_to_size(req, h, &size, off))
+		return;
 	if (read_mapped(req, h, size, off))
 		return;
 	/* holes (a file sized behind our back) read as zeros without taking pages */
@@ -642,6 +670,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct shmfs_fs *fs = fs_of(req);
 	struct handle *h = fh_of(fi);
+	unsigned flags;
 	int rc;
 
 	if (h->kind == HANDLE_CONTROL) {
@@ -652,7 +681,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			fuse_reply_write(req, size);
 		return;
 	}
-	rc = shmfs_region_write(fs, h->region, h->fd, buf, size, off);
+	/* FUSE does not say whether the writer has CAP_FSETID: root is taken
+	 * to have it, everyone else not (the kernel leaves the set-ID bits of a
+	 * direct-I/O write to the filesystem) */
+	flags = (fi->flags & O_APPEND ? SHMFS_WRITE_APPEND : 0) |
+		(fuse_req_ctx(req)->uid != 0 ? SHMFS_WRITE_KILL_PRIV : 0);
+	rc = shmfs_region_write(fs, h->region, h->fd, buf, size, off, flags);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -680,8 +714,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 {
 	struct shmfs_fs *fs = fs_of(req);
 	struct handle *h = fh_of(fi);
-	struct stat st;
-	uint64_t end;
+	uint64_t end, size, page_sz;
 	int rc = 0;
 
 	if (h->kind != HANDLE_REGION) {
@@ -695,19 +728,19 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		return;
 	}
 	end = (uint64_t)offset + (uint64_t)length;
-	/* sizes are whole pages, and so are the ranges that ask for them */
-	if ((uint64_t)offset % shmfs_page_sz(fs, h->region->kind) ||
-	    (uint64_t)length % shmfs_page_sz(fs, h->region->kind)) {
-		reply_err(req, -EINVAL);
+	if (end > (uint64_t)INT64_MAX) {
+		reply_err(req, -EFBIG);
 		return;
 	}
+	page_sz = shmfs_page_sz(fs, h->region->kind);
 	pthread_mutex_lock(&h->region->op_lock);
-	if (fstat(h->fd, &st) < 0)
-		rc = -errno;
-	else if (end > (uint64_t)st.st_size && !(mode & FALLOC_FL_KEEP_SIZE))
+	rc = shmfs_region_size(fs, h->region, h->fd, &size);
+	/* any byte range: the pages under the size exist already, and a range
+	 * past it sizes the region to its end, as ftruncate would */
+	if (rc == 0 && end > size && !(mode & FALLOC_FL_KEEP_SIZE))
 		rc = shmfs_region_resize(fs, h->region, h->fd, end);
-	else if (end > (uint64_t)st.st_size)
-		rc = -EOPNOTSUPP; /* pages beyond the size would be invisible to everyone */
+	else if (rc == 0 && end > (size + page_sz - 1) / page_sz * page_sz)
+		rc = -EOPNOTSUPP; /* pages beyond the last one would be invisible to everyone */
 	pthread_mutex_unlock(&h->region->op_lock);
 	reply_err(req, rc);
 }
@@ -1036,7 +1069,9 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
-	reply_err(req, shmfs_xattr_set(fs_of(req), ino, fuse_req_ctx(req)->uid, name, value, size, flags));
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	reply_err(req, shmfs_xattr_set(fs_of(req), ino, ctx->uid, ctx->pid, name, value, size, flags));
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)

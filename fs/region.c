@@ -67,6 +67,48 @@ int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int f
 	return fd;
 }
 
+/* ------------------------------------------------------------ byte size
+ *
+ * A region is as many bytes as it was sized or written to (st_size, what
+ * reads return); its backing file holds that rounded up to whole pages, so
+ * joins, fd_shmem and page_count see whole pages. The byte size lives in the
+ * metadata (shmfs_meta_byte_size: a backing file sized behind the daemon's
+ * back shows its own size). Bytes between the size and the end of its last
+ * page are kept zero by every resize that grows into them. */
+
+static uint64_t byte_size_locked(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t backing)
+{
+	return shmfs_meta_byte_size(&r->meta, backing, shmfs_page_sz(fs, r->kind));
+}
+
+/* Backing file attributes made the region's, under fs->lock. */
+static void attr_locked(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *st)
+{
+	st->st_size = (off_t)byte_size_locked(fs, r, (uint64_t)st->st_size);
+	st->st_ino = r->ino;
+	st->st_nlink = r->linked ? 1 : 0;
+	st->st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
+}
+
+void shmfs_region_attr(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *st)
+{
+	pthread_mutex_lock(&fs->lock);
+	attr_locked(fs, r, st);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+int shmfs_region_size(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t *ret)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	pthread_mutex_lock(&fs->lock);
+	*ret = byte_size_locked(fs, r, (uint64_t)st.st_size);
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
 int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret)
 {
 	struct stat st;
@@ -75,12 +117,11 @@ int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *
 	pthread_mutex_lock(&fs->lock);
 	if (!r->linked) {
 		rc = r->gone_fd >= 0 && fstat(r->gone_fd, &st) == 0 ? 0 : -ENOENT;
+		if (rc == 0)
+			attr_locked(fs, r, &st);
 		pthread_mutex_unlock(&fs->lock);
 		if (rc < 0)
 			return rc;
-		st.st_ino = r->ino;
-		st.st_nlink = 0;
-		st.st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
 		*ret = st;
 		return 0;
 	}
@@ -95,10 +136,8 @@ int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *
 		return -ESTALE;
 	}
 	r->told_ctime = st.st_ctim;
+	attr_locked(fs, r, &st);
 	pthread_mutex_unlock(&fs->lock);
-	st.st_ino = r->ino;
-	st.st_nlink = 1;
-	st.st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
 	*ret = st;
 	return 0;
 }
@@ -182,9 +221,7 @@ int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const stru
 	if (fstat(fd, ret) < 0)
 		return -errno;
 	shmfs_region_told(fs, r, ret);
-	ret->st_ino = r->ino;
-	ret->st_nlink = 1;
-	ret->st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
+	shmfs_region_attr(fs, r, ret);
 	return 0;
 }
 
@@ -250,6 +287,27 @@ int shmfs_guarded_copy(void *dst, const void *src, size_t len)
 	struct copy_args a = { dst, src, len };
 
 	return shmfs_guarded_call(do_copy, &a);
+}
+
+struct set_args {
+	void *dst;
+	int c;
+	size_t len;
+};
+
+static int do_set(void *p)
+{
+	struct set_args *a = p;
+
+	memset(a->dst, a->c, a->len);
+	return 0;
+}
+
+int shmfs_guarded_set(void *dst, int c, size_t len)
+{
+	struct set_args a = { dst, c, len };
+
+	return shmfs_guarded_call(do_set, &a);
 }
 
 /* ------------------------------------------------------------ placement */
@@ -577,75 +635,202 @@ static int grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64
 	return 0;
 }
 
+/* Allocate the pages of [start, end) a file made behind our back may lack
+ * (holes), on r's home node, before the daemon touches them through a
+ * mapping: touching a hole would allocate it unplaced, or SIGBUS on an
+ * empty pool. Files the daemon sizes have no holes. */
+static int fill_holes(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t start, uint64_t end)
+{
+	int node, rc;
+
+	if (!file_sparse(fd))
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	node = r->meta.node;
+	pthread_mutex_unlock(&fs->lock);
+	rc = bind_node(node, shmfs_page_type_is_huge(fs->type[r->kind].pt));
+	if (rc < 0)
+		return rc;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start)) < 0)
+		rc = -errno;
+	unbind();
+	return rc;
+}
+
+/* Zero [from, to) of the page holding from: bytes past the size that a
+ * mapper may have written, about to become part of the region. */
+static int zero_tail(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t from, uint64_t to)
+{
+	uint64_t page_sz = shmfs_page_sz(fs, r->kind), start = from / page_sz * page_sz;
+	char *map;
+	int rc;
+
+	if (to > start + page_sz)
+		to = start + page_sz;
+	if (to <= from)
+		return 0;
+	rc = fill_holes(fs, r, fd, start, start + page_sz);
+	if (rc < 0)
+		return rc;
+	map = mmap(NULL, page_sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)start);
+	if (map == MAP_FAILED)
+		return -errno;
+	rc = shmfs_guarded_set(map + (from - start), 0, to - from);
+	munmap(map, page_sz);
+	return rc;
+}
+
+/* Record the byte size (and the one before it, which stays the size while
+ * the backing file still has its pages: a daemon killed before resizing the
+ * backing file). An unlinked region's size is only kept in memory: its
+ * metadata file is gone for good. Caller holds r->op_lock (linked stable). */
+static int save_size(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t size, uint64_t prev)
+{
+	struct shmfs_meta m;
+	bool linked;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	linked = r->linked;
+	if (!linked) {
+		r->meta.has_size = true;
+		r->meta.size = size;
+		r->meta.size_prev = prev;
+	}
+	rc = linked ? shmfs_meta_copy(&r->meta, &m) : 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0 || !linked)
+		return rc;
+	m.known = true;
+	m.has_size = true;
+	m.size = size;
+	m.size_prev = prev;
+	return shmfs_region_meta_commit(fs, r, &m);
+}
+
 int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size)
 {
 	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
 	__attribute__((cleanup(shmfs_quota_release))) struct shmfs_quota_hold hold = { 0 };
 	struct shmfs_policy pol = { 0 };
+	uint64_t backing, old, want;
 	struct stat st;
-	int home, err;
+	int home, rc;
 
-	if (size % page_sz)
-		return -EINVAL;
-	if (size > (uint64_t)INT64_MAX)
+	/* the backing file holds whole pages: that must fit an off_t too */
+	if (size > (uint64_t)INT64_MAX - page_sz)
 		return -EFBIG;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size == size)
-		return 0;
-	if ((uint64_t)st.st_size > size) {
-		_cleanup_free_ pid_t *pids = NULL;
-		size_t cnt = 0;
-		int rc = shmfs_region_mappers(fs, r, &pids, &cnt);
-
-		if (rc < 0)
-			return rc;
-		/* shrinking under a mapping would SIGBUS it */
-		if (cnt)
-			return -EBUSY;
-		if (ftruncate(fd, (off_t)size) < 0)
-			return -errno;
-		return 0;
-	}
+	backing = (uint64_t)st.st_size;
+	want = round_up(size, page_sz);
 	pthread_mutex_lock(&fs->lock);
+	old = byte_size_locked(fs, r, backing);
 	home = r->meta.node;
 	if (shmfs_policy_parse(r->meta.policy, &pol) < 0)
 		pol.cnt = 0;
 	pthread_mutex_unlock(&fs->lock);
-	/* a bind policy always means the home node (a migration moves both) */
-	if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
-		pol.cnt = 0;
-	/* within the owner's quota, held until the pages are there */
-	err = shmfs_quota_charge(fs, r, fd, size, &hold);
-	if (err < 0)
-		return err;
-	return grow(fs, fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt),
-		    (uint64_t)st.st_size, size, &pol, home);
+	if (size == old && want == backing)
+		return 0;
+	if (want < backing) {
+		_cleanup_free_ pid_t *pids = NULL;
+		size_t cnt = 0;
+
+		rc = shmfs_region_mappers(fs, r, &pids, &cnt);
+		if (rc < 0)
+			return rc;
+		/* taking pages from under a mapping would SIGBUS it */
+		if (cnt)
+			return -EBUSY;
+	} else if (want > backing) {
+		/* within the owner's quota, held until the pages are there */
+		rc = shmfs_quota_charge(fs, r, fd, want, &hold);
+		if (rc < 0)
+			return rc;
+	}
+	/* what the last page holds past the old size becomes region bytes */
+	if (size > old && old % page_sz && backing % page_sz == 0 && old < backing) {
+		rc = zero_tail(fs, r, fd, old, size);
+		if (rc < 0)
+			return rc;
+	}
+	/* the size first: until the backing file has its new pages, old is
+	 * still what a restarted daemon shows (shmfs_meta_byte_size) */
+	rc = save_size(fs, r, size, old);
+	if (rc < 0)
+		return rc;
+	if (want == backing)
+		return 0;
+	if (want < backing) {
+		rc = ftruncate(fd, (off_t)want) < 0 ? -errno : 0;
+	} else {
+		/* a bind policy always means the home node (a migration moves both) */
+		if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
+			pol.cnt = 0;
+		rc = grow(fs, fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt), backing,
+			  want, &pol, home);
+	}
+	if (rc < 0 && save_size(fs, r, old, old) < 0)
+		SHMFS_LOG("Failed to record a region's size after a failed resize (it shows %" PRIu64
+			  " bytes anyway)", old);
+	return rc;
 }
 
 /* ------------------------------------------------------------ write */
 
+/* What every Linux filesystem does before a write by a process without
+ * CAP_FSETID (should_remove_suid): drop set-user-ID, and set-group-ID when
+ * group execute is set (without it the bit means mandatory locking). */
+static int kill_priv(int fd)
+{
+	struct stat st;
+	mode_t mode;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	mode = st.st_mode & 07777;
+	if (mode & S_ISUID)
+		mode &= ~(mode_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~(mode_t)S_ISGID;
+	if (mode == (st.st_mode & 07777))
+		return 0;
+	return fchmod(fd, mode) < 0 ? -errno : 0;
+}
+
 int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, const void *buf,
-		       size_t len, off_t off)
+		       size_t len, off_t off, unsigned flags)
 {
 	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
-	uint64_t end = (uint64_t)off + len, start;
-	struct stat st;
+	uint64_t end, start, size;
 	char *map;
 	int rc = 0;
 
 	if (len == 0)
 		return 0;
-	if (off < 0 || end < (uint64_t)off || end > (uint64_t)INT64_MAX)
-		return -EFBIG;
+	if (off < 0)
+		return -EINVAL;
 	pthread_mutex_lock(&r->op_lock);
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
+	if (flags & SHMFS_WRITE_KILL_PRIV) {
+		rc = kill_priv(fd);
+		if (rc < 0)
+			goto out;
+	}
+	rc = shmfs_region_size(fs, r, fd, &size);
+	if (rc < 0)
+		goto out;
+	/* O_APPEND: at the byte end as it is now, whatever offset the kernel
+	 * computed from the size it last heard */
+	if (flags & SHMFS_WRITE_APPEND)
+		off = (off_t)size;
+	end = (uint64_t)off + len;
+	if (end < (uint64_t)off || end > (uint64_t)INT64_MAX - page_sz) {
+		rc = -EFBIG;
 		goto out;
 	}
-	/* writing past the end grows the region in whole pages */
-	if (end > (uint64_t)st.st_size) {
-		rc = shmfs_region_resize(fs, r, fd, round_up(end, page_sz));
+	/* writing past the end grows the region (pages as needed) */
+	if (end > size) {
+		rc = shmfs_region_resize(fs, r, fd, end);
 		if (rc < 0)
 			goto out;
 	}
@@ -665,23 +850,9 @@ int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, cons
 	}
 	/* hugetlbfs has no write(): copy through a mapping of the pages touched */
 	start = (uint64_t)off / page_sz * page_sz;
-	if (file_sparse(fd)) {
-		/* a hole (a file made behind our back) would be allocated by the
-		 * copy, or SIGBUS on an empty pool: take its pages first, or ENOSPC */
-		int node;
-
-		pthread_mutex_lock(&fs->lock);
-		node = r->meta.node;
-		pthread_mutex_unlock(&fs->lock);
-		rc = bind_node(node, true);
-		if (rc < 0)
-			goto out;
-		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(round_up(end, page_sz) - start)) < 0)
-			rc = -errno;
-		unbind();
-		if (rc < 0)
-			goto out;
-	}
+	rc = fill_holes(fs, r, fd, start, round_up(end, page_sz));
+	if (rc < 0)
+		goto out;
 	map = mmap(NULL, round_up(end, page_sz) - start, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		   (off_t)start);
 	if (map == MAP_FAILED) {

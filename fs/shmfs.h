@@ -96,6 +96,13 @@ struct shmfs_meta {
 	char migrate_name[SHMFS_NAME_MAX + 1];
 	struct shmfs_xattr *xattr;
 	size_t xattr_cnt;
+	/* The byte size (SPEC 4): the backing file holds it rounded up to
+	 * whole pages. size_prev is the size before the last resize, kept so
+	 * that a daemon killed between saving this and resizing the backing
+	 * file shows the old size (shmfs_meta_byte_size). */
+	bool has_size;          /* false: made behind our back, or by an older daemon */
+	uint64_t size;
+	uint64_t size_prev;
 };
 
 #define SHMFS_XATTR_USER_MAX_CNT  128
@@ -202,6 +209,11 @@ int shmfs_meta_copy(const struct shmfs_meta *src, struct shmfs_meta *ret);
 /* Serialise/parse (pure; unit tested). *ret_text is malloc'ed. */
 int shmfs_meta_format(const struct shmfs_meta *m, char **ret_text, size_t *ret_len);
 int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret);
+/* The byte size of a region whose backing file is backing bytes long (pure;
+ * unit tested): the recorded size, or the one before it, whichever the
+ * backing file holds in whole pages; else the backing file's own size (a
+ * file sized behind the daemon's back, or metadata without a size). */
+uint64_t shmfs_meta_byte_size(const struct shmfs_meta *m, uint64_t backing, uint64_t page_sz);
 /* Drop metadata whose backing file is gone and temporary files; anything
  * else found there is logged once and left alone. */
 int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k);
@@ -274,6 +286,11 @@ int shmfs_region_meta_commit(struct shmfs_fs *fs, struct shmfs_region *r, struct
 
 /* Attributes of a region for the kernel (remembered: see told_ctime). */
 int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret);
+/* Make the attributes of r's backing file (fstat) the region's: its byte
+ * size, inode number, link count and page size as block size. */
+void shmfs_region_attr(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *st);
+/* The byte size of r, whose backing file is open at fd. */
+int shmfs_region_size(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t *ret);
 /* Remember the attributes of st were given to the kernel. */
 void shmfs_region_told(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *st);
 /* Apply the FUSE_SET_ATTR_* changes of to_set (size, mode, owner, times) to
@@ -285,10 +302,16 @@ int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int f
 int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
 			mode_t mode, uid_t uid, gid_t gid, pid_t pid,
 			struct shmfs_region **ret_region, int *ret_fd);
-/* Size the region to size bytes (page multiple), on its node, verified. */
+/* Size the region to size bytes (any byte size: the backing file gets it
+ * rounded up to whole pages, taken on its node and verified). Taking pages
+ * from a mapped region is -EBUSY. Caller holds r->op_lock. */
 int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size);
+/* Write len bytes at off, growing the region as needed. Returns len or
+ * -errno. Flags: */
+#define SHMFS_WRITE_APPEND    (1U << 0) /* at the byte end, whatever off says (O_APPEND) */
+#define SHMFS_WRITE_KILL_PRIV (1U << 1) /* the writer may not keep set-user/group-ID bits */
 int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, const void *buf,
-		       size_t len, off_t off);
+		       size_t len, off_t off, unsigned flags);
 int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r);
 int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
 			const char *new_name, unsigned int flags);
@@ -311,6 +334,7 @@ uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
 int shmfs_sigbus_install(void);
 int shmfs_guarded_call(int (*fn)(void *), void *arg);
 int shmfs_guarded_copy(void *dst, const void *src, size_t len);
+int shmfs_guarded_set(void *dst, int c, size_t len);
 
 /* ------------------------------------------------------------ lifetime.c */
 
@@ -354,8 +378,8 @@ int shmfs_sparse_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t
 int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
 			const char *name, char **ret_val, size_t *ret_len);
 int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t *ret_len);
-/* uid: the caller (disowning needs the owner or root). */
-int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
+/* uid: the caller (disowning needs the owner or root); caller its pid. */
+int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, pid_t caller, const char *name,
 		    const void *val, size_t len, int flags);
 int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name);
 
@@ -376,8 +400,12 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 /* Act on a write to a control file (offset 0, whole command). uid is the writer. */
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
 			const char *buf, size_t len, off_t off);
-/* Parse a .nr_pages request against the current pool size (pure; unit tested). */
-int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t *ret_target);
+/* Parse a .nr_pages request (N, +N, -N; pages or a size with a unit in
+ * whole pages) against the current pool size cur (pure; unit tested).
+ * -EINVAL for bad text or below zero, -ENOMEM beyond max pages (what the
+ * node's memory could ever hold: shmfs_pool_max). */
+int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t max,
+			 uint64_t *ret_target);
 /* Strip one trailing newline and check the text is one token (pure; unit tested). */
 int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz);
 

@@ -6,10 +6,12 @@
  * plus user.* attributes that users set and the daemon persists; on
  * directories the pools (with surplus and overcommit); on the mount root the
  * backing root. One namespace is served (user.); names in it that do not
- * exist are ENODATA, other namespaces ENOTSUP, never ENOSYS. user.shmfs.* is
- * read-only (EPERM) but for three writes: creator_pid "0" (disown),
- * lifetime (owner or root) and, on an empty region, policy "split:..."
- * (placement). */
+ * exist are ENODATA, other namespaces ENOTSUP, never ENOSYS.
+ * user.shmfs.* is the daemon's (set_ours): its current value is accepted as a
+ * no-op and another is EOPNOTSUPP, so copy tools stay quiet, but for three
+ * writes: creator_pid "0" (disown), lifetime (owner or root) and, on an empty
+ * region, policy "split:..." (placement). Made-up user.shmfs.* names and
+ * removals: EPERM. */
 #include "shmfs.h"
 
 #include <errno.h>
@@ -530,7 +532,7 @@ static int set_policy(struct shmfs_fs *fs, struct shmfs_region *r, const char *v
 		rc = -EBUSY; /* pages already placed */
 	pthread_mutex_lock(&fs->lock);
 	if (rc == 0 && pol.cnt == 1 && pol.pages[0] == UINT64_MAX && pol.node[0] != r->meta.node)
-		rc = -EINVAL; /* the home node is the directory: mv moves it */
+		rc = -EOPNOTSUPP; /* bind follows the directory (mv moves it): derived, as above */
 	if (rc == 0)
 		rc = shmfs_meta_copy(&r->meta, &m);
 	pthread_mutex_unlock(&fs->lock);
@@ -625,8 +627,50 @@ static int set_lifetime(struct shmfs_fs *fs, struct shmfs_region *r, uid_t uid, 
 	return rc;
 }
 
-static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
-			 const void *val, size_t len, int flags, bool remove)
+static bool is_derived(const char *name)
+{
+	for (size_t i = 0; i < SHMFS_ARRAY_SIZE(region_names); i++)
+		if (strcmp(name, region_names[i]) == 0)
+			return true;
+	for (size_t i = 0; i < SHMFS_ARRAY_SIZE(heap_names); i++)
+		if (strcmp(name, heap_names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A write of one of the region's own attributes (user.shmfs.*, listed by
+ * listxattr so that getfattr -d shows them). Copy tools (mv across page
+ * types, cp -a, rsync -X) copy every listed attribute; libattr's
+ * attr_copy_fd, which coreutils uses, reports any failure but ENOTSUP and
+ * ENODATA. So: the value the attribute has now is accepted and changes
+ * nothing; another value of an attribute the daemon derives is EOPNOTSUPP
+ * (this filesystem does not keep that attribute as given); the two writes
+ * that mean something keep their own answers (disown, placement). */
+static int set_ours(struct shmfs_fs *fs, struct shmfs_region *r, uid_t uid, pid_t caller,
+		    const char *name, const void *val, size_t len)
+{
+	_cleanup_free_ char *cur = NULL;
+	size_t cur_len = 0;
+	int rc;
+
+	if (!is_derived(name))
+		return -EPERM; /* no such attribute, and none may be made up */
+	rc = region_get(fs, r, caller, name, &cur, &cur_len);
+	if (rc == 0 && cur_len == len && memcmp(cur, val, len) == 0)
+		return 0;
+	if (rc < 0 && rc != -ENODATA)
+		return rc;
+	if (strcmp(name, SHMFS_XATTR_POLICY) == 0)
+		return set_policy(fs, r, val, len);
+	if (strcmp(name, SHMFS_XATTR_LIFETIME) == 0)
+		return set_lifetime(fs, r, uid, val, len);
+	if (strcmp(name, SHMFS_XATTR_CREATOR_PID) == 0 && len == 1 && ((const char *)val)[0] == '0')
+		return disown(fs, r, uid, val, len);
+	return -EOPNOTSUPP;
+}
+
+static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, pid_t caller,
+			 const char *name, const void *val, size_t len, int flags, bool remove)
 {
 	struct shmfs_ino_info info;
 	struct shmfs_region *r;
@@ -637,18 +681,11 @@ static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const cha
 	shmfs_ino_decode(fs, ino, &info);
 	if (info.obj == SHMFS_OBJ_NONE)
 		return -ENOENT;
-	if (info.obj == SHMFS_OBJ_REGION && !remove &&
-	    (strcmp(name, SHMFS_XATTR_POLICY) == 0 || strcmp(name, SHMFS_XATTR_CREATOR_PID) == 0 ||
-	     strcmp(name, SHMFS_XATTR_LIFETIME) == 0)) {
+	if (info.obj == SHMFS_OBJ_REGION && !remove && is_ours(name)) {
 		r = shmfs_region_get(fs, ino);
 		if (!r)
 			return -ENOENT;
-		if (strcmp(name, SHMFS_XATTR_POLICY) == 0)
-			rc = set_policy(fs, r, val, len);
-		else if (strcmp(name, SHMFS_XATTR_LIFETIME) == 0)
-			rc = set_lifetime(fs, r, uid, val, len);
-		else
-			rc = disown(fs, r, uid, val, len);
+		rc = set_ours(fs, r, uid, caller, name, val, len);
 		shmfs_region_put(fs, r, 1);
 		return rc;
 	}
@@ -669,13 +706,13 @@ static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const cha
 	return rc;
 }
 
-int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name,
+int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, pid_t caller, const char *name,
 		    const void *val, size_t len, int flags)
 {
-	return set_or_remove(fs, ino, uid, name, val, len, flags, false);
+	return set_or_remove(fs, ino, uid, caller, name, val, len, flags, false);
 }
 
 int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name)
 {
-	return set_or_remove(fs, ino, uid, name, NULL, 0, 0, true);
+	return set_or_remove(fs, ino, uid, 0, name, NULL, 0, 0, true);
 }

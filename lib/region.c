@@ -41,9 +41,12 @@ SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode)
 
 SHMFS_API int shmfs_region_create_flags(const char *path, uint64_t sz, mode_t mode, unsigned flags)
 {
+	const struct shmfs_page_types *types = shmfs_lib_page_types();
 	char tree[PATH_MAX], dir[PATH_MAX], type[32];
 	_cleanup_close_ int fd = -1;
 	const char *name;
+	uint64_t page_sz = 0;
+	ssize_t n;
 	int r;
 
 	r = shmfs_tree_path(path, tree, sizeof(tree));
@@ -60,8 +63,19 @@ SHMFS_API int shmfs_region_create_flags(const char *path, uint64_t sz, mode_t mo
 	/* Only node directories of a shmfs tree carry a page type: this keeps
 	 * create from making plain files anywhere else, the backing store
 	 * included. */
-	if (getxattr(dir, SHMFS_XATTR_PAGE_TYPE, type, sizeof(type) - 1) < 0)
+	n = getxattr(dir, SHMFS_XATTR_PAGE_TYPE, type, sizeof(type) - 1);
+	if (n < 0)
 		return errno == ENODATA || errno == EOPNOTSUPP || errno == ERANGE ? -ENOTSUP : -errno;
+	type[n] = '\0';
+	/* the tree takes any byte size; regions made here are whole pages, as
+	 * fd_shmem makes them and joins map them */
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+		if (types->type[k].name && strcmp(types->type[k].name, type) == 0)
+			page_sz = types->type[k].page_sz;
+	if (page_sz == 0)
+		return -ENOTSUP;
+	if (sz % page_sz)
+		return -EINVAL;
 
 	fd = open(tree, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)

@@ -157,30 +157,21 @@ int ctl_pool_read(struct ctl *c, const struct shmfs_page_type *t, int node, stru
 }
 
 /* CNT of alloc: a page count, or a size with a unit that must be a whole
- * number of pages. */
+ * number of pages (the parser .nr_pages uses too). */
 int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type *t, uint64_t *ret)
 {
-	uint64_t v;
 	int r;
 
 	if (s[0] == '-')
 		return ctl_usage(cmd, "page count '%s' is negative; give the pool size wanted (0 or more)", s);
-	if (shmfs_size_has_unit(s)) {
-		r = shmfs_parse_size(s, &v);
-		if (r < 0)
-			return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, 512M, 4G)", s);
-		if (v % t->page_sz)
-			return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
-					 ctl_size(t->page_sz));
-		*ret = v / t->page_sz;
-		return 0;
-	}
-	r = shmfs_parse_u64(s, &v);
+	r = shmfs_parse_pages(s, t->page_sz, ret);
+	if (r == -EDOM)
+		return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
+				 ctl_size(t->page_sz));
 	if (r == -ERANGE)
-		return ctl_usage(cmd, "page count '%s' is too large", s);
+		return ctl_usage(cmd, "'%s' is too large", s);
 	if (r < 0)
 		return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, 512M, 4G)", s);
-	*ret = v;
 	return 0;
 }
 
@@ -214,7 +205,8 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	g->gid = st.st_gid;
 	g->mode = st.st_mode & 07777;
 	g->page_sz = t->page_sz;
-	g->page_cnt = t->page_sz ? g->size / t->page_sz : 0;
+	/* the byte size in whole pages, as the backing file holds it */
+	g->page_cnt = t->page_sz ? (g->size + t->page_sz - 1) / t->page_sz : 0;
 	g->creator_pid = -1;
 	g->orphaned = -1;
 

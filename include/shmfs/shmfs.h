@@ -139,7 +139,8 @@ typedef struct shmfs_region_info {
 	int      node;              /* node directory holding it in the tree; -1 when named by its backing path */
 	uint64_t page_sz;           /* bytes per page, from the kernel (statfs of the backing file) */
 	uint64_t page_cnt;          /* pages of sz, rounded up */
-	uint64_t sz;                /* bytes (st_size of the backing file) */
+	uint64_t sz;                /* bytes of the backing file: whole pages, what a join maps (the
+				     * region's own byte size, maybe less, is st_size in the tree) */
 	dev_t    dev;               /* identity of the backing file */
 	ino_t    ino;
 	uid_t    uid;               /* owner, group and mode of the backing file (the ones the kernel enforces) */

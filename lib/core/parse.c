@@ -39,20 +39,32 @@ int shmfs_parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
-static const struct {
-	const char *suffix;
-	unsigned shift;
-} units[] = {
-	{ "",    0 },
-	{ "K",  10 }, { "k",  10 }, { "KiB", 10 },
-	{ "M",  20 }, { "MiB", 20 },
-	{ "G",  30 }, { "GiB", 30 },
-	{ "T",  40 }, { "TiB", 40 },
-	{ "P",  50 }, { "PiB", 50 },
-};
+/* The shift of a unit letter (case-insensitive), 0 when it is none. */
+static unsigned unit_shift(char c)
+{
+	static const char letters[] = "KMGTPE";
+
+	for (unsigned i = 0; letters[i]; i++)
+		if (c == letters[i] || c == letters[i] - 'A' + 'a')
+			return 10 * (i + 1);
+	return 0;
+}
+
+static bool eq_nocase(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a >= 'a' && *a <= 'z' ? (char)(*a - 'a' + 'A') : *a;
+		char y = *b >= 'a' && *b <= 'z' ? (char)(*b - 'a' + 'A') : *b;
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
+}
 
 int shmfs_parse_size(const char *s, uint64_t *ret)
 {
+	const char *u;
+	unsigned shift = 0;
 	uint64_t v;
 	int n = parse_digits(s, &v);
 
@@ -60,15 +72,35 @@ int shmfs_parse_size(const char *s, uint64_t *ret)
 		return n;
 	if (n == 0)
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(s + n, units[i].suffix) != 0)
-			continue;
-		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
-			return -ERANGE;
-		*ret = v << units[i].shift;
-		return 0;
+	u = s + n;
+	/* "", "B", or a unit letter alone or followed by "B" or "iB" */
+	if (*u && !eq_nocase(u, "B")) {
+		shift = unit_shift(*u);
+		if (!shift || !(u[1] == '\0' || eq_nocase(u + 1, "B") || eq_nocase(u + 1, "iB")))
+			return -EINVAL;
 	}
-	return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret = v << shift;
+	return 0;
+}
+
+int shmfs_parse_pages(const char *s, uint64_t page_sz, uint64_t *ret)
+{
+	uint64_t v;
+	int r;
+
+	if (page_sz == 0)
+		return -EINVAL;
+	if (!shmfs_size_has_unit(s))
+		return shmfs_parse_u64(s, ret);
+	r = shmfs_parse_size(s, &v);
+	if (r < 0)
+		return r;
+	if (v % page_sz)
+		return -EDOM;
+	*ret = v / page_sz;
+	return 0;
 }
 
 bool shmfs_size_has_unit(const char *s)

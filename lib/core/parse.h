@@ -13,13 +13,21 @@
  * -ERANGE if it does not fit in 64 bits. */
 int shmfs_parse_u64(const char *s, uint64_t *ret);
 
-/* A byte count: a decimal integer with an optional binary unit suffix:
- * K, M, G, T, P (also written KiB, MiB, GiB, TiB, PiB; k is taken as K).
+/* A byte count: a decimal integer with an optional unit, the way people
+ * type them: K, M, G, T, P, E, alone or followed by B or iB, in any case
+ * ("2m", "2M", "2MiB", "64MB", "64mb"); B alone is bytes. Units are binary
+ * whatever the spelling (MB = MiB, as for huge page sizes: hugepagesz=2M).
  * "4G" = 4294967296. -EINVAL on bad text, -ERANGE on overflow. */
 int shmfs_parse_size(const char *s, uint64_t *ret);
 
 /* True when s is a size written with a unit (as opposed to a bare count). */
 bool shmfs_size_has_unit(const char *s);
+
+/* A number of pages of page_sz bytes, as control files and shmfsctl take it:
+ * a bare count ("8"), or a size with a unit (shmfs_parse_size: "16M") that
+ * is a whole number of pages. -EINVAL on bad text, -ERANGE on overflow,
+ * -EDOM for a size that is not whole pages. */
+int shmfs_parse_pages(const char *s, uint64_t page_sz, uint64_t *ret);
 
 /* Format a byte count for people: "0", "512", "4.0K", "60.1M", "1.0G".
  * Always fits in SHMFS_SIZE_FMT_MAX bytes. Returns buf. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -83,6 +84,47 @@ uint64_t shmfs_pool_persistent(const struct shmfs_pool_stat *s)
 static uint64_t persistent(const struct shmfs_pool_stat *s)
 {
 	return shmfs_pool_persistent(s);
+}
+
+/* MemTotal in kB from a meminfo file ("Node N MemTotal:" or "MemTotal:"). */
+static int meminfo_total_kb(const char *path, uint64_t *ret)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char line[256];
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "MemTotal:");
+		unsigned long long kb;
+
+		if (p && sscanf(p + strlen("MemTotal:"), "%llu kB", &kb) == 1) {
+			*ret = kb;
+			return 0;
+		}
+	}
+	return -ENODATA;
+}
+
+int shmfs_pool_max(const struct shmfs_page_type *t, int node, uint64_t *ret)
+{
+	char path[96];
+	uint64_t kb;
+	int r;
+
+	if (!t || t->page_sz == 0 || node < 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+	r = meminfo_total_kb(path, &kb);
+	/* a kernel without NUMA has no node directories: all memory is node 0 */
+	if (r == -ENOENT && node == 0)
+		r = meminfo_total_kb("/proc/meminfo", &kb);
+	if (r < 0)
+		return r;
+	if (kb > UINT64_MAX / 1024)
+		return -ERANGE;
+	*ret = kb * 1024 / t->page_sz;
+	return 0;
 }
 
 /* One write of the per-node nr_hugepages, then read back the result. The
@@ -197,7 +239,7 @@ int shmfs_pool_resize_from(const struct shmfs_page_type *t, int node,
 			   shmfs_pool_progress_fn progress, void *ctx)
 {
 	struct shmfs_pool_stat old = *cur;
-	uint64_t in_use;
+	uint64_t in_use, max;
 
 	/* Pages in use by mappings (surplus ones included) can never be
 	 * released: the kernel would keep them and shrink the pool behind our
@@ -212,5 +254,9 @@ int shmfs_pool_resize_from(const struct shmfs_page_type *t, int node,
 	}
 	if (target <= old.total)
 		return pool_shrink(t, node, &old, target);
+	/* what the node could never hold: refused before the kernel is asked,
+	 * which would first take all of its memory and then give it back */
+	if (shmfs_pool_max(t, node, &max) == 0 && target > max)
+		return -ENOMEM;
 	return pool_grow(t, node, &old, target, progress, ctx);
 }

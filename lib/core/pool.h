@@ -28,7 +28,8 @@ int shmfs_pool_stat(const struct shmfs_page_type *t, int node, struct shmfs_pool
 typedef void (*shmfs_pool_progress_fn)(uint64_t have, uint64_t target, void *ctx);
 
 /* Make the pool of type t on node hold target pages. All-or-nothing: on
- * failure the pool is put back to its previous size and -ENOMEM returned.
+ * failure the pool is put back to its previous size and -ENOMEM returned;
+ * a target beyond shmfs_pool_max is -ENOMEM before the kernel is asked.
  * Shrinking releases only free pages; asking for fewer pages than regions use
  * is -EBUSY and changes nothing. progress (may be NULL) is called as pages
  * arrive during a long reservation. Needs root (-EACCES otherwise). */
@@ -41,6 +42,11 @@ int shmfs_pool_resize(const struct shmfs_page_type *t, int node, uint64_t target
 int shmfs_pool_resize_from(const struct shmfs_page_type *t, int node,
 			   const struct shmfs_pool_stat *cur, uint64_t target,
 			   shmfs_pool_progress_fn progress, void *ctx);
+
+/* The most pages of type t the memory of node could ever hold (its
+ * MemTotal): a larger pool can never be reached, and asking the kernel for
+ * one would first take all of the node's memory. 0 or -errno. */
+int shmfs_pool_max(const struct shmfs_page_type *t, int node, uint64_t *ret);
 
 /* Persistent pages of a pool: what a write of nr_hugepages sets (the file
  * reads back persistent + surplus). Never below 0, even from counters read

@@ -1,7 +1,8 @@
 #!/bin/bash
 # io.sh - a region's bytes through the real tools (SPEC 4): cat, cp in and
 # out with identical bytes, dd at offsets, writes past the end growing the
-# region in whole pages; what the mount shows is what the backing file holds.
+# region to the byte written last (pages rounded up underneath); what the
+# mount shows is what the backing file holds.
 . "$SHMFS_SOURCE_ROOT/test/harness.sh"
 . "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
 
@@ -37,9 +38,10 @@ for type in huge normal; do
 	other=$W/huge3; [ "$type" = huge ] && other=$W/norm5
 	olen=$(stat -c %s "$other")
 	t_check "$type: cp over an existing region works" cp "$other" "$d/cp"
-	t_is "$type: ... and gives it the new size in whole pages" \
-		$(( (olen + pg - 1) / pg * pg )) "$(fs_st %s "$d/cp")"
-	t_check "$type: ... and holds the new bytes" cmp -n "$olen" "$other" "$d/cp"
+	t_is "$type: ... and gives it the new size in bytes" "$olen" "$(fs_st %s "$d/cp")"
+	t_is "$type: ... in whole pages underneath" $(( (olen + pg - 1) / pg * pg )) \
+		"$(fs_st %s "$(fs_backing "$type" cp)")"
+	t_check "$type: ... and holds the new bytes" cmp "$other" "$d/cp"
 
 	# dd in the middle of a region, without truncating it.
 	truncate -s $((4 * pg)) "$d/dd"
@@ -51,28 +53,31 @@ for type in huge normal; do
 		sh "$d/dd" "$PG" $((pg / PG)) "$W/norm5"
 	t_check "$type: the bytes before stay zero" cmp -n "$pg" "$d/dd" /dev/zero
 
-	# Writing past the end grows the region in whole pages.
+	# Writing past the end grows the region to the last byte written.
 	truncate -s "$pg" "$d/grow"
 	t_errno "$type: a write past the end works" OK pwrite "$d/grow" $((pg + 10)) hello
-	t_is "$type: ... and grows the region to whole pages" $((2 * pg)) "$(fs_st %s "$d/grow")"
+	t_is "$type: ... and grows the region to its last byte" $((pg + 15)) "$(fs_st %s "$d/grow")"
+	t_is "$type: ... taking a page for it" $((2 * pg)) "$(fs_st %s "$(fs_backing "$type" grow)")"
 	t_is "$type: ... with the bytes where they were written" "OK hello" \
 		"$("$TSYS" pread "$d/grow" $((pg + 10)) 5)"
 	t_check "$type: ... and zeros around them" \
 		sh -c 'dd if="$1" bs=1 skip="$2" count=10 status=none | cmp -n 10 - /dev/zero' sh "$d/grow" "$pg"
 	touch "$d/grow0"
 	t_errno "$type: a one-byte write into an empty region works" OK pwrite "$d/grow0" 0 x
-	t_is "$type: ... and makes it one page" "$pg" "$(fs_st %s "$d/grow0")"
+	t_is "$type: ... and makes it one byte" 1 "$(fs_st %s "$d/grow0")"
+	t_is "$type: ... on one page" "$pg" "$(fs_st %s "$(fs_backing "$type" grow0)")"
 	t_check "$type: echo >> appends at the end" sh -c 'echo tail >>"$1"' sh "$d/grow0"
-	t_is "$type: ... growing by a page" $((2 * pg)) "$(fs_st %s "$d/grow0")"
-	t_is "$type: ... the appended bytes start the new page" "OK tail" \
-		"$("$TSYS" pread "$d/grow0" "$pg" 4)"
+	t_is "$type: ... growing by its bytes" 6 "$(fs_st %s "$d/grow0")"
+	t_is "$type: ... right after the first byte" "xtail" "$(cat "$d/grow0")"
 
 	t_check "$type: cp of a file that is not a page multiple works" cp "$W/odd" "$d/odd"
-	t_is "$type: ... and the size is rounded up to whole pages" \
-		$(( (HP + 12345 + pg - 1) / pg * pg )) "$(fs_st %s "$d/odd")"
-	t_check "$type: ... the file's bytes come first" cmp -n $((HP + 12345)) "$W/odd" "$d/odd"
-	t_check "$type: ... then zeros" sh -c 'tail -c +$(($2 + 1)) "$1" | tr -d "\0" | cmp - /dev/null' \
-		sh "$d/odd" $((HP + 12345))
+	t_is "$type: ... and the size is the file's" $((HP + 12345)) "$(fs_st %s "$d/odd")"
+	t_is "$type: ... on whole pages underneath" $(( (HP + 12345 + pg - 1) / pg * pg )) \
+		"$(fs_st %s "$(fs_backing "$type" odd)")"
+	t_check "$type: ... and reads back identical" cmp "$W/odd" "$d/odd"
+	t_check "$type: ... the rest of the last page is zeros" \
+		sh -c 'tail -c +$(($2 + 1)) "$1" | tr -d "\0" | cmp - /dev/null' \
+		sh "$(fs_backing "$type" odd)" $((HP + 12345))
 
 	t_check "$type: reading at the end gives nothing" \
 		test "$("$TSYS" pread "$d/zero" "$pg" 10)" = "OK "
@@ -108,8 +113,9 @@ t_check "normal: bytes written to the backing file are read through the mount" \
 
 # Normal regions pass through to their tmpfs backing file (a root daemon on
 # Linux 6.9+): a mapping made through the mount is a mapping of the region's
-# own pages, and reads of a read-only open come from them. Huge regions cannot
-# (the kernel refuses hugetlbfs backing files): their mapping is refused.
+# own pages (reads stay with the daemon, which ends them at the byte size).
+# Huge regions cannot (the kernel refuses hugetlbfs backing files): their
+# mapping is refused.
 truncate -s $((2 * PG)) "$R/via"
 skip=$(t_passthrough_skip)
 if [ -n "$skip" ]; then

@@ -1,6 +1,7 @@
 #!/bin/bash
-# size.sh - sizing regions (SPEC 4): truncate, ftruncate and fallocate take
-# whole pages from the node's pool at once; other sizes are EINVAL; a region
+# size.sh - sizing regions (SPEC 4): truncate, ftruncate and fallocate size a
+# region to any byte size and take the pages under it (rounded up to whole
+# pages) from the node's pool at once; a region
 # sized through shmfs is genuinely huge-page memory (a process mapping the
 # backing file sees the huge KernelPageSize, HugePages_Free drops by exactly
 # the page count); pool exhaustion fails cleanly with the pool unchanged;
@@ -14,40 +15,60 @@ fs_setup 8
 
 # ---------------------------------------------------------------- sizes
 
+# Any byte size: st_size is the size asked, the backing file (and the pool)
+# holds it rounded up to whole pages.
 touch "$H/s1" "$R/s1"
 t_errno "huge: truncate to one page works" OK truncate "$H/s1" "$HP"
 t_is "huge: st_size is one page" "$HP" "$(fs_st %s "$H/s1")"
-t_errno "huge: truncate to half a page is EINVAL" EINVAL truncate "$H/s1" $((HP / 2))
-t_errno "huge: truncate to a page plus one byte is EINVAL" EINVAL truncate "$H/s1" $((HP + 1))
-t_is "huge: a refused size leaves the size as it was" "$HP" "$(fs_st %s "$H/s1")"
+t_errno "huge: truncate to half a page works" OK truncate "$H/s1" $((HP / 2))
+t_is "huge: ... st_size is half a page" $((HP / 2)) "$(fs_st %s "$H/s1")"
+t_is "huge: ... on one whole page" "$HP" "$(fs_st %s "$(fs_backing huge s1)")"
+t_errno "huge: truncate to a page plus one byte works" OK truncate "$H/s1" $((HP + 1))
+t_is "huge: ... st_size is a page plus one byte" $((HP + 1)) "$(fs_st %s "$H/s1")"
+t_is "huge: ... on two whole pages" $((2 * HP)) "$(fs_st %s "$(fs_backing huge s1)")"
+t_is "huge: ... page_count says 2" 2 "$(fs_x "$H/s1" user.shmfs.page_count)"
 t_errno "huge: ftruncate to two pages works" OK ftruncate "$H/s1" $((2 * HP))
 t_is "huge: st_size is two pages" $((2 * HP)) "$(fs_st %s "$H/s1")"
-t_errno "huge: ftruncate to 4 KiB is EINVAL" EINVAL ftruncate "$H/s1" 4096
+t_errno "huge: ftruncate to 4 KiB works" OK ftruncate "$H/s1" 4096
+t_is "huge: ... st_size is 4 KiB" 4096 "$(fs_st %s "$H/s1")"
+t_is "huge: ... on one whole page" "$HP" "$(fs_st %s "$(fs_backing huge s1)")"
+t_errno "huge: fallocate to two pages works" OK fallocate "$H/s1" 0 $((2 * HP))
 t_errno "huge: fallocate of a third page works" OK fallocate "$H/s1" $((2 * HP)) "$HP"
 t_is "huge: st_size is three pages after fallocate" $((3 * HP)) "$(fs_st %s "$H/s1")"
-t_errno "huge: fallocate of a partial page is EINVAL" EINVAL fallocate "$H/s1" $((3 * HP)) 4096
-t_errno "huge: fallocate at an unaligned offset is EINVAL" EINVAL fallocate "$H/s1" 4096 "$HP"
-t_is "huge: the refused fallocates left the size" $((3 * HP)) "$(fs_st %s "$H/s1")"
+t_errno "huge: fallocate of a partial page past the end works" OK fallocate "$H/s1" $((3 * HP)) 4096
+t_is "huge: ... and sizes the region to its end" $((3 * HP + 4096)) "$(fs_st %s "$H/s1")"
+t_errno "huge: fallocate at an unaligned offset inside works" OK fallocate "$H/s1" 4096 "$HP"
+t_is "huge: ... and keeps the size" $((3 * HP + 4096)) "$(fs_st %s "$H/s1")"
+t_check "huge: fallocate --keep-size inside the last page works" \
+	fallocate -n -o $((3 * HP)) -l 8192 "$H/s1"
+t_is "huge: ... and keeps the size" $((3 * HP + 4096)) "$(fs_st %s "$H/s1")"
+t_errno "huge: ftruncate back to three pages works" OK ftruncate "$H/s1" $((3 * HP))
 t_check "huge: truncate(1) -s sizes a new region" truncate -s $((2 * HP)) "$H/s2"
 t_is "huge: ... to the size asked" $((2 * HP)) "$(fs_st %s "$H/s2")"
 t_check "huge: fallocate(1) -l sizes a new region" fallocate -l "$HP" "$H/s3"
 t_is "huge: ... to the size asked" "$HP" "$(fs_st %s "$H/s3")"
 t_check "huge: truncate(1) -s 0 empties a region" truncate -s 0 "$H/s3"
 t_is "huge: ... to size 0" "0" "$(fs_st %s "$H/s3")"
+t_is "huge: ... with no page" "0" "$(fs_st %s "$(fs_backing huge s3)")"
 
 t_errno "normal: truncate to 3 pages works" OK truncate "$R/s1" $((3 * FS_NORMAL_SZ))
-t_errno "normal: truncate to 4097 bytes is EINVAL" EINVAL truncate "$R/s1" $((FS_NORMAL_SZ + 1))
-t_errno "normal: truncate to 100 bytes is EINVAL" EINVAL truncate "$R/s1" 100
+t_errno "normal: truncate to 4097 bytes works" OK truncate "$R/s1" $((FS_NORMAL_SZ + 1))
+t_is "normal: ... st_size is 4097" $((FS_NORMAL_SZ + 1)) "$(fs_st %s "$R/s1")"
+t_is "normal: ... on two whole pages" $((2 * FS_NORMAL_SZ)) "$(fs_st %s "$(fs_backing normal s1)")"
+t_errno "normal: truncate to 100 bytes works" OK truncate "$R/s1" 100
+t_is "normal: ... st_size is 100" 100 "$(fs_st %s "$R/s1")"
+t_errno "normal: fallocate of a partial page works" OK fallocate "$R/s1" 0 200
+t_is "normal: ... and sizes the region to its end" 200 "$(fs_st %s "$R/s1")"
+t_errno "normal: truncate to 3 pages works again" OK truncate "$R/s1" $((3 * FS_NORMAL_SZ))
 t_is "normal: st_size is 3 pages" $((3 * FS_NORMAL_SZ)) "$(fs_st %s "$R/s1")"
-t_errno "normal: fallocate of a partial page is EINVAL" EINVAL fallocate "$R/s1" 0 100
 t_check "normal: fallocate(1) -l 1M sizes a region" fallocate -l 1M "$R/s2"
 t_is "normal: ... to 1 MiB" 1048576 "$(fs_st %s "$R/s2")"
 t_errno "a negative size is EINVAL" EINVAL truncate "$R/s1" -4096
 huge_max=$(( (1 << 62) / HP * HP ))
 t_like "huge: an absurd size (2^62) fails cleanly" '^(ENOMEM|ENOSPC|EFBIG|EINVAL)$' \
 	"$("$TSYS" truncate "$H/s1" "$huge_max" | head -n 1)"
-t_like "huge: the largest page-multiple off_t fails cleanly" '^(ENOMEM|ENOSPC|EFBIG|EINVAL)$' \
-	"$("$TSYS" truncate "$H/s1" $(( 0x7fffffffffffffff / HP * HP )) | head -n 1)"
+t_like "huge: the largest off_t fails cleanly" '^(ENOMEM|ENOSPC|EFBIG|EINVAL)$' \
+	"$("$TSYS" truncate "$H/s1" $(( 0x7fffffffffffffff )) | head -n 1)"
 t_like "huge: fallocate at an offset that overflows fails cleanly" '^(ENOMEM|ENOSPC|EFBIG|EINVAL)$' \
 	"$("$TSYS" fallocate "$H/s1" $(( 0x7fffffffffffffff / HP * HP )) "$HP" | head -n 1)"
 t_is "huge: ... and the region keeps its size" $((3 * HP)) "$(fs_st %s "$H/s1")"
@@ -143,7 +164,8 @@ else
 	G=$T_MNT/gigantic/node$N
 	g0=$(t_hp_free gigantic "$N")
 	touch "$G/gig"
-	t_errno "gigantic: truncate to a huge page size is EINVAL" EINVAL truncate "$G/gig" "$HP"
+	t_errno "gigantic: truncate to a huge page size works" OK truncate "$G/gig" "$HP"
+	t_is "gigantic: ... st_size is that" "$HP" "$(fs_st %s "$G/gig")"
 	t_errno "gigantic: truncate to one gigantic page works" OK truncate "$G/gig" "$GP"
 	t_is "gigantic: st_size is $GP" "$GP" "$(fs_st %s "$G/gig")"
 	t_is "gigantic: the node's free gigantic pages drop by exactly 1" $((g0 - 1)) \

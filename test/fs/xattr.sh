@@ -92,8 +92,10 @@ fs_unmap "$zparent"
 t_errno "root can disown a region by writing creator_pid 0" OK setxattr "$r" user.shmfs.creator_pid 0
 t_is "creator_pid reads 0" "0" "$(fs_x "$r" user.shmfs.creator_pid)"
 t_is "a disowned region is never orphaned" "false" "$(fs_x "$r" user.shmfs.orphaned)"
-t_errno "creator_pid cannot be set to another pid" EPERM setxattr "$r" user.shmfs.creator_pid 1
-t_errno "creator_pid cannot be set to '00'" EPERM setxattr "$r" user.shmfs.creator_pid 00
+t_errno "creator_pid cannot be set to another pid (EOPNOTSUPP)" EOPNOTSUPP \
+	setxattr "$r" user.shmfs.creator_pid 1
+t_errno "creator_pid cannot be set to '00' (EOPNOTSUPP)" EOPNOTSUPP setxattr "$r" user.shmfs.creator_pid 00
+t_errno "creator_pid set to its value again changes nothing" OK setxattr "$r" user.shmfs.creator_pid 0
 t_is "... and stays 0" "0" "$(fs_x "$r" user.shmfs.creator_pid)"
 
 # An empty region sits on no node yet.
@@ -119,7 +121,9 @@ t_errno "an unknown shmfs name is ENODATA" ENODATA getxattr "$r" user.shmfs.nope
 t_errno "an unset user name is ENODATA" ENODATA getxattr "$r" user.never
 t_errno "trusted.* is ENOTSUP" EOPNOTSUPP getxattr "$r" trusted.x
 t_errno "setting trusted.* is ENOTSUP" EOPNOTSUPP setxattr "$r" trusted.x 1
-t_errno "user.shmfs.* cannot be set" EPERM setxattr "$r" user.shmfs.page_size 4096
+t_errno "user.shmfs.* cannot be given another value (EOPNOTSUPP)" EOPNOTSUPP \
+	setxattr "$r" user.shmfs.page_size 4096
+t_errno "user.shmfs.* set to the value it has is accepted" OK setxattr "$r" user.shmfs.page_size "$HP"
 t_errno "user.shmfs.* cannot be made up" EPERM setxattr "$r" user.shmfs.mine 1
 t_errno "user.shmfs.* cannot be removed" EPERM removexattr "$r" user.shmfs.page_size
 t_is "... and the value stays" "$HP" "$(fs_x "$r" user.shmfs.page_size)"

@@ -50,17 +50,67 @@ static void size_units_are_binary(void **state)
 	assert_false(shmfs_size_has_unit("4"));
 }
 
+static void size_units_are_any_case_and_spelling(void **state)
+{
+	static const char *const two_mib[] = { "2m", "2M", "2MiB", "2mib", "2MIB", "2MB", "2mb",
+					       "2Mb", "2048K", "2048k", "2048KiB", "2048kb",
+					       "2097152", "2097152B", "2097152b" };
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(two_mib) / sizeof(two_mib[0]); i++) {
+		v = 0;
+		assert_int_equal(shmfs_parse_size(two_mib[i], &v), 0);
+		assert_true(v == 2ull << 20);
+	}
+	assert_int_equal(shmfs_parse_size("64MB", &v), 0);
+	assert_true(v == 64ull << 20);
+	assert_int_equal(shmfs_parse_size("1t", &v), 0);
+	assert_true(v == 1ull << 40);
+	assert_int_equal(shmfs_parse_size("1pib", &v), 0);
+	assert_true(v == 1ull << 50);
+	assert_int_equal(shmfs_parse_size("15E", &v), 0);
+	assert_true(v == 15ull << 60);
+	assert_int_equal(shmfs_parse_size("0G", &v), 0);
+	assert_true(v == 0);
+}
+
 static void size_refuses_bad_units_and_overflow(void **state)
 {
+	static const char *const bad[] = { "4 G", "G", "-4G", "+4G", "4GG", "4Gi", "4iB", "4Bi",
+					   "4GiBs", "4X", "4.5G", "04G", "4G ", " 4G", "4\n", "" };
 	uint64_t v = 1;
 
-	assert_int_equal(shmfs_parse_size("4g", &v), -EINVAL);
-	assert_int_equal(shmfs_parse_size("4 G", &v), -EINVAL);
-	assert_int_equal(shmfs_parse_size("G", &v), -EINVAL);
-	assert_int_equal(shmfs_parse_size("4GB", &v), -EINVAL);
-	assert_int_equal(shmfs_parse_size("-4G", &v), -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(shmfs_parse_size(bad[i], &v), -EINVAL);
 	assert_int_equal(shmfs_parse_size("16777216T", &v), -ERANGE);
+	assert_int_equal(shmfs_parse_size("16E", &v), -ERANGE);
+	assert_int_equal(shmfs_parse_size("18446744073709551616", &v), -ERANGE);
 	assert_int_equal(v, 1);
+}
+
+static void pages_are_counts_or_whole_page_sizes(void **state)
+{
+	const uint64_t mb2 = 2ull << 20;
+	uint64_t v = 9;
+
+	assert_int_equal(shmfs_parse_pages("8", mb2, &v), 0);
+	assert_true(v == 8);
+	assert_int_equal(shmfs_parse_pages("8m", mb2, &v), 0);
+	assert_true(v == 4);
+	assert_int_equal(shmfs_parse_pages("1GiB", mb2, &v), 0);
+	assert_true(v == 512);
+	assert_int_equal(shmfs_parse_pages("0M", mb2, &v), 0);
+	assert_true(v == 0);
+	v = 9;
+	assert_int_equal(shmfs_parse_pages("3M", mb2, &v), -EDOM);
+	assert_int_equal(shmfs_parse_pages("4097B", 4096, &v), -EDOM);
+	assert_int_equal(shmfs_parse_pages("8x", mb2, &v), -EINVAL);
+	assert_int_equal(shmfs_parse_pages("-8", mb2, &v), -EINVAL);
+	assert_int_equal(shmfs_parse_pages("08", mb2, &v), -EINVAL);
+	assert_int_equal(shmfs_parse_pages("8", 0, &v), -EINVAL);
+	assert_int_equal(shmfs_parse_pages("18446744073709551616", mb2, &v), -ERANGE);
+	assert_int_equal(shmfs_parse_pages("16E", mb2, &v), -ERANGE);
+	assert_true(v == 9);
 }
 
 static void size_format_is_human(void **state)
@@ -119,7 +169,9 @@ int main(void)
 		cmocka_unit_test(u64_accepts_canonical_decimal),
 		cmocka_unit_test(u64_refuses_everything_else_and_keeps_output),
 		cmocka_unit_test(size_units_are_binary),
+		cmocka_unit_test(size_units_are_any_case_and_spelling),
 		cmocka_unit_test(size_refuses_bad_units_and_overflow),
+		cmocka_unit_test(pages_are_counts_or_whole_page_sizes),
 		cmocka_unit_test(size_format_is_human),
 		cmocka_unit_test(list_round_trips),
 		cmocka_unit_test(list_refuses_bad_text),

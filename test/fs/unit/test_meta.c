@@ -182,6 +182,122 @@ static void refuses_a_damaged_program_tag(void **state)
 		assert_int_equal(shmfs_meta_parse(bad[i], strlen(bad[i]), &back), -EBADMSG);
 }
 
+/* format(parse(t)) parses back to what parse(t) gave, field by field */
+static void assert_fixed_point(const char *t)
+{
+	struct shmfs_meta a, b;
+	char *text, *again;
+	size_t len, len2;
+
+	assert_int_equal(shmfs_meta_parse(t, strlen(t), &a), 0);
+	assert_int_equal(shmfs_meta_format(&a, &text, &len), 0);
+	assert_int_equal(shmfs_meta_parse(text, len, &b), 0);
+	assert_int_equal(shmfs_meta_format(&b, &again, &len2), 0);
+	assert_int_equal(len, len2);
+	assert_memory_equal(text, again, len);
+	assert_int_equal(a.created.tv_sec, b.created.tv_sec);
+	assert_int_equal(a.created.tv_nsec, b.created.tv_nsec);
+	assert_int_equal(a.has_size, b.has_size);
+	assert_int_equal(a.size, b.size);
+	assert_int_equal(a.size_prev, b.size_prev);
+	assert_int_equal(a.migrating, b.migrating);
+	assert_string_equal(a.migrate_name, b.migrate_name);
+	free(text);
+	free(again);
+	shmfs_meta_free(&a);
+	shmfs_meta_free(&b);
+}
+
+static void parse_format_parse_is_a_fixed_point(void **state)
+{
+	static const char *const texts[] = {
+		"shmfs-meta 1\nnode 1\nend\n",
+		"shmfs-meta 1\ncreated 9223372036854775807.999999999\nend\n",
+		"shmfs-meta 1\ncreated -9223372036854775808.000000001\nend\n",
+		"shmfs-meta 1\ncreated -1.000000000\nend\n",
+		"shmfs-meta 1\nmigrate_to 3\nend\n",           /* an intent without its name */
+		"shmfs-meta 1\nmigrate_name abc\nend\n",       /* a name without its intent */
+		"shmfs-meta 1\nsize 3\nsize_prev 8192\nend\n",
+		"shmfs-meta 1\nsize_prev 5\nend\n",            /* a previous size alone means nothing */
+		"shmfs-meta 1\nsize 9223372036854775807\nend\n",
+		"shmfs-meta 1\npolicy -\nfuture 1\nend\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		assert_fixed_point(texts[i]);
+}
+
+static void refuses_what_format_cannot_write(void **state)
+{
+	static const char *const bad[] = {
+		/* above INT64_MAX: once read as a negative time, never written back */
+		"shmfs-meta 1\ncreated 9223372036854775808.000000000\nend\n",
+		"shmfs-meta 1\ncreated 18446744073709551615.000000000\nend\n",
+		"shmfs-meta 1\ncreated -9223372036854775809.000000000\nend\n",
+		"shmfs-meta 1\ncreated -0.000000000\nend\n",
+		"shmfs-meta 1\ncreated +1.000000000\nend\n",
+		"shmfs-meta 1\nsize 9223372036854775808\nend\n",
+		"shmfs-meta 1\nsize -1\nend\n",
+		"shmfs-meta 1\nsize_prev 9223372036854775808\nend\n",
+	};
+	struct shmfs_meta back;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(shmfs_meta_parse(bad[i], strlen(bad[i]), &back), -EBADMSG);
+}
+
+static void round_trips_sizes_and_old_times(void **state)
+{
+	struct shmfs_meta m = { .known = true, .has_size = true, .size = 4097, .size_prev = 3 }, back;
+	char *text;
+	size_t len;
+
+	m.created.tv_sec = -86400;
+	m.created.tv_nsec = 7;
+	assert_int_equal(shmfs_meta_format(&m, &text, &len), 0);
+	assert_int_equal(shmfs_meta_parse(text, len, &back), 0);
+	assert_true(back.has_size);
+	assert_int_equal(back.size, 4097);
+	assert_int_equal(back.size_prev, 3);
+	assert_int_equal(back.created.tv_sec, -86400);
+	assert_int_equal(back.created.tv_nsec, 7);
+	free(text);
+	m.has_size = false;
+	assert_int_equal(shmfs_meta_format(&m, &text, &len), 0);
+	assert_null(strstr(text, "size"));
+	assert_int_equal(shmfs_meta_parse(text, len, &back), 0);
+	assert_false(back.has_size);
+	free(text);
+}
+
+static void byte_size_follows_the_backing_pages(void **state)
+{
+	struct shmfs_meta m = { .has_size = true, .size = 5000, .size_prev = 3 };
+	const uint64_t pg = 4096;
+
+	/* the new size once the backing file has its pages */
+	assert_int_equal(shmfs_meta_byte_size(&m, 2 * pg, pg), 5000);
+	/* the old one while it still has the old pages (killed mid-resize) */
+	assert_int_equal(shmfs_meta_byte_size(&m, pg, pg), 3);
+	/* neither: sized behind the daemon's back, the backing file's size */
+	assert_int_equal(shmfs_meta_byte_size(&m, 4 * pg, pg), 4 * pg);
+	assert_int_equal(shmfs_meta_byte_size(&m, 0, pg), 0);
+	assert_int_equal(shmfs_meta_byte_size(&m, 100, pg), 100);
+	/* no size recorded (older daemon, foreign file): the backing file's */
+	m.has_size = false;
+	assert_int_equal(shmfs_meta_byte_size(&m, 2 * pg, pg), 2 * pg);
+	/* the empty region */
+	m = (struct shmfs_meta){ .has_size = true };
+	assert_int_equal(shmfs_meta_byte_size(&m, 0, pg), 0);
+	/* a size of whole pages is its own rounding */
+	m.size = 2 * pg;
+	assert_int_equal(shmfs_meta_byte_size(&m, 2 * pg, pg), 2 * pg);
+	/* 1 GiB pages, the largest size */
+	m.size = (uint64_t)INT64_MAX - (1ULL << 30);
+	assert_int_equal(shmfs_meta_byte_size(&m, ((uint64_t)INT64_MAX >> 30) << 30, 1ULL << 30),
+			 (uint64_t)INT64_MAX - (1ULL << 30));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +310,10 @@ int main(void)
 		cmocka_unit_test(round_trips_lifetime_and_program),
 		cmocka_unit_test(metadata_without_lifetime_is_persistent),
 		cmocka_unit_test(refuses_a_damaged_program_tag),
+		cmocka_unit_test(parse_format_parse_is_a_fixed_point),
+		cmocka_unit_test(refuses_what_format_cannot_write),
+		cmocka_unit_test(round_trips_sizes_and_old_times),
+		cmocka_unit_test(byte_size_follows_the_backing_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
