@@ -115,6 +115,7 @@ void ctl_region_json(struct json *j, const struct ctl_region *g)
 		json_bool(j, "orphaned", g->orphaned == 1);
 	else
 		json_null(j, "orphaned");
+	json_str(j, "lifetime", g->lifetime[0] ? g->lifetime : NULL);
 	json_u64(j, "mapper_count", g->mapper_cnt);
 	json_list(j, "mapper_pids", g->mapper_pids);
 	json_str(j, "backing", g->backing);
@@ -223,6 +224,10 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 	bool printed = false;
 	int r;
 
+	if (a->opt[1] && c->json)
+		return ctl_usage("info", "--prometheus and --json are two formats; choose one");
+	if (a->opt[1])
+		return ctl_info_prometheus(c);
 	r = ctl_mount_check(c, "info");
 	if (r)
 		return r;
@@ -469,8 +474,11 @@ const struct ctl_cmd ctl_info_cmds[] = {
 	{ "info", "", "show the filesystems and every region you may see",
 	  "Per region: path, type, file size, bytes allocated, pages, nodes, heap usage,\n"
 	  "creator, orphaned, mappers, user, group, mode. Regions you may not read are\n"
-	  "left out unless -a is given.\n",
-	  0, 0, true, { { 'a', "all", "also regions you may not read and foreign files of the backing store" } },
+	  "left out unless -a is given.\n"
+	  "With --prometheus: the pools, regions, orphans and usage per owner as\n"
+	  "Prometheus text (node_exporter's textfile collector; see shmfsctl(8)).\n",
+	  0, 0, true, { { 'a', "all", "also regions you may not read and foreign files of the backing store" },
+			{ 0, "prometheus", "metrics in Prometheus text format" } },
 	  run_info },
 	{ "clean", "[NAME...]", "remove orphaned regions",
 	  "Without NAME: remove every orphaned region you may see (creator gone - pid and\n"
