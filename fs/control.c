@@ -167,7 +167,7 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 
 /* Remove every region (reset) or the orphaned ones (clean). Stops at nothing:
  * reports the first failure after trying them all. */
-static int remove_regions(struct shmfs_fs *fs, bool orphans_only)
+static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid_t pid)
 {
 	struct shmfs_region **v = NULL;
 	size_t cnt = 0;
@@ -188,6 +188,9 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only)
 			pthread_mutex_unlock(&fs->lock);
 			r = shmfs_region_unlink(fs, reg);
 			if (r == 0)
+				shmfs_audit(fs, uid, pid, "%s removed %s/node%d/%s", orphans_only ? "clean" : "reset",
+					    fs->type[reg->kind].pt->name, node, name);
+			if (r == 0)
 				shmfs_notify_inval_entry(fs, SHMFS_INO_NODE(reg->kind, node, SHMFS_SUB_DIR),
 							 name);
 			else if (r != -ENOENT && first_err == 0)
@@ -204,7 +207,8 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only)
  * resize never starts from numbers another one is changing. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text)
+static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text,
+			  uid_t uid, pid_t pid)
 {
 	const struct shmfs_page_type *pt = fs->type[info->kind].pt;
 	struct shmfs_pool_stat ps;
@@ -216,14 +220,17 @@ static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info
 	/* +N and -N count from the persistent pool: surplus pages come and go */
 	if (r == 0)
 		r = shmfs_nr_pages_parse(text, pt->page_sz, shmfs_pool_persistent(&ps), &target);
-	if (r == 0)
+	if (r == 0) {
 		r = shmfs_pool_resize_from(pt, info->node, &ps, target, NULL, NULL);
+		shmfs_audit(fs, uid, pid, "pool %s/node%d '%s': %" PRIu64 " -> %" PRIu64 " pages: %s",
+			    pt->name, info->node, text, ps.total, target, r ? strerror(-r) : "done");
+	}
 	pthread_mutex_unlock(&pool_lock);
 	return r;
 }
 
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
-			const char *buf, size_t len, off_t off)
+			pid_t pid, const char *buf, size_t len, off_t off)
 {
 	char text[CONTROL_WRITE_MAX];
 	int r;
@@ -237,12 +244,12 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 		return r;
 	switch (info->obj) {
 	case SHMFS_OBJ_NR_PAGES:
-		return nr_pages_write(fs, info, text);
+		return nr_pages_write(fs, info, text, uid, pid);
 	case SHMFS_OBJ_CONTROL:
 		if (strcmp(text, "reset") == 0)
-			return remove_regions(fs, false);
+			return remove_regions(fs, false, uid, pid);
 		if (strcmp(text, "clean") == 0)
-			return remove_regions(fs, true);
+			return remove_regions(fs, true, uid, pid);
 		if (strcmp(text, "compact") == 0)
 			return shmfs_compact_memory();
 		return -EINVAL;

@@ -309,6 +309,13 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = shmfs_region_unlink(fs, r);
+	if (rc == 0) {
+		struct shmfs_ino_info pi;
+
+		shmfs_ino_decode(fs, parent, &pi);
+		shmfs_audit(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, "unlink %s/node%d/%s",
+			    fs->type[r->kind].pt->name, pi.node, name);
+	}
 	shmfs_region_put(fs, r, 1);
 	reply_err(req, rc);
 }
@@ -643,7 +650,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int rc;
 
 	if (h->kind == HANDLE_CONTROL) {
-		rc = shmfs_control_write(fs, &h->info, fuse_req_ctx(req)->uid, buf, size, off);
+		rc = shmfs_control_write(fs, &h->info, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid,
+					 buf, size, off);
 		if (rc < 0)
 			reply_err(req, rc);
 		else

@@ -296,7 +296,7 @@ struct shmfs_ctl_buf {
 int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 			 struct shmfs_ctl_buf *ret);
 /* Act on a write to a control file (offset 0, whole command). uid is the writer. */
-int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
+int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid, pid_t pid,
 			const char *buf, size_t len, off_t off);
 /* Parse a .nr_pages request against the current pool size (pure; unit tested). */
 int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t *ret_target);
@@ -367,5 +367,12 @@ int shmfs_opt_escape(const char *s, char **ret);
 void shmfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void shmfs_log_to_syslog(void);
 #define SHMFS_LOG(fmt, ...) shmfs_log(fmt, ##__VA_ARGS__)
+
+/* ------------------------------------------------------------ audit.c */
+
+/* One line of the audit trail (syslog, or $SHMFS_AUDIT_LOG): a change to a
+ * pool or a region, and the user and process that asked for it. */
+void shmfs_audit(struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

@@ -16,12 +16,13 @@ enum ls_sort { LS_SORT_NAME, LS_SORT_SIZE, LS_SORT_AGE, LS_SORT_TYPE };
 
 static const char *const sort_names[] = { "name", "size", "age", "type" };
 
-/* Creation time in whole seconds since the epoch from "SECONDS.NANOSECONDS";
- * -1 when unknown (not readable, or a daemon that does not keep it). */
-static int64_t created_sec(const struct ctl_region *g)
+/* Creation time from "SECONDS.NANOSECONDS" (ns since the epoch in *ret_ns,
+ * for ordering regions made within one second); -1 when unknown (not
+ * readable, or a daemon that does not keep it). */
+static int64_t created_sec(const struct ctl_region *g, int64_t *ret_ns)
 {
 	char *end;
-	long long s;
+	long long s, ns = 0;
 
 	if (!g->created[0])
 		return -1;
@@ -29,6 +30,18 @@ static int64_t created_sec(const struct ctl_region *g)
 	s = strtoll(g->created, &end, 10);
 	if (errno || end == g->created || (*end && *end != '.') || s < 0)
 		return -1;
+	if (*end == '.') {
+		const char *p = end + 1;
+		int digits = 0;
+
+		/* up to nine digits of fraction, as nanoseconds */
+		for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++)
+			ns = ns * 10 + (*p - '0');
+		for (; digits < 9; digits++)
+			ns *= 10;
+	}
+	if (ret_ns)
+		*ret_ns = (int64_t)s * 1000000000LL + ns;
 	return s;
 }
 
@@ -53,12 +66,12 @@ static int ls_cmp(const void *a, const void *b)
 		r = x->size > y->size ? -1 : x->size < y->size;
 		break;
 	case LS_SORT_AGE: {         /* oldest first; unknown ages last */
-		int64_t cx = created_sec(x), cy = created_sec(y);
+		int64_t nx = 0, ny = 0, cx = created_sec(x, &nx), cy = created_sec(y, &ny);
 
 		if (cx < 0 || cy < 0)
 			r = (cx < 0) - (cy < 0);
 		else
-			r = cx < cy ? -1 : cx > cy;
+			r = nx < ny ? -1 : nx > ny;
 		break;
 	}
 	case LS_SORT_TYPE:          /* largest pages first, as query lists */
@@ -109,7 +122,7 @@ static void ls_json(struct ctl *c, const struct ctl_region *regs, size_t cnt, ti
 	json_bool(&j, "reverse", sort_reverse);
 	json_arr_open(&j, "regions");
 	for (size_t i = 0; i < cnt; i++) {
-		int64_t cr = created_sec(&regs[i]);
+		int64_t cr = created_sec(&regs[i], NULL);
 
 		json_obj_open(&j, NULL);
 		ctl_region_json(&j, &regs[i]);
@@ -162,7 +175,7 @@ static void ls_table(const struct ctl_region *regs, size_t cnt, bool bytes, time
 		       nodes_text(g), ws, size, wo, ctl_user(g->uid, owner, sizeof(owner)), mappers,
 		       g->lifetime[0] ? g->lifetime : "-",
 		       g->orphaned == 1 ? "yes" : g->orphaned == 0 ? "no" : "?",
-		       age_text(created_sec(g), now, age, sizeof(age)));
+		       age_text(created_sec(g, NULL), now, age, sizeof(age)));
 	}
 }
 

@@ -1,0 +1,2 @@
+. "$SHMFS_SOURCE_ROOT/test/harness.sh"
+t_done
