@@ -10,6 +10,8 @@ packages=(
 	fuse3
 	# tests: getfattr/setfattr, numactl, setpriv/mountpoint, fuser, a JSON parser for --json checks
 	attr numactl util-linux psmisc python3
+	# tests: a real Prometheus text parser for shmfsctl info --prometheus
+	python3-prometheus-client
 	# the multi-NUMA-node VM test (test/vm): qemu, a Debian kernel, busybox, cpio
 	qemu-system-x86 linux-image-amd64 busybox-static cpio
 )
