@@ -65,6 +65,23 @@ t_is "usage per owner: bytes of the second user" "$(( $(stat -c %b "$D/b") * 512
 t_is "a page_size label on every pool sample" "" \
 	"$(grep '^shmfs_pool' "$T_DIR/m.prom" | grep -v 'page_size="[0-9]*"')"
 
+# the example textfile-collector units (utils/examples, documented in shmfsctl(8))
+EX=$SHMFS_SOURCE_ROOT/utils/examples
+if command -v systemd-analyze >/dev/null; then
+	t_check "the example units pass systemd-analyze verify" \
+		systemd-analyze verify "$EX/shmfs-metrics.service" "$EX/shmfs-metrics.timer"
+else
+	T_N=$((T_N + 1)); echo "ok $T_N - the example units pass systemd-analyze verify # SKIP systemd-analyze is not installed"
+fi
+mkdir -p "$T_DIR/textfile"
+CMD=$(sed -n "s/^ExecStart=\/bin\/sh -c '\(.*\)'\$/\1/p" "$EX/shmfs-metrics.service" |
+	sed "s#/var/lib/prometheus/node-exporter#$T_DIR/textfile#g")
+t_check "the example service's command writes the metrics file" \
+	env PATH="$(dirname "$SHMFSCTL_BIN"):$PATH" SHMFS_PATH="$T_MNT" sh -c "$CMD"
+t_is "it holds the same series as info --prometheus, and no temporary file is left" \
+	"$(sed 's/ [0-9]*$//' "$T_DIR/m.prom") shmfs.prom" \
+	"$(sed 's/ [0-9]*$//' "$T_DIR/textfile/shmfs.prom") $(ls "$T_DIR/textfile")"
+
 t_is "--prometheus with --json is a usage error" 2 "$(ctl --json info --prometheus >/dev/null 2>&1; echo $?)"
 t_is "--prometheus without a mount fails" 1 "$("$SHMFSCTL_BIN" --mount "$T_DIR/none" info --prometheus >/dev/null 2>&1; echo $?)"
 t_done
