@@ -223,6 +223,37 @@ static const char *cmd_suggest(const char *word)
 	return prefix_cnt == 1 ? prefix : NULL;
 }
 
+/* The long option of cmd a mistyped "--word" most likely meant. */
+static const char *opt_suggest(const struct ctl_cmd *cmd, const char *tok, char *buf, size_t sz)
+{
+	char word[32];
+	size_t best_d = 3;
+	const char *best = NULL;
+	int best_len = 0;
+
+	if (strncmp(tok, "--", 2) != 0)
+		return NULL;
+	snprintf(word, sizeof(word), "%.*s", (int)strcspn(tok + 2, "="), tok + 2);
+	for (int i = 0; i < CTL_OPT_MAX && cmd->opts[i].help; i++) {
+		char name[32];
+		size_t d;
+
+		if (!cmd->opts[i].long_name)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)opt_name_len(&cmd->opts[i]), cmd->opts[i].long_name);
+		d = edit_distance(word, name);
+		if (d < best_d) {
+			best_d = d;
+			best = cmd->opts[i].long_name;
+			best_len = (int)opt_name_len(&cmd->opts[i]);
+		}
+	}
+	if (!best)
+		return NULL;
+	snprintf(buf, sz, "--%.*s", best_len, best);
+	return buf;
+}
+
 /* Parse one command starting at argv[*i]. 0, CTL_EXIT_USAGE, or -1 when
  * --help was asked for (printed; nothing runs). */
 static int parse_step(struct ctl *c, int argc, char **argv, int *i, struct step *s)
@@ -265,8 +296,14 @@ static int parse_step(struct ctl *c, int argc, char **argv, int *i, struct step 
 			r = opt_match(cmd, argc, argv, &j, &s->args);
 			if (r == -2)
 				return ctl_usage(cmd->name, "option '%s' needs a value", tok);
-			if (r < 0)
+			if (r < 0) {
+				char hint[40];
+
+				if (opt_suggest(cmd, tok, hint, sizeof(hint)))
+					return ctl_usage(cmd->name, "unknown option '%s'; did you mean '%s'?", tok,
+							 hint);
 				return ctl_usage(cmd->name, "unknown option '%s'", tok);
+			}
 			continue;
 		}
 		if (cmd->max_args >= 0 && s->args.argc >= cmd->max_args)

@@ -12,6 +12,8 @@ t_like "a transposition is found too" "did you mean 'explain'" "$(ctl explian 2>
 t_like "a unique prefix is suggested" "did you mean 'explain'" "$(ctl expl 2>&1)"
 t_is "nothing is suggested for a word close to nothing" "shmfsctl: unknown command 'xyzzy'" \
 	"$(ctl xyzzy 2>&1 | head -n 1)"
+t_like "a mistyped option of a command gets its suggestion too" "unknown option '--dryrun'; did you mean '--dry-run'\?" \
+	"$(ctl clean --dryrun 2>&1)"
 t_is "nothing runs when the second command is mistyped" "" "$(ctl numa-cnt qurey 2>/dev/null)"
 
 t_mount
