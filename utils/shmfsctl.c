@@ -1,7 +1,8 @@
 /* shmfsctl.c - the entry point of shmfsctl: global options, the table of
  * subcommands, their options (flags, and options with a value), "did you
- * mean" for a mistyped command or option, and chaining (`shmfsctl init 0770 app app alloc 4 huge 0 query`
- * runs three commands, like fd_shmem_cfg). The whole command line is parsed
+ * mean" for a mistyped command or option, and chaining
+ * (`shmfsctl init 0770 app app alloc 4 huge 0 query` runs three commands,
+ * like fd_shmem_cfg). The whole command line is parsed
  * before anything runs, so a typo in the third command does not leave the
  * first two done. */
 #include <errno.h>
