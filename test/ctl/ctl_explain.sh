@@ -88,6 +88,22 @@ t_is "--json: the shmfs is mounted and has one orphan" "True 1" "$(J 'd["shmfs"]
 t_is "--json: the advice is the same as the human one" "$(grep -- '^  - ' "$T_DIR/ex.out" | sed 's/^  - //')" \
 	"$(J '"\n".join(d["advice"])')"
 
+# a small memlock limit of an ordinary user is advised against
+t_as_user bash -c "ulimit -l 64 && exec '$SHMFSCTL_BIN' --mount '$T_MNT' explain" >"$T_DIR/u.out" 2>&1
+t_like "a small locked-memory limit gets advice on raising it" "locked-memory limit is 64.0K: .*LimitMEMLOCK=" \
+	"$(grep -- '^  - ' "$T_DIR/u.out")"
+t_is "root's limit is not a problem" "" "$(grep -- '^  - .*locked-memory' "$T_DIR/ex.out")"
+# gigantic pages: reserve at boot, with the kernel's own words
+GIG_KB=$(ls /sys/kernel/mm/hugepages | sed 's/hugepages-\([0-9]*\)kB/\1/' | sort -n | tail -n 1)
+if [ "$((GIG_KB * 1024))" -gt "$HUGE_SZ" ] && [ "$(cat "/sys/kernel/mm/hugepages/hugepages-${GIG_KB}kB/nr_hugepages")" = 0 ] &&
+   ! grep -q hugepagesz= /proc/cmdline; then
+	t_like "an empty gigantic pool gets the kernel command line to add" \
+		"add 'hugepagesz=$((GIG_KB / 1024))M hugepages=N'|add 'hugepagesz=$((GIG_KB / 1048576))G hugepages=N'" \
+		"$(grep -- '^  - ' "$T_DIR/ex.out")"
+else
+	T_N=$((T_N + 1)); echo "ok $T_N - an empty gigantic pool gets the kernel command line to add # SKIP no empty gigantic pool without hugepagesz= here"
+fi
+
 # overcommit: advised against, with the knob to set
 echo 1 >"$HD/nr_overcommit_hugepages"
 t_like "overcommit is reported with advice naming the knob" "Overcommit is 1 pages .*$(basename "$HD")/nr_overcommit_hugepages" \
