@@ -481,7 +481,10 @@ static void print_human(const struct explain *e)
 {
 	char comm[64];
 
-	printf("Huge page pools (page size %s is the default):\n", ctl_size(e->default_huge));
+	if (e->default_huge)
+		printf("Huge page pools (page size %s is the default):\n", ctl_size(e->default_huge));
+	else
+		printf("Huge page pools:\n");
 	if (e->size_cnt == 0)
 		printf("  none: this kernel offers no huge pages\n");
 	else
