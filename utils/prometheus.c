@@ -71,6 +71,34 @@ static int user_cmp(const void *a, const void *b)
 	return x->t->kind > y->t->kind ? -1 : x->t->kind < y->t->kind;
 }
 
+/* Families per page type, in the order of the values region_sums gives. */
+static const char *const reg_fam[][2] = {
+	{ "shmfs_regions", "Regions of a page type." },
+	{ "shmfs_region_bytes", "Sum of the regions' sizes (st_size) of a page type." },
+	{ "shmfs_region_allocated_bytes", "Memory the regions of a page type hold (whole pages)." },
+	{ "shmfs_regions_orphaned", "Orphaned regions (creator gone, nobody maps them): "
+	  "'shmfsctl clean' removes them." },
+	{ "shmfs_region_orphaned_bytes", "Memory orphaned regions hold." },
+};
+
+/* Count, bytes, allocated, orphans and their memory of the regions of t. */
+static void region_sums(const struct ctl_region *regs, size_t cnt, const struct shmfs_page_type *t,
+			uint64_t v[5])
+{
+	memset(v, 0, 5 * sizeof(v[0]));
+	for (size_t i = 0; i < cnt; i++) {
+		if (regs[i].t != t)
+			continue;
+		v[0]++;
+		v[1] += regs[i].size;
+		v[2] += regs[i].allocated;
+		if (regs[i].orphaned == 1) {
+			v[3]++;
+			v[4] += regs[i].allocated;
+		}
+	}
+}
+
 int ctl_info_prometheus(struct ctl *c)
 {
 	static const struct {
@@ -121,32 +149,15 @@ int ctl_info_prometheus(struct ctl *c)
 	}
 
 	/* per type: regions, bytes, orphans */
-	static const char *const reg_fam[][2] = {
-		{ "shmfs_regions", "Regions of a page type." },
-		{ "shmfs_region_bytes", "Sum of the regions' sizes (st_size) of a page type." },
-		{ "shmfs_region_allocated_bytes", "Memory the regions of a page type hold (whole pages)." },
-		{ "shmfs_regions_orphaned", "Orphaned regions (creator gone, nobody maps them): 'shmfsctl clean' removes them." },
-		{ "shmfs_region_orphaned_bytes", "Memory orphaned regions hold." },
-	};
 	for (size_t fi = 0; fi < sizeof(reg_fam) / sizeof(reg_fam[0]); fi++) {
 		family(f, reg_fam[fi][0], reg_fam[fi][1]);
 		for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
 			const struct shmfs_page_type *t = &c->types.type[k];
-			uint64_t v[5] = { 0 };
+			uint64_t v[5];
 
 			if (!shmfs_page_type_present(t))
 				continue;
-			for (size_t i = 0; i < reg_cnt; i++) {
-				if (regs[i].t != t)
-					continue;
-				v[0]++;
-				v[1] += regs[i].size;
-				v[2] += regs[i].allocated;
-				if (regs[i].orphaned == 1) {
-					v[3]++;
-					v[4] += regs[i].allocated;
-				}
-			}
+			region_sums(regs, reg_cnt, t, v);
 			sample(f, reg_fam[fi][0], c->mount, t, -1, v[fi]);
 		}
 	}
