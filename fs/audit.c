@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pool.h"
 #include "util.h"
 
 #define AUDIT_LINE_MAX 1024
@@ -98,4 +100,20 @@ void shmfs_audit(struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...
 			SHMFS_LOG("cannot write the audit log: %m");
 	}
 	errno = saved_errno;
+}
+
+void shmfs_audit_pool(struct shmfs_fs *fs, uid_t uid, pid_t pid, const struct shmfs_ino_info *info,
+		      const char *text, int r)
+{
+	const struct shmfs_page_type *pt = fs->type[info->kind].pt;
+	struct shmfs_pool_stat ps;
+	char now[48] = "?";
+
+	if (r == -EINVAL || !pt)
+		return;
+	/* read after the write, outside its lock: what the pool holds now */
+	if (shmfs_pool_stat(pt, info->node, &ps) == 0)
+		snprintf(now, sizeof(now), "%" PRIu64, ps.total);
+	shmfs_audit(fs, uid, pid, "pool %s/node%d '%s': now %s pages: %s", pt->name, info->node, text, now,
+		    r ? strerror(-r) : "done");
 }

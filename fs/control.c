@@ -207,8 +207,7 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
  * resize never starts from numbers another one is changing. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text,
-			  uid_t uid, pid_t pid)
+static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text)
 {
 	const struct shmfs_page_type *pt = fs->type[info->kind].pt;
 	struct shmfs_pool_stat ps;
@@ -220,11 +219,8 @@ static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info
 	/* +N and -N count from the persistent pool: surplus pages come and go */
 	if (r == 0)
 		r = shmfs_nr_pages_parse(text, pt->page_sz, shmfs_pool_persistent(&ps), &target);
-	if (r == 0) {
+	if (r == 0)
 		r = shmfs_pool_resize_from(pt, info->node, &ps, target, NULL, NULL);
-		shmfs_audit(fs, uid, pid, "pool %s/node%d '%s': %" PRIu64 " -> %" PRIu64 " pages: %s",
-			    pt->name, info->node, text, ps.total, target, r ? strerror(-r) : "done");
-	}
 	pthread_mutex_unlock(&pool_lock);
 	return r;
 }
@@ -244,7 +240,9 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 		return r;
 	switch (info->obj) {
 	case SHMFS_OBJ_NR_PAGES:
-		return nr_pages_write(fs, info, text, uid, pid);
+		r = nr_pages_write(fs, info, text);
+		shmfs_audit_pool(fs, uid, pid, info, text, r);
+		return r;
 	case SHMFS_OBJ_CONTROL:
 		if (strcmp(text, "reset") == 0)
 			return remove_regions(fs, false, uid, pid);

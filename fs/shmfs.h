@@ -374,5 +374,10 @@ void shmfs_log_to_syslog(void);
  * pool or a region, and the user and process that asked for it. */
 void shmfs_audit(struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The line for a .nr_pages write of text to the pool of info that ended
+ * with r: the request, the pool after it, the outcome. Refused input
+ * (-EINVAL) changed nothing and leaves no line. */
+void shmfs_audit_pool(struct shmfs_fs *fs, uid_t uid, pid_t pid, const struct shmfs_ino_info *info,
+		      const char *text, int r);
 
 #endif

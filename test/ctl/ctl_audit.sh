@@ -38,12 +38,19 @@ t_is "a failed removal is not audited" "$N" "$(wc -l <"$AUDIT")"
 T0=$(t_hp_total huge "$N0")
 run "$SHMFSCTL_BIN" --mount "$T_MNT" alloc +1 huge "$N0"
 t_like "a pool resize is audited with the request and the numbers" \
-	"uid=0 pid=$RUN_PID comm=shmfsctl: pool huge/node$N0 '$((T0 + 1))': $T0 -> $((T0 + 1)) pages: done\$" "$(last)"
+	"uid=0 pid=$RUN_PID comm=shmfsctl: pool huge/node$N0 '$((T0 + 1))': now $((T0 + 1)) pages: done\$" "$(last)"
+# a region holds one of the pool's pages: emptying the pool is refused
+touch "$T_MNT/huge/node$N0/hold"; truncate -s "$HUGE_SZ" "$T_MNT/huge/node$N0/hold"
+sh -c "echo 0 >'$T_MNT/huge/node$N0/.nr_pages'" 2>/dev/null &
+RUN_PID=$!; wait "$RUN_PID"
+t_like "a pool change the daemon refuses is audited with why" \
+	"pid=$RUN_PID comm=sh: pool huge/node$N0 '0': now [0-9]+ pages: Device or resource busy\$" "$(last)"
+rm "$T_MNT/huge/node$N0/hold"
 N=$(wc -l <"$AUDIT")
 sh -c "echo 1.5 >'$T_MNT/huge/node$N0/.nr_pages'" 2>/dev/null
 t_is "a refused pool write is not audited" "$N" "$(wc -l <"$AUDIT")"
 run "$SHMFSCTL_BIN" --mount "$T_MNT" alloc "$T0" huge "$N0"
-t_like "giving pages back is audited too" "pool huge/node$N0 '$T0': $((T0 + 1)) -> $T0 pages: done\$" "$(last)"
+t_like "giving pages back is audited too" "pool huge/node$N0 '$T0': now $T0 pages: done\$" "$(last)"
 
 ctl_hold P "$D/orph"
 ctl_kill "$P"
