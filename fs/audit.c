@@ -117,3 +117,12 @@ void shmfs_audit_pool(struct shmfs_fs *fs, uid_t uid, pid_t pid, const struct sh
 	shmfs_audit(fs, uid, pid, "pool %s/node%d '%s': now %s pages: %s", pt->name, info->node, text, now,
 		    r ? strerror(-r) : "done");
 }
+
+void shmfs_audit_unlink(struct shmfs_fs *fs, uid_t uid, pid_t pid, uint64_t parent, const char *name)
+{
+	struct shmfs_ino_info pi;
+
+	shmfs_ino_decode(fs, parent, &pi);
+	shmfs_audit(fs, uid, pid, "unlink %s/node%d/%s", fs->type[pi.kind].pt ? fs->type[pi.kind].pt->name : "?",
+		    pi.node, name);
+}

@@ -309,13 +309,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = shmfs_region_unlink(fs, r);
-	if (rc == 0) {
-		struct shmfs_ino_info pi;
-
-		shmfs_ino_decode(fs, parent, &pi);
-		shmfs_audit(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, "unlink %s/node%d/%s",
-			    fs->type[r->kind].pt->name, pi.node, name);
-	}
+	if (rc == 0)
+		shmfs_audit_unlink(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, parent, name);
 	shmfs_region_put(fs, r, 1);
 	reply_err(req, rc);
 }

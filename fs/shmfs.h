@@ -374,6 +374,8 @@ void shmfs_log_to_syslog(void);
  * pool or a region, and the user and process that asked for it. */
 void shmfs_audit(struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The line for the removal of name from the directory parent (an inode). */
+void shmfs_audit_unlink(struct shmfs_fs *fs, uid_t uid, pid_t pid, uint64_t parent, const char *name);
 /* The line for a .nr_pages write of text to the pool of info that ended
  * with r: the request, the pool after it, the outcome. Refused input
  * (-EINVAL) changed nothing and leaves no line. */
