@@ -172,7 +172,7 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
  * each region's lifetime, so a persistent region - anything made with
  * truncate, cp, shmfsctl create - is never removed). Stops at nothing:
  * reports the first failure after trying them all. */
-static int remove_regions(struct shmfs_fs *fs, bool orphans_only)
+static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid_t pid)
 {
 	struct shmfs_region **v = NULL;
 	size_t cnt = 0;
@@ -192,6 +192,9 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only)
 			snprintf(name, sizeof(name), "%s", reg->name);
 			pthread_mutex_unlock(&fs->lock);
 			r = shmfs_region_unlink(fs, reg);
+			if (r == 0)
+				shmfs_audit(fs, uid, pid, "%s removed %s/node%d/%s", orphans_only ? "clean" : "reset",
+					    fs->type[reg->kind].pt->name, node, name);
 			if (r == 0)
 				shmfs_notify_inval_entry(fs, SHMFS_INO_NODE(reg->kind, node, SHMFS_SUB_DIR),
 							 name);
@@ -233,7 +236,7 @@ static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info
 }
 
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
-			const char *buf, size_t len, off_t off)
+			pid_t pid, const char *buf, size_t len, off_t off)
 {
 	char text[CONTROL_WRITE_MAX];
 	int r;
@@ -249,12 +252,14 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 		return r;
 	switch (info->obj) {
 	case SHMFS_OBJ_NR_PAGES:
-		return nr_pages_write(fs, info, text);
+		r = nr_pages_write(fs, info, text);
+		shmfs_audit_pool(fs, uid, pid, info, text, r);
+		return r;
 	case SHMFS_OBJ_CONTROL:
 		if (strcmp(text, "reset") == 0)
-			return remove_regions(fs, false);
+			return remove_regions(fs, false, uid, pid);
 		if (strcmp(text, "clean") == 0)
-			return remove_regions(fs, true);
+			return remove_regions(fs, true, uid, pid);
 		if (strcmp(text, "compact") == 0)
 			return shmfs_compact_memory();
 		return -EINVAL;

@@ -315,6 +315,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = shmfs_region_unlink(fs, r);
+	if (rc == 0)
+		shmfs_audit_unlink(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, parent, name);
 	shmfs_region_put(fs, r, 1);
 	reply_err(req, rc);
 }
@@ -674,7 +676,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int rc;
 
 	if (h->kind == HANDLE_CONTROL) {
-		rc = shmfs_control_write(fs, &h->info, fuse_req_ctx(req)->uid, buf, size, off);
+		rc = shmfs_control_write(fs, &h->info, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid,
+					 buf, size, off);
 		if (rc < 0)
 			reply_err(req, rc);
 		else

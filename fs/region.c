@@ -958,6 +958,8 @@ int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, c
 	if (fstat(fd, &st) == 0)
 		r->told_ctime = st.st_ctim;
 	pthread_mutex_unlock(&fs->lock);
+	shmfs_audit(fs, uid, pid, "create %s/node%d/%s mode %04o", ts->pt->name, node, name,
+		    (unsigned)(mode & 07777));
 	*ret_region = r;
 	*ret_fd = TAKE_FD(fd);
 	return 0;

@@ -398,7 +398,7 @@ struct shmfs_ctl_buf {
 int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 			 struct shmfs_ctl_buf *ret);
 /* Act on a write to a control file (offset 0, whole command). uid is the writer. */
-int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
+int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid, pid_t pid,
 			const char *buf, size_t len, off_t off);
 /* Parse a .nr_pages request (N, +N, -N; pages or a size with a unit in
  * whole pages) against the current pool size cur (pure; unit tested).
@@ -591,5 +591,19 @@ int shmfs_opt_escape(const char *s, char **ret);
 void shmfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void shmfs_log_to_syslog(void);
 #define SHMFS_LOG(fmt, ...) shmfs_log(fmt, ##__VA_ARGS__)
+
+/* ------------------------------------------------------------ audit.c */
+
+/* One line of the audit trail (syslog, or $SHMFS_AUDIT_LOG): a change to a
+ * pool or a region, and the user and process that asked for it. */
+void shmfs_audit(struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The line for the removal of name from the directory parent (an inode). */
+void shmfs_audit_unlink(struct shmfs_fs *fs, uid_t uid, pid_t pid, uint64_t parent, const char *name);
+/* The line for a .nr_pages write of text to the pool of info that ended
+ * with r: the request, the pool after it, the outcome. Refused input
+ * (-EINVAL) changed nothing and leaves no line. */
+void shmfs_audit_pool(struct shmfs_fs *fs, uid_t uid, pid_t pid, const struct shmfs_ino_info *info,
+		      const char *text, int r);
 
 #endif

@@ -12,6 +12,8 @@ packages=(
 	attr numactl util-linux psmisc python3
 	# tests: ps (procps), systemd-escape for the mount unit's name (systemd), useradd (passwd)
 	procps systemd passwd
+	# tests: a real Prometheus text parser for shmfsctl info --prometheus
+	python3-prometheus-client
 	# the multi-NUMA-node VM test (test/vm): qemu, a Debian kernel, busybox, cpio
 	qemu-system-x86 linux-image-amd64 busybox-static cpio
 	# the DPDK test (test/fs/dpdk.sh): the real dpdk-test on the backing store

@@ -175,12 +175,12 @@ static int run_alloc(struct ctl *c, const struct ctl_args *a)
 	const struct shmfs_page_type *t;
 	struct ctl_pool before, after;
 	uint64_t target;
-	int node, r;
+	int node, sign, r;
 
 	t = ctl_page_type(c, "alloc", a->argv[1], true);
 	if (!t)
 		return CTL_EXIT_USAGE;
-	r = ctl_parse_pages("alloc", a->argv[0], t, &target);
+	r = ctl_parse_pages_rel("alloc", a->argv[0], t, &sign, &target);
 	if (r)
 		return r;
 	r = pool_args(c, "alloc", a->argv[1], a->argv[2], &t, &node);
@@ -190,6 +190,9 @@ static int run_alloc(struct ctl *c, const struct ctl_args *a)
 	if (r < 0)
 		return ctl_fail(r, "alloc", c->mount, NULL, "cannot read the %s pool of node %d in",
 				t->name, node);
+	r = ctl_pool_target("alloc", &before, sign, target, &target);
+	if (r)
+		return r;
 	r = pool_write(c, t, node, target);
 	if (r < 0)
 		return pool_fail(r, "alloc", &before, target);
@@ -344,6 +347,13 @@ static int run_reset(struct ctl *c, const struct ctl_args *a)
 				"reset failed writing to");
 	(void)ctl_regions_list(c, &regs, &after);
 	before = after < before ? before - after : 0;
+	if (c->json) {
+		struct json j;
+
+		ctl_json_open(c, &j, "reset");
+		json_u64(&j, "removed", before);
+		ctl_json_close(c, &j);
+	}
 	ctl_say(c, "removed %zu region%s", before, before == 1 ? "" : "s");
 	return 0;
 }
@@ -495,6 +505,7 @@ static int run_init(struct ctl *c, const struct ctl_args *a)
 	r = ctl_mount_check(c, "init");
 	if (r)
 		return r;
+	ctl_json_fields(c, "init", "mount", c->mount, "options", opts, NULL);
 	ctl_say(c, "mounted shmfs at %s (mode %04o)", c->mount, mode);
 	return 0;
 }
@@ -724,6 +735,7 @@ static int run_fini(struct ctl *c, const struct ctl_args *a)
 	if (r < 0)
 		return ctl_fail(r, "fini", backing, "Unmount what is left under it and remove it by hand.",
 				"unmounted, but cannot remove the backing root");
+	ctl_json_fields(c, "fini", "mount", c->mount, "backing", backing, NULL);
 	ctl_say(c, "unmounted shmfs at %s and removed its backing %s", c->mount, backing);
 	return 0;
 }
@@ -734,12 +746,13 @@ const struct ctl_cmd ctl_cfg_cmds[] = {
 	  "directory if needed; the daemon sets up the backing store. PERM is an octal mode\n"
 	  "for the tree's directories (who may create regions); USER and GROUP own them\n"
 	  "(names or numbers; \"\" leaves root). Like fd_shmem_cfg init.\n",
-	  1, 3, false, { { 0 } }, run_init },
+	  1, 3, true, { { 0 } }, run_init },
 	{ "fini", "", "unmount shmfs and remove its backing store and every region",
 	  "Refuses while processes map regions (and lists them) unless -f is given.\n",
-	  0, 0, false, { { 'f', "force", "tear down even while regions are mapped" } }, run_fini },
+	  0, 0, true, { { 'f', "force", "tear down even while regions are mapped" } }, run_fini },
 	{ "alloc", "CNT TYPE NODE", "make the TYPE pool of NUMA node NODE hold CNT pages",
-	  "CNT is a page count or a size with a unit (4G). TYPE is huge or gigantic. The\n"
+	  "CNT is a page count or a size with a unit (4G, 512m, 2MiB); +CNT adds to the\n"
+	  "pool, -CNT takes away. TYPE is huge or gigantic; NODE is N or nodeN. The\n"
 	  "reservation is all-or-nothing: if the kernel cannot reach CNT the pool stays as\n"
 	  "it was. Pages regions use are never released. Progress is shown on a terminal.\n",
 	  3, 3, true, { { 0 } }, run_alloc },
@@ -751,6 +764,6 @@ const struct ctl_cmd ctl_cfg_cmds[] = {
 	  "query; NAME is a bare name (largest page type first, or only TYPE) or a path\n"
 	  "relative to the mount (huge/node0/NAME).\n",
 	  0, 2, true, { { 0 } }, run_query },
-	{ "reset", "", "remove every region (root only)", "", 0, 0, false, { { 0 } }, run_reset },
+	{ "reset", "", "remove every region (root only)", "", 0, 0, true, { { 0 } }, run_reset },
 	{ NULL },
 };

@@ -282,6 +282,10 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 	bool printed = false;
 	int r;
 
+	if (a->opt[1] && c->json)
+		return ctl_usage("info", "--prometheus and --json are two formats; choose one");
+	if (a->opt[1])
+		return ctl_info_prometheus(c);
 	r = ctl_mount_check(c, "info");
 	if (r)
 		return r;
@@ -568,8 +572,11 @@ const struct ctl_cmd ctl_info_cmds[] = {
 	  "Per region: path, type, file size, bytes allocated, pages allocated, nodes,\n"
 	  "heap usage, creator, lifetime, the program whose file it is (DPDK's), orphaned,\n"
 	  "mappers (pids only of processes you may see in /proc), user, group, mode.\n"
-	  "Regions you may not read are left out unless -a is given.\n",
-	  0, 0, true, { { 'a', "all", "also regions you may not read and foreign files of the backing store" } },
+	  "Regions you may not read are left out unless -a is given.\n"
+	  "With --prometheus: the pools, regions, orphans and usage per owner as\n"
+	  "Prometheus text (node_exporter's textfile collector; see shmfsctl(8)).\n",
+	  0, 0, true, { { 'a', "all", "also regions you may not read and foreign files of the backing store" },
+			{ 0, "prometheus", "metrics in Prometheus text format" } },
 	  run_info },
 	{ "clean", "[NAME...]", "remove orphaned regions",
 	  "Without NAME: remove every orphaned region you may see. Only a region whose\n"

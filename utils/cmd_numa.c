@@ -3,6 +3,7 @@
  * the kernel's sysfs (CPU-less memory nodes included). */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ctl.h"
 #include "parse.h"
@@ -50,7 +51,9 @@ static int run_cpu_idx(struct ctl *c, const struct ctl_args *a)
 	struct json j;
 	int node, cpu, r;
 
-	r = parse_index("cpu-idx", "NUMA node", a->argv[0], shmfs_numa_node_cnt(), &node);
+	/* a node is "N" or "nodeN" wherever shmfsctl asks for one */
+	r = parse_index("cpu-idx", "NUMA node", strncmp(a->argv[0], "node", 4) == 0 ? a->argv[0] + 4 :
+			a->argv[0], shmfs_numa_node_cnt(), &node);
 	if (r)
 		return r;
 	cpu = shmfs_numa_node_first_cpu(node);

@@ -370,6 +370,16 @@ static int run_unlink(struct ctl *c, const struct ctl_args *a)
 		return ctl_fail(r, "unlink", g.path, r == -EACCES || r == -EPERM ?
 				"Only its owner (or root) may remove it." : NULL, "cannot remove");
 	}
+	if (c->json) {
+		struct json j;
+		char rel[128];
+
+		snprintf(rel, sizeof(rel), "%s/node%d/%s", g.t->name, g.node, g.name);
+		ctl_json_open(c, &j, "unlink");
+		json_str(&j, "removed", rel);
+		json_bool(&j, "still_mapped", g.mapper_cnt > 0);
+		ctl_json_close(c, &j);
+	}
 	ctl_say(c, "removed %s/node%d/%s%s", g.t->name, g.node, g.name,
 		g.mapper_cnt ? " (still mapped: its memory returns when the last mapping goes)" : "");
 	return 0;
@@ -409,6 +419,6 @@ const struct ctl_cmd ctl_region_cmds[] = {
 	  run_create },
 	{ "unlink", "NAME [TYPE]", "remove a region (its memory returns when the last mapping goes)",
 	  "NAME is a bare name (largest page type first, or only TYPE) or TYPE/nodeN/NAME.\n",
-	  1, 2, false, { { 0 } }, run_unlink },
+	  1, 2, true, { { 0 } }, run_unlink },
 	{ NULL },
 };

@@ -33,14 +33,17 @@ struct ctl {
 
 struct ctl_opt {
 	char short_name;            /* 0 when none */
-	const char *long_name;      /* without the dashes; NULL when none */
+	const char *long_name;      /* without the dashes; NULL when none. "sort=KEY":
+	                             * takes a value (KEY names it in --help) */
 	const char *help;
 };
 
-/* Parsed options of one command: which of its ctl_opt were given. */
+/* Parsed options of one command: which of its ctl_opt were given, and the
+ * values of those that take one. */
 #define CTL_OPT_MAX 8
 struct ctl_args {
 	bool opt[CTL_OPT_MAX];
+	const char *val[CTL_OPT_MAX];
 	int argc;
 	char **argv;
 };
@@ -64,6 +67,12 @@ extern const struct ctl_cmd ctl_numa_cmds[];
 extern const struct ctl_cmd ctl_heap_cmds[];
 extern const struct ctl_cmd ctl_conf_cmds[];
 extern const struct ctl_cmd ctl_quota_cmds[];
+extern const struct ctl_cmd ctl_ls_cmds[];
+extern const struct ctl_cmd ctl_explain_cmds[];
+
+/* The version of every JSON document shmfsctl prints ("schema_version"):
+ * raised when a field changes meaning or goes away, not when one is added. */
+#define CTL_JSON_SCHEMA_VERSION 1
 
 /* ------------------------------------------------------------ output.c */
 
@@ -120,6 +129,9 @@ void json_list(struct json *j, const char *key, const char *list);
  * several documents). The object opened carries "command": name. */
 void ctl_json_open(struct ctl *c, struct json *j, const char *cmd);
 void ctl_json_close(struct ctl *c, struct json *j);
+/* With --json, a whole document for a command whose result is a sentence:
+ * string fields as KEY, VALUE pairs ending with NULL. Nothing without it. */
+void ctl_json_fields(struct ctl *c, const char *cmd, ...) __attribute__((sentinel));
 
 /* ------------------------------------------------------------ tree.c */
 
@@ -139,7 +151,12 @@ const struct shmfs_page_type *ctl_page_type(struct ctl *c, const char *cmd, cons
  * t's pages, "4G"); prints the error itself (returns CTL_EXIT_USAGE). */
 int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type *t, uint64_t *ret);
 
-/* A node named on the command line: must exist and have memory. */
+/* The same with an optional sign: +N adds to the pool, -N takes away
+ * (*ret_sign 1, -1; 0 without a sign). */
+int ctl_parse_pages_rel(const char *cmd, const char *s, const struct shmfs_page_type *t, int *ret_sign,
+			uint64_t *ret);
+
+/* A node named on the command line: "N" or "nodeN"; must exist and have memory. */
 int ctl_node(const char *cmd, const char *s, int *ret);
 
 struct ctl_pool {
@@ -147,6 +164,10 @@ struct ctl_pool {
 	int node;
 	uint64_t total, free, reserved, surplus;
 };
+
+/* The target of alloc: n itself, or the persistent pool of p plus or minus n
+ * (sign from ctl_parse_pages_rel). Prints the error itself (CTL_EXIT_USAGE). */
+int ctl_pool_target(const char *cmd, const struct ctl_pool *p, int sign, uint64_t n, uint64_t *ret);
 
 /* The pool of one type and node, read through the tree (directory xattrs). */
 int ctl_pool_read(struct ctl *c, const struct shmfs_page_type *t, int node, struct ctl_pool *ret);
@@ -169,7 +190,7 @@ struct ctl_region {
 	uint64_t mapper_cnt;
 	char mapper_pids[4096];
 	int orphaned;               /* 1, 0, -1 unknown */
-	char lifetime[16];          /* persistent | process | lock; "" unknown (old daemon) */
+	char lifetime[32];          /* persistent | process | lock; "" unknown (old daemon) */
 	char program[64];           /* another program's file: "dpdk:PREFIX"; "" */
 	char backing[4096];
 	bool has_heap;
@@ -193,6 +214,9 @@ int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret);
  * query, info, clean: see shmfsctl(8)). */
 void ctl_region_print(const struct ctl_region *g, bool all);
 void ctl_region_json(struct json *j, const struct ctl_region *g);
+
+/* info --prometheus (prometheus.c). */
+int ctl_info_prometheus(struct ctl *c);
 
 /* query NAME [TYPE] (cmd_region.c). */
 int ctl_region_query(struct ctl *c, const struct ctl_args *a);

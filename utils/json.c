@@ -2,6 +2,7 @@
  * string escaping done right (control characters as \u00XX), so any region
  * name, user xattr or path comes out as valid JSON. */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,23 @@ void ctl_json_open(struct ctl *c, struct json *j, const char *cmd)
 	}
 	json_obj_open(j, NULL);
 	json_str(j, "command", cmd);
+	json_u64(j, "schema_version", CTL_JSON_SCHEMA_VERSION);
+}
+
+void ctl_json_fields(struct ctl *c, const char *cmd, ...)
+{
+	struct json j;
+	const char *key;
+	va_list ap;
+
+	if (!c->json)
+		return;
+	ctl_json_open(c, &j, cmd);
+	va_start(ap, cmd);
+	while ((key = va_arg(ap, const char *)))
+		json_str(&j, key, va_arg(ap, const char *));
+	va_end(ap);
+	ctl_json_close(c, &j);
 }
 
 void ctl_json_close(struct ctl *c, struct json *j)

@@ -17,6 +17,12 @@
 #include "util.h"
 #include "xattr_names.h"
 
+/* Daemons that know region lifetimes serve it (process | persistent); older
+ * ones do not, and then it is simply absent. */
+#ifndef SHMFS_XATTR_LIFETIME
+#define SHMFS_XATTR_LIFETIME "user.shmfs.lifetime"
+#endif
+
 int ctl_xattr(const char *path, const char *name, char *buf, size_t buf_sz)
 {
 	ssize_t n = getxattr(path, name, buf, buf_sz - 1);
@@ -175,6 +181,33 @@ int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type
 	return 0;
 }
 
+int ctl_parse_pages_rel(const char *cmd, const char *s, const struct shmfs_page_type *t, int *ret_sign,
+			uint64_t *ret)
+{
+	int sign = s[0] == '+' ? 1 : s[0] == '-' ? -1 : 0;
+
+	/* "+-4", "--4": one sign only */
+	if (sign && (s[1] == '+' || s[1] == '-' || s[1] == '\0'))
+		return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, +2, -2, 512M, 4G)", s);
+	*ret_sign = sign;
+	return ctl_parse_pages(cmd, sign ? s + 1 : s, t, ret);
+}
+
+int ctl_pool_target(const char *cmd, const struct ctl_pool *p, int sign, uint64_t n, uint64_t *ret)
+{
+	/* +N and -N count from the persistent pool, as .nr_pages does:
+	 * surplus pages come and go on their own */
+	uint64_t persistent = p->total > p->surplus ? p->total - p->surplus : 0;
+
+	if (sign > 0 && n > UINT64_MAX - persistent)
+		return ctl_usage(cmd, "+%llu pages would overflow the pool", (unsigned long long)n);
+	if (sign < 0 && n > persistent)
+		return ctl_usage(cmd, "cannot take %llu pages from the %s pool of node %d: it holds %llu",
+				 (unsigned long long)n, p->t->name, p->node, (unsigned long long)persistent);
+	*ret = sign > 0 ? persistent + n : sign < 0 ? persistent - n : n;
+	return 0;
+}
+
 static void xattr_str(const char *path, const char *name, char *buf, size_t sz)
 {
 	if (ctl_xattr(path, name, buf, sz) < 0)
@@ -238,6 +271,7 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	xattr_str(path, SHMFS_XATTR_PROGRAM, g->program, sizeof(g->program));
 	if (ctl_xattr(path, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0)
 		g->orphaned = strcmp(buf, "true") == 0 ? 1 : strcmp(buf, "false") == 0 ? 0 : -1;
+	xattr_str(path, SHMFS_XATTR_LIFETIME, g->lifetime, sizeof(g->lifetime));
 	xattr_str(path, SHMFS_XATTR_BACKING, g->backing, sizeof(g->backing));
 	if (ctl_xattr_u64(path, SHMFS_XATTR_HEAP_SZ, &g->heap_sz) == 0) {
 		g->has_heap = true;

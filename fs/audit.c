@@ -1,0 +1,128 @@
+/* audit.c - the audit trail: each change to pools and regions (a pool
+ * resized, a region created or removed, reset, clean) becomes one line naming
+ * the mount, and the user and process that asked for it.
+ *
+ * Lines go to syslog (LOG_DAEMON, LOG_NOTICE; the journal keeps them) in the
+ * foreground too: a foreground daemon's stderr is for failures, people and
+ * tests read it as such. SHMFS_AUDIT_LOG=FILE in the daemon's environment
+ * appends them to FILE instead (a machine without syslog, a test), each line
+ * with its own time stamp in one write() so concurrent lines never mix;
+ * SHMFS_AUDIT_LOG=off drops them. */
+#include "shmfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "util.h"
+
+#define AUDIT_LINE_MAX 1024
+
+static pthread_once_t audit_once = PTHREAD_ONCE_INIT;
+static int audit_fd = -1;       /* SHMFS_AUDIT_LOG=FILE */
+static bool audit_off;
+
+static void audit_init(void)
+{
+	const char *target = getenv("SHMFS_AUDIT_LOG");
+
+	if (!target || !target[0])
+		return;
+	if (strcmp(target, "off") == 0) {
+		audit_off = true;
+		return;
+	}
+	audit_fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (audit_fd < 0)
+		SHMFS_LOG("cannot open the audit log '%s' (%m); auditing to syslog", target);
+}
+
+/* The asking thread's name, for people reading the trail: "touch", "shmfsctl". */
+static void comm_of(pid_t pid, char *buf, size_t sz)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	n = pid > 0 ? shmfs_read_text(path, buf, sz) : -1;
+	if (n <= 0) {
+		snprintf(buf, sz, "?");
+		return;
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	/* the name is the process's to choose: keep the line one line */
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
+}
+
+void shmfs_audit(struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...)
+{
+	int saved_errno = errno;
+	char what[512], comm[32], line[AUDIT_LINE_MAX];
+	va_list ap;
+	int n;
+
+	pthread_once(&audit_once, audit_init);
+	if (audit_off)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	comm_of(pid, comm, sizeof(comm));
+	if (audit_fd < 0) {
+		syslog(LOG_DAEMON | LOG_NOTICE, "audit: mount=%s uid=%u pid=%d comm=%s: %s",
+		       fs->mountpoint ? fs->mountpoint : "?", (unsigned)uid, (int)pid, comm, what);
+	} else {
+		struct timespec now;
+		struct tm tm;
+		char stamp[32] = "";
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (gmtime_r(&now.tv_sec, &tm))
+			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "%s.%03ldZ shmfs[%d]: audit: mount=%s uid=%u pid=%d comm=%s: %s\n",
+			     stamp, now.tv_nsec / 1000000, (int)getpid(), fs->mountpoint ? fs->mountpoint : "?",
+			     (unsigned)uid, (int)pid, comm, what);
+		if (n > (int)sizeof(line) - 1) {
+			n = (int)sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		if (n > 0 && write(audit_fd, line, (size_t)n) < 0)
+			SHMFS_LOG("cannot write the audit log: %m");
+	}
+	errno = saved_errno;
+}
+
+void shmfs_audit_pool(struct shmfs_fs *fs, uid_t uid, pid_t pid, const struct shmfs_ino_info *info,
+		      const char *text, int r)
+{
+	const struct shmfs_page_type *pt = fs->type[info->kind].pt;
+	struct shmfs_pool_stat ps;
+	char now[48] = "?";
+
+	if (r == -EINVAL || !pt)
+		return;
+	/* read after the write, outside its lock: what the pool holds now */
+	if (shmfs_pool_stat(pt, info->node, &ps) == 0)
+		snprintf(now, sizeof(now), "%" PRIu64, ps.total);
+	shmfs_audit(fs, uid, pid, "pool %s/node%d '%s': now %s pages: %s", pt->name, info->node, text, now,
+		    r ? strerror(-r) : "done");
+}
+
+void shmfs_audit_unlink(struct shmfs_fs *fs, uid_t uid, pid_t pid, uint64_t parent, const char *name)
+{
+	struct shmfs_ino_info pi;
+
+	shmfs_ino_decode(fs, parent, &pi);
+	shmfs_audit(fs, uid, pid, "unlink %s/node%d/%s", fs->type[pi.kind].pt ? fs->type[pi.kind].pt->name : "?",
+		    pi.node, name);
+}
