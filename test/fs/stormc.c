@@ -979,7 +979,14 @@ static void *reads_main(void *arg)
 
 	(void)arg;
 	while (now_ms() < reads_end) {
-		int fd = open(reads_path, O_RDONLY | O_CLOEXEC);
+		int fd;
+
+		/* all threads pause together now and then: the daemon's idle
+		 * workers exit, and the next burst starts new ones with fresh
+		 * buffers (what took the place of an unmapped mapping) */
+		if (now_ms() % 100 < 10)
+			sleep_ms(10);
+		fd = open(reads_path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || pread(fd, buf, IO_MAX, 0) < 0) {
 			__atomic_add_fetch(&reads_failed, 1, __ATOMIC_RELAXED);
 			if (fd >= 0)
