@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,29 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		shmfs_region_put(fs, r, 1);
 }
 
+/* Memory of removed regions goes back to the kernel. Their records are
+ * freed on many request threads, and glibc keeps what a thread frees in that
+ * thread's arena, so without a trim the daemon stays at its largest size
+ * after the regions are gone. Trim once many records went (unlinks and
+ * forgets), and when the table has emptied. */
+#define TRIM_EVERY 1024
+#define TRIM_EMPTY 64
+
+static void mem_release(struct shmfs_fs *fs)
+{
+	static unsigned int pending; /* under fs->lock */
+	bool trim;
+
+	pthread_mutex_lock(&fs->lock);
+	pending++;
+	trim = pending >= TRIM_EVERY || (fs->region_cnt == 0 && pending >= TRIM_EMPTY);
+	if (trim)
+		pending = 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (trim)
+		malloc_trim(0);
+}
+
 static void forget_one(struct shmfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct shmfs_ino_info info;
@@ -167,8 +191,10 @@ static void forget_one(struct shmfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 	if (info.obj != SHMFS_OBJ_REGION)
 		return;
 	r = shmfs_region_get(fs, ino);
-	if (r)
+	if (r) {
 		shmfs_region_put(fs, r, nlookup + 1);
+		mem_release(fs);
+	}
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -311,6 +337,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = shmfs_region_unlink(fs, r);
 	shmfs_region_put(fs, r, 1);
 	reply_err(req, rc);
+	if (rc == 0)
+		mem_release(fs);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,

@@ -111,6 +111,18 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
+/* memcpy and memcmp of nothing, where the pointers may be NULL */
+static void copy(void *dst, const void *src, size_t n)
+{
+	if (n)
+		memcpy(dst, src, n);
+}
+
+static bool same(const void *a, const void *b, size_t n)
+{
+	return n == 0 || memcmp(a, b, n) == 0;
+}
+
 static uint64_t sysfs_u64(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -186,7 +198,7 @@ static void state_copy(struct rstate *dst, const struct rstate *src)
 {
 	*dst = *src;
 	dst->data = xmalloc(src->size);
-	memcpy(dst->data, src->data, src->size);
+	copy(dst->data, src->data, src->size);
 }
 
 static bool is_huge(int k)
@@ -358,7 +370,7 @@ static int client_op(struct client *c)
 			break;
 		}
 		unsigned char *d = xmalloc(size);
-		memcpy(d, s->data, size < s->size ? size : s->size);
+		copy(d, s->data, size < s->size ? size : s->size);
 		if (size > s->size)
 			memset(d + s->size, 0, size - s->size);
 		free(s->data);
@@ -401,7 +413,7 @@ static int client_op(struct client *c)
 			rc = -errno;
 		if (rc == 0) {
 			unsigned char *d = xmalloc(s->size + len);
-			memcpy(d, s->data, s->size);
+			copy(d, s->data, s->size);
 			memcpy(d + s->size, c->w_data, len);
 			free(s->data);
 			s->data = d;
@@ -443,7 +455,7 @@ static int client_op(struct client *c)
 		rc = read_file(path, &d, &n);
 		if (rc < 0)
 			break;
-		if (n != s->size || memcmp(d, s->data, n) != 0) {
+		if (n != s->size || !same(d, s->data, n)) {
 			c->bad_reads++;
 			fprintf(stderr, "stormc: client %d read c%dn%d: %llu bytes, fnv %016llx; journal: %llu bytes, fnv %016llx\n",
 				c->id, c->id, k, (unsigned long long)n, (unsigned long long)fnv(d, n),
@@ -615,7 +627,7 @@ static void check_client(struct client *c)
 			aft = c->before[0];
 			aft.size = c->w_off;
 			aft.data = xmalloc(c->w_off);
-			memcpy(aft.data, c->before[0].data, keep);
+			copy(aft.data, c->before[0].data, keep);
 			memset(aft.data + keep, 0, c->w_off - keep);
 			ok_after = matches(&act[a], &aft, 0, 0, NULL, false);
 			free(aft.data);
