@@ -2,18 +2,20 @@
 # storm.sh - the daemon under kills (issue 10): three clients create, size,
 # write, append, rename, unlink and tag regions and resize the pool, while the
 # daemon is SIGKILLed at random points and restarted, for about a minute
-# (STORM_SECONDS). After every restart stormc checks the tree against each
-# client's journal of completed operations: names (nothing lost, nothing
-# back after its unlink or rename), bytes, sizes, modes and tags, the pages
-# every backing file holds (no partial region), the backing store holding
-# nothing else, and the pool's used pages being exactly the regions'. Reads
-# through the mount during the storm must give the journaled bytes.
+# (STORM_SECONDS; STORM_KILLS ends it after that many kills). After every
+# restart stormc checks the tree against each client's journal of completed
+# operations: names (nothing lost, nothing back after its unlink or rename),
+# bytes, sizes, modes and tags, the pages every backing file holds (no partial
+# region), the backing store holding nothing else, and the pool's used pages
+# being exactly the regions'. Reads through the mount during the storm must
+# give the journaled bytes.
 # bench/fs/storm.sh runs the same storm for 1,000 kills.
 . "$SHMFS_SOURCE_ROOT/test/harness.sh"
 . "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
 
 N=$FS_N0
 SECONDS_MAX=${STORM_SECONDS:-60}
+KILLS_MAX=${STORM_KILLS:-}
 STORMC=$SHMFS_BUILD_ROOT/test/fs/stormc
 fs_no_overcommit
 # three clients, three huge names each, at most four pages a name, and the
@@ -21,10 +23,9 @@ fs_no_overcommit
 t_check "48 free huge pages can be reserved for the storm" t_pool_grow huge "$N" 48
 mkdir -p "$T_MNT"
 "$STORMC" storm --mnt "$T_MNT" --backing "$T_BACKING" --bin "$SHMFS_BIN" --err "$T_DAEMON_ERR" \
-	--journal "$T_DIR" --node "$N" --seconds "$SECONDS_MAX" ${STORM_SEED:+--seed "$STORM_SEED"} \
-	>"$T_DIR/storm.out" 2>"$T_DIR/storm.err"
-rc=$?
-grep '^#' "$T_DIR/storm.out"
+	--journal "$T_DIR" --node "$N" --seconds "$SECONDS_MAX" ${KILLS_MAX:+--kills "$KILLS_MAX"} ${STORM_SEED:+--seed "$STORM_SEED"} \
+	2>"$T_DIR/storm.err" | tee "$T_DIR/storm.out" | grep --line-buffered '^#'
+rc=${PIPESTATUS[0]}
 summary=$(grep '^storm:' "$T_DIR/storm.out")
 echo "# $summary"
 if [ -z "$summary" ]; then
@@ -34,7 +35,7 @@ if [ -z "$summary" ]; then
 fi
 fig() { echo "$summary" | sed -n "s/.* \\([0-9]*\\) $1.*/\\1/p"; }
 fig2() { echo "$summary" | sed -n "s/.*$1 \\([0-9]*\\).*/\\1/p"; }
-cat "$T_DIR/storm.err" >&2; [ -s "$T_DIR/storm.err" ] && head -n 40 "$T_DIR/storm.err" | t_diag
+[ -s "$T_DIR/storm.err" ] && head -n 40 "$T_DIR/storm.err" | t_diag
 t_check "the daemon was killed at least 10 times" test "$(fig2 kills)" -ge 10
 t_is "the daemon never crashed (every death was our SIGKILL)" 0 "$(fig2 crashes)"
 t_is "no region whose creation or rename completed was lost" 0 "$(fig2 lost)"
