@@ -409,10 +409,16 @@ static struct handle *handle_new(enum handle_kind kind)
 	struct handle *h = calloc(1, sizeof(*h));
 
 	if (h) {
+		pthread_rwlockattr_t a;
+
 		h->kind = kind;
 		h->refs = 1;
 		h->fd = -1;
-		pthread_rwlock_init(&h->map_lock, NULL);
+		/* a remap must not wait behind an endless run of readers of one file */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&h->map_lock, &a);
+		pthread_rwlockattr_destroy(&a);
 	}
 	return h;
 }
