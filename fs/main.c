@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,10 @@ int main(int argc, char **argv)
 	}
 	/* regions get exactly the mode their creator asked for */
 	umask(0);
+	/* A fixed threshold: each request thread's 1 MiB libfuse buffer is its
+	 * own mapping, returned when an idle thread exits, instead of raising
+	 * glibc's dynamic threshold and staying in the heap for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	raise_nofile();
 
 	r = shmfs_sigbus_install();

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,21 +37,21 @@ struct dirent_snap {
 	mode_t type;
 };
 
-struct old_map {
-	struct old_map *next;
-	char *map;
-	size_t len;
-};
-
+/* An open file. A region's handle is shared by the request threads serving
+ * that open file; refs counts the release still to come plus every read in
+ * flight, and the last of them frees it. The kernel sends RELEASE as soon as
+ * the reader has its bytes, which can be before the thread that wrote them to
+ * /dev/fuse has returned from writev (a sanitizer checks the reply buffer
+ * only after the write), so nothing of a handle may go while a read runs. */
 struct handle {
 	enum handle_kind kind;
+	unsigned int refs;            /* atomic: the open file + reads in flight */
 	/* region */
 	struct shmfs_region *region;
 	int fd;
-	pthread_rwlock_t map_lock;    /* readers reply from map; a remap waits for them */
+	pthread_rwlock_t map_lock;    /* held for reading while a reply is sent from map */
 	char *map;                    /* read-only shared mapping of the backing file */
-	size_t map_len;
-	struct old_map *old_maps;     /* outgrown mappings, unmapped at release */
+	size_t map_len;               /* whole pages: hugetlbfs maps and unmaps no less */
 	/* control file */
 	struct shmfs_ino_info info;
 	struct shmfs_ctl_buf buf;
@@ -169,6 +170,29 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		shmfs_region_put(fs, r, 1);
 }
 
+/* Memory of removed regions goes back to the kernel. Their records are
+ * freed on many request threads, and glibc keeps what a thread frees in that
+ * thread's arena, so without a trim the daemon stays at its largest size
+ * after the regions are gone. Trim once many records went (unlinks and
+ * forgets), and when the table has emptied. */
+#define TRIM_EVERY 1024
+#define TRIM_EMPTY 64
+
+static void mem_release(struct shmfs_fs *fs)
+{
+	static unsigned int pending; /* under fs->lock */
+	bool trim;
+
+	pthread_mutex_lock(&fs->lock);
+	pending++;
+	trim = pending >= TRIM_EVERY || (fs->region_cnt == 0 && pending >= TRIM_EMPTY);
+	if (trim)
+		pending = 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (trim)
+		malloc_trim(0);
+}
+
 static void forget_one(struct shmfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct shmfs_ino_info info;
@@ -178,8 +202,10 @@ static void forget_one(struct shmfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 	if (info.obj != SHMFS_OBJ_REGION)
 		return;
 	r = shmfs_region_get(fs, ino);
-	if (r)
+	if (r) {
 		shmfs_region_put(fs, r, nlookup + 1);
+		mem_release(fs);
+	}
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -319,6 +345,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		shmfs_audit_unlink(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, parent, name);
 	shmfs_region_put(fs, r, 1);
 	reply_err(req, rc);
+	if (rc == 0)
+		mem_release(fs);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -391,9 +419,16 @@ static struct handle *handle_new(enum handle_kind kind)
 	struct handle *h = calloc(1, sizeof(*h));
 
 	if (h) {
+		pthread_rwlockattr_t a;
+
 		h->kind = kind;
+		h->refs = 1;
 		h->fd = -1;
-		pthread_rwlock_init(&h->map_lock, NULL);
+		/* a remap must not wait behind an endless run of readers of one file */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&h->map_lock, &a);
+		pthread_rwlockattr_destroy(&a);
 	}
 	return h;
 }
@@ -404,12 +439,6 @@ static void handle_free(struct shmfs_fs *fs, struct handle *h)
 		return;
 	if (h->map)
 		munmap(h->map, h->map_len);
-	while (h->old_maps) {
-		struct old_map *o = h->old_maps;
-		h->old_maps = o->next;
-		munmap(o->map, o->len);
-		free(o);
-	}
 	pthread_rwlock_destroy(&h->map_lock);
 	if (h->fd >= 0)
 		close(h->fd);
@@ -420,6 +449,19 @@ static void handle_free(struct shmfs_fs *fs, struct handle *h)
 		free(h->ents[i].name);
 	free(h->ents);
 	free(h);
+}
+
+static void handle_hold(struct handle *h)
+{
+	__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Drop a reference; the last one (the release, or a read that outlived it)
+ * frees the handle, its mapping and its descriptor. */
+static void handle_put(struct shmfs_fs *fs, struct handle *h)
+{
+	if (h && __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		handle_free(fs, h);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -541,17 +583,39 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_free(fs, h);
 }
 
+/* Make h->map cover at least end bytes; called with map_lock held for
+ * writing, so no reply is being sent from the mapping it replaces. */
+static int map_cover(struct shmfs_fs *fs, struct handle *h, uint64_t end, uint64_t size)
+{
+	uint64_t page_sz = shmfs_page_sz(fs, h->region->kind);
+	size_t len = (size_t)((size + page_sz - 1) / page_sz * page_sz);
+	char *m;
+
+	if (h->map_len >= end)
+		return 0;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_NORESERVE, h->fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	if (h->map)
+		munmap(h->map, h->map_len);
+	h->map = m;
+	h->map_len = len;
+	return 0;
+}
+
 /* Reply straight from a mapping of the backing file: the kernel copies the
  * bytes once, from the region's own pages into the reader's buffer. The
  * daemon never touches them itself, so a region shrunk meanwhile makes the
  * copy fail (EIO to the reader), never a SIGBUS here. Only for files whose
  * pages all exist: faulting a hole through a mapping would allocate it.
- * Returns false when the caller must read another way. */
-static bool read_mapped(fuse_req_t req, struct handle *h, size_t size, off_t off)
+ * The mapping stays until the reply is sent (map_lock held for reading; the
+ * caller holds the handle). Returns false when the caller must read another
+ * way. */
+static bool read_mapped(struct shmfs_fs *fs, fuse_req_t req, struct handle *h, size_t size,
+			off_t off)
 {
 	struct stat st;
 	uint64_t end;
-	char *map;
 
 	if (fstat(h->fd, &st) < 0 || off < 0)
 		return false;
@@ -563,37 +627,19 @@ static bool read_mapped(fuse_req_t req, struct handle *h, size_t size, off_t off
 		return false;
 	end = (uint64_t)off + size < (uint64_t)st.st_size ? (uint64_t)off + size : (uint64_t)st.st_size;
 	pthread_rwlock_rdlock(&h->map_lock);
-	map = h->map_len >= end ? h->map : NULL;
-	pthread_rwlock_unlock(&h->map_lock);
-	if (!map) {
-		pthread_rwlock_wrlock(&h->map_lock);
-		if (h->map_len < end) {
-			char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, h->fd, 0);
-			struct old_map *o = h->map ? malloc(sizeof(*o)) : NULL;
+	while (h->map_len < end) {
+		int rc;
 
-			if (m == MAP_FAILED || (h->map && !o)) {
-				if (m != MAP_FAILED)
-					munmap(m, (size_t)st.st_size);
-				pthread_rwlock_unlock(&h->map_lock);
-				return false;
-			}
-			/* other threads may be replying from the smaller mapping:
-			 * it stays until the file is released */
-			if (o) {
-				o->map = h->map;
-				o->len = h->map_len;
-				o->next = h->old_maps;
-				h->old_maps = o;
-			}
-			h->map = m;
-			h->map_len = (size_t)st.st_size;
-		}
-		map = h->map;
 		pthread_rwlock_unlock(&h->map_lock);
+		pthread_rwlock_wrlock(&h->map_lock);
+		rc = map_cover(fs, h, end, (uint64_t)st.st_size);
+		pthread_rwlock_unlock(&h->map_lock);
+		if (rc < 0)
+			return false;
+		pthread_rwlock_rdlock(&h->map_lock);
 	}
-	/* nothing of h is touched after the reply: the kernel may release the
-	 * file as soon as it has the bytes */
-	fuse_reply_buf(req, map + off, (size_t)(end - (uint64_t)off));
+	fuse_reply_buf(req, h->map + off, (size_t)(end - (uint64_t)off));
+	pthread_rwlock_unlock(&h->map_lock);
 	return true;
 }
 
@@ -617,11 +663,36 @@ static bool clamp_to_size(fuse_req_t req, struct handle *h, size_t *size, off_t 
 	return true;
 }
 
+/* Holes (a file sized behind our back) read as zeros without taking pages. */
+static void read_copied(fuse_req_t req, struct handle *h, size_t size, off_t off)
+{
+	_cleanup_free_ char *buf = malloc(size ? size : 1);
+	size_t done = 0;
+
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	while (done < size) {
+		ssize_t n = pread(h->fd, buf + done, size - done, off + (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			reply_err(req, -errno);
+			return;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	fuse_reply_buf(req, buf, done);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+	struct shmfs_fs *fs = fs_of(req);
 	struct handle *h = fh_of(fi);
 	_cleanup_free_ char *buf = NULL;
-	size_t done = 0;
 
 	if (h->kind == HANDLE_CONTROL) {
 		if (off < 0 || (size_t)off >= h->buf.len) {
@@ -642,29 +713,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	}
 	if (size > READ_MAX)
 		size = READ_MAX;
-	if (!clamp_to_size(req, h, &size, off))
-		return;
-	if (read_mapped(req, h, size, off))
-		return;
-	/* holes (a file sized behind our back) read as zeros without taking pages */
-	buf = malloc(size ? size : 1);
-	if (!buf) {
-		reply_err(req, -ENOMEM);
-		return;
-	}
-	while (done < size) {
-		ssize_t n = pread(h->fd, buf + done, size - done, off + (off_t)done);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			reply_err(req, -errno);
-			return;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	fuse_reply_buf(req, buf, done);
+	/* the reply frees req: fs is taken first */
+	handle_hold(h);
+	if (clamp_to_size(req, h, &size, off) && !read_mapped(fs, req, h, size, off))
+		read_copied(req, h, size, off);
+	handle_put(fs, h);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -708,7 +761,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free(fs_of(req), fh_of(fi));
+	handle_put(fs_of(req), fh_of(fi));
 	reply_err(req, 0);
 }
 

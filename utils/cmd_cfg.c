@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,9 +431,127 @@ static int parse_id(const char *cmd, const char *s, bool group, unsigned *ret)
 	return -ctl_usage(cmd, "no user named '%s'", s);
 }
 
+/* The mountpoint as the daemon saw it (absolute, resolved), even when the
+ * dead mount itself cannot be stat'ed: resolve the parent, keep the name. */
+static int mount_abs(const char *mount, char *buf, size_t sz)
+{
+	_cleanup_free_ char *copy = strdup(mount);
+	char parent[PATH_MAX];
+	const char *name;
+	char *slash;
+	int n;
+
+	if (!copy)
+		return -ENOMEM;
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash == copy) {
+		strcpy(parent, "");
+		name = copy + 1;
+	} else {
+		if (slash)
+			*slash = '\0';
+		if (!realpath(slash ? copy : ".", parent))
+			return -errno;
+		if (strcmp(parent, "/") == 0)
+			parent[0] = '\0';
+		name = slash ? slash + 1 : copy;
+	}
+	n = snprintf(buf, sz, "%s/%s", parent, name);
+	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
+}
+
+/* A shmfs mount at exactly path (absolute) whose daemon is gone: mountinfo
+ * names it, but the tree does not answer. */
+static bool dead_shmfs_at(const char *path)
+{
+	struct shmfs_mount m;
+	char buf[PATH_MAX];
+
+	if (shmfs_mountinfo_at(path, &m) < 0 || strcmp(m.fstype, "fuse.shmfs") != 0)
+		return false;
+	return ctl_xattr(path, SHMFS_XATTR_BACKING, buf, sizeof(buf)) == -ENOTCONN;
+}
+
+/* Detach every dead shmfs stacked at path (a daemon killed, and another
+ * mounted over it, leaves several). The number removed, or -errno. */
+static int dead_mounts_clear(const char *path)
+{
+	int n = 0;
+
+	/* each pass takes the top one; a mount stack is finite, but bound it */
+	while (n < 64 && dead_shmfs_at(path)) {
+		if (umount2(path, MNT_DETACH) < 0)
+			return -errno;
+		n++;
+	}
+	return n;
+}
+
+/* The daemons serving backing: the processes holding its metadata
+ * directory (<backing>/.shmfs) open, which only a daemon does. */
+static size_t backing_daemons(const char *backing, pid_t *ret, size_t max)
+{
+	_cleanup_closedir_ DIR *proc = opendir("/proc");
+	char want[PATH_MAX + 16];
+	struct dirent *pe;
+	size_t cnt = 0, wlen;
+
+	if (!proc)
+		return 0;
+	snprintf(want, sizeof(want), "%s/.shmfs", backing);
+	wlen = strlen(want);
+	while (cnt < max && (pe = readdir(proc))) {
+		char dir[64];
+		_cleanup_closedir_ DIR *fds = NULL;
+		struct dirent *fe;
+		pid_t pid = (pid_t)atoi(pe->d_name);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+		fds = opendir(dir);
+		while (fds && (fe = readdir(fds))) {
+			char link[PATH_MAX + 32];
+			ssize_t n = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link) - 1);
+
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			/* the directory, its type subdirectories, or " (deleted)" */
+			if (strncmp(link, want, wlen) == 0 &&
+			    (link[wlen] == '\0' || link[wlen] == '/' || link[wlen] == ' ')) {
+				ret[cnt++] = pid;
+				break;
+			}
+		}
+	}
+	return cnt;
+}
+
+/* umount returns before the daemon has exited (the kernel does not wait
+ * for a FUSE daemon), and a daemon still running holds its backing mounts
+ * busy and may still write metadata there: wait until it is gone. */
+static int daemons_wait(const pid_t *pids, size_t cnt, int timeout_ms)
+{
+	for (int waited = 0;; waited += 10) {
+		size_t alive = 0;
+
+		for (size_t i = 0; i < cnt; i++)
+			if (kill(pids[i], 0) == 0)
+				alive++;
+		if (alive == 0)
+			return 0;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		usleep(10 * 1000);
+	}
+}
+
 static int run_init(struct ctl *c, const struct ctl_args *a)
 {
-	char daemon[PATH_MAX], opts[256], backing[PATH_MAX];
+	char daemon[PATH_MAX], opts[256], backing[PATH_MAX], abs_mnt[PATH_MAX];
 	unsigned mode = 0755, uid = 0, gid = 0;
 	bool have_uid = false, have_gid = false;
 	struct stat st;
@@ -465,6 +584,16 @@ static int run_init(struct ctl *c, const struct ctl_args *a)
 	if (geteuid() != 0)
 		return ctl_fail(0, "init", c->mount, "Run it as root (sudo shmfsctl init ...).",
 				"init mounts filesystems, which needs root; cannot mount");
+	/* A shmfs whose daemon was killed is replaced, not stacked over: the new
+	 * daemon takes the same backing root, so the regions are kept. */
+	if (mount_abs(c->mount, abs_mnt, sizeof(abs_mnt)) == 0) {
+		r = dead_mounts_clear(abs_mnt);
+		if (r < 0)
+			return ctl_fail(r, "init", c->mount, "Unmount it with 'umount -l' first.",
+					"cannot remove the dead shmfs mounted at");
+		if (r > 0)
+			ctl_say(c, "replacing the dead shmfs mounted at %s (its regions are kept)", c->mount);
+	}
 	if (stat(c->mount, &st) == 0) {
 		if (ctl_xattr(c->mount, SHMFS_XATTR_BACKING, backing, sizeof(backing)) == 0)
 			return ctl_fail(0, "init", c->mount, "Use it as it is, or 'shmfsctl fini' first.",
@@ -575,37 +704,6 @@ static int backing_remove(const char *backing)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-/* The mountpoint as the daemon saw it (absolute, resolved), even when the
- * dead mount itself cannot be stat'ed: resolve the parent, keep the name. */
-static int mount_abs(const char *mount, char *buf, size_t sz)
-{
-	_cleanup_free_ char *copy = strdup(mount);
-	char parent[PATH_MAX];
-	const char *name;
-	char *slash;
-	int n;
-
-	if (!copy)
-		return -ENOMEM;
-	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
-		copy[strlen(copy) - 1] = '\0';
-	slash = strrchr(copy, '/');
-	if (slash == copy) {
-		strcpy(parent, "");
-		name = copy + 1;
-	} else {
-		if (slash)
-			*slash = '\0';
-		if (!realpath(slash ? copy : ".", parent))
-			return -errno;
-		if (strcmp(parent, "/") == 0)
-			parent[0] = '\0';
-		name = slash ? slash + 1 : copy;
-	}
-	n = snprintf(buf, sz, "%s/%s", parent, name);
-	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
-}
-
 /* The device of what is mounted at path (absolute, as mountinfo has it): a
  * FUSE mount whose daemon died cannot be stat'ed. 0 when none. */
 static dev_t mount_dev(const char *path)
@@ -678,16 +776,42 @@ static size_t mapped_backing(struct ctl *c, const char *backing, dev_t fuse_dev,
 	return mapped;
 }
 
+/* fini -f after a plain umount: nothing is mounted at the mountpoint, but
+ * the default backing root of it may still hold mounts and regions. */
+static int fini_unmounted(struct ctl *c, bool force, const char *abs_mnt)
+{
+	_cleanup_free_ char *def = NULL;
+	struct stat st;
+	int r = shmfs_backing_default(abs_mnt, true, &def);
+
+	if (r < 0 || stat(def, &st) < 0)
+		return ctl_fail(0, "fini", c->mount, "Name the mount with --mount DIR or SHMFS_PATH.",
+				"no shmfs is mounted at");
+	if (!force)
+		return ctl_fail(0, "fini", c->mount, "Its backing store is still there; 'shmfsctl fini "
+				"-f' removes it with every region in it.", "no shmfs is mounted at");
+	r = backing_remove(def);
+	if (r < 0)
+		return ctl_fail(r, "fini", def, "Unmount what is left under it and remove it by hand.",
+				"cannot remove the backing root");
+	ctl_say(c, "no shmfs was mounted at %s; removed its backing %s", c->mount, def);
+	return 0;
+}
+
 static int run_fini(struct ctl *c, const struct ctl_args *a)
 {
 	bool force = a->opt[0], dead = false;
 	char backing[PATH_MAX] = "", path[PATH_MAX + 32], abs_mnt[PATH_MAX];
-	size_t mapped;
+	pid_t daemons[16];
+	size_t mapped, daemon_cnt = 0;
 	int r;
 
 	if (geteuid() != 0)
 		return ctl_fail(0, "fini", c->mount, "Run it as root (sudo shmfsctl fini).",
 				"fini unmounts filesystems, which needs root; cannot unmount");
+	r = mount_abs(c->mount, abs_mnt, sizeof(abs_mnt));
+	if (r < 0)
+		return ctl_fail(r, "fini", c->mount, NULL, "cannot resolve");
 	r = ctl_xattr(c->mount, SHMFS_XATTR_BACKING, backing, sizeof(backing));
 	if (r == -ENOTCONN) {
 		_cleanup_free_ char *def = NULL;
@@ -695,16 +819,13 @@ static int run_fini(struct ctl *c, const struct ctl_args *a)
 		/* The daemon died: its backing root is the default one for this
 		 * mountpoint (a custom backing= cannot be known now). */
 		dead = true;
-		r = mount_abs(c->mount, abs_mnt, sizeof(abs_mnt));
-		if (r == 0)
-			r = shmfs_backing_default(abs_mnt, true, &def);
+		r = shmfs_backing_default(abs_mnt, true, &def);
 		if (r < 0)
 			return ctl_fail(r, "fini", c->mount, "Unmount it with 'umount -l' and remove its "
 					"backing root by hand.", "the daemon died and the backing root of");
 		snprintf(backing, sizeof(backing), "%s", def);
 	} else if (r < 0) {
-		return ctl_fail(0, "fini", c->mount, "Name the mount with --mount DIR or SHMFS_PATH.",
-				"no shmfs is mounted at");
+		return fini_unmounted(c, force, abs_mnt);
 	}
 	mapped = dead ? mapped_backing(c, backing, mount_dev(abs_mnt), NULL) : mapped_regions(c, NULL);
 	if (!force && mapped > 0) {
@@ -724,13 +845,22 @@ static int run_fini(struct ctl *c, const struct ctl_args *a)
 		if (r < 0 && !force)
 			return ctl_fail(r, "fini", path, "Use -f to tear down anyway.",
 					"cannot remove the regions via");
+		daemon_cnt = backing_daemons(backing, daemons, sizeof(daemons) / sizeof(daemons[0]));
+		if (umount2(c->mount, force ? MNT_DETACH : 0) < 0) {
+			r = -errno;
+			return ctl_fail(r, "fini", c->mount, r == -EBUSY ? "Something has a file open or its "
+					"working directory in it ('fuser -vm MOUNT' shows what); stop it, or use -f." : NULL,
+					"cannot unmount");
+		}
+		r = daemons_wait(daemons, daemon_cnt, 30 * 1000);
+		if (r < 0)
+			return ctl_fail(r, "fini", c->mount, "See what it is doing, or end it; then run "
+					"'shmfsctl fini -f'.", "unmounted, but the daemon did not exit after 30 s:");
 	}
-	if (umount2(c->mount, force || dead ? MNT_DETACH : 0) < 0) {
-		r = -errno;
-		return ctl_fail(r, "fini", c->mount, r == -EBUSY ? "Something has a file open or its "
-				"working directory in it ('fuser -vm MOUNT' shows what); stop it, or use -f." : NULL,
-				"cannot unmount");
-	}
+	/* dead mounts: the one reached, and any stacked under a live one */
+	r = dead_mounts_clear(abs_mnt);
+	if (r < 0)
+		return ctl_fail(r, "fini", c->mount, NULL, "cannot unmount the dead shmfs at");
 	r = backing_remove(backing);
 	if (r < 0)
 		return ctl_fail(r, "fini", backing, "Unmount what is left under it and remove it by hand.",
