@@ -257,10 +257,13 @@ out:
 
 unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
-	const struct heap_class *cl = &shmfs_heap__classes[D_CLASS(d)];
+	const struct heap_class *cl;
 	_Atomic uint64_t *bm = heap_bmap(h, head);
 	unsigned n = 0;
 
+	if (!heap_class_ok(D_CLASS(d)))
+		return 0;
+	cl = &shmfs_heap__classes[D_CLASS(d)];
 	for (unsigned i = 0; i < heap_class_words(D_CLASS(d)); i++) {
 		uint64_t r = atomic_load(&bm[HEAP_FREED + i]), w = atomic_load(&bm[i]);
 
@@ -312,28 +315,47 @@ void shmfs_heap__retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr
 				       D_MAKE(D_OWNER(dr), K_SMALL, D_CLASS(dr), D_GEN(dr)));
 }
 
-static void count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t *ret_cnt,
-			 uint64_t *ret_blocks)
+/* Count what the descriptors say is live. -EUCLEAN on a descriptor no
+ * heap writes (unknown kind, class out of range, a large run longer than
+ * the heap): its count would be garbage, and a wrong total is worse than
+ * none. States of operations in flight are all legal here. */
+static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t *ret_cnt,
+			uint64_t *ret_blocks)
 {
 	uint64_t used = 0, cnt = 0, blocks = 0;
 
 	for (uint64_t b = 0; b < h->blk_cnt; b++) {
-		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_acquire);
-		unsigned live;
+		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_acquire), n;
+		unsigned live, c = D_CLASS(d);
 
+		if (D_KIND(d) > K_FREEING)
+			return -EUCLEAN;
 		if (D_KIND(d) != K_FREE)
 			blocks++;
 		switch (D_KIND(d)) {
 		case K_SMALL:
 		case K_RETIRE:
-			if (D_CLASS(d) >= HEAP_CLASS_CNT)
-				break;
-			live = shmfs_heap__span_live(h, b, d);
-			used += (uint64_t)live * shmfs_heap__classes[D_CLASS(d)].unit;
-			cnt += live;
+		case K_FREEING:
+			if (heap_class_ok(c)) {
+				if (D_KIND(d) == K_FREEING)
+					break; /* its units are gone */
+				live = shmfs_heap__span_live(h, b, d);
+				used += (uint64_t)live * shmfs_heap__classes[c].unit;
+				cnt += live;
+			} else if (c != HEAP_CLASS_LARGE || D_KIND(d) == K_SMALL) {
+				return -EUCLEAN;
+			}
 			break;
 		case K_LARGE:
-			used += (uint64_t)atomic_load_explicit(&h->aux[b], memory_order_relaxed) * HEAP_BLOCK_SZ;
+			n = atomic_load_explicit(&h->aux[b], memory_order_relaxed);
+			if (c != 0 || !heap_run_ok(h, b, n)) {
+				/* aux is written before the head is committed:
+				 * a change since d means a recycled block. */
+				if (atomic_load(&h->desc[b]) != d)
+					break;
+				return -EUCLEAN;
+			}
+			used += n * HEAP_BLOCK_SZ;
 			cnt++;
 			break;
 		}
@@ -341,15 +363,23 @@ static void count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_
 	*ret_used = used;
 	*ret_cnt = cnt;
 	*ret_blocks = blocks;
+	return 0;
 }
 
-static void view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
+static int view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
 {
 	uint64_t blocks;
+	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->size = h->blk_cnt * HEAP_BLOCK_SZ;
-	count_blocks(h, &st->used, &st->alloc_cnt, &blocks);
+	r = count_blocks(h, &st->used, &st->alloc_cnt, &blocks);
+	if (r < 0) {
+		memset(st, 0, sizeof(*st));
+		return r;
+	}
+	if (st->used > st->size) /* only under concurrent recycling */
+		st->used = st->size;
 	st->free = st->size - st->used;
 	st->footprint = blocks * HEAP_BLOCK_SZ;
 	st->hwm = atomic_load_explicit(&h->mut->hwm, memory_order_relaxed);
@@ -360,14 +390,14 @@ static void view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
 	for (uint32_t i = 0; i < h->owner_max; i++)
 		if (S_STATE(atomic_load_explicit(&h->owners[i].word, memory_order_relaxed)) != S_FREE)
 			st->owner_cnt++;
+	return 0;
 }
 
 SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats)
 {
 	if (!heap || !ret_stats)
 		return -EINVAL;
-	view_stats(heap, ret_stats);
-	return 0;
+	return view_stats(heap, ret_stats);
 }
 
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats)
@@ -380,8 +410,7 @@ SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
-	view_stats(&v, ret_stats);
-	return 0;
+	return view_stats(&v, ret_stats);
 }
 
 #define CHECK(cond, ...) do { \
@@ -526,6 +555,8 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 
 	switch (D_KIND(d)) {
 	case K_SMALL:
+		if (!heap_class_ok(c))
+			return; /* check_block refused it before */
 		live = shmfs_heap__span_live(h, b, d);
 		bytes = live * shmfs_heap__classes[c].unit;
 		dr = D_MAKE(D_OWNER(d), K_RETIRE, c, D_GEN(d));
@@ -537,7 +568,7 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 		break;
 	case K_RETIRE:
 		/* A span stays its owner's until released: count what is left. */
-		if (c < HEAP_CLASS_CNT) {
+		if (heap_class_ok(c)) {
 			live = shmfs_heap__span_live(h, b, d);
 			bytes = live * shmfs_heap__classes[c].unit;
 		}
@@ -560,16 +591,20 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 {
 	shmfs_heap_reclaim_stats_t st = { 0 };
 	struct shmfs_heap v;
-	uint32_t *dead;
+	uint32_t *dead, *keep;
 	bool any = false;
 	int r;
 
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
-	dead = calloc(v.owner_max, sizeof(*dead));
+	/* dead[i]: the owner id of slot i when it is dead; keep[i]: it still
+	 * owns a damaged block, so the slot stays (a released slot would
+	 * leave that block with an owner nobody can reclaim). */
+	dead = calloc(2 * (size_t)v.owner_max, sizeof(*dead));
 	if (!dead)
 		return -ENOMEM;
+	keep = dead + v.owner_max;
 
 	for (uint32_t i = 0; i < v.owner_max; i++) {
 		struct heap_owner *o = &v.owners[i];
@@ -591,19 +626,37 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	for (uint64_t b = 0; any && b < v.blk_cnt; b++) {
 		uint64_t d = atomic_load(&v.desc[b]);
 		uint32_t o = D_OWNER(d);
+		bool mine = o && OWNER_IDX(o) < v.owner_max && dead[OWNER_IDX(o)] == o;
 		uint64_t head, dh;
 
+		if (D_KIND(d) == K_FREE || (!mine && D_KIND(d) != K_FREEING && D_KIND(d) != K_RETIRE))
+			continue;
+		/* Act only on what check accepts: a block damaged by someone
+		 * writing garbage is skipped (and counted), never trusted to
+		 * index, count or free. 1: it changed under us, someone else
+		 * is working on it. */
+		r = check_block(&v, b, NULL, 0);
+		if (r < 0) {
+			st.damaged++;
+			if (mine)
+				keep[OWNER_IDX(o)] = 1;
+		}
+		if (r)
+			continue;
+		d = atomic_load(&v.desc[b]);
+		if (D_OWNER(d) != o)
+			continue;
 		if (D_KIND(d) == K_FREEING) {
 			/* A release someone was killed in (or is doing): finish it. */
 			shmfs_heap__run_release(&v, b, d);
 			continue;
 		}
-		if (D_KIND(d) == K_RETIRE && !(o && OWNER_IDX(o) < v.owner_max && dead[OWNER_IDX(o)] == o)) {
+		if (D_KIND(d) == K_RETIRE && !mine) {
 			/* A live owner's block left half freed by a dead freer. */
 			shmfs_heap__retire_resolve(&v, b, d);
 			continue;
 		}
-		if (!o || OWNER_IDX(o) >= v.owner_max || dead[OWNER_IDX(o)] != o)
+		if (!mine)
 			continue;
 		switch (D_KIND(d)) {
 		case K_CLAIM:
@@ -638,7 +691,7 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	for (uint32_t i = 0; i < v.owner_max; i++) {
 		uint64_t w;
 
-		if (!dead[i])
+		if (!dead[i] || keep[i])
 			continue;
 		w = atomic_load(&v.owners[i].word);
 		if (S_STATE(w) == S_DEAD && S_GEN(w) == OWNER_GEN(dead[i])) {
@@ -650,5 +703,5 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	free(dead);
 	if (ret_stats)
 		*ret_stats = st;
-	return 0;
+	return st.damaged ? -EUCLEAN : 0;
 }

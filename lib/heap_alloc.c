@@ -90,17 +90,19 @@ void shmfs_heap__test_busy(int on)
 
 /* What the free path needs of a class, in one table line: the reciprocal
  * of the unit size (rel / unit == (rel * recip) >> 32 exactly for every
- * offset inside a span, rel < 2^16, unit <= 2^13: no division) and the
- * unit size. */
+ * offset inside a span, rel < 2^16, unit <= 2^13: no division), the unit
+ * size and the units of a span (the bound of a unit index: bits past it in
+ * a bitmap word can only be garbage written by someone else). */
 static const struct {
 	uint32_t recip;
-	uint32_t unit;
+	uint16_t unit;
+	uint16_t units;
 } class_free[HEAP_CLASS_CNT] = {
-#define R(u) { (uint32_t)((1ull << 32) / (u)) + 1, u }
-	R(16), R(32), R(48), R(64), R(80), R(96), R(112), R(128),
-	R(160), R(192), R(224), R(256), R(320), R(384), R(448), R(512),
-	R(640), R(768), R(896), R(1024), R(1280), R(1536), R(1792), R(2048),
-	R(2560), R(3072), R(3584), R(4096), R(5120), R(6144), R(7168), R(8192),
+#define R(u, n) { (uint32_t)((1ull << 32) / (u)) + 1, u, n }
+	R(16, 256), R(32, 128), R(48, 85), R(64, 64), R(80, 51), R(96, 42), R(112, 36), R(128, 32),
+	R(160, 25), R(192, 21), R(224, 18), R(256, 16), R(320, 12), R(384, 10), R(448, 9), R(512, 8),
+	R(640, 12), R(768, 10), R(896, 9), R(1024, 8), R(1280, 9), R(1536, 8), R(1792, 9), R(2048, 8),
+	R(2560, 8), R(3072, 8), R(3584, 8), R(4096, 8), R(5120, 8), R(6144, 8), R(7168, 8), R(8192, 8),
 #undef R
 };
 
@@ -385,16 +387,45 @@ static void span_collect(struct shmfs_heap *h, uint64_t head, unsigned c)
 		heap_collect_word(bm, i);
 }
 
+/* Can the bitmaps of span head (descriptor d, a valid class) be allocated
+ * from? Every `alloc` word in use carries the span's tag, and no word marks
+ * units past the span: anything else was written by someone else, and the
+ * fast path would hand out units it cannot free. Checked once per claim
+ * (at most 16 loads), so that the fast paths need no check. */
+static bool span_sane(const struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	_Atomic uint64_t *bm = heap_bmap(h, head);
+	unsigned c = D_CLASS(d);
+
+	for (unsigned i = 0; i < class_bits[c].words; i++) {
+		uint64_t a = atomic_load_explicit(&bm[i], memory_order_relaxed);
+		uint64_t r = atomic_load_explicit(&bm[HEAP_FREED + i], memory_order_relaxed);
+		uint64_t past = HEAP_UNIT_MASK & ~class_bits[c].mask[i];
+
+		if (W_TAG(a) != D_TAG(d) || (a & past) || (r & past))
+			return false;
+	}
+	return true;
+}
+
 /* Claim span head (descriptor d) for holder value hv, expecting its hold
  * word to be old; the descriptor is read after the claim (the mirror of
  * span_retire). A span claimed from a holder that is gone may be in the
  * middle of a collection: finish it before allocating. */
 static bool span_claim(struct shmfs_heap *h, uint64_t head, uint64_t d, uint32_t old, uint32_t hv)
 {
-	if (!atomic_compare_exchange_strong(&h->hold[head], &old, hv))
+	if (!heap_class_ok(D_CLASS(d)) || !atomic_compare_exchange_strong(&h->hold[head], &old, hv))
 		return false;
 	if (atomic_load(&h->desc[head]) != d) {
 		shmfs_heap__span_unhold(h, head, d);
+		return false;
+	}
+	if (!span_sane(h, head, d)) {
+		/* Damaged: never allocate from it (check reports it); let it
+		 * go without settling, and out of the hint so that searches
+		 * do not come back to it. */
+		heap_map_clear(h->hint + (uint64_t)D_CLASS(d) * h->map_words, head);
+		atomic_store(&h->hold[head], 0);
 		return false;
 	}
 	span_collect(h, head, D_CLASS(d));
@@ -524,7 +555,7 @@ static void span_settle(struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
 	unsigned live;
 
-	if (atomic_load(&h->hold[head]))
+	if (!heap_class_ok(D_CLASS(d)) || atomic_load(&h->hold[head]))
 		return; /* its holder collects */
 	live = shmfs_heap__span_live(h, head, d);
 	if (live == 0 && D_KIND(d) == K_SMALL)
@@ -552,6 +583,8 @@ static uint64_t slot_drop(struct shmfs_heap *h, struct heap_tslot *ts)
 		return 0;
 	d = atomic_load(&h->desc[s]);
 	shmfs_heap__span_unhold(h, s, d);
+	if (!heap_class_ok(D_CLASS(d)))
+		return 0; /* damaged under us: left as it is */
 	return D_KIND(atomic_load(&h->desc[s])) == K_FREE ? shmfs_heap__classes[D_CLASS(d)].blocks : 0;
 }
 
@@ -587,7 +620,7 @@ static int64_t trim(struct shmfs_heap *h, bool own)
 		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
 		uint32_t hv;
 
-		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner)
+		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || !heap_class_ok(D_CLASS(d)))
 			continue;
 		hv = atomic_load(&h->hold[b]);
 		if (hv) {
@@ -614,7 +647,7 @@ void shmfs_heap__drop_holds(struct shmfs_heap *h)
 		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
 		uint32_t hv;
 
-		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner)
+		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || !heap_class_ok(D_CLASS(d)))
 			continue;
 		hv = atomic_load(&h->hold[b]);
 		if (hv && span_claim(h, b, d, hv, hold_new(self_tid())))
@@ -829,11 +862,12 @@ static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h
 	uint64_t idx, bit, r, a;
 	_Atomic uint64_t *bm = heap_bmap(h, head), *fw;
 
+	if (__builtin_expect(!heap_class_ok(c), 0))
+		return -EUCLEAN; /* a descriptor no heap writes */
 	/* Also refuses offsets that are not 16-byte aligned (units are), and
-	 * needs no bound: an index past the span's units (at most 255, so
-	 * inside the 8 words) has a bit that is never set in `alloc`. */
+	 * units past the span's (whose bits only garbage can set). */
 	idx = (rel * class_free[c].recip) >> 32;
-	if (idx * class_free[c].unit != rel)
+	if (idx * class_free[c].unit != rel || idx >= class_free[c].units)
 		return -EINVAL;
 	i = (unsigned)(idx / HEAP_UNIT_BITS);
 	bit = 1ull << (idx % HEAP_UNIT_BITS);
@@ -860,6 +894,10 @@ static int large_free(struct shmfs_heap *h, uint64_t b, uint64_t d)
 {
 	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, HEAP_CLASS_LARGE, D_GEN(d));
 
+	/* A head that claims more blocks than the heap has, or a class, was
+	 * not written by the heap: leave it to check and whoever repairs. */
+	if (D_CLASS(d) != 0 || !heap_run_ok(h, b, atomic_load_explicit(&h->aux[b], memory_order_relaxed)))
+		return -EUCLEAN;
 	if (!atomic_compare_exchange_strong(&h->desc[b], &d, dr))
 		return -EINVAL; /* a concurrent free of the same run won */
 	shmfs_heap__run_release(h, b, dr);
@@ -943,9 +981,12 @@ SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
 	b = (off - h->data_off) >> HEAP_BLOCK_SHIFT;
 	if (!run_of(h, b, &head, &d))
 		return 0;
-	if (D_KIND(d) == K_LARGE)
-		return head == b && off == heap_blk_off(h, b) ?
-			(size_t)atomic_load(&h->aux[b]) * HEAP_BLOCK_SZ : 0;
+	if (D_KIND(d) == K_LARGE) {
+		uint64_t n = atomic_load(&h->aux[b]);
+
+		return head == b && off == heap_blk_off(h, b) && D_CLASS(d) == 0 && heap_run_ok(h, b, n) ?
+			(size_t)n * HEAP_BLOCK_SZ : 0;
+	}
 	if ((D_KIND(d) != K_SMALL && D_KIND(d) != K_RETIRE) || D_CLASS(d) >= HEAP_CLASS_CNT)
 		return 0;
 	cl = &shmfs_heap__classes[D_CLASS(d)];

@@ -196,21 +196,43 @@ static inline uint64_t heap_unit_mask(unsigned units, unsigned i)
 	return (1ull << (units - lo)) - 1;
 }
 
+/* Every field read from the memory is untrusted: any process that maps the
+ * heap can write anything there. A class indexes tables only after this. */
+static inline bool heap_class_ok(unsigned c)
+{
+	return c < HEAP_CLASS_CNT;
+}
+
 static inline unsigned heap_class_words(unsigned c)
 {
 	return (shmfs_heap__classes[c].units + HEAP_UNIT_BITS - 1) / HEAP_UNIT_BITS;
 }
 
-/* Blocks a run headed by head spans, from its descriptor. */
+/* Is the descriptor d of a large run (committed, or being freed)? */
+static inline bool heap_desc_large(uint64_t d)
+{
+	return D_KIND(d) == K_LARGE ||
+	       ((D_KIND(d) == K_RETIRE || D_KIND(d) == K_FREEING) && D_CLASS(d) == HEAP_CLASS_LARGE);
+}
+
+/* Blocks a run headed by head spans, from its descriptor. For a large run
+ * that is the length stored in aux, unchecked: callers that walk or count
+ * the run bound it with heap_run_ok(). */
 static inline uint64_t heap_run_blocks(const struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
 	unsigned c = D_CLASS(d);
 
-	if (D_KIND(d) == K_LARGE || ((D_KIND(d) == K_RETIRE || D_KIND(d) == K_FREEING) && c == HEAP_CLASS_LARGE))
+	if (heap_desc_large(d))
 		return atomic_load_explicit(&h->aux[head], memory_order_relaxed);
-	if (c < HEAP_CLASS_CNT)
+	if (heap_class_ok(c))
 		return shmfs_heap__classes[c].blocks;
 	return 1;
+}
+
+/* Does a run of n blocks starting at head fit in the heap? */
+static inline bool heap_run_ok(const struct shmfs_heap *h, uint64_t head, uint64_t n)
+{
+	return n >= 1 && head < h->blk_cnt && n <= h->blk_cnt - head;
 }
 
 /* Free the run headed by head whose descriptor is dr (K_RETIRE, or

@@ -189,14 +189,20 @@ typedef struct shmfs_heap_reclaim_stats {
 	uint64_t alloc_cnt; /* live allocations of dead owners freed */
 	uint64_t bytes;     /* bytes of those allocations (as counted in stats.used) */
 	uint64_t blocks;    /* blocks returned to the heap */
+	/* Appended after the first version. */
+	uint64_t damaged;   /* blocks skipped: damaged as check reports them */
 } shmfs_heap_reclaim_stats_t;
 
 /* Free everything owned by owners whose process is dead (exited, or a
  * different process now has the pid), complete or roll back the operations
  * they were killed in, and release their owner slots. Live processes are
  * unaffected and may keep working concurrently. Needs mem writable; does not
- * join. ret_stats may be NULL. Returns 0, or -ENOMSG / -EBADMSG as peek.
- * Thread-safe; several reclaims may run at once. */
+ * join. ret_stats may be NULL. Every block it would act on is first checked
+ * as shmfs_heap_check() checks it; a damaged one is skipped, counted in
+ * ret_stats->damaged, and its owner slot kept. Returns 0; -EUCLEAN when it
+ * skipped damaged blocks (ret_stats then says what it did do: run
+ * shmfs_heap_check() for the first damage); -ENOMSG / -EBADMSG as peek;
+ * -ENOMEM. Thread-safe; several reclaims may run at once. */
 SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats);
 
 #ifdef __cplusplus
