@@ -273,16 +273,16 @@ unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64
 	return n;
 }
 
-bool shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
+uint64_t shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
 {
-	uint64_t n = heap_run_blocks(h, head, dr);
+	uint64_t n = heap_run_blocks(h, head, dr), freed = 1;
 	uint64_t free_d = D_MAKE(0, K_FREE, 0, D_GEN(dr) + 1);
 	uint64_t df = D_MAKE(D_OWNER(dr), K_FREEING, D_CLASS(dr), D_GEN(dr));
 
 	/* Decide first, on the head: once it is K_FREEING nobody can roll
 	 * the retire back, so freeing the bodies below is never undone. */
 	if (D_KIND(dr) == K_RETIRE && !atomic_compare_exchange_strong(&h->desc[head], &dr, df) && dr != df)
-		return false;
+		return 0;
 	dr = df;
 
 	if (n == 0 || n > h->blk_cnt - head)
@@ -293,16 +293,23 @@ bool shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
 
 		if (D_KIND(db) != K_BODY || atomic_load_explicit(&h->aux[b], memory_order_relaxed) != head)
 			continue;
-		if (atomic_compare_exchange_strong(&h->desc[b], &db, D_MAKE(0, K_FREE, 0, D_GEN(db) + 1)))
+		if (atomic_compare_exchange_strong(&h->desc[b], &db, D_MAKE(0, K_FREE, 0, D_GEN(db) + 1))) {
 			heap_map_clear(h->used, b);
+			/* Counted by whoever freed it: two releases of one run
+			 * may share its bodies. */
+			atomic_fetch_sub_explicit(&h->mut->footprint, 1, memory_order_relaxed);
+			freed++;
+		}
 	}
 	if (D_CLASS(dr) < HEAP_CLASS_CNT)
 		heap_map_clear(h->hint + D_CLASS(dr) * h->map_words, head);
 	if (!atomic_compare_exchange_strong(&h->desc[head], &dr, free_d))
-		return false;
+		return 0;
 	heap_map_clear(h->used, head);
-	atomic_fetch_sub_explicit(&h->mut->footprint, n, memory_order_relaxed);
-	return true;
+	/* What was freed, not what the head says: a run length that does
+	 * not match its bodies (garbage) must not skew the counts. */
+	atomic_fetch_sub_explicit(&h->mut->footprint, 1, memory_order_relaxed);
+	return freed;
 }
 
 void shmfs_heap__retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr)
@@ -577,10 +584,10 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 	default:
 		return;
 	}
-	n = heap_run_blocks(h, b, d);
 	if (dr != d && !atomic_compare_exchange_strong(&h->desc[b], &d, dr))
 		return;
-	if (shmfs_heap__run_release(h, b, dr)) {
+	n = shmfs_heap__run_release(h, b, dr);
+	if (n) {
 		st->alloc_cnt += live;
 		st->bytes += bytes;
 		st->blocks += n;

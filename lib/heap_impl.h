@@ -238,9 +238,9 @@ static inline bool heap_run_ok(const struct shmfs_heap *h, uint64_t head, uint64
 /* Free the run headed by head whose descriptor is dr (K_RETIRE, or
  * K_FREEING to finish a release someone else started): head to K_FREEING,
  * bodies freed, then the head. Safe to run from several processes at once
- * (every step is a CAS from an exact value); true when this call freed the
- * head. */
-bool shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr);
+ * (every step is a CAS from an exact value); the blocks this call freed
+ * (head included), 0 when it did not free the head. */
+uint64_t shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr);
 
 /* Roll back or complete an abandoned retire (head in K_RETIRE): a span with
  * no live units is released, one with live units returns to K_SMALL; a

@@ -539,10 +539,8 @@ static void trim_gives_back_the_empty_spans_an_exited_thread_kept(void **state)
 {
 	struct fix *f = *state;
 	shmfs_heap_stats_t st;
-	pthread_t t;
 
-	assert_int_equal(pthread_create(&t, NULL, pairs_then_exit, f->h), 0);
-	pthread_join(t, NULL);
+	ht_thread_run(pairs_then_exit, f->h); /* to its end, as tgkill sees it */
 	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
 	assert_int_equal(st.used, 0);
 	assert_true(st.footprint > 0); /* the thread's current spans */
@@ -705,12 +703,8 @@ static void trim_takes_over_a_live_span_an_exited_thread_held(void **state)
 	struct fix *f = *state;
 	shmfs_heap_stats_t st;
 	uint64_t off, again;
-	pthread_t t;
-	void *ret;
 
-	assert_int_equal(pthread_create(&t, NULL, alloc_then_exit, f->h), 0);
-	pthread_join(t, &ret);
-	off = (uintptr_t)ret;
+	off = (uintptr_t)ht_thread_run(alloc_then_exit, f->h); /* to its end, as tgkill sees it */
 	assert_true(off);
 	assert_int_not_equal(hold_of(f, span_of(f, off)), 0);
 	assert_int_equal(shmfs_heap_trim(f->h), 0); /* not empty: kept, but no longer held */
