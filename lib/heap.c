@@ -322,10 +322,31 @@ void shmfs_heap__retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr
 				       D_MAKE(D_OWNER(dr), K_SMALL, D_CLASS(dr), D_GEN(dr)));
 }
 
-/* Count what the descriptors say is live. -EUCLEAN on a descriptor no
- * heap writes (unknown kind, class out of range, a large run longer than
- * the heap): its count would be garbage, and a wrong total is worse than
- * none. States of operations in flight are all legal here. */
+/* Do the bitmap words of span head (descriptor d, valid class) carry its
+ * tag and no unit past the span? (A span is committed after its words are
+ * written, so a committed span always does.) */
+static bool span_words_ok(const struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	const struct heap_class *cl = &shmfs_heap__classes[D_CLASS(d)];
+	_Atomic uint64_t *bm = heap_bmap(h, head);
+
+	for (unsigned i = 0; i < heap_class_words(D_CLASS(d)); i++) {
+		uint64_t past = HEAP_UNIT_MASK & ~heap_unit_mask(cl->units, i);
+		uint64_t w = atomic_load(&bm[i]), r = atomic_load(&bm[HEAP_FREED + i]);
+
+		if (W_TAG(w) != D_TAG(d) || (w & past) || (r & past))
+			return false;
+	}
+	return true;
+}
+
+/* Count what the descriptors say is live. -EUCLEAN on what no heap writes
+ * (unknown kind, class out of range, owner past the table, a large run
+ * longer than the heap, a body pointing forward, span bitmaps with a stale
+ * tag or units past the span): its count would be garbage, and a wrong
+ * total is worse than none. Each is re-read before it is reported, since a
+ * block recycled under us may look odd for a moment. States of operations
+ * in flight are all legal here. */
 static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t *ret_cnt,
 			uint64_t *ret_blocks)
 {
@@ -334,8 +355,14 @@ static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t
 	for (uint64_t b = 0; b < h->blk_cnt; b++) {
 		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_acquire), n;
 		unsigned live, c = D_CLASS(d);
+		uint32_t o = D_OWNER(d);
 
 		if (D_KIND(d) > K_FREEING)
+			return -EUCLEAN;
+		if (D_KIND(d) != K_FREE && ((o & 0xfff) == 0 || OWNER_IDX(o) >= h->owner_max))
+			return -EUCLEAN;
+		if (D_KIND(d) == K_BODY && atomic_load_explicit(&h->aux[b], memory_order_relaxed) >= b &&
+		    atomic_load(&h->desc[b]) == d)
 			return -EUCLEAN;
 		if (D_KIND(d) != K_FREE)
 			blocks++;
@@ -346,6 +373,8 @@ static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t
 			if (heap_class_ok(c)) {
 				if (D_KIND(d) == K_FREEING)
 					break; /* its units are gone */
+				if (!span_words_ok(h, b, d) && atomic_load(&h->desc[b]) == d)
+					return -EUCLEAN;
 				live = shmfs_heap__span_live(h, b, d);
 				used += (uint64_t)live * shmfs_heap__classes[c].unit;
 				cnt += live;
@@ -636,8 +665,15 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 		bool mine = o && OWNER_IDX(o) < v.owner_max && dead[OWNER_IDX(o)] == o;
 		uint64_t head, dh;
 
-		if (D_KIND(d) == K_FREE || (!mine && D_KIND(d) != K_FREEING && D_KIND(d) != K_RETIRE))
+		if (D_KIND(d) == K_FREE)
 			continue;
+		if (!mine && D_KIND(d) != K_FREEING && D_KIND(d) != K_RETIRE) {
+			/* Not ours to free; but a block of no registered owner
+			 * is one nobody can free: say so in the count. */
+			if (!owner_valid(&v, o) && check_block(&v, b, NULL, 0) < 0)
+				st.damaged++;
+			continue;
+		}
 		/* Act only on what check accepts: a block damaged by someone
 		 * writing garbage is skipped (and counted), never trusted to
 		 * index, count or free. 1: it changed under us, someone else

@@ -543,7 +543,7 @@ static void span_retire(struct shmfs_heap *h, uint64_t head, uint64_t d)
 		return;
 	/* Mirror of span_claim and of a free: descriptor first, then the
 	 * hold word and the bitmaps. */
-	if (!atomic_load(&h->hold[head]) && shmfs_heap__span_live(h, head, dr) == 0)
+	if (!atomic_load(&h->hold[head]) && shmfs_heap__span_live(h, head, dr) == 0 && span_sane(h, head, dr))
 		shmfs_heap__run_release(h, head, dr);
 	else
 		atomic_compare_exchange_strong(&h->desc[head], &dr, d);
@@ -862,8 +862,9 @@ static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h
 	uint64_t idx, bit, r, a;
 	_Atomic uint64_t *bm = heap_bmap(h, head), *fw;
 
-	if (__builtin_expect(!heap_class_ok(c), 0))
-		return -EUCLEAN; /* a descriptor no heap writes */
+	/* A descriptor no heap writes: class or owner out of range. */
+	if (__builtin_expect(!heap_class_ok(c) || OWNER_IDX(D_OWNER(d)) >= h->owner_max, 0))
+		return -EUCLEAN;
 	/* Also refuses offsets that are not 16-byte aligned (units are), and
 	 * units past the span's (whose bits only garbage can set). */
 	idx = (rel * class_free[c].recip) >> 32;
@@ -896,7 +897,8 @@ static int large_free(struct shmfs_heap *h, uint64_t b, uint64_t d)
 
 	/* A head that claims more blocks than the heap has, or a class, was
 	 * not written by the heap: leave it to check and whoever repairs. */
-	if (D_CLASS(d) != 0 || !heap_run_ok(h, b, atomic_load_explicit(&h->aux[b], memory_order_relaxed)))
+	if (D_CLASS(d) != 0 || OWNER_IDX(D_OWNER(d)) >= h->owner_max ||
+	    !heap_run_ok(h, b, atomic_load_explicit(&h->aux[b], memory_order_relaxed)))
 		return -EUCLEAN;
 	if (!atomic_compare_exchange_strong(&h->desc[b], &d, dr))
 		return -EINVAL; /* a concurrent free of the same run won */
@@ -979,7 +981,7 @@ SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
 	    off - h->data_off >= h->blk_cnt * HEAP_BLOCK_SZ)
 		return 0;
 	b = (off - h->data_off) >> HEAP_BLOCK_SHIFT;
-	if (!run_of(h, b, &head, &d))
+	if (!run_of(h, b, &head, &d) || OWNER_IDX(D_OWNER(d)) >= h->owner_max)
 		return 0;
 	if (D_KIND(d) == K_LARGE) {
 		uint64_t n = atomic_load(&h->aux[b]);
