@@ -22,6 +22,18 @@
  * Errors: functions returning int return 0 or a negative errno. Allocation
  * functions return an offset, or 0 with errno set. Nothing here logs.
  *
+ * Untrusted memory: any process that can write the memory can write garbage
+ * into the heap's metadata. Every value read from it (kind, class, owner
+ * slot, run length, generation, bitmap words, header offsets) is checked
+ * before it indexes, bounds a loop or makes an address, so damage never
+ * makes a call crash, write outside the memory, or succeed on a damaged
+ * block: free gives -EUCLEAN (or -EINVAL), stats and peek -EUCLEAN,
+ * usable_size 0, check says what is wrong, reclaim skips and counts it, and
+ * allocation never takes from a damaged span (spans are checked when a
+ * thread takes one; the fast paths only bound what they index). Damage
+ * written into a span while a thread allocates from it is not seen until
+ * that thread lets the span go.
+ *
  * Crashes: every allocation belongs to the owner slot (process) that made
  * it, whoever frees it. A process killed at any instruction leaves only
  * states that check accepts and reclaim completes or rolls back; reclaim
@@ -132,10 +144,15 @@ SHMFS_API uint64_t shmfs_heap_aligned_alloc(shmfs_heap_t *heap, size_t align, si
 /* Free the allocation at off. off 0 is a no-op returning 0. Any process may
  * free any allocation. Returns -EINVAL, touching nothing, when off is not the
  * start of a live allocation: outside the heap, inside metadata, not the first
- * byte of an allocation, or already freed (double free). A free racing with
- * another free of the same offset succeeds once and fails once. Freeing an
- * allocation of a dead process after shmfs_heap_reclaim() released it is a
- * use after free the heap cannot always detect. Same safety as malloc. */
+ * byte of an allocation, or already freed (double free); -EUCLEAN, touching
+ * nothing, when the metadata of the block is damaged (see shmfs_heap_check()).
+ * A free racing with another free of the same offset succeeds once and fails
+ * once. The offset is the only name of an allocation: a double free still in
+ * flight when the offset is handed out again may free the new allocation (as
+ * if it came after that malloc), and the new owner's free is then the refused
+ * one; allocations are still freed exactly once. Freeing an allocation of a
+ * dead process after shmfs_heap_reclaim() released it is a use after free
+ * the heap cannot always detect. Same safety as malloc. */
 SHMFS_API int shmfs_heap_free(shmfs_heap_t *heap, uint64_t off);
 
 /* Give back to the heap every span of the caller's owner slot that has no
@@ -149,11 +166,14 @@ SHMFS_API int shmfs_heap_free(shmfs_heap_t *heap, uint64_t off);
  * after threads exit or when memory should go back for others. Returns the
  * blocks given back, or -EINVAL. Lock-free and async-signal-safe, but walks
  * every block descriptor (O(heap size)) and asks the kernel (tgkill with
- * signal 0) whether the threads holding spans are alive. */
+ * signal 0) whether the threads holding spans are alive: a thread counts as
+ * exited once the kernel has finished its exit, which may be a moment after
+ * pthread_join() returned. */
 SHMFS_API int64_t shmfs_heap_trim(shmfs_heap_t *heap);
 
 /* Usable bytes of the live allocation at off (its class size, or its whole
- * blocks), 0 when off is not a live allocation. Async-signal-safe. */
+ * blocks), 0 when off is not a live allocation or its metadata is damaged.
+ * Async-signal-safe. */
 SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *heap, uint64_t off);
 
 /* Translate between offsets and this process's addresses. ptr(0) is NULL and
@@ -165,13 +185,15 @@ SHMFS_API uint64_t shmfs_heap_off(const shmfs_heap_t *heap, const void *ptr);
 /* Stats of a joined heap (see shmfs_heap_stats_t). used and alloc_cnt are
  * counted from the allocation bitmaps, so they are exact whenever no
  * operation is in flight, also after crashes; under concurrent use they are a
- * momentary view. 0 or -EINVAL. Thread-safe, not async-signal-safe. */
+ * momentary view. 0, -EINVAL, or -EUCLEAN when a descriptor or span bitmap
+ * is damaged (the counts would be garbage; check says where). Thread-safe,
+ * not async-signal-safe. */
 SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats);
 
 /* Read the stats of a heap in mem (mem_sz bytes, mapped read-only is enough)
  * without joining it. 0 on success; -ENOMSG when mem does not hold a libshmfs
  * heap (no magic); -EBADMSG when the header is damaged, of another version, or
- * larger than mem_sz. Never writes to mem. Thread-safe. */
+ * larger than mem_sz; -EUCLEAN as stats. Never writes to mem. Thread-safe. */
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats);
 
 /* Full consistency check of the heap in mem without joining it (read-only):
