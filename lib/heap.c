@@ -268,7 +268,7 @@ unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64
 		uint64_t r = atomic_load(&bm[HEAP_FREED + i]), w = atomic_load(&bm[i]);
 
 		if (W_TAG(w) == D_TAG(d))
-			n += __builtin_popcountll(w & ~r & heap_unit_mask(cl->units, i));
+			n += heap_popcount(w & ~r & heap_unit_mask(cl->units, i));
 	}
 	return n;
 }

@@ -440,10 +440,13 @@ static uint64_t hint_find(struct shmfs_heap *h, uint32_t *hint_pos, unsigned c, 
 			  uint64_t *ret_d)
 {
 	_Atomic uint64_t *map = h->hint + (uint64_t)c * h->map_words;
-	uint64_t start = *hint_pos < h->map_words ? *hint_pos : 0;
+	uint64_t top = atomic_load_explicit(&h->mut->top, memory_order_relaxed);
+	/* Spans exist only below the top of the blocks ever taken: the scan
+	 * costs what the heap has used, not what it could hold. */
+	uint64_t words = top < h->blk_cnt ? (top + 63) / 64 : h->map_words;
+	uint64_t start = *hint_pos < words ? *hint_pos : 0, wi = start;
 
-	for (uint64_t k = 0; k < h->map_words; k++) {
-		uint64_t wi = (start + k) % h->map_words;
+	for (uint64_t k = 0; k < words; k++, wi = wi + 1 < words ? wi + 1 : 0) {
 		uint64_t v = atomic_load_explicit(&map[wi], memory_order_relaxed);
 
 		while (v) {

@@ -184,6 +184,19 @@ static inline uint64_t heap_blk_off(const struct shmfs_heap *h, uint64_t blk)
 	return h->data_off + (blk << HEAP_BLOCK_SHIFT);
 }
 
+/* Bits set in the low 32 bits of v (unit bits). Without -mpopcnt,
+ * __builtin_popcountll is a call into libgcc; this is a few ALU steps on
+ * any x86-64, whatever the build assumes about the CPU. */
+static inline unsigned heap_popcount(uint64_t v)
+{
+	uint32_t x = (uint32_t)v;
+
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (x * 0x01010101u) >> 24;
+}
+
 /* Unit bits of word i of a span with `units` units. */
 static inline uint64_t heap_unit_mask(unsigned units, unsigned i)
 {

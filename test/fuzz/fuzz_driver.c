@@ -75,11 +75,12 @@ static int load_dir(const char *dir)
 	}
 	while ((e = readdir(d))) {
 		char path[4096];
-		struct input in = { malloc(INPUT_MAX), 0 };
+		struct input in = { NULL, 0 };
 		FILE *f;
 
 		if (e->d_name[0] == '.')
 			continue;
+		in.b = malloc(INPUT_MAX);
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		f = fopen(path, "rb");
 		if (!f || !in.b) {
