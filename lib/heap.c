@@ -554,8 +554,9 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 		n = heap_run_blocks(h, b, d);
 		CHECK(n >= 1 && n <= h->blk_cnt - b, "block %llu: run of %llu blocks overruns the heap",
 		      (unsigned long long)b, (unsigned long long)n);
-		if (kind == K_RETIRE || kind == K_FREEING)
+		if (kind == K_FREEING)
 			return 0; /* bodies may be half released */
+		/* A retiring run is whole until its head is K_FREEING. */
 		for (uint64_t i = 1; i < n; i++) {
 			uint64_t db = atomic_load(&h->desc[b + i]);
 
@@ -566,7 +567,7 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 				      (unsigned long long)b, (unsigned long long)(b + i));
 			}
 		}
-		if (kind == K_SMALL) {
+		if (kind != K_LARGE && c < HEAP_CLASS_CNT) {
 			_Atomic uint64_t *bm = heap_bmap(h, b);
 
 			for (unsigned i = 0; i < heap_class_words(c); i++) {

@@ -259,11 +259,24 @@ static void corrupt(struct run *r)
 	r->corrupt = true;
 }
 
+/* A call that said the heap is damaged agrees with check. */
+static void check_agrees(struct run *r)
+{
+	char msg[256];
+
+	/* (Or finds the header damaged first: a join keeps what it read.) */
+	int e = shmfs_heap_check(r->mem, r->mem_sz, msg, sizeof(msg));
+
+	REQUIRE(e == -EUCLEAN || e == -EBADMSG || e == -ENOMSG);
+}
+
 static void op_free(struct run *r, shmfs_heap_t *h, uint64_t off)
 {
 	int i = live_find(r, off), e = shmfs_heap_free(h, off);
 
 	REQUIRE(e == 0 || e == -EINVAL || e == -EUCLEAN);
+	if (e == -EUCLEAN)
+		check_agrees(r);
 	if (i >= 0 && e == 0) {
 		live_drop(r, (unsigned)i);
 	} else if (exact(r)) {
@@ -275,6 +288,12 @@ static void op_free(struct run *r, shmfs_heap_t *h, uint64_t off)
 
 static void op(struct run *r, unsigned code)
 {
+	if (getenv("FUZZ_HEAP_DEBUG")) {
+		char m[256] = "";
+		int ce = shmfs_heap_check(r->mem, r->mem_sz, m, sizeof(m));
+
+		fprintf(stderr, "op %u (check %d %s)\n", (code & 31) % 18, ce, m);
+	}
 	shmfs_heap_t *h = handle(r, code >> 5);
 	shmfs_heap_reclaim_stats_t rs;
 	shmfs_heap_stats_t st;
@@ -332,6 +351,8 @@ static void op(struct run *r, unsigned code)
 		REQUIRE(rs.blocks <= r->view.blk_cnt && rs.bytes <= r->view.data_sz);
 		REQUIRE(rs.alloc_cnt <= r->view.blk_cnt * 256 && rs.owner_cnt <= r->view.owner_max);
 		REQUIRE(e != -EUCLEAN || rs.damaged);
+		if (e == -EUCLEAN)
+			check_agrees(r);
 		if (!r->corrupt) {
 			/* Exactly what the dead held, and then the heap is
 			 * exact again. */
@@ -344,6 +365,8 @@ static void op(struct run *r, unsigned code)
 	case 9:
 		e = h ? shmfs_heap_stats(h, &st) : shmfs_heap_peek(r->mem, r->mem_sz, &st);
 		REQUIRE(e == 0 || e == -EUCLEAN || (r->corrupt && (e == -EBADMSG || e == -ENOMSG)));
+		if (e == -EUCLEAN)
+			check_agrees(r);
 		if (e == 0)
 			REQUIRE(st.used <= st.size && st.footprint <= st.size && st.hwm <= st.size &&
 				st.size == r->view.data_sz && st.alloc_cnt <= r->view.blk_cnt * 256);
