@@ -288,7 +288,11 @@ static void op_free(struct run *r, shmfs_heap_t *h, uint64_t off)
 
 static void op(struct run *r, unsigned code)
 {
-	if (getenv("FUZZ_HEAP_DEBUG")) {
+	static int debug = -1;
+
+	if (debug < 0)
+		debug = getenv("FUZZ_HEAP_DEBUG") != NULL;
+	if (debug) { /* trace: each operation and what check says before it */
 		char m[256] = "";
 		int ce = shmfs_heap_check(r->mem, r->mem_sz, m, sizeof(m));
 
@@ -344,7 +348,7 @@ static void op(struct run *r, unsigned code)
 		e = shmfs_heap_reclaim(r->mem, r->mem_sz, &rs);
 		REQUIRE(e == 0 || e == -EUCLEAN || (r->corrupt && (e == -EBADMSG || e == -ENOMSG)));
 		if (getenv("FUZZ_HEAP_DEBUG"))
-			fprintf(stderr, "reclaim %d: owners %llu allocs %llu bytes %llu blocks %llu damaged %llu\n", e,
+			fprintf(stderr, "  reclaim %d: owners %llu allocs %llu bytes %llu blocks %llu damaged %llu\n", e,
 				(unsigned long long)rs.owner_cnt, (unsigned long long)rs.alloc_cnt,
 				(unsigned long long)rs.bytes, (unsigned long long)rs.blocks,
 				(unsigned long long)rs.damaged);
