@@ -15,7 +15,11 @@
  *           remote, on 64 MiB, 1 GiB and 4 GiB heaps: the printed ratio
  *           4 GiB / 64 MiB shows whether cost grows with the heap's size
  *   format  bytes made resident by formatting a 1 GiB heap in shared memory
- * Usage: bench_heap [SCALE_PERCENT [pairs|mixed|pairs64k|prodcons|format]]
+ *   pairs16 malloc+free pairs of 16, 64, 512 B (medians)
+ *   churn   10,000 live blocks, random 8 - 4096 B, replaced at random
+ * The "malloc" side is glibc, or whatever allocator is preloaded:
+ * bench/heap/anchors.sh runs it with jemalloc, mimalloc, tcmalloc too.
+ * Usage: bench_heap [SCALE_PERCENT [pairs|mixed|pairs16|churn|pairs64k|prodcons|format]]
  * (build with -O2: debugoptimized) */
 #include <stdatomic.h>
 #include <malloc.h>
@@ -199,6 +203,11 @@ struct mixed_res {
 
 /* 10,000 slots filled, then every step frees a random slot and refills it:
  * 2 operations per step. heap NULL = glibc. */
+static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform);
+
+/* Size of a churn replacement: uniform 8 - 4096 B. */
+static int churn_sizes;
+
 static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 {
 	static void *ptrs[LIVE];
@@ -208,7 +217,7 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 	double t0, tt;
 
 	for (int i = 0; i < LIVE; i++) {
-		req[i] = mixed_size(&rs, uniform);
+		req[i] = churn_sizes ? 8 + xrand(&rs) % 4089 : mixed_size(&rs, uniform);
 		requested += req[i];
 		if (h) {
 			offs[i] = shmfs_heap_malloc(h, req[i]);
@@ -221,7 +230,7 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 	t0 = tt = cpu_thread();
 	for (uint64_t op = 0; op < ops; op += 2) {
 		unsigned i = xrand(&rs) % LIVE;
-		size_t sz = mixed_size(&rs, uniform);
+		size_t sz = churn_sizes ? 8 + xrand(&rs) % 4089 : mixed_size(&rs, uniform);
 
 		requested += sz - req[i];
 		req[i] = sz;
@@ -441,6 +450,36 @@ int main(int argc, char **argv)
 		       s.first / s.last, g.first / g.last);
 		printf("      heap bytes in use / requested: %.3f (blocks taken / requested %.3f) (goal <= 1.5)\n",
 		       s.in_use_ratio, s.footprint_ratio);
+	}
+	if (!only || !strcmp(only, "pairs16")) {
+		static const size_t psz[] = { 16, 64, 512 };
+
+		for (int i = 0; i < 3; i++) {
+			uint64_t n = 20000000ull * scale / 100;
+			double g[ROUNDS], s[ROUNDS];
+
+			for (int r = 0; r < ROUNDS; r++) {
+				g[r] = pairs_glibc(psz[i], n / ROUNDS);
+				s[r] = pairs_heap(h, psz[i], n / ROUNDS);
+			}
+			printf("pairs %4zu B, 1 proc: malloc %6.1f M/s  heap %6.1f M/s  ratio %.2fx (median of rounds 2-4)\n",
+			       psz[i], median3(g[1], g[2], g[3]) / 1e6, median3(s[1], s[2], s[3]) / 1e6,
+			       median3(s[1], s[2], s[3]) / median3(g[1], g[2], g[3]));
+		}
+	}
+	if (!only || !strcmp(only, "churn")) {
+		uint64_t ops = 10000000ull * scale / 100;
+		double rg[3], rh[3];
+
+		churn_sizes = 1;
+		for (int r = 0; r < 3; r++) {
+			rg[r] = mixed(NULL, ops, 0).total;
+			rh[r] = mixed(h, ops, 0).total;
+		}
+		churn_sizes = 0;
+		printf("churn %d live, 8-4096 B, %llu replacements: malloc %.2f s  heap %.2f s  ratio %.2fx (median of 3)\n",
+		       LIVE, (unsigned long long)ops / 2, median3(rg[0], rg[1], rg[2]), median3(rh[0], rh[1], rh[2]),
+		       median3(rg[0], rg[1], rg[2]) / median3(rh[0], rh[1], rh[2]));
 	}
 	if (!only || !strcmp(only, "pairs64k"))
 		pairs64k(h);
