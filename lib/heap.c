@@ -413,7 +413,7 @@ static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t
 		unsigned live, c = D_CLASS(d);
 		uint32_t o = D_OWNER(d);
 
-		if (D_KIND(d) > K_FREEING)
+		if (D_KIND(d) > HEAP_KIND_MAX)
 			return -EUCLEAN;
 		if (D_KIND(d) != K_FREE && ((o & 0xfff) == 0 || OWNER_IDX(o) >= h->owner_max))
 			return -EUCLEAN;
@@ -439,6 +439,7 @@ static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t
 			}
 			break;
 		case K_LARGE:
+		case K_CACHED:
 			n = atomic_load_explicit(&h->aux[b], memory_order_relaxed);
 			if (c != 0 || !heap_run_ok(h, b, n)) {
 				/* aux is written before the head is committed:
@@ -447,6 +448,8 @@ static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t
 					break;
 				return -EUCLEAN;
 			}
+			if (D_KIND(d) == K_CACHED)
+				break; /* taken (footprint), not in use */
 			used += n * HEAP_BLOCK_SZ;
 			cnt++;
 			break;
@@ -530,7 +533,7 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 	unsigned kind = D_KIND(d), c = D_CLASS(d);
 	uint64_t n, head, dh;
 
-	CHECK(kind <= K_FREEING, "block %llu: unknown kind %u", (unsigned long long)b, kind);
+	CHECK(kind <= HEAP_KIND_MAX, "block %llu: unknown kind %u", (unsigned long long)b, kind);
 	if (kind == K_FREE) {
 		CHECK(D_OWNER(d) == 0 && c == 0, "block %llu: free block with owner or class",
 		      (unsigned long long)b);
@@ -545,11 +548,12 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 	switch (kind) {
 	case K_SMALL:
 	case K_LARGE:
+	case K_CACHED:
 	case K_RETIRE:
 	case K_FREEING:
 		CHECK(c < HEAP_CLASS_CNT || (c == HEAP_CLASS_LARGE && kind != K_SMALL),
 		      "block %llu: bad class %u", (unsigned long long)b, c);
-		if (kind == K_LARGE)
+		if (kind == K_LARGE || kind == K_CACHED)
 			CHECK(c == 0, "block %llu: large run with a class", (unsigned long long)b);
 		n = heap_run_blocks(h, b, d);
 		CHECK(n >= 1 && n <= h->blk_cnt - b, "block %llu: run of %llu blocks overruns the heap",
@@ -567,7 +571,7 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 				      (unsigned long long)b, (unsigned long long)(b + i));
 			}
 		}
-		if (kind != K_LARGE && c < HEAP_CLASS_CNT) {
+		if (kind != K_LARGE && kind != K_CACHED && c < HEAP_CLASS_CNT) {
 			_Atomic uint64_t *bm = heap_bmap(h, b);
 
 			for (unsigned i = 0; i < heap_class_words(c); i++) {
@@ -601,7 +605,7 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 		dh = atomic_load(&h->desc[head]);
 		if (D_KIND(dh) == K_CLAIM || D_KIND(dh) == K_RETIRE || D_KIND(dh) == K_FREEING)
 			return 0;
-		if (D_KIND(dh) != K_SMALL && D_KIND(dh) != K_LARGE) {
+		if (D_KIND(dh) != K_SMALL && D_KIND(dh) != K_LARGE && D_KIND(dh) != K_CACHED) {
 			if (atomic_load(&h->desc[b]) != d)
 				return 1;
 			CHECK(false, "block %llu: body of %llu which is no run head", (unsigned long long)b,
@@ -764,6 +768,9 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 				heap_map_clear(v.used, b);
 				st.blocks++;
 			}
+			break;
+		case K_CACHED: /* kept by a thread of the dead process */
+			st.blocks += heap_cached_release(&v, b, d);
 			break;
 		case K_BODY:
 			head = atomic_load(&v.aux[b]);

@@ -40,6 +40,19 @@ struct heap_tslot {
 
 /* Per-thread state for the heap used last. initial-exec TLS: no allocation
  * or lock on first touch, so it is usable from signal handlers. */
+/* Large runs a thread keeps after freeing them (K_CACHED, hold[] = the
+ * thread), for its next allocation of the same number of blocks: one CAS
+ * to free and one to allocate instead of one per block each way. Runs of
+ * at most LCACHE_MAX blocks, LCACHE of them per thread; an entry is only a
+ * hint, the descriptor (CAS from K_CACHED) decides. */
+#define LCACHE     4
+#define LCACHE_MAX 64
+
+struct heap_lcache {
+	uint32_t head;
+	uint32_t n; /* 0: empty */
+};
+
 struct heap_tcache {
 	uint64_t join_id;
 	uint32_t busy;        /* inside the allocation paths (see above) */
@@ -47,6 +60,8 @@ struct heap_tcache {
 	struct heap_tslot slot[HEAP_CLASS_CNT];
 	uint64_t run_pos;
 	uint32_t hint_pos[HEAP_CLASS_CNT];
+	struct heap_lcache lcache[LCACHE];
+	uint32_t lcache_next; /* the entry to evict next */
 };
 
 static __thread struct heap_tcache tcache __attribute__((tls_model("initial-exec")));
@@ -163,6 +178,9 @@ static __attribute__((noinline, cold)) void tcache_reset(struct heap_tcache *tc,
 		tc->slot[c] = (struct heap_tslot) { .cur = NONE };
 		tc->hint_pos[c] = (uint32_t)(x % h->map_words);
 	}
+	/* Runs kept for the heap used before stay K_CACHED, held by this
+	 * thread: trim and leave of that heap give them back. */
+	memset(tc->lcache, 0, sizeof(tc->lcache));
 	/* Threads start their run searches in different lanes, a bitmap
 	 * cache line (512 blocks) apart. */
 	tc->run_pos = ((x >> 17) % 16) * 512 % h->blk_cnt;
@@ -592,12 +610,95 @@ static uint64_t slot_drop(struct shmfs_heap *h, struct heap_tslot *ts)
 }
 
 /* Give up every span the calling thread holds (normal context only). */
+/* Give back the run of a cache entry (and empty it); the blocks freed. */
+static uint64_t lcache_drop(struct shmfs_heap *h, struct heap_lcache *e)
+{
+	uint64_t head = e->head, d;
+
+	if (!e->n)
+		return 0;
+	e->n = 0;
+	if (head >= h->blk_cnt)
+		return 0;
+	d = atomic_load(&h->desc[head]);
+	if (D_KIND(d) != K_CACHED || D_OWNER(d) != h->owner)
+		return 0; /* taken back by trim, or damaged: not ours to touch */
+	return heap_cached_release(h, head, d);
+}
+
+/* A cached run of n blocks for the calling thread (normal context, cache
+ * of h), as a committed large allocation; UINT64_MAX when none. */
+static uint64_t lcache_take(struct shmfs_heap *h, struct heap_tcache *tc, uint64_t n)
+{
+	for (unsigned i = 0; i < LCACHE; i++) {
+		struct heap_lcache *e = &tc->lcache[i];
+		uint64_t head = e->head, d;
+
+		if (e->n != n)
+			continue;
+		e->n = 0;
+		if (head >= h->blk_cnt)
+			continue;
+		d = atomic_load(&h->desc[head]);
+		if (D_KIND(d) != K_CACHED || D_OWNER(d) != h->owner || D_CLASS(d) != 0 ||
+		    atomic_load_explicit(&h->aux[head], memory_order_relaxed) != n)
+			continue;
+		if (!atomic_compare_exchange_strong(&h->desc[head], &d, D_MAKE(h->owner, K_LARGE, 0, D_GEN(d) + 1)))
+			continue;
+		atomic_store(&h->hold[head], 0);
+		return head;
+	}
+	return UINT64_MAX;
+}
+
+/* Free the large run at b (descriptor d, K_LARGE of the caller's owner, n
+ * blocks) into the calling thread's cache. False when it cannot (then the
+ * caller releases it); *ret the result when it decided. */
+static bool lcache_put(struct shmfs_heap *h, uint64_t b, uint64_t d, uint64_t n, int *ret)
+{
+	struct heap_tcache *tc = &tcache;
+	struct heap_lcache *e = NULL;
+	uint32_t tid;
+	bool done = false;
+
+	if (n > LCACHE_MAX || tc->busy || tc->join_id != h->join_id || D_OWNER(d) != h->owner)
+		return false;
+	/* busy: a signal handler that frees or allocates meanwhile leaves
+	 * the cache alone. */
+	busy_enter();
+	for (unsigned i = 0; i < LCACHE && !e; i++)
+		if (!tc->lcache[i].n)
+			e = &tc->lcache[i];
+	if (!e) {
+		e = &tc->lcache[tc->lcache_next++ % LCACHE];
+		lcache_drop(h, e);
+	}
+	tid = tc->tid;
+	/* Holder first, then the descriptor: trim never sees a cached run
+	 * without its holder. */
+	atomic_store(&h->hold[b], tid);
+	if (atomic_compare_exchange_strong(&h->desc[b], &d, D_MAKE(h->owner, K_CACHED, 0, D_GEN(d) + 1))) {
+		*e = (struct heap_lcache) { (uint32_t)b, (uint32_t)n };
+		*ret = 0;
+		done = true;
+	} else {
+		/* A concurrent free of the same run won: ours is the double. */
+		atomic_compare_exchange_strong(&h->hold[b], &tid, 0);
+		*ret = -EINVAL;
+		done = true;
+	}
+	busy_leave();
+	return done;
+}
+
 static uint64_t tcache_flush(struct shmfs_heap *h, struct heap_tcache *tc)
 {
 	uint64_t n = 0;
 
 	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++)
 		n += slot_drop(h, &tc->slot[c]);
+	for (unsigned i = 0; i < LCACHE; i++)
+		n += lcache_drop(h, &tc->lcache[i]);
 	return n;
 }
 
@@ -623,6 +724,15 @@ static int64_t trim(struct shmfs_heap *h, bool own)
 		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
 		uint32_t hv;
 
+		if (D_KIND(d) == K_CACHED && D_OWNER(d) == h->owner) {
+			/* Kept by a thread: by this one for a heap it used
+			 * before, or by one that exited (or none: orphaned). */
+			hv = atomic_load(&h->hold[b]);
+			if (hv && (HOLD_TID(hv) == tid ? !own : thread_alive(HOLD_TID(hv))))
+				continue;
+			n += heap_cached_release(h, b, d);
+			continue;
+		}
 		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || !heap_class_ok(D_CLASS(d)))
 			continue;
 		hv = atomic_load(&h->hold[b]);
@@ -650,6 +760,10 @@ void shmfs_heap__drop_holds(struct shmfs_heap *h)
 		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
 		uint32_t hv;
 
+		if (D_KIND(d) == K_CACHED && D_OWNER(d) == h->owner) {
+			heap_cached_release(h, b, d);
+			continue;
+		}
 		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || !heap_class_ok(D_CLASS(d)))
 			continue;
 		hv = atomic_load(&h->hold[b]);
@@ -720,6 +834,11 @@ static uint64_t large_alloc(struct shmfs_heap *h, uint64_t *pos, size_t sz, size
 	if (sz > h->blk_cnt * HEAP_BLOCK_SZ) {
 		errno = ENOMEM;
 		return 0;
+	}
+	if (own && align <= HEAP_BLOCK_SZ && n <= LCACHE_MAX) {
+		s = lcache_take(h, &tcache, n);
+		if (s != UINT64_MAX)
+			return heap_blk_off(h, s);
 	}
 	s = run_get(h, pos, n, align);
 	if (s == UINT64_MAX && trim(h, own) > 0)
@@ -900,9 +1019,13 @@ static int large_free(struct shmfs_heap *h, uint64_t b, uint64_t d)
 
 	/* A head that claims more blocks than the heap has, or a class, was
 	 * not written by the heap: leave it to check and whoever repairs. */
-	if (D_CLASS(d) != 0 || OWNER_IDX(D_OWNER(d)) >= h->owner_max ||
-	    !heap_run_ok(h, b, atomic_load_explicit(&h->aux[b], memory_order_relaxed)))
+	uint64_t n = atomic_load_explicit(&h->aux[b], memory_order_relaxed);
+	int r;
+
+	if (D_CLASS(d) != 0 || OWNER_IDX(D_OWNER(d)) >= h->owner_max || !heap_run_ok(h, b, n))
 		return -EUCLEAN;
+	if (lcache_put(h, b, d, n, &r))
+		return r;
 	if (!atomic_compare_exchange_strong(&h->desc[b], &d, dr))
 		return -EINVAL; /* a concurrent free of the same run won */
 	shmfs_heap__run_release(h, b, dr);

@@ -84,7 +84,12 @@ enum {
 	K_RETIRE = 5, /* head being freed (large) or retired when empty (span) */
 	K_FREEING = 6, /* head whose run is being released: the point of no
 			  return (a retire can no longer be rolled back) */
+	K_CACHED = 7, /* head of a free large run kept by one thread of its
+			 owner for its next allocation of that size (hold[]
+			 names the thread); not an allocation: free refuses
+			 it, stats do not count it as used */
 };
+#define HEAP_KIND_MAX K_CACHED
 
 #define D_OWNER(d) ((uint32_t)((d) & 0xffffff))
 #define D_KIND(d)  ((unsigned)(((d) >> 24) & 0xf))
@@ -224,7 +229,7 @@ static inline unsigned heap_class_words(unsigned c)
 /* Is the descriptor d of a large run (committed, or being freed)? */
 static inline bool heap_desc_large(uint64_t d)
 {
-	return D_KIND(d) == K_LARGE ||
+	return D_KIND(d) == K_LARGE || D_KIND(d) == K_CACHED ||
 	       ((D_KIND(d) == K_RETIRE || D_KIND(d) == K_FREEING) && D_CLASS(d) == HEAP_CLASS_LARGE);
 }
 
@@ -254,6 +259,19 @@ static inline bool heap_run_ok(const struct shmfs_heap *h, uint64_t head, uint64
  * (every step is a CAS from an exact value); the blocks this call freed
  * (head included), 0 when it did not free the head. */
 uint64_t shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr);
+
+/* Give back a cached large run (descriptor d, K_CACHED): it becomes a
+ * retiring large run and is released. The blocks freed, 0 when d was no
+ * longer its descriptor. */
+static inline uint64_t heap_cached_release(struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, HEAP_CLASS_LARGE, D_GEN(d));
+
+	if (!atomic_compare_exchange_strong(&h->desc[head], &d, dr))
+		return 0;
+	atomic_store(&h->hold[head], 0);
+	return shmfs_heap__run_release(h, head, dr);
+}
 
 /* Roll back or complete an abandoned retire (head in K_RETIRE): a span with
  * no live units is released, one with live units returns to K_SMALL; a

@@ -16,8 +16,14 @@
  * so every step of every operation is either done or not done. A span belongs
  * to the process (owner) that claimed it; one thread of that process at a
  * time (its holder) allocates from it, without locked instructions; any
- * thread of any process may free into it (one compare-and-swap). Metadata
- * takes about 3.5% of the memory.
+ * thread of any process may free into it (one compare-and-swap). A large
+ * run (up to 256 KiB) that a thread of its owner frees is kept by that
+ * thread, up to 4 of them, for its next allocation of the same size: one
+ * compare-and-swap each way instead of one per block. A kept run is no
+ * allocation (free refuses it, stats count it in footprint, not in used);
+ * trim, leave and reclaim give kept runs back like spans. Metadata takes
+ * about 3.5% of the memory (faulted in as it is used where the memory
+ * allows: see shmfs_heap_format()).
  *
  * Errors: functions returning int return 0 or a negative errno. Allocation
  * functions return an offset, or 0 with errno set. Nothing here logs.
@@ -99,7 +105,10 @@ struct shmfs_heap_format_opts {
 /* Lay out a new, empty heap in mem (mem_sz bytes, writable, 4096-aligned
  * recommended). Overwrites whatever mem held; do not format memory that other
  * processes are using. The heap uses at most mem_sz bytes and records that
- * size, so a later join or peek with a shorter mapping is refused.
+ * size, so a later join or peek with a shorter mapping is refused. In a
+ * shared mapping of base pages (Linux 6.11 or later tells), the metadata is
+ * zeroed by giving its pages back (MADV_REMOVE), so that it takes memory
+ * only as it is used; elsewhere it is written with zeros.
  * Errors: -EINVAL mem NULL or misaligned (not 16-byte aligned), opts->sz too
  * small, owner_max > SHMFS_HEAP_OWNER_MAX; -ENOSPC mem_sz too small for the
  * metadata plus 16 blocks. Not thread-safe with respect to users of mem. */
@@ -157,7 +166,8 @@ SHMFS_API int shmfs_heap_free(shmfs_heap_t *heap, uint64_t off);
 
 /* Give back to the heap every span of the caller's owner slot that has no
  * live allocation, including the calling thread's current spans and those
- * that threads which have exited still held (a thread keeps its current
+ * that threads which have exited still held, and the large runs those
+ * threads keep (a thread keeps its current
  * span of each class even when empty, so that malloc+free pairs stay
  * cheap; a thread that exits leaves them behind); spans of exited threads
  * that still hold allocations become available to the other threads again.

@@ -45,7 +45,8 @@ static void *worker(void *p)
 	}
 	for (uint64_t i = 0; i < c->ops; i++) {
 		uint64_t r = ht_rand(&rs);
-		uint64_t sz = 8 + ((r >> 8) & ((1ull << (3 + (r >> 40) % 11)) - 1));
+		/* 8 B to 32 KiB: small classes and large runs (kept and reused) */
+		uint64_t sz = 8 + ((r >> 8) & ((1ull << (3 + (r >> 40) % 13)) - 1));
 		uint64_t off = shmfs_heap_malloc(h, sz), old;
 		uint8_t *ptr;
 
