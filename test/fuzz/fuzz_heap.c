@@ -65,7 +65,18 @@ struct run {
 	bool corrupt;  /* metadata was written behind the heap's back */
 	bool killed;   /* a handle's owner was declared dead */
 	uint64_t dead_cnt; /* live blocks of owners declared dead */
+	uint64_t dead_off[MAX_LIVE * MAX_HANDLES]; /* their offsets (until reclaim) */
 };
+
+/* FUZZ_HEAP_DEBUG set: trace operations and results on stderr. */
+static bool debug_on(void)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("FUZZ_HEAP_DEBUG") != NULL;
+	return on;
+}
 
 #define REQUIRE(cond) do { \
 		if (!(cond)) { \
@@ -144,6 +155,8 @@ static void check_exact(struct run *r)
 
 static void got_block(struct run *r, shmfs_heap_t *h, uint64_t off, size_t sz, size_t align)
 {
+	if (debug_on())
+		fprintf(stderr, "  got %#llx (%zu B)\n", (unsigned long long)off, sz);
 	if (!off) {
 		REQUIRE(errno == ENOMEM || errno == EINVAL);
 		return;
@@ -274,6 +287,20 @@ static void op_free(struct run *r, shmfs_heap_t *h, uint64_t off)
 {
 	int i = live_find(r, off), e = shmfs_heap_free(h, off);
 
+	if (debug_on())
+		fprintf(stderr, "  free %#llx: %d (live %d)\n", (unsigned long long)off, e, i);
+	if (i < 0 && e == 0 && off && !r->corrupt) {
+		/* Not one of ours: then a block of an owner declared dead,
+		 * which anyone may free before reclaim does. */
+		uint64_t k = 0;
+
+		while (k < r->dead_cnt && r->dead_off[k] != off)
+			k++;
+		REQUIRE(k < r->dead_cnt);
+		r->dead_off[k] = r->dead_off[--r->dead_cnt];
+		return;
+	}
+
 	REQUIRE(e == 0 || e == -EINVAL || e == -EUCLEAN);
 	if (e == -EUCLEAN)
 		check_agrees(r);
@@ -288,15 +315,12 @@ static void op_free(struct run *r, shmfs_heap_t *h, uint64_t off)
 
 static void op(struct run *r, unsigned code)
 {
-	static int debug = -1;
-
-	if (debug < 0)
-		debug = getenv("FUZZ_HEAP_DEBUG") != NULL;
-	if (debug) { /* trace: each operation and what check says before it */
+	if (debug_on()) { /* trace: each operation and what check says before it */
 		char m[256] = "";
 		int ce = shmfs_heap_check(r->mem, r->mem_sz, m, sizeof(m));
 
-		fprintf(stderr, "op %u (check %d %s)\n", (code & 31) % 18, ce, m);
+		fprintf(stderr, "op %u handle %u (check %d %s) live %u\n", (code & 31) % 18,
+			handle_idx(r, handle(r, code >> 5)), ce, m, r->live_cnt);
 	}
 	shmfs_heap_t *h = handle(r, code >> 5);
 	shmfs_heap_reclaim_stats_t rs;
@@ -347,8 +371,8 @@ static void op(struct run *r, unsigned code)
 		memset(&rs, 0, sizeof(rs));
 		e = shmfs_heap_reclaim(r->mem, r->mem_sz, &rs);
 		REQUIRE(e == 0 || e == -EUCLEAN || (r->corrupt && (e == -EBADMSG || e == -ENOMSG)));
-		if (getenv("FUZZ_HEAP_DEBUG"))
-			fprintf(stderr, "  reclaim %d: owners %llu allocs %llu bytes %llu blocks %llu damaged %llu\n", e,
+		if (debug_on())
+			fprintf(stderr, "  reclaim %d (dead_cnt %llu): owners %llu allocs %llu bytes %llu blocks %llu damaged %llu\n", e, (unsigned long long)r->dead_cnt,
 				(unsigned long long)rs.owner_cnt, (unsigned long long)rs.alloc_cnt,
 				(unsigned long long)rs.bytes, (unsigned long long)rs.blocks,
 				(unsigned long long)rs.damaged);
@@ -422,8 +446,12 @@ static void op(struct run *r, unsigned code)
 			r->killed = true;
 			for (unsigned k = 0; k < r->live_cnt;)
 				if (r->live[k].hi == i) {
-					live_drop(r, k); /* reclaim frees them */
+					if (r->dead_cnt == MAX_LIVE * MAX_HANDLES)
+						r->corrupt = true; /* lost track: no exact oracle */
+					else
+						r->dead_off[r->dead_cnt] = r->live[k].off;
 					r->dead_cnt++;
+					live_drop(r, k); /* reclaim frees them */
 				} else
 					k++;
 		}
