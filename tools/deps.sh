@@ -12,6 +12,8 @@ packages=(
 	attr numactl util-linux psmisc python3
 	# the multi-NUMA-node VM test (test/vm): qemu, a Debian kernel, busybox, cpio
 	qemu-system-x86 linux-image-amd64 busybox-static cpio
+	# the heap's libFuzzer target (test/fuzz): clang and its fuzzer runtime
+	clang libclang-rt-14-dev
 )
 
 missing=()
