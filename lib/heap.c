@@ -3,10 +3,13 @@
  * check and reclaim of what dead processes held. The allocation paths are in
  * heap_alloc.c; the format is described in heap_impl.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "heap_impl.h"
@@ -81,6 +84,59 @@ static uint64_t layout_fit(struct heap_hdr *l, uint32_t owner_max, uint64_t heap
 	return n;
 }
 
+/* The kernel's PROCMAP_QUERY (Linux 6.11; defined here for older headers,
+ * the ABI is fixed): the mapping that covers an address and its page size. */
+struct heap_procmap_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define HEAP_PROCMAP_QUERY _IOWR('f', 17, struct heap_procmap_query)
+#define HEAP_PROCMAP_SHARED 0x08
+
+/* Is [p, p+n) inside one shared mapping of base pages (pg bytes)? Only
+ * then does MADV_REMOVE zero exactly the whole pages it is given: on huge
+ * pages a kernel may leave a partly covered page as it was. Unknown (older
+ * kernel) means no. */
+static bool base_page_shared(const void *p, size_t n, long pg)
+{
+	struct heap_procmap_query q = { .size = sizeof(q), .query_addr = (uintptr_t)p };
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return false;
+	r = ioctl(fd, HEAP_PROCMAP_QUERY, &q);
+	close(fd);
+	return r == 0 && q.vma_page_size == (uint64_t)pg && (q.vma_flags & HEAP_PROCMAP_SHARED) &&
+	       q.vma_start <= (uintptr_t)p && q.vma_end >= (uintptr_t)p + n;
+}
+
+/* Zero n bytes at p without making them resident where the memory allows:
+ * the metadata of a 1 GiB heap is 37 MB, nearly all of it zero until used.
+ * In a shared mapping of base pages, MADV_REMOVE frees the backing of the
+ * whole pages inside (shared memory, tmpfs, files that can punch holes),
+ * which then read as zero and take memory only when touched. Elsewhere (or
+ * when it fails) memset does the work. */
+static void zero_lazily(uint8_t *p, size_t n)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a, e;
+
+	if (pg <= 0 || n < 64 * (size_t)pg || !base_page_shared(p, n, pg)) {
+		memset(p, 0, n);
+		return;
+	}
+	a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+	if (madvise((void *)a, e - a, MADV_REMOVE) < 0) {
+		memset(p, 0, n);
+		return;
+	}
+	memset(p, 0, a - (uintptr_t)p);
+	memset((void *)e, 0, (uintptr_t)p + n - e);
+}
+
 SHMFS_API int shmfs_heap_format(void *mem, size_t mem_sz, const struct shmfs_heap_format_opts *opts)
 {
 	struct heap_hdr hdr = { 0 };
@@ -112,7 +168,7 @@ SHMFS_API int shmfs_heap_format(void *mem, size_t mem_sz, const struct shmfs_hea
 	hdr.checksum = hdr_checksum(&hdr);
 
 	/* Magic last, so a crash during format leaves memory that is refused. */
-	memset(mem, 0, hdr.data_off);
+	zero_lazily(mem, hdr.data_off);
 	used = (_Atomic uint64_t *)((uint8_t *)mem + hdr.used_off);
 	if (n % 64)
 		used[n / 64] = ~0ull << (n % 64); /* bits past the end are never free */
@@ -257,29 +313,32 @@ out:
 
 unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
-	const struct heap_class *cl = &shmfs_heap__classes[D_CLASS(d)];
+	const struct heap_class *cl;
 	_Atomic uint64_t *bm = heap_bmap(h, head);
 	unsigned n = 0;
 
+	if (!heap_class_ok(D_CLASS(d)))
+		return 0;
+	cl = &shmfs_heap__classes[D_CLASS(d)];
 	for (unsigned i = 0; i < heap_class_words(D_CLASS(d)); i++) {
 		uint64_t r = atomic_load(&bm[HEAP_FREED + i]), w = atomic_load(&bm[i]);
 
 		if (W_TAG(w) == D_TAG(d))
-			n += __builtin_popcountll(w & ~r & heap_unit_mask(cl->units, i));
+			n += heap_popcount(w & ~r & heap_unit_mask(cl->units, i));
 	}
 	return n;
 }
 
-bool shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
+uint64_t shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
 {
-	uint64_t n = heap_run_blocks(h, head, dr);
+	uint64_t n = heap_run_blocks(h, head, dr), freed = 1;
 	uint64_t free_d = D_MAKE(0, K_FREE, 0, D_GEN(dr) + 1);
 	uint64_t df = D_MAKE(D_OWNER(dr), K_FREEING, D_CLASS(dr), D_GEN(dr));
 
 	/* Decide first, on the head: once it is K_FREEING nobody can roll
 	 * the retire back, so freeing the bodies below is never undone. */
 	if (D_KIND(dr) == K_RETIRE && !atomic_compare_exchange_strong(&h->desc[head], &dr, df) && dr != df)
-		return false;
+		return 0;
 	dr = df;
 
 	if (n == 0 || n > h->blk_cnt - head)
@@ -290,16 +349,23 @@ bool shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr)
 
 		if (D_KIND(db) != K_BODY || atomic_load_explicit(&h->aux[b], memory_order_relaxed) != head)
 			continue;
-		if (atomic_compare_exchange_strong(&h->desc[b], &db, D_MAKE(0, K_FREE, 0, D_GEN(db) + 1)))
+		if (atomic_compare_exchange_strong(&h->desc[b], &db, D_MAKE(0, K_FREE, 0, D_GEN(db) + 1))) {
 			heap_map_clear(h->used, b);
+			/* Counted by whoever freed it: two releases of one run
+			 * may share its bodies. */
+			atomic_fetch_sub_explicit(&h->mut->footprint, 1, memory_order_relaxed);
+			freed++;
+		}
 	}
 	if (D_CLASS(dr) < HEAP_CLASS_CNT)
 		heap_map_clear(h->hint + D_CLASS(dr) * h->map_words, head);
 	if (!atomic_compare_exchange_strong(&h->desc[head], &dr, free_d))
-		return false;
+		return 0;
 	heap_map_clear(h->used, head);
-	atomic_fetch_sub_explicit(&h->mut->footprint, n, memory_order_relaxed);
-	return true;
+	/* What was freed, not what the head says: a run length that does
+	 * not match its bodies (garbage) must not skew the counts. */
+	atomic_fetch_sub_explicit(&h->mut->footprint, 1, memory_order_relaxed);
+	return freed;
 }
 
 void shmfs_heap__retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr)
@@ -312,28 +378,79 @@ void shmfs_heap__retire_resolve(struct shmfs_heap *h, uint64_t head, uint64_t dr
 				       D_MAKE(D_OWNER(dr), K_SMALL, D_CLASS(dr), D_GEN(dr)));
 }
 
-static void count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t *ret_cnt,
-			 uint64_t *ret_blocks)
+/* Do the bitmap words of span head (descriptor d, valid class) carry its
+ * tag and no unit past the span? (A span is committed after its words are
+ * written, so a committed span always does.) */
+static bool span_words_ok(const struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	const struct heap_class *cl = &shmfs_heap__classes[D_CLASS(d)];
+	_Atomic uint64_t *bm = heap_bmap(h, head);
+
+	for (unsigned i = 0; i < heap_class_words(D_CLASS(d)); i++) {
+		uint64_t past = HEAP_UNIT_MASK & ~heap_unit_mask(cl->units, i);
+		uint64_t w = atomic_load(&bm[i]), r = atomic_load(&bm[HEAP_FREED + i]);
+
+		if (W_TAG(w) != D_TAG(d) || (w & past) || (r & past))
+			return false;
+	}
+	return true;
+}
+
+/* Count what the descriptors say is live. -EUCLEAN on what no heap writes
+ * (unknown kind, class out of range, owner past the table, a large run
+ * longer than the heap, a body pointing forward, span bitmaps with a stale
+ * tag or units past the span): its count would be garbage, and a wrong
+ * total is worse than none. Each is re-read before it is reported, since a
+ * block recycled under us may look odd for a moment. States of operations
+ * in flight are all legal here. */
+static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t *ret_cnt,
+			uint64_t *ret_blocks)
 {
 	uint64_t used = 0, cnt = 0, blocks = 0;
 
 	for (uint64_t b = 0; b < h->blk_cnt; b++) {
-		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_acquire);
-		unsigned live;
+		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_acquire), n;
+		unsigned live, c = D_CLASS(d);
+		uint32_t o = D_OWNER(d);
 
+		if (D_KIND(d) > HEAP_KIND_MAX)
+			return -EUCLEAN;
+		if (D_KIND(d) != K_FREE && ((o & 0xfff) == 0 || OWNER_IDX(o) >= h->owner_max))
+			return -EUCLEAN;
+		if (D_KIND(d) == K_BODY && atomic_load_explicit(&h->aux[b], memory_order_relaxed) >= b &&
+		    atomic_load(&h->desc[b]) == d)
+			return -EUCLEAN;
 		if (D_KIND(d) != K_FREE)
 			blocks++;
 		switch (D_KIND(d)) {
 		case K_SMALL:
 		case K_RETIRE:
-			if (D_CLASS(d) >= HEAP_CLASS_CNT)
-				break;
-			live = shmfs_heap__span_live(h, b, d);
-			used += (uint64_t)live * shmfs_heap__classes[D_CLASS(d)].unit;
-			cnt += live;
+		case K_FREEING:
+			if (heap_class_ok(c)) {
+				if (D_KIND(d) == K_FREEING)
+					break; /* its units are gone */
+				if (!span_words_ok(h, b, d) && atomic_load(&h->desc[b]) == d)
+					return -EUCLEAN;
+				live = shmfs_heap__span_live(h, b, d);
+				used += (uint64_t)live * shmfs_heap__classes[c].unit;
+				cnt += live;
+			} else if (c != HEAP_CLASS_LARGE || D_KIND(d) == K_SMALL) {
+				return -EUCLEAN;
+			}
 			break;
 		case K_LARGE:
-			used += (uint64_t)atomic_load_explicit(&h->aux[b], memory_order_relaxed) * HEAP_BLOCK_SZ;
+		case K_CACHED:
+			n = atomic_load_explicit(&h->aux[b], memory_order_relaxed);
+			if (c != 0 || !heap_run_ok(h, b, n)) {
+				/* aux is written before the head is committed:
+				 * a change since d means a recycled block. */
+				if (atomic_load(&h->desc[b]) != d)
+					break;
+				return -EUCLEAN;
+			}
+			if (D_KIND(d) == K_CACHED)
+				break; /* taken (footprint), not in use */
+			used += n * HEAP_BLOCK_SZ;
 			cnt++;
 			break;
 		}
@@ -341,15 +458,23 @@ static void count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_
 	*ret_used = used;
 	*ret_cnt = cnt;
 	*ret_blocks = blocks;
+	return 0;
 }
 
-static void view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
+static int view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
 {
 	uint64_t blocks;
+	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->size = h->blk_cnt * HEAP_BLOCK_SZ;
-	count_blocks(h, &st->used, &st->alloc_cnt, &blocks);
+	r = count_blocks(h, &st->used, &st->alloc_cnt, &blocks);
+	if (r < 0) {
+		memset(st, 0, sizeof(*st));
+		return r;
+	}
+	if (st->used > st->size) /* only under concurrent recycling */
+		st->used = st->size;
 	st->free = st->size - st->used;
 	st->footprint = blocks * HEAP_BLOCK_SZ;
 	st->hwm = atomic_load_explicit(&h->mut->hwm, memory_order_relaxed);
@@ -360,14 +485,14 @@ static void view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
 	for (uint32_t i = 0; i < h->owner_max; i++)
 		if (S_STATE(atomic_load_explicit(&h->owners[i].word, memory_order_relaxed)) != S_FREE)
 			st->owner_cnt++;
+	return 0;
 }
 
 SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats)
 {
 	if (!heap || !ret_stats)
 		return -EINVAL;
-	view_stats(heap, ret_stats);
-	return 0;
+	return view_stats(heap, ret_stats);
 }
 
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats)
@@ -380,8 +505,7 @@ SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
-	view_stats(&v, ret_stats);
-	return 0;
+	return view_stats(&v, ret_stats);
 }
 
 #define CHECK(cond, ...) do { \
@@ -409,7 +533,7 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 	unsigned kind = D_KIND(d), c = D_CLASS(d);
 	uint64_t n, head, dh;
 
-	CHECK(kind <= K_FREEING, "block %llu: unknown kind %u", (unsigned long long)b, kind);
+	CHECK(kind <= HEAP_KIND_MAX, "block %llu: unknown kind %u", (unsigned long long)b, kind);
 	if (kind == K_FREE) {
 		CHECK(D_OWNER(d) == 0 && c == 0, "block %llu: free block with owner or class",
 		      (unsigned long long)b);
@@ -424,17 +548,19 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 	switch (kind) {
 	case K_SMALL:
 	case K_LARGE:
+	case K_CACHED:
 	case K_RETIRE:
 	case K_FREEING:
 		CHECK(c < HEAP_CLASS_CNT || (c == HEAP_CLASS_LARGE && kind != K_SMALL),
 		      "block %llu: bad class %u", (unsigned long long)b, c);
-		if (kind == K_LARGE)
+		if (kind == K_LARGE || kind == K_CACHED)
 			CHECK(c == 0, "block %llu: large run with a class", (unsigned long long)b);
 		n = heap_run_blocks(h, b, d);
 		CHECK(n >= 1 && n <= h->blk_cnt - b, "block %llu: run of %llu blocks overruns the heap",
 		      (unsigned long long)b, (unsigned long long)n);
-		if (kind == K_RETIRE || kind == K_FREEING)
+		if (kind == K_FREEING)
 			return 0; /* bodies may be half released */
+		/* A retiring run is whole until its head is K_FREEING. */
 		for (uint64_t i = 1; i < n; i++) {
 			uint64_t db = atomic_load(&h->desc[b + i]);
 
@@ -445,7 +571,7 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 				      (unsigned long long)b, (unsigned long long)(b + i));
 			}
 		}
-		if (kind == K_SMALL) {
+		if (kind != K_LARGE && kind != K_CACHED && c < HEAP_CLASS_CNT) {
 			_Atomic uint64_t *bm = heap_bmap(h, b);
 
 			for (unsigned i = 0; i < heap_class_words(c); i++) {
@@ -479,7 +605,7 @@ static int check_block(const struct shmfs_heap *h, uint64_t b, char *msg, size_t
 		dh = atomic_load(&h->desc[head]);
 		if (D_KIND(dh) == K_CLAIM || D_KIND(dh) == K_RETIRE || D_KIND(dh) == K_FREEING)
 			return 0;
-		if (D_KIND(dh) != K_SMALL && D_KIND(dh) != K_LARGE) {
+		if (D_KIND(dh) != K_SMALL && D_KIND(dh) != K_LARGE && D_KIND(dh) != K_CACHED) {
 			if (atomic_load(&h->desc[b]) != d)
 				return 1;
 			CHECK(false, "block %llu: body of %llu which is no run head", (unsigned long long)b,
@@ -526,6 +652,8 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 
 	switch (D_KIND(d)) {
 	case K_SMALL:
+		if (!heap_class_ok(c))
+			return; /* check_block refused it before */
 		live = shmfs_heap__span_live(h, b, d);
 		bytes = live * shmfs_heap__classes[c].unit;
 		dr = D_MAKE(D_OWNER(d), K_RETIRE, c, D_GEN(d));
@@ -537,7 +665,7 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 		break;
 	case K_RETIRE:
 		/* A span stays its owner's until released: count what is left. */
-		if (c < HEAP_CLASS_CNT) {
+		if (heap_class_ok(c)) {
 			live = shmfs_heap__span_live(h, b, d);
 			bytes = live * shmfs_heap__classes[c].unit;
 		}
@@ -546,10 +674,10 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 	default:
 		return;
 	}
-	n = heap_run_blocks(h, b, d);
 	if (dr != d && !atomic_compare_exchange_strong(&h->desc[b], &d, dr))
 		return;
-	if (shmfs_heap__run_release(h, b, dr)) {
+	n = shmfs_heap__run_release(h, b, dr);
+	if (n) {
 		st->alloc_cnt += live;
 		st->bytes += bytes;
 		st->blocks += n;
@@ -560,16 +688,20 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 {
 	shmfs_heap_reclaim_stats_t st = { 0 };
 	struct shmfs_heap v;
-	uint32_t *dead;
+	uint32_t *dead, *keep;
 	bool any = false;
 	int r;
 
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
-	dead = calloc(v.owner_max, sizeof(*dead));
+	/* dead[i]: the owner id of slot i when it is dead; keep[i]: it still
+	 * owns a damaged block, so the slot stays (a released slot would
+	 * leave that block with an owner nobody can reclaim). */
+	dead = calloc(2 * (size_t)v.owner_max, sizeof(*dead));
 	if (!dead)
 		return -ENOMEM;
+	keep = dead + v.owner_max;
 
 	for (uint32_t i = 0; i < v.owner_max; i++) {
 		struct heap_owner *o = &v.owners[i];
@@ -591,19 +723,44 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	for (uint64_t b = 0; any && b < v.blk_cnt; b++) {
 		uint64_t d = atomic_load(&v.desc[b]);
 		uint32_t o = D_OWNER(d);
+		bool mine = o && OWNER_IDX(o) < v.owner_max && dead[OWNER_IDX(o)] == o;
 		uint64_t head, dh;
 
+		if (D_KIND(d) == K_FREE)
+			continue;
+		if (!mine && D_KIND(d) != K_FREEING && D_KIND(d) != K_RETIRE) {
+			/* Not ours to free; but a block of no registered owner
+			 * is one nobody can free: say so in the count. */
+			if (!owner_valid(&v, o) && check_block(&v, b, NULL, 0) < 0)
+				st.damaged++;
+			continue;
+		}
+		/* Act only on what check accepts: a block damaged by someone
+		 * writing garbage is skipped (and counted), never trusted to
+		 * index, count or free. 1: it changed under us, someone else
+		 * is working on it. */
+		r = check_block(&v, b, NULL, 0);
+		if (r < 0) {
+			st.damaged++;
+			if (mine)
+				keep[OWNER_IDX(o)] = 1;
+		}
+		if (r)
+			continue;
+		d = atomic_load(&v.desc[b]);
+		if (D_OWNER(d) != o)
+			continue;
 		if (D_KIND(d) == K_FREEING) {
 			/* A release someone was killed in (or is doing): finish it. */
 			shmfs_heap__run_release(&v, b, d);
 			continue;
 		}
-		if (D_KIND(d) == K_RETIRE && !(o && OWNER_IDX(o) < v.owner_max && dead[OWNER_IDX(o)] == o)) {
+		if (D_KIND(d) == K_RETIRE && !mine) {
 			/* A live owner's block left half freed by a dead freer. */
 			shmfs_heap__retire_resolve(&v, b, d);
 			continue;
 		}
-		if (!o || OWNER_IDX(o) >= v.owner_max || dead[OWNER_IDX(o)] != o)
+		if (!mine)
 			continue;
 		switch (D_KIND(d)) {
 		case K_CLAIM:
@@ -611,6 +768,9 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 				heap_map_clear(v.used, b);
 				st.blocks++;
 			}
+			break;
+		case K_CACHED: /* kept by a thread of the dead process */
+			st.blocks += heap_cached_release(&v, b, d);
 			break;
 		case K_BODY:
 			head = atomic_load(&v.aux[b]);
@@ -638,7 +798,7 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	for (uint32_t i = 0; i < v.owner_max; i++) {
 		uint64_t w;
 
-		if (!dead[i])
+		if (!dead[i] || keep[i])
 			continue;
 		w = atomic_load(&v.owners[i].word);
 		if (S_STATE(w) == S_DEAD && S_GEN(w) == OWNER_GEN(dead[i])) {
@@ -650,5 +810,5 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	free(dead);
 	if (ret_stats)
 		*ret_stats = st;
-	return 0;
+	return st.damaged ? -EUCLEAN : 0;
 }

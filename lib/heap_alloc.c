@@ -40,6 +40,19 @@ struct heap_tslot {
 
 /* Per-thread state for the heap used last. initial-exec TLS: no allocation
  * or lock on first touch, so it is usable from signal handlers. */
+/* Large runs a thread keeps after freeing them (K_CACHED, hold[] = the
+ * thread), for its next allocation of the same number of blocks: one CAS
+ * to free and one to allocate instead of one per block each way. Runs of
+ * at most LCACHE_MAX blocks, LCACHE of them per thread; an entry is only a
+ * hint, the descriptor (CAS from K_CACHED) decides. */
+#define LCACHE     4
+#define LCACHE_MAX 64
+
+struct heap_lcache {
+	uint32_t head;
+	uint32_t n; /* 0: empty */
+};
+
 struct heap_tcache {
 	uint64_t join_id;
 	uint32_t busy;        /* inside the allocation paths (see above) */
@@ -47,6 +60,8 @@ struct heap_tcache {
 	struct heap_tslot slot[HEAP_CLASS_CNT];
 	uint64_t run_pos;
 	uint32_t hint_pos[HEAP_CLASS_CNT];
+	struct heap_lcache lcache[LCACHE];
+	uint32_t lcache_next; /* the entry to evict next */
 };
 
 static __thread struct heap_tcache tcache __attribute__((tls_model("initial-exec")));
@@ -90,17 +105,19 @@ void shmfs_heap__test_busy(int on)
 
 /* What the free path needs of a class, in one table line: the reciprocal
  * of the unit size (rel / unit == (rel * recip) >> 32 exactly for every
- * offset inside a span, rel < 2^16, unit <= 2^13: no division) and the
- * unit size. */
+ * offset inside a span, rel < 2^16, unit <= 2^13: no division), the unit
+ * size and the units of a span (the bound of a unit index: bits past it in
+ * a bitmap word can only be garbage written by someone else). */
 static const struct {
 	uint32_t recip;
-	uint32_t unit;
+	uint16_t unit;
+	uint16_t units;
 } class_free[HEAP_CLASS_CNT] = {
-#define R(u) { (uint32_t)((1ull << 32) / (u)) + 1, u }
-	R(16), R(32), R(48), R(64), R(80), R(96), R(112), R(128),
-	R(160), R(192), R(224), R(256), R(320), R(384), R(448), R(512),
-	R(640), R(768), R(896), R(1024), R(1280), R(1536), R(1792), R(2048),
-	R(2560), R(3072), R(3584), R(4096), R(5120), R(6144), R(7168), R(8192),
+#define R(u, n) { (uint32_t)((1ull << 32) / (u)) + 1, u, n }
+	R(16, 256), R(32, 128), R(48, 85), R(64, 64), R(80, 51), R(96, 42), R(112, 36), R(128, 32),
+	R(160, 25), R(192, 21), R(224, 18), R(256, 16), R(320, 12), R(384, 10), R(448, 9), R(512, 8),
+	R(640, 12), R(768, 10), R(896, 9), R(1024, 8), R(1280, 9), R(1536, 8), R(1792, 9), R(2048, 8),
+	R(2560, 8), R(3072, 8), R(3584, 8), R(4096, 8), R(5120, 8), R(6144, 8), R(7168, 8), R(8192, 8),
 #undef R
 };
 
@@ -161,6 +178,9 @@ static __attribute__((noinline, cold)) void tcache_reset(struct heap_tcache *tc,
 		tc->slot[c] = (struct heap_tslot) { .cur = NONE };
 		tc->hint_pos[c] = (uint32_t)(x % h->map_words);
 	}
+	/* Runs kept for the heap used before stay K_CACHED, held by this
+	 * thread: trim and leave of that heap give them back. */
+	memset(tc->lcache, 0, sizeof(tc->lcache));
 	/* Threads start their run searches in different lanes, a bitmap
 	 * cache line (512 blocks) apart. */
 	tc->run_pos = ((x >> 17) % 16) * 512 % h->blk_cnt;
@@ -385,16 +405,45 @@ static void span_collect(struct shmfs_heap *h, uint64_t head, unsigned c)
 		heap_collect_word(bm, i);
 }
 
+/* Can the bitmaps of span head (descriptor d, a valid class) be allocated
+ * from? Every `alloc` word in use carries the span's tag, and no word marks
+ * units past the span: anything else was written by someone else, and the
+ * fast path would hand out units it cannot free. Checked once per claim
+ * (at most 16 loads), so that the fast paths need no check. */
+static bool span_sane(const struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	_Atomic uint64_t *bm = heap_bmap(h, head);
+	unsigned c = D_CLASS(d);
+
+	for (unsigned i = 0; i < class_bits[c].words; i++) {
+		uint64_t a = atomic_load_explicit(&bm[i], memory_order_relaxed);
+		uint64_t r = atomic_load_explicit(&bm[HEAP_FREED + i], memory_order_relaxed);
+		uint64_t past = HEAP_UNIT_MASK & ~class_bits[c].mask[i];
+
+		if (W_TAG(a) != D_TAG(d) || (a & past) || (r & past))
+			return false;
+	}
+	return true;
+}
+
 /* Claim span head (descriptor d) for holder value hv, expecting its hold
  * word to be old; the descriptor is read after the claim (the mirror of
  * span_retire). A span claimed from a holder that is gone may be in the
  * middle of a collection: finish it before allocating. */
 static bool span_claim(struct shmfs_heap *h, uint64_t head, uint64_t d, uint32_t old, uint32_t hv)
 {
-	if (!atomic_compare_exchange_strong(&h->hold[head], &old, hv))
+	if (!heap_class_ok(D_CLASS(d)) || !atomic_compare_exchange_strong(&h->hold[head], &old, hv))
 		return false;
 	if (atomic_load(&h->desc[head]) != d) {
 		shmfs_heap__span_unhold(h, head, d);
+		return false;
+	}
+	if (!span_sane(h, head, d)) {
+		/* Damaged: never allocate from it (check reports it); let it
+		 * go without settling, and out of the hint so that searches
+		 * do not come back to it. */
+		heap_map_clear(h->hint + (uint64_t)D_CLASS(d) * h->map_words, head);
+		atomic_store(&h->hold[head], 0);
 		return false;
 	}
 	span_collect(h, head, D_CLASS(d));
@@ -409,10 +458,13 @@ static uint64_t hint_find(struct shmfs_heap *h, uint32_t *hint_pos, unsigned c, 
 			  uint64_t *ret_d)
 {
 	_Atomic uint64_t *map = h->hint + (uint64_t)c * h->map_words;
-	uint64_t start = *hint_pos < h->map_words ? *hint_pos : 0;
+	uint64_t top = atomic_load_explicit(&h->mut->top, memory_order_relaxed);
+	/* Spans exist only below the top of the blocks ever taken: the scan
+	 * costs what the heap has used, not what it could hold. */
+	uint64_t words = top < h->blk_cnt ? (top + 63) / 64 : h->map_words;
+	uint64_t start = *hint_pos < words ? *hint_pos : 0, wi = start;
 
-	for (uint64_t k = 0; k < h->map_words; k++) {
-		uint64_t wi = (start + k) % h->map_words;
+	for (uint64_t k = 0; k < words; k++, wi = wi + 1 < words ? wi + 1 : 0) {
 		uint64_t v = atomic_load_explicit(&map[wi], memory_order_relaxed);
 
 		while (v) {
@@ -512,7 +564,7 @@ static void span_retire(struct shmfs_heap *h, uint64_t head, uint64_t d)
 		return;
 	/* Mirror of span_claim and of a free: descriptor first, then the
 	 * hold word and the bitmaps. */
-	if (!atomic_load(&h->hold[head]) && shmfs_heap__span_live(h, head, dr) == 0)
+	if (!atomic_load(&h->hold[head]) && shmfs_heap__span_live(h, head, dr) == 0 && span_sane(h, head, dr))
 		shmfs_heap__run_release(h, head, dr);
 	else
 		atomic_compare_exchange_strong(&h->desc[head], &dr, d);
@@ -524,7 +576,7 @@ static void span_settle(struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
 	unsigned live;
 
-	if (atomic_load(&h->hold[head]))
+	if (!heap_class_ok(D_CLASS(d)) || atomic_load(&h->hold[head]))
 		return; /* its holder collects */
 	live = shmfs_heap__span_live(h, head, d);
 	if (live == 0 && D_KIND(d) == K_SMALL)
@@ -552,16 +604,101 @@ static uint64_t slot_drop(struct shmfs_heap *h, struct heap_tslot *ts)
 		return 0;
 	d = atomic_load(&h->desc[s]);
 	shmfs_heap__span_unhold(h, s, d);
+	if (!heap_class_ok(D_CLASS(d)))
+		return 0; /* damaged under us: left as it is */
 	return D_KIND(atomic_load(&h->desc[s])) == K_FREE ? shmfs_heap__classes[D_CLASS(d)].blocks : 0;
 }
 
 /* Give up every span the calling thread holds (normal context only). */
+/* Give back the run of a cache entry (and empty it); the blocks freed. */
+static uint64_t lcache_drop(struct shmfs_heap *h, struct heap_lcache *e)
+{
+	uint64_t head = e->head, d;
+
+	if (!e->n)
+		return 0;
+	e->n = 0;
+	if (head >= h->blk_cnt)
+		return 0;
+	d = atomic_load(&h->desc[head]);
+	if (D_KIND(d) != K_CACHED || D_OWNER(d) != h->owner)
+		return 0; /* taken back by trim, or damaged: not ours to touch */
+	return heap_cached_release(h, head, d);
+}
+
+/* A cached run of n blocks for the calling thread (normal context, cache
+ * of h), as a committed large allocation; UINT64_MAX when none. */
+static uint64_t lcache_take(struct shmfs_heap *h, struct heap_tcache *tc, uint64_t n)
+{
+	for (unsigned i = 0; i < LCACHE; i++) {
+		struct heap_lcache *e = &tc->lcache[i];
+		uint64_t head = e->head, d;
+
+		if (e->n != n)
+			continue;
+		e->n = 0;
+		if (head >= h->blk_cnt)
+			continue;
+		d = atomic_load(&h->desc[head]);
+		if (D_KIND(d) != K_CACHED || D_OWNER(d) != h->owner || D_CLASS(d) != 0 ||
+		    atomic_load_explicit(&h->aux[head], memory_order_relaxed) != n)
+			continue;
+		if (!atomic_compare_exchange_strong(&h->desc[head], &d, D_MAKE(h->owner, K_LARGE, 0, D_GEN(d) + 1)))
+			continue;
+		atomic_store(&h->hold[head], 0);
+		return head;
+	}
+	return UINT64_MAX;
+}
+
+/* Free the large run at b (descriptor d, K_LARGE of the caller's owner, n
+ * blocks) into the calling thread's cache. False when it cannot (then the
+ * caller releases it); *ret the result when it decided. */
+static bool lcache_put(struct shmfs_heap *h, uint64_t b, uint64_t d, uint64_t n, int *ret)
+{
+	struct heap_tcache *tc = &tcache;
+	struct heap_lcache *e = NULL;
+	uint32_t tid;
+	bool done = false;
+
+	if (n > LCACHE_MAX || tc->busy || tc->join_id != h->join_id || D_OWNER(d) != h->owner)
+		return false;
+	/* busy: a signal handler that frees or allocates meanwhile leaves
+	 * the cache alone. */
+	busy_enter();
+	for (unsigned i = 0; i < LCACHE && !e; i++)
+		if (!tc->lcache[i].n)
+			e = &tc->lcache[i];
+	if (!e) {
+		e = &tc->lcache[tc->lcache_next++ % LCACHE];
+		lcache_drop(h, e);
+	}
+	tid = tc->tid;
+	/* Holder first, then the descriptor: trim never sees a cached run
+	 * without its holder. */
+	atomic_store(&h->hold[b], tid);
+	if (atomic_compare_exchange_strong(&h->desc[b], &d, D_MAKE(h->owner, K_CACHED, 0, D_GEN(d) + 1))) {
+		*e = (struct heap_lcache) { (uint32_t)b, (uint32_t)n };
+		*ret = 0;
+		done = true;
+	} else {
+		/* A concurrent free of the same run won: ours is the double. */
+		atomic_compare_exchange_strong(&h->hold[b], &tid, 0);
+		*ret = -EINVAL;
+		done = true;
+	}
+	busy_leave();
+	return done;
+}
+
 static uint64_t tcache_flush(struct shmfs_heap *h, struct heap_tcache *tc)
 {
 	uint64_t n = 0;
 
 	for (unsigned c = 0; c < HEAP_CLASS_CNT; c++)
 		n += slot_drop(h, &tc->slot[c]);
+	for (unsigned i = 0; i < LCACHE; i++)
+		n += lcache_drop(h, &tc->lcache[i]);
 	return n;
 }
 
@@ -587,7 +724,16 @@ static int64_t trim(struct shmfs_heap *h, bool own)
 		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
 		uint32_t hv;
 
-		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner)
+		if (D_KIND(d) == K_CACHED && D_OWNER(d) == h->owner) {
+			/* Kept by a thread: by this one for a heap it used
+			 * before, or by one that exited (or none: orphaned). */
+			hv = atomic_load(&h->hold[b]);
+			if (hv && (HOLD_TID(hv) == tid ? !own : thread_alive(HOLD_TID(hv))))
+				continue;
+			n += heap_cached_release(h, b, d);
+			continue;
+		}
+		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || !heap_class_ok(D_CLASS(d)))
 			continue;
 		hv = atomic_load(&h->hold[b]);
 		if (hv) {
@@ -614,7 +760,11 @@ void shmfs_heap__drop_holds(struct shmfs_heap *h)
 		uint64_t d = atomic_load_explicit(&h->desc[b], memory_order_relaxed);
 		uint32_t hv;
 
-		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner)
+		if (D_KIND(d) == K_CACHED && D_OWNER(d) == h->owner) {
+			heap_cached_release(h, b, d);
+			continue;
+		}
+		if (D_KIND(d) != K_SMALL || D_OWNER(d) != h->owner || !heap_class_ok(D_CLASS(d)))
 			continue;
 		hv = atomic_load(&h->hold[b]);
 		if (hv && span_claim(h, b, d, hv, hold_new(self_tid())))
@@ -684,6 +834,11 @@ static uint64_t large_alloc(struct shmfs_heap *h, uint64_t *pos, size_t sz, size
 	if (sz > h->blk_cnt * HEAP_BLOCK_SZ) {
 		errno = ENOMEM;
 		return 0;
+	}
+	if (own && align <= HEAP_BLOCK_SZ && n <= LCACHE_MAX) {
+		s = lcache_take(h, &tcache, n);
+		if (s != UINT64_MAX)
+			return heap_blk_off(h, s);
 	}
 	s = run_get(h, pos, n, align);
 	if (s == UINT64_MAX && trim(h, own) > 0)
@@ -829,11 +984,13 @@ static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h
 	uint64_t idx, bit, r, a;
 	_Atomic uint64_t *bm = heap_bmap(h, head), *fw;
 
+	/* A descriptor no heap writes: class or owner out of range. */
+	if (__builtin_expect(!heap_class_ok(c) || OWNER_IDX(D_OWNER(d)) >= h->owner_max, 0))
+		return -EUCLEAN;
 	/* Also refuses offsets that are not 16-byte aligned (units are), and
-	 * needs no bound: an index past the span's units (at most 255, so
-	 * inside the 8 words) has a bit that is never set in `alloc`. */
+	 * units past the span's (whose bits only garbage can set). */
 	idx = (rel * class_free[c].recip) >> 32;
-	if (idx * class_free[c].unit != rel)
+	if (idx * class_free[c].unit != rel || idx >= class_free[c].units)
 		return -EINVAL;
 	i = (unsigned)(idx / HEAP_UNIT_BITS);
 	bit = 1ull << (idx % HEAP_UNIT_BITS);
@@ -860,6 +1017,15 @@ static int large_free(struct shmfs_heap *h, uint64_t b, uint64_t d)
 {
 	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, HEAP_CLASS_LARGE, D_GEN(d));
 
+	/* A head that claims more blocks than the heap has, or a class, was
+	 * not written by the heap: leave it to check and whoever repairs. */
+	uint64_t n = atomic_load_explicit(&h->aux[b], memory_order_relaxed);
+	int r;
+
+	if (D_CLASS(d) != 0 || OWNER_IDX(D_OWNER(d)) >= h->owner_max || !heap_run_ok(h, b, n))
+		return -EUCLEAN;
+	if (lcache_put(h, b, d, n, &r))
+		return r;
 	if (!atomic_compare_exchange_strong(&h->desc[b], &d, dr))
 		return -EINVAL; /* a concurrent free of the same run won */
 	shmfs_heap__run_release(h, b, dr);
@@ -941,11 +1107,14 @@ SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
 	    off - h->data_off >= h->blk_cnt * HEAP_BLOCK_SZ)
 		return 0;
 	b = (off - h->data_off) >> HEAP_BLOCK_SHIFT;
-	if (!run_of(h, b, &head, &d))
+	if (!run_of(h, b, &head, &d) || OWNER_IDX(D_OWNER(d)) >= h->owner_max)
 		return 0;
-	if (D_KIND(d) == K_LARGE)
-		return head == b && off == heap_blk_off(h, b) ?
-			(size_t)atomic_load(&h->aux[b]) * HEAP_BLOCK_SZ : 0;
+	if (D_KIND(d) == K_LARGE) {
+		uint64_t n = atomic_load(&h->aux[b]);
+
+		return head == b && off == heap_blk_off(h, b) && D_CLASS(d) == 0 && heap_run_ok(h, b, n) ?
+			(size_t)n * HEAP_BLOCK_SZ : 0;
+	}
 	if ((D_KIND(d) != K_SMALL && D_KIND(d) != K_RETIRE) || D_CLASS(d) >= HEAP_CLASS_CNT)
 		return 0;
 	cl = &shmfs_heap__classes[D_CLASS(d)];

@@ -84,7 +84,12 @@ enum {
 	K_RETIRE = 5, /* head being freed (large) or retired when empty (span) */
 	K_FREEING = 6, /* head whose run is being released: the point of no
 			  return (a retire can no longer be rolled back) */
+	K_CACHED = 7, /* head of a free large run kept by one thread of its
+			 owner for its next allocation of that size (hold[]
+			 names the thread); not an allocation: free refuses
+			 it, stats do not count it as used */
 };
+#define HEAP_KIND_MAX K_CACHED
 
 #define D_OWNER(d) ((uint32_t)((d) & 0xffffff))
 #define D_KIND(d)  ((unsigned)(((d) >> 24) & 0xf))
@@ -184,6 +189,19 @@ static inline uint64_t heap_blk_off(const struct shmfs_heap *h, uint64_t blk)
 	return h->data_off + (blk << HEAP_BLOCK_SHIFT);
 }
 
+/* Bits set in the low 32 bits of v (unit bits). Without -mpopcnt,
+ * __builtin_popcountll is a call into libgcc; this is a few ALU steps on
+ * any x86-64, whatever the build assumes about the CPU. */
+static inline unsigned heap_popcount(uint64_t v)
+{
+	uint32_t x = (uint32_t)v;
+
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (x * 0x01010101u) >> 24;
+}
+
 /* Unit bits of word i of a span with `units` units. */
 static inline uint64_t heap_unit_mask(unsigned units, unsigned i)
 {
@@ -196,29 +214,64 @@ static inline uint64_t heap_unit_mask(unsigned units, unsigned i)
 	return (1ull << (units - lo)) - 1;
 }
 
+/* Every field read from the memory is untrusted: any process that maps the
+ * heap can write anything there. A class indexes tables only after this. */
+static inline bool heap_class_ok(unsigned c)
+{
+	return c < HEAP_CLASS_CNT;
+}
+
 static inline unsigned heap_class_words(unsigned c)
 {
 	return (shmfs_heap__classes[c].units + HEAP_UNIT_BITS - 1) / HEAP_UNIT_BITS;
 }
 
-/* Blocks a run headed by head spans, from its descriptor. */
+/* Is the descriptor d of a large run (committed, or being freed)? */
+static inline bool heap_desc_large(uint64_t d)
+{
+	return D_KIND(d) == K_LARGE || D_KIND(d) == K_CACHED ||
+	       ((D_KIND(d) == K_RETIRE || D_KIND(d) == K_FREEING) && D_CLASS(d) == HEAP_CLASS_LARGE);
+}
+
+/* Blocks a run headed by head spans, from its descriptor. For a large run
+ * that is the length stored in aux, unchecked: callers that walk or count
+ * the run bound it with heap_run_ok(). */
 static inline uint64_t heap_run_blocks(const struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
 	unsigned c = D_CLASS(d);
 
-	if (D_KIND(d) == K_LARGE || ((D_KIND(d) == K_RETIRE || D_KIND(d) == K_FREEING) && c == HEAP_CLASS_LARGE))
+	if (heap_desc_large(d))
 		return atomic_load_explicit(&h->aux[head], memory_order_relaxed);
-	if (c < HEAP_CLASS_CNT)
+	if (heap_class_ok(c))
 		return shmfs_heap__classes[c].blocks;
 	return 1;
+}
+
+/* Does a run of n blocks starting at head fit in the heap? */
+static inline bool heap_run_ok(const struct shmfs_heap *h, uint64_t head, uint64_t n)
+{
+	return n >= 1 && head < h->blk_cnt && n <= h->blk_cnt - head;
 }
 
 /* Free the run headed by head whose descriptor is dr (K_RETIRE, or
  * K_FREEING to finish a release someone else started): head to K_FREEING,
  * bodies freed, then the head. Safe to run from several processes at once
- * (every step is a CAS from an exact value); true when this call freed the
- * head. */
-bool shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr);
+ * (every step is a CAS from an exact value); the blocks this call freed
+ * (head included), 0 when it did not free the head. */
+uint64_t shmfs_heap__run_release(struct shmfs_heap *h, uint64_t head, uint64_t dr);
+
+/* Give back a cached large run (descriptor d, K_CACHED): it becomes a
+ * retiring large run and is released. The blocks freed, 0 when d was no
+ * longer its descriptor. */
+static inline uint64_t heap_cached_release(struct shmfs_heap *h, uint64_t head, uint64_t d)
+{
+	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, HEAP_CLASS_LARGE, D_GEN(d));
+
+	if (!atomic_compare_exchange_strong(&h->desc[head], &d, dr))
+		return 0;
+	atomic_store(&h->hold[head], 0);
+	return shmfs_heap__run_release(h, head, dr);
+}
 
 /* Roll back or complete an abandoned retire (head in K_RETIRE): a span with
  * no live units is released, one with live units returns to K_SMALL; a

@@ -121,8 +121,10 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 		shmfs_heap_stats_t s;
 
 		r = shmfs_heap_peek(info.shmem, info.sz, &s);
+		if (r == -EUCLEAN) /* counts would be garbage: show what is damaged */
+			shmfs_heap_check(info.shmem, info.sz, msg, sizeof(msg));
 		if (r < 0)
-			heap_error(h, g, r, NULL);
+			heap_error(h, g, r, msg);
 		else
 			heap_usage_show(h, g, &s);
 		break;
@@ -142,8 +144,21 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 	case HEAP_RECLAIM: {
 		shmfs_heap_reclaim_stats_t s;
 
+		memset(&s, 0, sizeof(s));
 		r = shmfs_heap_reclaim(info.shmem, info.sz, &s);
-		if (r < 0) {
+		if (r == -EUCLEAN) {
+			/* Done for everything but the damaged blocks: say what was
+			 * freed and what was skipped, with check's first finding. */
+			char first[384] = "";
+
+			shmfs_heap_check(info.shmem, info.sz, first, sizeof(first));
+			snprintf(msg, sizeof(msg), "skipped %llu damaged block%s, freed %llu allocation%s of "
+				 "%llu dead process%s%s%s", (unsigned long long)s.damaged, s.damaged == 1 ? "" : "s",
+				 (unsigned long long)s.alloc_cnt, s.alloc_cnt == 1 ? "" : "s",
+				 (unsigned long long)s.owner_cnt, s.owner_cnt == 1 ? "" : "es",
+				 first[0] ? "; " : "", first);
+			heap_error(h, g, r, msg);
+		} else if (r < 0) {
 			heap_error(h, g, r, NULL);
 		} else if (h->c->json) {
 			json_region_head(h, g);

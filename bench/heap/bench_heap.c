@@ -10,7 +10,18 @@
  * Single-process rates are in CPU time, best of interleaved rounds (the
  * machine is shared); the 2-process aggregate is wall time, with a glibc
  * control run and a per-CPU-second rate that shows contention directly.
- * Usage: bench_heap [SCALE_PERCENT [pairs|mixed]]   (build with -O2: debugoptimized) */
+ *   pairs64k  malloc+free pairs of 64 KiB (the large path)
+ *   prodcons  producer -> consumer across two processes, 64 B, every free
+ *           remote, on 64 MiB, 1 GiB and 4 GiB heaps: the printed ratio
+ *           4 GiB / 64 MiB shows whether cost grows with the heap's size
+ *   format  bytes made resident by formatting a 1 GiB heap in shared memory
+ *   pairs16 malloc+free pairs of 16, 64, 512 B (medians)
+ *   churn   10,000 live blocks, random 8 - 4096 B, replaced at random
+ * The "malloc" side is glibc, or whatever allocator is preloaded:
+ * bench/heap/anchors.sh runs it with jemalloc, mimalloc, tcmalloc too.
+ * Usage: bench_heap [SCALE_PERCENT [pairs|mixed|pairs16|churn|pairs64k|prodcons|format]]
+ * (build with -O2: debugoptimized) */
+#include <stdatomic.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -192,6 +203,11 @@ struct mixed_res {
 
 /* 10,000 slots filled, then every step frees a random slot and refills it:
  * 2 operations per step. heap NULL = glibc. */
+static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform);
+
+/* Size of a churn replacement: uniform 8 - 4096 B. */
+static int churn_sizes;
+
 static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 {
 	static void *ptrs[LIVE];
@@ -201,7 +217,7 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 	double t0, tt;
 
 	for (int i = 0; i < LIVE; i++) {
-		req[i] = mixed_size(&rs, uniform);
+		req[i] = churn_sizes ? 8 + xrand(&rs) % 4089 : mixed_size(&rs, uniform);
 		requested += req[i];
 		if (h) {
 			offs[i] = shmfs_heap_malloc(h, req[i]);
@@ -214,7 +230,7 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 	t0 = tt = cpu_thread();
 	for (uint64_t op = 0; op < ops; op += 2) {
 		unsigned i = xrand(&rs) % LIVE;
-		size_t sz = mixed_size(&rs, uniform);
+		size_t sz = churn_sizes ? 8 + xrand(&rs) % 4089 : mixed_size(&rs, uniform);
 
 		requested += sz - req[i];
 		req[i] = sz;
@@ -254,6 +270,119 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 			free(ptrs[i]);
 	}
 	return r;
+}
+
+/* Producer -> consumer: a ring of offsets in shared memory, one process
+ * allocating 64 B blocks, the other freeing them. Wall-clock rate of the
+ * median of three rounds, in blocks per second. */
+#define RING 65536
+struct ring {
+	_Alignas(64) _Atomic uint64_t head;
+	_Alignas(64) _Atomic uint64_t tail;
+	uint64_t slot[RING];
+};
+
+static double prodcons_once(size_t heap_sz, uint64_t n)
+{
+	void *m = mmap(NULL, heap_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct ring *rg = mmap(NULL, sizeof(*rg), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double t0, t1;
+	pid_t pid;
+
+	if (m == MAP_FAILED || rg == MAP_FAILED || shmfs_heap_format(m, heap_sz, NULL) < 0)
+		exit(1);
+	pid = fork();
+	if (pid == 0) { /* consumer */
+		shmfs_heap_t *h;
+
+		if (shmfs_heap_join(m, heap_sz, &h) < 0)
+			_exit(1);
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t t = atomic_load_explicit(&rg->tail, memory_order_relaxed);
+
+			while (atomic_load_explicit(&rg->head, memory_order_acquire) == t)
+				;
+			shmfs_heap_free(h, rg->slot[t % RING]);
+			atomic_store_explicit(&rg->tail, t + 1, memory_order_release);
+		}
+		shmfs_heap_leave(h);
+		_exit(0);
+	}
+	{
+		shmfs_heap_t *h;
+
+		if (shmfs_heap_join(m, heap_sz, &h) < 0)
+			exit(1);
+		t0 = now();
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t off = shmfs_heap_malloc(h, 64);
+
+			if (!off)
+				exit(1);
+			while (i - atomic_load_explicit(&rg->tail, memory_order_acquire) >= RING)
+				;
+			rg->slot[i % RING] = off;
+			atomic_store_explicit(&rg->head, i + 1, memory_order_release);
+		}
+		waitpid(pid, NULL, 0);
+		t1 = now();
+		shmfs_heap_leave(h);
+	}
+	munmap(m, heap_sz);
+	munmap(rg, sizeof(*rg));
+	return n / (t1 - t0);
+}
+
+static double median3(double a, double b, double c)
+{
+	return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+}
+
+static void prodcons(void)
+{
+	static const size_t szs[] = { 64ull << 20, 1ull << 30, 4ull << 30 };
+	uint64_t n = 5000000ull * scale / 100;
+	double r[3][3];
+
+	/* Interleaved: round k runs every heap size once. */
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 3; i++)
+			r[i][k] = prodcons_once(szs[i], n);
+	for (int i = 0; i < 3; i++)
+		printf("prodcons 64 B, 2 procs, remote frees, %4zu MiB heap: %6.1f M/s (median of 3)\n",
+		       szs[i] >> 20, median3(r[i][0], r[i][1], r[i][2]) / 1e6);
+	printf("      4 GiB / 64 MiB heap: %.2fx (goal 0.9-1.1: cost does not grow with heap size)\n",
+	       median3(r[2][0], r[2][1], r[2][2]) / median3(r[0][0], r[0][1], r[0][2]));
+}
+
+static void pairs64k(shmfs_heap_t *h)
+{
+	uint64_t n = 2000000ull * scale / 100;
+	double g[ROUNDS], s[ROUNDS], gm, sm;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		g[r] = pairs_glibc(65536, n / ROUNDS);
+		s[r] = pairs_heap(h, 65536, n / ROUNDS);
+	}
+	gm = median3(g[1], g[2], g[3]);
+	sm = median3(s[1], s[2], s[3]);
+	printf("pairs 64 KiB, 1 proc: glibc %6.2f M/s  heap %6.2f M/s  ratio %.2fx (goal >= 1.0x; median of rounds 2-4)\n",
+	       gm / 1e6, sm / 1e6, sm / gm);
+}
+
+static void format_resident(void)
+{
+	size_t sz = 1ull << 30, pages = sz / 4096, res = 0;
+	uint8_t *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	unsigned char *vec = malloc(pages);
+
+	if (m == MAP_FAILED || !vec || shmfs_heap_format(m, sz, NULL) < 0 || mincore(m, sz, vec) < 0)
+		exit(1);
+	for (size_t i = 0; i < pages; i++)
+		res += vec[i] & 1;
+	printf("format of a 1 GiB heap (shared memory): %.2f MB resident (goal <= 1 MB)\n", res * 4096 / 1e6);
+	free(vec);
+	munmap(m, sz);
 }
 
 int main(int argc, char **argv)
@@ -322,6 +451,42 @@ int main(int argc, char **argv)
 		printf("      heap bytes in use / requested: %.3f (blocks taken / requested %.3f) (goal <= 1.5)\n",
 		       s.in_use_ratio, s.footprint_ratio);
 	}
+	if (!only || !strcmp(only, "pairs16")) {
+		static const size_t psz[] = { 16, 64, 512 };
+
+		for (int i = 0; i < 3; i++) {
+			uint64_t n = 20000000ull * scale / 100;
+			double g[ROUNDS], s[ROUNDS];
+
+			for (int r = 0; r < ROUNDS; r++) {
+				g[r] = pairs_glibc(psz[i], n / ROUNDS);
+				s[r] = pairs_heap(h, psz[i], n / ROUNDS);
+			}
+			printf("pairs %4zu B, 1 proc: malloc %6.1f M/s  heap %6.1f M/s  ratio %.2fx (median of rounds 2-4)\n",
+			       psz[i], median3(g[1], g[2], g[3]) / 1e6, median3(s[1], s[2], s[3]) / 1e6,
+			       median3(s[1], s[2], s[3]) / median3(g[1], g[2], g[3]));
+		}
+	}
+	if (!only || !strcmp(only, "churn")) {
+		uint64_t ops = 10000000ull * scale / 100;
+		double rg[3], rh[3];
+
+		churn_sizes = 1;
+		for (int r = 0; r < 3; r++) {
+			rg[r] = mixed(NULL, ops, 0).total;
+			rh[r] = mixed(h, ops, 0).total;
+		}
+		churn_sizes = 0;
+		printf("churn %d live, 8-4096 B, %llu replacements: malloc %.2f s  heap %.2f s  ratio %.2fx (median of 3)\n",
+		       LIVE, (unsigned long long)ops / 2, median3(rg[0], rg[1], rg[2]), median3(rh[0], rh[1], rh[2]),
+		       median3(rg[0], rg[1], rg[2]) / median3(rh[0], rh[1], rh[2]));
+	}
+	if (!only || !strcmp(only, "pairs64k"))
+		pairs64k(h);
+	if (!only || !strcmp(only, "format"))
+		format_resident();
+	if (!only || !strcmp(only, "prodcons"))
+		prodcons();
 	shmfs_heap_leave(h);
 	munmap(mem, HEAP_SZ);
 	return 0;

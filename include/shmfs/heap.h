@@ -16,11 +16,29 @@
  * so every step of every operation is either done or not done. A span belongs
  * to the process (owner) that claimed it; one thread of that process at a
  * time (its holder) allocates from it, without locked instructions; any
- * thread of any process may free into it (one compare-and-swap). Metadata
- * takes about 3.5% of the memory.
+ * thread of any process may free into it (one compare-and-swap). A large
+ * run (up to 256 KiB) that a thread of its owner frees is kept by that
+ * thread, up to 4 of them, for its next allocation of the same size: one
+ * compare-and-swap each way instead of one per block. A kept run is no
+ * allocation (free refuses it, stats count it in footprint, not in used);
+ * trim, leave and reclaim give kept runs back like spans. Metadata takes
+ * about 3.5% of the memory (faulted in as it is used where the memory
+ * allows: see shmfs_heap_format()).
  *
  * Errors: functions returning int return 0 or a negative errno. Allocation
  * functions return an offset, or 0 with errno set. Nothing here logs.
+ *
+ * Untrusted memory: any process that can write the memory can write garbage
+ * into the heap's metadata. Every value read from it (kind, class, owner
+ * slot, run length, generation, bitmap words, header offsets) is checked
+ * before it indexes, bounds a loop or makes an address, so damage never
+ * makes a call crash, write outside the memory, or succeed on a damaged
+ * block: free gives -EUCLEAN (or -EINVAL), stats and peek -EUCLEAN,
+ * usable_size 0, check says what is wrong, reclaim skips and counts it, and
+ * allocation never takes from a damaged span (spans are checked when a
+ * thread takes one; the fast paths only bound what they index). Damage
+ * written into a span while a thread allocates from it is not seen until
+ * that thread lets the span go.
  *
  * Crashes: every allocation belongs to the owner slot (process) that made
  * it, whoever frees it. A process killed at any instruction leaves only
@@ -87,7 +105,10 @@ struct shmfs_heap_format_opts {
 /* Lay out a new, empty heap in mem (mem_sz bytes, writable, 4096-aligned
  * recommended). Overwrites whatever mem held; do not format memory that other
  * processes are using. The heap uses at most mem_sz bytes and records that
- * size, so a later join or peek with a shorter mapping is refused.
+ * size, so a later join or peek with a shorter mapping is refused. In a
+ * shared mapping of base pages (Linux 6.11 or later tells), the metadata is
+ * zeroed by giving its pages back (MADV_REMOVE), so that it takes memory
+ * only as it is used; elsewhere it is written with zeros.
  * Errors: -EINVAL mem NULL or misaligned (not 16-byte aligned), opts->sz too
  * small, owner_max > SHMFS_HEAP_OWNER_MAX; -ENOSPC mem_sz too small for the
  * metadata plus 16 blocks. Not thread-safe with respect to users of mem. */
@@ -132,15 +153,21 @@ SHMFS_API uint64_t shmfs_heap_aligned_alloc(shmfs_heap_t *heap, size_t align, si
 /* Free the allocation at off. off 0 is a no-op returning 0. Any process may
  * free any allocation. Returns -EINVAL, touching nothing, when off is not the
  * start of a live allocation: outside the heap, inside metadata, not the first
- * byte of an allocation, or already freed (double free). A free racing with
- * another free of the same offset succeeds once and fails once. Freeing an
- * allocation of a dead process after shmfs_heap_reclaim() released it is a
- * use after free the heap cannot always detect. Same safety as malloc. */
+ * byte of an allocation, or already freed (double free); -EUCLEAN, touching
+ * nothing, when the metadata of the block is damaged (see shmfs_heap_check()).
+ * A free racing with another free of the same offset succeeds once and fails
+ * once. The offset is the only name of an allocation: a double free still in
+ * flight when the offset is handed out again may free the new allocation (as
+ * if it came after that malloc), and the new owner's free is then the refused
+ * one; allocations are still freed exactly once. Freeing an allocation of a
+ * dead process after shmfs_heap_reclaim() released it is a use after free
+ * the heap cannot always detect. Same safety as malloc. */
 SHMFS_API int shmfs_heap_free(shmfs_heap_t *heap, uint64_t off);
 
 /* Give back to the heap every span of the caller's owner slot that has no
  * live allocation, including the calling thread's current spans and those
- * that threads which have exited still held (a thread keeps its current
+ * that threads which have exited still held, and the large runs those
+ * threads keep (a thread keeps its current
  * span of each class even when empty, so that malloc+free pairs stay
  * cheap; a thread that exits leaves them behind); spans of exited threads
  * that still hold allocations become available to the other threads again.
@@ -149,11 +176,14 @@ SHMFS_API int shmfs_heap_free(shmfs_heap_t *heap, uint64_t off);
  * after threads exit or when memory should go back for others. Returns the
  * blocks given back, or -EINVAL. Lock-free and async-signal-safe, but walks
  * every block descriptor (O(heap size)) and asks the kernel (tgkill with
- * signal 0) whether the threads holding spans are alive. */
+ * signal 0) whether the threads holding spans are alive: a thread counts as
+ * exited once the kernel has finished its exit, which may be a moment after
+ * pthread_join() returned. */
 SHMFS_API int64_t shmfs_heap_trim(shmfs_heap_t *heap);
 
 /* Usable bytes of the live allocation at off (its class size, or its whole
- * blocks), 0 when off is not a live allocation. Async-signal-safe. */
+ * blocks), 0 when off is not a live allocation or its metadata is damaged.
+ * Async-signal-safe. */
 SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *heap, uint64_t off);
 
 /* Translate between offsets and this process's addresses. ptr(0) is NULL and
@@ -165,13 +195,15 @@ SHMFS_API uint64_t shmfs_heap_off(const shmfs_heap_t *heap, const void *ptr);
 /* Stats of a joined heap (see shmfs_heap_stats_t). used and alloc_cnt are
  * counted from the allocation bitmaps, so they are exact whenever no
  * operation is in flight, also after crashes; under concurrent use they are a
- * momentary view. 0 or -EINVAL. Thread-safe, not async-signal-safe. */
+ * momentary view. 0, -EINVAL, or -EUCLEAN when a descriptor or span bitmap
+ * is damaged (the counts would be garbage; check says where). Thread-safe,
+ * not async-signal-safe. */
 SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats);
 
 /* Read the stats of a heap in mem (mem_sz bytes, mapped read-only is enough)
  * without joining it. 0 on success; -ENOMSG when mem does not hold a libshmfs
  * heap (no magic); -EBADMSG when the header is damaged, of another version, or
- * larger than mem_sz. Never writes to mem. Thread-safe. */
+ * larger than mem_sz; -EUCLEAN as stats. Never writes to mem. Thread-safe. */
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats);
 
 /* Full consistency check of the heap in mem without joining it (read-only):
@@ -189,14 +221,20 @@ typedef struct shmfs_heap_reclaim_stats {
 	uint64_t alloc_cnt; /* live allocations of dead owners freed */
 	uint64_t bytes;     /* bytes of those allocations (as counted in stats.used) */
 	uint64_t blocks;    /* blocks returned to the heap */
+	/* Appended after the first version. */
+	uint64_t damaged;   /* blocks skipped: damaged as check reports them */
 } shmfs_heap_reclaim_stats_t;
 
 /* Free everything owned by owners whose process is dead (exited, or a
  * different process now has the pid), complete or roll back the operations
  * they were killed in, and release their owner slots. Live processes are
  * unaffected and may keep working concurrently. Needs mem writable; does not
- * join. ret_stats may be NULL. Returns 0, or -ENOMSG / -EBADMSG as peek.
- * Thread-safe; several reclaims may run at once. */
+ * join. ret_stats may be NULL. Every block it would act on is first checked
+ * as shmfs_heap_check() checks it; a damaged one is skipped, counted in
+ * ret_stats->damaged, and its owner slot kept. Returns 0; -EUCLEAN when it
+ * skipped damaged blocks (ret_stats then says what it did do: run
+ * shmfs_heap_check() for the first damage); -ENOMSG / -EBADMSG as peek;
+ * -ENOMEM. Thread-safe; several reclaims may run at once. */
 SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats);
 
 #ifdef __cplusplus

@@ -3,11 +3,18 @@
 #ifndef SHMFS_HEAP_TEST_H
 #define SHMFS_HEAP_TEST_H
 
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <shmfs/heap.h>
 
@@ -64,6 +71,41 @@ static inline uint64_t ht_scale(uint64_t n)
 		pct = 10;
 #endif
 	return n * pct / 100 ? n * pct / 100 : 1;
+}
+
+/* Run fn(arg) in a thread to its end, and return only once the kernel has
+ * let go of the thread, so that trim's liveness probe (tgkill with signal 0)
+ * finds it gone. pthread_join() returns when the kernel clears the thread's
+ * tid word, which is early in its exit: the task stays visible to tgkill
+ * until the exit completes, a moment later, or much later on a loaded
+ * machine. Waiting for that condition, not for a time, keeps the tests free
+ * of timing. Returns what fn returned. */
+struct ht_thread {
+	void *(*fn)(void *);
+	void *arg;
+	_Atomic pid_t tid;
+};
+
+static inline void *ht_thread_main(void *p)
+{
+	struct ht_thread *t = p;
+
+	t->tid = (pid_t)syscall(SYS_gettid);
+	return t->fn(t->arg);
+}
+
+static inline void *ht_thread_run(void *(*fn)(void *), void *arg)
+{
+	struct ht_thread t = { fn, arg, 0 };
+	pthread_t th;
+	void *ret = NULL;
+
+	if (pthread_create(&th, NULL, ht_thread_main, &t) != 0)
+		abort();
+	pthread_join(th, &ret);
+	while (syscall(SYS_tgkill, getpid(), t.tid, 0) == 0 || errno != ESRCH)
+		sched_yield();
+	return ret;
 }
 
 #endif

@@ -6,6 +6,9 @@
  *                                 holding them (the owner is then dead)
  *   heaptool stats PATH           print "size used free alloc_count" as
  *                                 shmfs_heap_peek() sees them
+ *   heaptool damage PATH          write size class 47 (of 32) into the
+ *                                 first span's descriptor, as a process
+ *                                 writing garbage into the region would
  * Prints OK (or the stats) on success, "ERR what errno-text" otherwise. */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +17,8 @@
 
 #include <shmfs/heap.h>
 #include <shmfs/shmfs.h>
+
+#include "heap_impl.h" /* the on-memory format, to damage it */
 
 /* Static, so a process that exits holding its blocks (on purpose: the test
  * wants live allocations left behind) is not reported as a leak by LSan. */
@@ -27,7 +32,7 @@ int main(int argc, char **argv)
 	int r = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: heaptool format|alloc|stats PATH [CNT SZ]\n");
+		fprintf(stderr, "usage: heaptool format|alloc|stats|damage PATH [CNT SZ]\n");
 		return 2;
 	}
 	j = shmfs_join_opts(argv[2], SHMFS_JOIN_RDWR, NULL, &info);
@@ -42,6 +47,17 @@ int main(int argc, char **argv)
 		for (long i = 0; r == 0 && i < atol(argv[3]); i++)
 			if (!shmfs_heap_malloc(heap, (size_t)atol(argv[4])))
 				r = -errno;
+	} else if (!strcmp(argv[1], "damage")) {
+		const struct heap_hdr *hdr = info.shmem;
+		uint64_t *desc = (uint64_t *)((uint8_t *)info.shmem + hdr->desc_off);
+
+		r = -ENOENT;
+		for (uint64_t b = 0; b < hdr->blk_cnt; b++)
+			if (D_KIND(desc[b]) == K_SMALL) {
+				desc[b] = D_MAKE(D_OWNER(desc[b]), K_SMALL, 47, D_GEN(desc[b]));
+				r = 0;
+				break;
+			}
 	} else if (!strcmp(argv[1], "stats")) {
 		r = shmfs_heap_peek(info.shmem, info.sz, &st);
 		if (r == 0) {

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -539,10 +541,8 @@ static void trim_gives_back_the_empty_spans_an_exited_thread_kept(void **state)
 {
 	struct fix *f = *state;
 	shmfs_heap_stats_t st;
-	pthread_t t;
 
-	assert_int_equal(pthread_create(&t, NULL, pairs_then_exit, f->h), 0);
-	pthread_join(t, NULL);
+	ht_thread_run(pairs_then_exit, f->h); /* to its end, as tgkill sees it */
 	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
 	assert_int_equal(st.used, 0);
 	assert_true(st.footprint > 0); /* the thread's current spans */
@@ -705,12 +705,8 @@ static void trim_takes_over_a_live_span_an_exited_thread_held(void **state)
 	struct fix *f = *state;
 	shmfs_heap_stats_t st;
 	uint64_t off, again;
-	pthread_t t;
-	void *ret;
 
-	assert_int_equal(pthread_create(&t, NULL, alloc_then_exit, f->h), 0);
-	pthread_join(t, &ret);
-	off = (uintptr_t)ret;
+	off = (uintptr_t)ht_thread_run(alloc_then_exit, f->h); /* to its end, as tgkill sees it */
 	assert_true(off);
 	assert_int_not_equal(hold_of(f, span_of(f, off)), 0);
 	assert_int_equal(shmfs_heap_trim(f->h), 0); /* not empty: kept, but no longer held */
@@ -827,6 +823,135 @@ static void check_reports_freed_units_that_were_never_allocated(void **state)
 	assert_empty(f);
 }
 
+/* A large run the owner's thread frees is kept (still taken, not in use)
+ * for that thread's next allocation of its size: the same blocks come back.
+ * It is no allocation: freeing it again is refused, usable_size is 0. */
+static void a_freed_large_run_is_kept_for_the_next_of_its_size(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_stats_t st;
+	uint64_t a = shmfs_heap_malloc(f->h, 65536), b;
+
+	assert_true(a);
+	assert_int_equal(shmfs_heap_free(f->h, a), 0);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.used, 0);
+	assert_int_equal(st.alloc_cnt, 0);
+	assert_int_equal(st.footprint, 65536);
+	assert_int_equal(shmfs_heap_free(f->h, a), -EINVAL);
+	assert_int_equal(shmfs_heap_usable_size(f->h, a), 0);
+	assert_consistent(f);
+	b = shmfs_heap_malloc(f->h, 65536);
+	assert_int_equal(b, a);
+	assert_int_equal(shmfs_heap_usable_size(f->h, b), 65536);
+	assert_int_equal(shmfs_heap_free(f->h, b), 0);
+	assert_int_equal(shmfs_heap_trim(f->h), 16); /* given back */
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.footprint, 0);
+	assert_empty(f);
+}
+
+static void *large_pair_then_exit(void *h)
+{
+	shmfs_heap_free(h, shmfs_heap_malloc(h, 100000));
+	return NULL;
+}
+
+static void trim_gives_back_the_large_runs_an_exited_thread_kept(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_stats_t st;
+
+	ht_thread_run(large_pair_then_exit, f->h);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.footprint, 25 * 4096);
+	assert_int_equal(shmfs_heap_trim(f->h), 25);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.footprint, 0);
+	assert_empty(f);
+}
+
+static void reclaim_and_leave_give_back_the_large_runs_kept(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_reclaim_stats_t rs;
+	shmfs_heap_stats_t st;
+	shmfs_heap_t *h2;
+	pid_t pid;
+	int ws;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmfs_heap_t *h;
+
+		if (shmfs_heap_join(f->mem, f->sz, &h) < 0 ||
+		    shmfs_heap_free(h, shmfs_heap_malloc(h, 3 * 4096)) < 0)
+			_exit(1);
+		_exit(0); /* killed holding a kept run */
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_int_equal(ws, 0);
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &rs), 0);
+	assert_int_equal(rs.owner_cnt, 1);
+	assert_int_equal(rs.alloc_cnt, 0);
+	assert_int_equal(rs.blocks, 3);
+	assert_int_equal(shmfs_heap_join(f->mem, f->sz, &h2), 0);
+	assert_int_equal(shmfs_heap_free(h2, shmfs_heap_malloc(h2, 5 * 4096)), 0);
+	assert_int_equal(shmfs_heap_leave(h2), 0);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.footprint, 0);
+	assert_int_equal(st.owner_cnt, 1);
+	assert_empty(f);
+}
+
+/* Formatting shared memory leaves the metadata to be faulted in as it is
+ * used: at most 1 MiB of it resident, whatever the heap size, and it reads
+ * as a fresh heap. (Needs a kernel that tells the page size of a mapping,
+ * Linux 6.11; before, format zeroes it all.) */
+static void format_of_shared_memory_leaves_metadata_unfaulted(void **state)
+{
+	size_t sz = 256ull << 20, pages, resident = 0;
+	uint8_t *m = ht_map(sz);
+	struct heap_hdr *hdr = (struct heap_hdr *)m;
+	unsigned char *vec;
+	char msg[256];
+	int fd;
+
+	(void)state;
+	assert_non_null(m);
+	fd = open("/proc/self/maps", O_RDONLY);
+	assert_true(fd >= 0);
+	{
+		/* Probe PROCMAP_QUERY: ENOTTY on kernels without it. */
+		uint64_t q[13] = { sizeof(q), 0, (uintptr_t)m };
+
+		if (ioctl(fd, _IOWR('f', 17, uint64_t[13]), q) < 0 && errno == ENOTTY) {
+			close(fd);
+			ht_unmap(m, sz);
+			skip();
+		}
+	}
+	close(fd);
+	memset(m, 0x5a, 32 << 20); /* garbage, resident, where the metadata goes */
+	assert_int_equal(shmfs_heap_format(m, sz, NULL), 0);
+	pages = (hdr->data_off + 4095) / 4096;
+	vec = malloc(pages);
+	assert_int_equal(mincore(m, pages * 4096, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	free(vec);
+	assert_true(hdr->data_off > (8 << 20)); /* metadata worth saving */
+	assert_true(resident * 4096 <= (1 << 20));
+	assert_int_equal(shmfs_heap_check(m, sz, msg, sizeof(msg)), 0);
+	/* No garbage left: the owner table and every descriptor, run length,
+	 * hold and bitmap word read as zero. */
+	for (uint64_t off = HEAP_OWNER_OFF; off < hdr->used_off; off += 8)
+		if (((uint64_t *)m)[off / 8] != 0)
+			fail_msg("metadata word at %llu not zeroed", (unsigned long long)off);
+	ht_unmap(m, sz);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +983,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(leave_releases_spans_that_living_threads_still_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_process_killed_inside_a_collection_is_reclaimed_exactly, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_reports_freed_units_that_were_never_allocated, setup, teardown),
+		cmocka_unit_test(format_of_shared_memory_leaves_metadata_unfaulted),
+		cmocka_unit_test_setup_teardown(a_freed_large_run_is_kept_for_the_next_of_its_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(trim_gives_back_the_large_runs_an_exited_thread_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(reclaim_and_leave_give_back_the_large_runs_kept, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

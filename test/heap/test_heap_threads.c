@@ -45,7 +45,8 @@ static void *worker(void *p)
 	}
 	for (uint64_t i = 0; i < c->ops; i++) {
 		uint64_t r = ht_rand(&rs);
-		uint64_t sz = 8 + ((r >> 8) & ((1ull << (3 + (r >> 40) % 11)) - 1));
+		/* 8 B to 32 KiB: small classes and large runs (kept and reused) */
+		uint64_t sz = 8 + ((r >> 8) & ((1ull << (3 + (r >> 40) % 13)) - 1));
 		uint64_t off = shmfs_heap_malloc(h, sz), old;
 		uint8_t *ptr;
 
@@ -122,6 +123,7 @@ struct race {
 	int n;
 	pthread_barrier_t *bar;
 	int ok;
+	_Atomic int *done;
 };
 
 static void *free_everything(void *p)
@@ -131,15 +133,35 @@ static void *free_everything(void *p)
 	pthread_barrier_wait(r->bar);
 	for (int i = 0; i < r->n; i++)
 		r->ok += shmfs_heap_free(r->h, r->offs[i]) == 0;
+	(*r->done)++;
 	return NULL;
 }
 
-/* Two threads free the same blocks at once while a third keeps allocating
- * from the span they free into: every block is freed exactly once, the
- * other free of it is refused, and the holder gets the units back. */
-static void racing_frees_of_one_block_succeed_once(void **state)
+/* Two threads free the same blocks at once while a third (the holder of the
+ * spans) keeps allocating and freeing in them, collecting the units the two
+ * give back and handing them out again: every allocation is freed exactly
+ * once, by whichever free reaches it first; every other free is refused.
+ *
+ * Not "the holder's own free always succeeds": an offset is the only name
+ * of an allocation, so when a unit freed by A is collected and handed to
+ * the holder again while B's (double) free of it is still in flight, B's
+ * free lands on the holder's new block, and the holder's free of it is
+ * then the refused one. A sequence that does this, step by step:
+ *   B: reads `freed` (unit u clear, epoch e)          -- B's free of u starts
+ *   A: CAS `freed` |= u (epoch e)                     -- A frees u
+ *   H: collects: `alloc` &= ~u, CAS `freed` = 0, epoch e+1
+ *   H: malloc takes u again (`alloc` |= u)            -- H's new block u
+ *   B: reads `alloc` (u set), CAS fails (epoch moved), retries: sees u
+ *      allocated and not freed at e+1, CAS succeeds   -- B frees H's block
+ *   H: free(u) is refused (-EINVAL): u is no longer allocated.
+ * B's free and H's malloc overlap in time, and the outcome is the one of
+ * H's malloc happening first: allocation and free stay exact (nothing
+ * leaks, nothing is freed twice), which is what this test counts. */
+static void racing_frees_free_every_allocation_exactly_once(void **state)
 {
-	enum { N = 2000 };
+	enum { N = 2000, HOLDER_OPS = 200 };
+	_Atomic int done;
+	int holder_ops;
 	uint8_t *mem = ht_map(MEM_SZ);
 	static uint64_t offs[N];
 	struct race r[2];
@@ -148,6 +170,7 @@ static void racing_frees_of_one_block_succeed_once(void **state)
 	shmfs_heap_stats_t st;
 	shmfs_heap_t *h;
 	char msg[256];
+	int holder_ok;
 
 	assert_int_equal(shmfs_heap_format(mem, MEM_SZ, NULL), 0);
 	assert_int_equal(shmfs_heap_join(mem, MEM_SZ, &h), 0);
@@ -155,16 +178,29 @@ static void racing_frees_of_one_block_succeed_once(void **state)
 	for (int round = 0; round < (int)ht_scale(20); round++) {
 		for (int i = 0; i < N; i++)
 			assert_true(offs[i] = shmfs_heap_malloc(h, 16 + (i % 4) * 16));
+		done = 0;
 		for (int k = 0; k < 2; k++) {
-			r[k] = (struct race) { h, offs, N, &bar, 0 };
+			r[k] = (struct race) { h, offs, N, &bar, 0, &done };
 			assert_int_equal(pthread_create(&th[k], NULL, free_everything, &r[k]), 0);
 		}
 		pthread_barrier_wait(&bar);
-		for (int i = 0; i < 200; i++) /* the holder collects meanwhile */
-			assert_int_equal(shmfs_heap_free(h, shmfs_heap_malloc(h, 16 + (i % 4) * 16)), 0);
+		holder_ok = 0;
+		/* The holder collects and reuses units for as long as the two
+		 * free (at least HOLDER_OPS times): the window is the whole race. */
+		for (holder_ops = 0; holder_ops < HOLDER_OPS || done < 2; holder_ops++) {
+			uint64_t off = shmfs_heap_malloc(h, 16 + (holder_ops % 4) * 16);
+			int e;
+
+			assert_true(off);
+			e = shmfs_heap_free(h, off);
+			assert_true(e == 0 || e == -EINVAL);
+			holder_ok += e == 0;
+		}
 		for (int k = 0; k < 2; k++)
 			pthread_join(th[k], NULL);
-		assert_int_equal(r[0].ok + r[1].ok, N);
+		/* Every allocation freed once: N raced ones and the holder's. */
+		assert_int_equal(r[0].ok + r[1].ok + holder_ok, N + holder_ops);
+		assert_true(r[0].ok + r[1].ok >= N);
 		assert_int_equal(shmfs_heap_stats(h, &st), 0);
 		assert_int_equal(st.alloc_cnt, 0);
 		assert_int_equal(shmfs_heap_check(mem, MEM_SZ, msg, sizeof(msg)), 0);
@@ -180,7 +216,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(threads_share_one_handle),
 		cmocka_unit_test(threads_with_a_handle_each),
-		cmocka_unit_test(racing_frees_of_one_block_succeed_once),
+		cmocka_unit_test(racing_frees_free_every_allocation_exactly_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
