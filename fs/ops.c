@@ -1127,12 +1127,12 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
-	reply_err(req, shmfs_xattr_set(fs_of(req), ino, ctx->uid, ctx->pid, name, value, size, flags));
+	reply_err(req, shmfs_xattr_set(fs_of(req), ino, ctx, name, value, size, flags));
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	reply_err(req, shmfs_xattr_remove(fs_of(req), ino, fuse_req_ctx(req)->uid, name));
+	reply_err(req, shmfs_xattr_remove(fs_of(req), ino, fuse_req_ctx(req), name));
 }
 
 const struct fuse_lowlevel_ops shmfs_ops = {

@@ -378,10 +378,10 @@ int shmfs_sparse_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t
 int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
 			const char *name, char **ret_val, size_t *ret_len);
 int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t *ret_len);
-/* uid: the caller (disowning needs the owner or root); caller its pid. */
-int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, pid_t caller, const char *name,
+/* ctx: the caller (disowning needs the owner or root; NULL: the daemon itself). */
+int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name,
 		    const void *val, size_t len, int flags);
-int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name);
+int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name);
 
 /* Normal pages have no pool: the tmpfs's size and room, capped by what node
  * (-1: any) has. In pages. */

@@ -646,16 +646,17 @@ static bool is_derived(const char *name)
  * nothing; another value of an attribute the daemon derives is EOPNOTSUPP
  * (this filesystem does not keep that attribute as given); the two writes
  * that mean something keep their own answers (disown, placement). */
-static int set_ours(struct shmfs_fs *fs, struct shmfs_region *r, uid_t uid, pid_t caller,
+static int set_ours(struct shmfs_fs *fs, struct shmfs_region *r, const struct fuse_ctx *ctx,
 		    const char *name, const void *val, size_t len)
 {
+	uid_t uid = ctx ? ctx->uid : 0;
 	_cleanup_free_ char *cur = NULL;
 	size_t cur_len = 0;
 	int rc;
 
 	if (!is_derived(name))
 		return -EPERM; /* no such attribute, and none may be made up */
-	rc = region_get(fs, r, caller, name, &cur, &cur_len);
+	rc = region_get(fs, r, ctx, name, &cur, &cur_len);
 	if (rc == 0 && cur_len == len && memcmp(cur, val, len) == 0)
 		return 0;
 	if (rc < 0 && rc != -ENODATA)
@@ -669,7 +670,7 @@ static int set_ours(struct shmfs_fs *fs, struct shmfs_region *r, uid_t uid, pid_
 	return -EOPNOTSUPP;
 }
 
-static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, pid_t caller,
+static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
 			 const char *name, const void *val, size_t len, int flags, bool remove)
 {
 	struct shmfs_ino_info info;
@@ -685,7 +686,7 @@ static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, pid_t cal
 		r = shmfs_region_get(fs, ino);
 		if (!r)
 			return -ENOENT;
-		rc = set_ours(fs, r, uid, caller, name, val, len);
+		rc = set_ours(fs, r, ctx, name, val, len);
 		shmfs_region_put(fs, r, 1);
 		return rc;
 	}
@@ -706,13 +707,13 @@ static int set_or_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, pid_t cal
 	return rc;
 }
 
-int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, uid_t uid, pid_t caller, const char *name,
+int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name,
 		    const void *val, size_t len, int flags)
 {
-	return set_or_remove(fs, ino, uid, caller, name, val, len, flags, false);
+	return set_or_remove(fs, ino, ctx, name, val, len, flags, false);
 }
 
-int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, uid_t uid, const char *name)
+int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name)
 {
-	return set_or_remove(fs, ino, uid, 0, name, NULL, 0, 0, true);
+	return set_or_remove(fs, ino, ctx, name, NULL, 0, 0, true);
 }
