@@ -63,8 +63,9 @@ run sh -c "echo clean >'$T_MNT/.control'"
 t_like "clean through .control audits each region it removes" "pid=$RUN_PID comm=sh: clean removed normal/node$N0/orph2\$" "$(last)"
 touch "$D/r1" "$D/r2"
 run "$SHMFSCTL_BIN" --mount "$T_MNT" reset
+# u, the second user's region, is persistent: clean kept it, reset takes it
 t_is "reset audits each region it removes, with who asked" \
-	"reset removed normal/node$N0/r1 reset removed normal/node$N0/r2" \
+	"reset removed normal/node$N0/r1 reset removed normal/node$N0/r2 reset removed normal/node$N0/u" \
 	"$(grep "pid=$RUN_PID comm=shmfsctl: reset removed" "$AUDIT" | sed 's/.*: reset/reset/' | sort | xargs)"
 t_is "the audit log is the daemon's own (mode 0600)" 600 "$(stat -c %a "$AUDIT")"
 

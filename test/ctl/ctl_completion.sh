@@ -49,8 +49,8 @@ t_is "an option of the command" "--sort" "$(comp shmfsctl ls --so)"
 t_is "the values of ls --sort" "age name size type" "$(comp shmfsctl ls --sort "")"
 t_is "the values of ls -s" "size" "$(comp shmfsctl ls -s si)"
 t_is "heap's actions" "check reclaim usage" "$(comp shmfsctl heap "")"
-t_is "after a full command the next one of the chain" "query" "$(comp shmfsctl alloc 4 huge 0 qu)"
+t_is "after a full command the next one of the chain" "query quota" "$(comp shmfsctl alloc 4 huge 0 qu)"
 t_is "a negative count is an argument, not an option" "gigantic huge" "$(comp shmfsctl alloc -2 "")"
-t_is "after ls's options, the next command" "query" "$(comp shmfsctl ls --sort size qu)"
+t_is "after ls's options, the next command" "query quota" "$(comp shmfsctl ls --sort size qu)"
 
 t_done
