@@ -178,7 +178,7 @@ struct storm {
 	char hp_dir[256];
 	int clients;
 	struct client *cl;
-	volatile int killing;     /* set before the daemon is killed */
+	int killing;              /* set before the daemon is killed (atomic) */
 	pid_t daemon;
 	uint64_t used0;           /* huge pages used by others at the start */
 	/* results */
@@ -187,6 +187,12 @@ struct storm {
 };
 
 static struct storm S;
+
+/* Set (before the kill) by the main thread, read by the clients. */
+static bool killing(void)
+{
+	return __atomic_load_n(&S.killing, __ATOMIC_SEQ_CST);
+}
 
 static void state_free(struct rstate *s)
 {
@@ -481,7 +487,7 @@ static int client_op(struct client *c)
 	default:
 		break;
 	}
-	if (rc < 0 && (S.killing || rc == -ENOTCONN || rc == -ECONNABORTED)) {
+	if (rc < 0 && (killing() || rc == -ENOTCONN || rc == -ECONNABORTED)) {
 		/* the daemon died under it: either state may be there */
 		c->inflight = true;
 		/* the model holds the state before (create set it early: undo) */
@@ -520,7 +526,7 @@ static void *client_main(void *arg)
 {
 	struct client *c = arg;
 
-	while (!S.killing)
+	while (!killing())
 		if (client_op(c) < 0)
 			break;
 	return NULL;
@@ -935,7 +941,7 @@ static int storm_main(int argc, char **argv)
 	daemon_start();
 	t0 = now_ms();
 	while (S.kills + S.crashes < max_kills && now_ms() - t0 < seconds * 1000) {
-		S.killing = 0;
+		__atomic_store_n(&S.killing, 0, __ATOMIC_SEQ_CST);
 		for (int i = 0; i < S.clients; i++)
 			pthread_create(&S.cl[i].thread, NULL, client_main, &S.cl[i]);
 		sleep_ms(1 + rnd_below(&rnd, max_ms));
