@@ -18,6 +18,8 @@ packages=(
 	qemu-system-x86 linux-image-amd64 busybox-static cpio
 	# the DPDK test (test/fs/dpdk.sh): the real dpdk-test on the backing store
 	dpdk
+	# hugeadm on the same pools (test/fs/hugeadm.sh)
+	libhugetlbfs-bin
 	# the heap's libFuzzer target (test/fuzz): clang and its fuzzer runtime
 	clang libclang-rt-dev
 )
