@@ -396,18 +396,19 @@ static void sum_owner(const struct stat *st, uint64_t pages, void *ctx)
 }
 
 /* Pages of the type's pools over all nodes, and of node's pool and its free
- * pages (less the growths in flight there). Caller holds q->lock. */
+ * pages (less the growths in flight there). ret_used, when given, gets a
+ * bound on the pages of the type any owner can hold: every page of its
+ * pools in use, plus the growths in flight. Caller holds q->lock. */
 static int pool_numbers(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, uint64_t *ret_pool,
-			uint64_t *ret_node_total, uint64_t *ret_node_free)
+			uint64_t *ret_node_total, uint64_t *ret_node_free, uint64_t *ret_used)
 {
 	const struct shmfs_page_type *pt = fs->type[k].pt;
-	uint64_t pool = 0, nt = 0, nf = 0, inflight = 0;
+	uint64_t pool = 0, nt = 0, nf = 0, inflight = 0, all_inflight = 0, pool_free = 0;
 	int r;
 
 	if (!shmfs_page_type_is_huge(pt)) {
-		uint64_t f;
-
-		r = shmfs_normal_pool(fs, -1, &pool, &f);
+		/* the backing tmpfs holds only this type's files */
+		r = shmfs_normal_pool(fs, -1, &pool, &pool_free);
 		if (r == 0 && node >= 0)
 			r = shmfs_normal_pool(fs, node, &nt, &nf);
 		if (r < 0)
@@ -419,15 +420,22 @@ static int pool_numbers(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, u
 			if (!shmfs_node_valid(fs, n) || shmfs_pool_stat(pt, n, &ps) < 0)
 				continue;
 			pool += ps.total;
+			pool_free += ps.free < ps.total ? ps.free : ps.total;
 			if (n == node) {
 				nt = ps.total;
 				nf = ps.free;
 			}
 		}
 	}
-	for (struct shmfs_quota_hold *h = fs->quota->holds; h; h = h->next)
-		if (h->kind == k && h->node == node)
+	for (struct shmfs_quota_hold *h = fs->quota->holds; h; h = h->next) {
+		if (h->kind != k)
+			continue;
+		all_inflight += h->need;
+		if (h->node == node)
 			inflight += h->need;
+	}
+	if (ret_used)
+		*ret_used = (pool > pool_free ? pool - pool_free : 0) + all_inflight;
 	*ret_pool = pool;
 	*ret_node_total = nt;
 	*ret_node_free = nf > inflight ? nf - inflight : 0;
@@ -485,17 +493,30 @@ int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint
 		goto out; /* takes nothing */
 	a.need = (size + page_sz - 1) / page_sz - end;
 	a.pages = counted_pages(q, r->kind, &st, page_sz) + a.need;
-	/* the scan costs a stat per file of the type: only when a rule can bite */
+	/* counting costs a stat per file of the type: only when a rule can bite */
 	if (may_bind(&q->rules, r->kind, a.uid, a.gid)) {
-		o = (struct owner_sum){ .uid = st.st_uid, .gid = st.st_gid, .skip = st.st_ino };
-		rc = scan(fs, r->kind, sum_owner, &o);
-		if (rc == 0)
-			rc = pool_numbers(fs, r->kind, node, &a.pool, &a.node_total, &a.node_free);
+		struct shmfs_quota_ask bound;
+		uint64_t in_use;
+
+		rc = pool_numbers(fs, r->kind, node, &a.pool, &a.node_total, &a.node_free, &in_use);
 		if (rc < 0)
 			goto out;
-		a.user_used = o.user;
-		a.group_used = o.group;
-		rc = shmfs_quota_admit(&q->rules, r->kind, &a);
+		/* every page of the type in use (this region's too) bounds what
+		 * the owner and the group hold: well within their limits, a
+		 * request fits without counting them */
+		bound = a;
+		bound.user_used = bound.group_used = in_use;
+		bound.pages = a.need;
+		rc = shmfs_quota_admit(&q->rules, r->kind, &bound);
+		if (rc == -EDQUOT) {
+			o = (struct owner_sum){ .uid = st.st_uid, .gid = st.st_gid, .skip = st.st_ino };
+			rc = scan(fs, r->kind, sum_owner, &o);
+			if (rc < 0)
+				goto out;
+			a.user_used = o.user;
+			a.group_used = o.group;
+			rc = shmfs_quota_admit(&q->rules, r->kind, &a);
+		}
 	}
 	if (rc == 0) {
 		*hold = (struct shmfs_quota_hold){ .fs = fs, .next = q->holds, .kind = r->kind,
@@ -544,7 +565,7 @@ int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uid_t
 		a.pages = counted_pages(q, r->kind, &st, page_sz);
 		rc = scan(fs, r->kind, sum_owner, &o);
 		if (rc == 0)
-			rc = pool_numbers(fs, r->kind, -1, &a.pool, &nt, &nf);
+			rc = pool_numbers(fs, r->kind, -1, &a.pool, &nt, &nf, NULL);
 		a.user_used = o.user;
 		a.group_used = o.group;
 		/* the pages are already taken: only the limits, no reserve */
@@ -789,7 +810,7 @@ static int render_usage_locked(struct shmfs_fs *fs, FILE *f)
 		if (rc == 0)
 			rc = t.err;
 		if (rc == 0)
-			rc = pool_numbers(fs, (enum shmfs_page_kind)k, -1, &pool, &nt, &nf);
+			rc = pool_numbers(fs, (enum shmfs_page_kind)k, -1, &pool, &nt, &nf, NULL);
 		if (rc == 0 && t.cnt)
 			qsort(t.v, t.cnt, sizeof(*t.v), usage_cmp);
 		for (size_t i = 0; rc == 0 && i < t.cnt; i++) {
@@ -852,7 +873,7 @@ int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
 
 			if (!shmfs_node_valid(fs, n))
 				continue;
-			rc = pool_numbers(fs, (enum shmfs_page_kind)k, n, &pool, &nt, &nf);
+			rc = pool_numbers(fs, (enum shmfs_page_kind)k, n, &pool, &nt, &nf, NULL);
 			if (rc == 0)
 				fprintf(f, "reserve %s %d %" PRIu64 "\n", fs->type[k].pt->name, n,
 					shmfs_quota_reserve(&q->rules, (enum shmfs_page_kind)k, nt));
