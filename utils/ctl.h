@@ -221,17 +221,18 @@ int ctl_info_prometheus(struct ctl *c);
 /* query NAME [TYPE] (cmd_region.c). */
 int ctl_region_query(struct ctl *c, const struct ctl_args *a);
 
-/* The quota usage of every user and group (cmd_quota.c): a "quota" object
- * into j, or a section for people when j is NULL. Nothing when the daemon
- * has no .quota. 0 or -errno. */
-struct json;
-int ctl_quota_report(struct ctl *c, struct json *j);
-
 /* Memory nodes as a list of ints. */
 int ctl_memory_nodes(int *nodes, int max);
 
 /* The user name / group name for an id ("1000" when unknown). */
 const char *ctl_user(uid_t uid, char *buf, size_t sz);
 const char *ctl_group(gid_t gid, char *buf, size_t sz);
+
+/* ------------------------------------------------------------ cmd_quota.c */
+
+/* The quota usage of every user and group: a "quota" object into j, or a
+ * section for people when j is NULL. Nothing when the daemon has no .quota.
+ * 0 or -errno. */
+int ctl_quota_report(struct ctl *c, struct json *j);
 
 #endif
