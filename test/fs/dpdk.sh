@@ -67,6 +67,8 @@ kill -9 "$dpdk"; wait "$dpdk" 2>/dev/null
 exec 7>&-
 t_check "a killed DPDK leaves its files" test -e "$H/$f"
 t_is "they are orphaned: nobody holds their lock or maps them" true "$(fs_x "$H/$f" user.shmfs.orphaned)"
+t_is "a process holding a lock on one (and not mapping it) keeps it" "OK false" \
+	"$(flock -s "$HUGEDIR/$f" "$TSYS" getxattr "$H/$f" user.shmfs.orphaned)"
 left=$(ls "$H" | grep "^${PREFIX}map_" | sort | xargs)
 ctl clean --dry-run >"$T_DIR/dry.out"
 t_is "clean --dry-run lists exactly DPDK's leftovers" "$left" \
