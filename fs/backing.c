@@ -165,21 +165,33 @@ static int link_type(struct shmfs_fs *fs, struct shmfs_type_state *ts, const cha
 	return 0;
 }
 
-/* fd_shmem_cfg init PERM USER GROUP chowns and chmods the type directories,
- * so USER creates and joins regions through <backing>/.huge directly; -o
- * mode,uid,gid (what shmfsctl init passes) mean the same here. Without the
- * options the directories keep what they have. */
-static int apply_dir_owner(struct shmfs_fs *fs, struct shmfs_type_state *ts, const struct stat *st)
+/* fd_shmem_cfg init PERM USER GROUP chowns and chmods its whole path, so
+ * USER creates and joins regions in <path>/.huge directly; -o mode,uid,gid
+ * (what shmfsctl init passes) do the same to the backing root and the type
+ * directories, as they do to the tree's directories. Without the options
+ * the directories keep what they have. */
+static int apply_dir_owner(struct shmfs_fs *fs, int fd, const char *path)
 {
+	struct stat st;
+	bool chown_it;
+	int r = 0;
+
 	if (!fs->is_root || !fs->have_dir_mode)
 		return 0;
-	if ((st->st_uid != fs->dir_uid || st->st_gid != fs->dir_gid) &&
-	    fchown(ts->dirfd, fs->dir_uid, fs->dir_gid) < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	/* after the chown, which clears set-group-ID */
-	if (fchmod(ts->dirfd, fs->dir_mode & 07777) < 0)
-		return -errno;
-	return 0;
+	chown_it = st.st_uid != fs->dir_uid || st.st_gid != fs->dir_gid;
+	if (chown_it && fchown(fd, fs->dir_uid, fs->dir_gid) < 0)
+		r = -errno;
+	/* after the chown, which may clear set-group-ID */
+	else if ((chown_it || (st.st_mode & 07777) != (fs->dir_mode & 07777)) &&
+		 fchmod(fd, fs->dir_mode & 07777) < 0)
+		r = -errno;
+	if (r < 0)
+		SHMFS_LOG("Failed to give '%s' mode %04o, uid %u, gid %u: %s", path,
+			  (unsigned)fs->dir_mode, (unsigned)fs->dir_uid, (unsigned)fs->dir_gid,
+			  strerror(-r));
+	return r;
 }
 
 int shmfs_backing_setup(struct shmfs_fs *fs)
@@ -191,6 +203,13 @@ int shmfs_backing_setup(struct shmfs_fs *fs)
 	if (r < 0) {
 		SHMFS_LOG("Failed to create the backing root '%s': %s", fs->backing, strerror(-r));
 		return r;
+	}
+	if (fs->is_root && fs->have_dir_mode) {
+		_cleanup_close_ int fd = open(fs->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		r = fd < 0 ? -errno : apply_dir_owner(fs, fd, fs->backing);
+		if (r < 0)
+			return r;
 	}
 	snprintf(path, sizeof(path), "%s/.shmfs", fs->backing);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
@@ -227,13 +246,9 @@ int shmfs_backing_setup(struct shmfs_fs *fs)
 		if (fstat(ts->dirfd, &st) < 0)
 			return -errno;
 		ts->dev = st.st_dev;
-		r = apply_dir_owner(fs, ts, &st);
-		if (r < 0) {
-			SHMFS_LOG("Failed to give '%s' mode %04o, uid %u, gid %u: %s", ts->path,
-				  (unsigned)fs->dir_mode, (unsigned)fs->dir_uid, (unsigned)fs->dir_gid,
-				  strerror(-r));
+		r = apply_dir_owner(fs, ts->dirfd, ts->path);
+		if (r < 0)
 			return r;
-		}
 		if (mkdirat(fs->metafd, pt->name, 0700) < 0 && errno != EEXIST)
 			return -errno;
 		ts->metafd = openat(fs->metafd, pt->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

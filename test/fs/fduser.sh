@@ -25,8 +25,9 @@ t_mount "mode=0700,uid=$T_UID,gid=$T_UID" || exit 1
 H=$T_MNT/huge/node$N
 R=$T_MNT/normal/node$N
 
-t_is "the backing store's huge directory is the user's, mode 700" "700 $T_UID $T_UID" \
-	"$(stat -c '%a %u %g' "$BH")"
+t_is "the backing root is the user's, mode 700 (as fd_shmem_cfg init does)" "700 $T_UID $T_UID" \
+	"$(stat -c '%a %u %g' "$T_BACKING")"
+t_is "... and its huge directory" "700 $T_UID $T_UID" "$(stat -c '%a %u %g' "$BH")"
 t_is "... and its normal directory" "700 $T_UID $T_UID" "$(stat -c '%a %u %g' "$BN")"
 t_is "... like the tree's node directories" "700 $T_UID $T_UID" "$(stat -c '%a %u %g' "$H")"
 
