@@ -267,7 +267,9 @@ static inline uint64_t heap_cached_release(struct shmfs_heap *h, uint64_t head, 
 {
 	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, HEAP_CLASS_LARGE, D_GEN(d));
 
-	if (!atomic_compare_exchange_strong(&h->desc[head], &d, dr))
+	/* A class or a run length the heap never writes: leave it to check. */
+	if (D_CLASS(d) != 0 || !heap_run_ok(h, head, atomic_load_explicit(&h->aux[head], memory_order_relaxed)) ||
+	    !atomic_compare_exchange_strong(&h->desc[head], &d, dr))
 		return 0;
 	atomic_store(&h->hold[head], 0);
 	return shmfs_heap__run_release(h, head, dr);
