@@ -423,7 +423,7 @@ static double frag(shmfs_heap_t *h)
 			free(ptrs[i]);
 	if (h)
 		shmfs_heap_trim(h);
-	return (double)live / taken;
+	return taken ? (double)live / taken : 0; /* 0: a preloaded malloc without mallinfo2 */
 }
 
 static void format_resident(void)
