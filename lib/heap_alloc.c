@@ -609,7 +609,6 @@ static uint64_t slot_drop(struct shmfs_heap *h, struct heap_tslot *ts)
 	return shmfs_heap__span_unhold(h, s, d);
 }
 
-/* Give up every span the calling thread holds (normal context only). */
 /* Give back the run of a cache entry (and empty it); the blocks freed. */
 static uint64_t lcache_drop(struct shmfs_heap *h, struct heap_lcache *e)
 {
@@ -651,15 +650,15 @@ static uint64_t lcache_take(struct shmfs_heap *h, struct heap_tcache *tc, uint64
 	return UINT64_MAX;
 }
 
-/* Free the large run at b (descriptor d, K_LARGE of the caller's owner, n
- * blocks) into the calling thread's cache. False when it cannot (then the
- * caller releases it); *ret the result when it decided. */
+/* Free the large run at b (descriptor d, K_LARGE, n blocks) into the
+ * calling thread's cache. False when it cannot (another owner's run, too
+ * long, a signal handler, another heap's cache: the caller releases it);
+ * else *ret is the result of the free. */
 static bool lcache_put(struct shmfs_heap *h, uint64_t b, uint64_t d, uint64_t n, int *ret)
 {
 	struct heap_tcache *tc = &tcache;
 	struct heap_lcache *e = NULL;
 	uint32_t tid;
-	bool done = false;
 
 	if (n > LCACHE_MAX || tc->busy || tc->join_id != h->join_id || D_OWNER(d) != h->owner)
 		return false;
@@ -680,17 +679,17 @@ static bool lcache_put(struct shmfs_heap *h, uint64_t b, uint64_t d, uint64_t n,
 	if (atomic_compare_exchange_strong(&h->desc[b], &d, D_MAKE(h->owner, K_CACHED, 0, D_GEN(d) + 1))) {
 		*e = (struct heap_lcache) { (uint32_t)b, (uint32_t)n };
 		*ret = 0;
-		done = true;
 	} else {
 		/* A concurrent free of the same run won: ours is the double. */
 		atomic_compare_exchange_strong(&h->hold[b], &tid, 0);
 		*ret = -EINVAL;
-		done = true;
 	}
 	busy_leave();
-	return done;
+	return true;
 }
 
+/* Give up every span and kept run the calling thread holds (normal context
+ * only). */
 static uint64_t tcache_flush(struct shmfs_heap *h, struct heap_tcache *tc)
 {
 	uint64_t n = 0;
