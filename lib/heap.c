@@ -441,7 +441,9 @@ static int count_blocks(const struct shmfs_heap *h, uint64_t *ret_used, uint64_t
 		case K_LARGE:
 		case K_CACHED:
 			n = atomic_load_explicit(&h->aux[b], memory_order_relaxed);
-			if (c != 0 || !heap_run_ok(h, b, n)) {
+			/* Each body belongs to one head: walking them keeps
+			 * the count O(heap size). */
+			if (c != 0 || !heap_run_ok(h, b, n) || !heap_bodies_ok(h, b, n)) {
 				/* aux is written before the head is committed:
 				 * a change since d means a recycled block. */
 				if (atomic_load(&h->desc[b]) != d)

@@ -555,40 +555,43 @@ static uint64_t held_take(struct shmfs_heap *h, struct heap_tslot *ts, uint64_t 
 	return 0;
 }
 
-/* Try to give an empty, unheld span back to the heap. */
-static void span_retire(struct shmfs_heap *h, uint64_t head, uint64_t d)
+/* Try to give an empty, unheld span back to the heap; the blocks freed.
+ * A span whose bitmaps or bodies are damaged stays (check reports it). */
+static uint64_t span_retire(struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
 	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, D_CLASS(d), D_GEN(d));
 
 	if (!atomic_compare_exchange_strong(&h->desc[head], &d, dr))
-		return;
+		return 0;
 	/* Mirror of span_claim and of a free: descriptor first, then the
 	 * hold word and the bitmaps. */
-	if (!atomic_load(&h->hold[head]) && shmfs_heap__span_live(h, head, dr) == 0 && span_sane(h, head, dr))
-		shmfs_heap__run_release(h, head, dr);
-	else
-		atomic_compare_exchange_strong(&h->desc[head], &dr, d);
+	if (!atomic_load(&h->hold[head]) && shmfs_heap__span_live(h, head, dr) == 0 && span_sane(h, head, dr) &&
+	    heap_bodies_ok(h, head, shmfs_heap__classes[D_CLASS(d)].blocks))
+		return shmfs_heap__run_release(h, head, dr);
+	atomic_compare_exchange_strong(&h->desc[head], &dr, d);
+	return 0;
 }
 
 /* After a free into span head, or after its holder let it go: give the span
  * back when it is unheld and empty, else tell its owner it has room. */
-static void span_settle(struct shmfs_heap *h, uint64_t head, uint64_t d)
+static uint64_t span_settle(struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
 	unsigned live;
 
 	if (!heap_class_ok(D_CLASS(d)) || atomic_load(&h->hold[head]))
-		return; /* its holder collects */
+		return 0; /* its holder collects */
 	live = shmfs_heap__span_live(h, head, d);
 	if (live == 0 && D_KIND(d) == K_SMALL)
-		span_retire(h, head, d);
-	else if (live < shmfs_heap__classes[D_CLASS(d)].units)
+		return span_retire(h, head, d);
+	if (live < shmfs_heap__classes[D_CLASS(d)].units)
 		heap_map_set(h->hint + (uint64_t)D_CLASS(d) * h->map_words, head);
+	return 0;
 }
 
-void shmfs_heap__span_unhold(struct shmfs_heap *h, uint64_t head, uint64_t d)
+uint64_t shmfs_heap__span_unhold(struct shmfs_heap *h, uint64_t head, uint64_t d)
 {
 	atomic_store(&h->hold[head], 0);
-	span_settle(h, head, d);
+	return span_settle(h, head, d);
 }
 
 /* Let go of the thread's span of a class; the blocks that went back to the
@@ -603,13 +606,9 @@ static uint64_t slot_drop(struct shmfs_heap *h, struct heap_tslot *ts)
 	if (s >= h->blk_cnt)
 		return 0;
 	d = atomic_load(&h->desc[s]);
-	shmfs_heap__span_unhold(h, s, d);
-	if (!heap_class_ok(D_CLASS(d)))
-		return 0; /* damaged under us: left as it is */
-	return D_KIND(atomic_load(&h->desc[s])) == K_FREE ? shmfs_heap__classes[D_CLASS(d)].blocks : 0;
+	return shmfs_heap__span_unhold(h, s, d);
 }
 
-/* Give up every span the calling thread holds (normal context only). */
 /* Give back the run of a cache entry (and empty it); the blocks freed. */
 static uint64_t lcache_drop(struct shmfs_heap *h, struct heap_lcache *e)
 {
@@ -651,15 +650,15 @@ static uint64_t lcache_take(struct shmfs_heap *h, struct heap_tcache *tc, uint64
 	return UINT64_MAX;
 }
 
-/* Free the large run at b (descriptor d, K_LARGE of the caller's owner, n
- * blocks) into the calling thread's cache. False when it cannot (then the
- * caller releases it); *ret the result when it decided. */
+/* Free the large run at b (descriptor d, K_LARGE, n blocks) into the
+ * calling thread's cache. False when it cannot (another owner's run, too
+ * long, a signal handler, another heap's cache: the caller releases it);
+ * else *ret is the result of the free. */
 static bool lcache_put(struct shmfs_heap *h, uint64_t b, uint64_t d, uint64_t n, int *ret)
 {
 	struct heap_tcache *tc = &tcache;
 	struct heap_lcache *e = NULL;
 	uint32_t tid;
-	bool done = false;
 
 	if (n > LCACHE_MAX || tc->busy || tc->join_id != h->join_id || D_OWNER(d) != h->owner)
 		return false;
@@ -680,17 +679,17 @@ static bool lcache_put(struct shmfs_heap *h, uint64_t b, uint64_t d, uint64_t n,
 	if (atomic_compare_exchange_strong(&h->desc[b], &d, D_MAKE(h->owner, K_CACHED, 0, D_GEN(d) + 1))) {
 		*e = (struct heap_lcache) { (uint32_t)b, (uint32_t)n };
 		*ret = 0;
-		done = true;
 	} else {
 		/* A concurrent free of the same run won: ours is the double. */
 		atomic_compare_exchange_strong(&h->hold[b], &tid, 0);
 		*ret = -EINVAL;
-		done = true;
 	}
 	busy_leave();
-	return done;
+	return true;
 }
 
+/* Give up every span and kept run the calling thread holds (normal context
+ * only). */
 static uint64_t tcache_flush(struct shmfs_heap *h, struct heap_tcache *tc)
 {
 	uint64_t n = 0;
@@ -743,12 +742,10 @@ static int64_t trim(struct shmfs_heap *h, bool own)
 				continue;
 			if (!span_claim(h, b, d, hv, hold_new(tid)))
 				continue;
-			shmfs_heap__span_unhold(h, b, d);
+			n += shmfs_heap__span_unhold(h, b, d);
 		} else if (shmfs_heap__span_live(h, b, d) == 0) {
-			span_retire(h, b, d);
+			n += span_retire(h, b, d);
 		}
-		if (D_KIND(atomic_load(&h->desc[b])) == K_FREE)
-			n += shmfs_heap__classes[D_CLASS(d)].blocks;
 	}
 	errno = saved;
 	return n;
@@ -1024,6 +1021,10 @@ static int large_free(struct shmfs_heap *h, uint64_t b, uint64_t d)
 
 	if (D_CLASS(d) != 0 || OWNER_IDX(D_OWNER(d)) >= h->owner_max || !heap_run_ok(h, b, n))
 		return -EUCLEAN;
+	if (!heap_bodies_ok(h, b, n))
+		/* Bodies change only once the head did: a concurrent free of
+		 * the run won (ours is the double), or they are damaged. */
+		return atomic_load(&h->desc[b]) != d ? -EINVAL : -EUCLEAN;
 	if (lcache_put(h, b, d, n, &r))
 		return r;
 	if (!atomic_compare_exchange_strong(&h->desc[b], &d, dr))
@@ -1112,8 +1113,10 @@ SHMFS_API size_t shmfs_heap_usable_size(const shmfs_heap_t *h, uint64_t off)
 	if (D_KIND(d) == K_LARGE) {
 		uint64_t n = atomic_load(&h->aux[b]);
 
-		return head == b && off == heap_blk_off(h, b) && D_CLASS(d) == 0 && heap_run_ok(h, b, n) ?
-			(size_t)n * HEAP_BLOCK_SZ : 0;
+		/* Bodies walked too (0.3% of the allocation's size in
+		 * metadata): a run that lost one is no allocation to use. */
+		return head == b && off == heap_blk_off(h, b) && D_CLASS(d) == 0 && heap_run_ok(h, b, n) &&
+		       heap_bodies_ok(h, b, n) ? (size_t)n * HEAP_BLOCK_SZ : 0;
 	}
 	if ((D_KIND(d) != K_SMALL && D_KIND(d) != K_RETIRE) || D_CLASS(d) >= HEAP_CLASS_CNT)
 		return 0;

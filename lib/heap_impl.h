@@ -253,6 +253,18 @@ static inline bool heap_run_ok(const struct shmfs_heap *h, uint64_t head, uint64
 	return n >= 1 && head < h->blk_cnt && n <= h->blk_cnt - head;
 }
 
+/* Are the n - 1 blocks after head (a run that fits) its bodies? They stay
+ * so until the head is K_FREEING; a release of a run whose bodies are not
+ * its own would leave them stranded. O(n), as the release itself. */
+static inline bool heap_bodies_ok(const struct shmfs_heap *h, uint64_t head, uint64_t n)
+{
+	for (uint64_t i = 1; i < n; i++)
+		if (D_KIND(atomic_load_explicit(&h->desc[head + i], memory_order_relaxed)) != K_BODY ||
+		    atomic_load_explicit(&h->aux[head + i], memory_order_relaxed) != head)
+			return false;
+	return true;
+}
+
 /* Free the run headed by head whose descriptor is dr (K_RETIRE, or
  * K_FREEING to finish a release someone else started): head to K_FREEING,
  * bodies freed, then the head. Safe to run from several processes at once
@@ -267,7 +279,11 @@ static inline uint64_t heap_cached_release(struct shmfs_heap *h, uint64_t head, 
 {
 	uint64_t dr = D_MAKE(D_OWNER(d), K_RETIRE, HEAP_CLASS_LARGE, D_GEN(d));
 
-	if (!atomic_compare_exchange_strong(&h->desc[head], &d, dr))
+	uint64_t n = atomic_load_explicit(&h->aux[head], memory_order_relaxed);
+
+	/* A class or a run the heap never writes: leave it to check. */
+	if (D_CLASS(d) != 0 || !heap_run_ok(h, head, n) || !heap_bodies_ok(h, head, n) ||
+	    !atomic_compare_exchange_strong(&h->desc[head], &d, dr))
 		return 0;
 	atomic_store(&h->hold[head], 0);
 	return shmfs_heap__run_release(h, head, dr);
@@ -284,7 +300,7 @@ unsigned shmfs_heap__span_live(const struct shmfs_heap *h, uint64_t head, uint64
 /* Give up holding span head (descriptor d, class c): clear hold, then (the
  * mirror of a free) retire the span when it has no live unit, or advertise
  * it in the class hint when it has room. */
-void shmfs_heap__span_unhold(struct shmfs_heap *h, uint64_t head, uint64_t d);
+uint64_t shmfs_heap__span_unhold(struct shmfs_heap *h, uint64_t head, uint64_t d);
 
 /* Leave: every span of h's owner that a thread still holds is given up
  * (collected, then unheld). Only when no thread uses h any more. */

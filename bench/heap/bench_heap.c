@@ -17,9 +17,11 @@
  *   format  bytes made resident by formatting a 1 GiB heap in shared memory
  *   pairs16 malloc+free pairs of 16, 64, 512 B (medians)
  *   churn   10,000 live blocks, random 8 - 4096 B, replaced at random
+ *   frag    1 M blocks of 16 - 1016 B, every other freed, refilled with
+ *           2 KiB blocks: bytes live / memory taken
  * The "malloc" side is glibc, or whatever allocator is preloaded:
  * bench/heap/anchors.sh runs it with jemalloc, mimalloc, tcmalloc too.
- * Usage: bench_heap [SCALE_PERCENT [pairs|mixed|pairs16|churn|pairs64k|prodcons|format]]
+ * Usage: bench_heap [SCALE_PERCENT [pairs|mixed|pairs16|churn|frag|pairs64k|prodcons|format]]
  * (build with -O2: debugoptimized) */
 #include <stdatomic.h>
 #include <malloc.h>
@@ -366,8 +368,62 @@ static void pairs64k(shmfs_heap_t *h)
 	}
 	gm = median3(g[1], g[2], g[3]);
 	sm = median3(s[1], s[2], s[3]);
-	printf("pairs 64 KiB, 1 proc: glibc %6.2f M/s  heap %6.2f M/s  ratio %.2fx (goal >= 1.0x; median of rounds 2-4)\n",
+	printf("pairs 64 KiB, 1 proc: malloc %6.2f M/s  heap %6.2f M/s  ratio %.2fx (goal >= 1.0x; median of rounds 2-4)\n",
 	       gm / 1e6, sm / 1e6, sm / gm);
+}
+
+/* Fragmentation: 1 M random 16-1016 B blocks, every other one freed, then
+ * 2 KiB blocks allocated until they make up the bytes freed: requested
+ * bytes live / memory taken (heap footprint; glibc arena and mmapped
+ * chunks, less the releasable top). 1.0 is ideal; an allocator that cannot
+ * reuse the holes at all gets 1 / 1.5 = 0.67. */
+static double frag(shmfs_heap_t *h)
+{
+	enum { N = 1000000 };
+	static uint64_t offs[N + N / 2];
+	static void *ptrs[N + N / 2];
+	uint64_t rs = 0xf4a9ull, live = 0, freed = 0, taken;
+	size_t cnt = N;
+	shmfs_heap_stats_t st;
+	struct mallinfo2 mi;
+
+	for (int i = 0; i < N; i++) {
+		size_t sz = 16 + xrand(&rs) % 1001;
+
+		if (h)
+			offs[i] = shmfs_heap_malloc(h, sz);
+		else
+			ptrs[i] = malloc(sz);
+		if (i % 2)
+			freed += sz;
+		else
+			live += sz;
+	}
+	for (int i = 1; i < N; i += 2)
+		if (h)
+			shmfs_heap_free(h, offs[i]), offs[i] = 0;
+		else
+			free(ptrs[i]), ptrs[i] = NULL;
+	for (uint64_t refill = 0; refill < freed && cnt < N + N / 2; refill += 2048, live += 2048, cnt++)
+		if (h)
+			offs[cnt] = shmfs_heap_malloc(h, 2048);
+		else
+			ptrs[cnt] = malloc(2048);
+	if (h) {
+		shmfs_heap_stats(h, &st);
+		taken = st.footprint;
+	} else {
+		mi = mallinfo2();
+		taken = mi.arena + mi.hblkhd - mi.keepcost;
+	}
+	for (size_t i = 0; i < cnt; i++)
+		if (h && offs[i])
+			shmfs_heap_free(h, offs[i]);
+		else if (!h)
+			free(ptrs[i]);
+	if (h)
+		shmfs_heap_trim(h);
+	return taken ? (double)live / taken : 0; /* 0: a preloaded malloc without mallinfo2 */
 }
 
 static void format_resident(void)
@@ -483,6 +539,12 @@ int main(int argc, char **argv)
 	}
 	if (!only || !strcmp(only, "pairs64k"))
 		pairs64k(h);
+	if (!only || !strcmp(only, "frag")) {
+		double g = frag(NULL), s = frag(h);
+
+		printf("frag 1 M blocks 16-1016 B, every other freed, refilled with 2 KiB:\n"
+		       "      bytes live / memory taken: malloc %.2f  heap %.2f (goal >= 0.66)\n", g, s);
+	}
 	if (!only || !strcmp(only, "format"))
 		format_resident();
 	if (!only || !strcmp(only, "prodcons"))

@@ -90,7 +90,8 @@ typedef struct shmfs_heap_stats {
 			       best effort: a process killed while taking blocks
 			       may leave it a little short */
 	/* Fields added after the first version (append only). */
-	uint64_t footprint; /* bytes of blocks taken by spans and large runs now */
+	uint64_t footprint; /* bytes of blocks taken by spans and large runs now
+			       (runs threads keep for reuse included) */
 	uint64_t owner_cnt; /* owner slots in use (joined, left with live blocks, or dead) */
 	uint64_t owner_max; /* owner slots the heap was formatted with */
 } shmfs_heap_stats_t;

@@ -364,6 +364,10 @@ static void op(struct run *r, unsigned code)
 		if (h) {
 			int64_t n = shmfs_heap_trim(h);
 
+			if (debug_on())
+				fprintf(stderr, "  trim: %lld (blk_cnt %llu)\n", (long long)n,
+					(unsigned long long)r->view.blk_cnt);
+
 			REQUIRE(n >= 0 && (uint64_t)n <= r->view.blk_cnt);
 		}
 		break;

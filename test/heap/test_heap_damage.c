@@ -4,9 +4,10 @@
  * without a sanitizer). For each kind of damage (class out of range, unknown
  * kind, owner past the table, run past the end or empty, large run with a
  * class, bitmap bits past a span, a stale bitmap tag, a body pointing
- * forward) and each call (malloc, free, usable_size, trim, stats, peek,
- * check, reclaim), the call gives an error or works around the damaged
- * block, never succeeds on it, and leaves it as it was. Tests are generated
+ * forward, a kept large run past the end, a large run missing a body) and
+ * each call (malloc, free, usable_size, trim, stats, peek, check, reclaim),
+ * the call gives an error or works around the damaged block, never
+ * succeeds on it, and leaves it as it was. Tests are generated
  * from the two tables: one cmocka test per (damage, call). */
 #include <errno.h>
 #include <setjmp.h>
@@ -145,6 +146,27 @@ static void d_stale_tag(struct fix *f, bool dead)
 	f->blk = b, f->target = dead ? f->dead_small[1] : f->live_small[1];
 }
 
+/* A body of a large run marked free: the run would be released short. */
+static void d_large_run_missing_a_body(struct fix *f, bool dead)
+{
+	uint64_t b = large_head(f, dead), d = f->v.desc[b + 1];
+
+	f->v.desc[b + 1] = D_MAKE(0, K_FREE, 0, D_GEN(d) + 1);
+	f->blk = b + 1, f->target = dead ? f->dead_large : f->live_large;
+}
+
+/* A run kept by this thread for reuse (K_CACHED), whose length runs past
+ * the end of the heap. */
+static void d_kept_run_past_end(struct fix *f, bool dead)
+{
+	uint64_t b = large_head(f, dead), d = f->v.desc[b];
+
+	f->v.desc[b] = D_MAKE(D_OWNER(d), K_CACHED, 0, D_GEN(d));
+	f->v.hold[b] = (uint32_t)syscall(SYS_gettid);
+	f->v.aux[b] = (uint32_t)(f->v.blk_cnt - b + 1);
+	f->blk = b, f->target = dead ? f->dead_large : f->live_large;
+}
+
 static void d_body_points_forward(struct fix *f, bool dead)
 {
 	uint64_t b = large_head(f, dead) + 1;
@@ -169,6 +191,8 @@ static const struct damage {
 	{ "a_freed_unit_past_the_span", d_freed_bit_past_span, false },
 	{ "a_bitmap_with_a_stale_tag", d_stale_tag, false },
 	{ "a_body_pointing_forward", d_body_points_forward, true },
+	{ "a_kept_run_past_the_end", d_kept_run_past_end, true },
+	{ "a_large_run_missing_a_body", d_large_run_missing_a_body, true },
 };
 #define DAMAGE_CNT (sizeof(damages) / sizeof(damages[0]))
 
