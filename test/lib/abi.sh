@@ -6,10 +6,14 @@
 # link them; the installed one is localized, see test/unit/static_local.sh),
 # so they must at least stay in the library's name space (shmfs_*), never
 # take a name like heap_view from the application.
-# Usage (meson): abi.sh LIBSHMFS_SO SHMFS_H LIBSHMFS_A
+# The Debian symbols file lists exactly the exported functions (a function
+# missing there makes dpkg-gensymbols add it with the Debian revision, which
+# lintian rejects).
+# Usage (meson): abi.sh LIBSHMFS_SO SHMFS_H LIBSHMFS_A DEBIAN_SYMBOLS
 so=$1
 header=$2
 static=$3
+symfile=$4
 n=0 fail=0
 ok()     { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); fail=1; echo "not ok $n - $*"; }
@@ -25,6 +29,15 @@ for f in $(grep -Eo 'SHMFS_API [^(]*\b(shmfs_[a-z_]+)\(' "$header" | grep -Eo 's
 done
 if [ -z "$missing" ]; then ok "every function in shmfs.h is exported"
 else not_ok "every function in shmfs.h is exported"; echo "# missing:$missing"; fi
+
+listed=$(awk '/^ shmfs_/ { sub(/@.*/, "", $1); print $1 }' "$symfile" | sort)
+exported=$(printf '%s\n' "$syms" | grep '^shmfs_' | sed 's/@.*//' | sort)
+if [ "$listed" = "$exported" ]; then ok "the Debian symbols file lists exactly the exported functions"
+else not_ok "the Debian symbols file lists exactly the exported functions"
+	diff <(echo "$listed") <(echo "$exported") | sed 's/^/# /'; fi
+bad=$(awk '/^ / && $NF ~ /-/' "$symfile")
+if [ -z "$bad" ]; then ok "no symbol's version carries a Debian revision"
+else not_ok "no symbol's version carries a Debian revision"; printf '# %s\n' "$bad"; fi
 
 # (__odr_asan.*: AddressSanitizer's own markers of global variables)
 bad=$(nm -g --defined-only "$static" | awk 'NF == 3 { print $3 }' | grep -Ev '^(shmfs_|__odr_asan)' || true)
