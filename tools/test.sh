@@ -18,6 +18,9 @@ tools/deps.sh || exit 1
 passed=0
 failed=0
 status=0
+# the failed tests and their failing results, listed again at the end
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 
 # run_build DIR MESON-OPTIONS... -- MESON-TEST-ARGS...
 run_build() {
@@ -39,9 +42,10 @@ run_build() {
 	echo "=== $dir: meson test ${testargs[*]}"
 	meson test -C "$dir" --print-errorlogs "${testargs[@]}" || status=1
 	# Count the individual TAP/cmocka results, not just the test programs.
-	read -r p f < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
-import json, re, sys
+	read -r p f < <(python3 - "$dir/meson-logs/testlog.json" "$dir" 3>>"$failures" <<'PY'
+import json, os, re, sys
 p = f = 0
+names = os.fdopen(3, "w")
 for line in open(sys.argv[1]):
     t = json.loads(line)
     out = t.get("stdout") or ""
@@ -51,6 +55,10 @@ for line in open(sys.argv[1]):
         oks, noks = (1, 0) if t["result"] in ("OK", "EXPECTEDFAIL") else (0, 1)
     elif t["result"] not in ("OK", "EXPECTEDFAIL") and noks == 0:
         noks = 1  # crashed or timed out after its last result
+    if noks:
+        names.write("%s: %s (%s)\n" % (sys.argv[2], t["name"], t["result"]))
+        for m in re.findall(r"^not ok \d+.*$", out, re.M)[:10]:
+            names.write("    %s\n" % m)
     p += oks; f += noks
 print(p, f)
 PY
@@ -69,5 +77,9 @@ builds=" ${SHMFS_TEST_BUILDS:-normal asan tsan} "
 [[ $builds == *" tsan "* ]] &&
 	run_build build-tsan -Db_sanitize=thread -Dvm_tests=false -- --suite threads
 
+if [ -s "$failures" ]; then
+	echo "=== failed:"
+	cat "$failures"
+fi
 echo "$passed passed, $failed failed"
 [ $status -eq 0 ] && [ $failed -eq 0 ]
