@@ -89,7 +89,9 @@ t_is "--json: the advice is the same as the human one" "$(grep -- '^  - ' "$T_DI
 	"$(J '"\n".join(d["advice"])')"
 
 # a small memlock limit of an ordinary user is advised against
-t_as_user bash -c "ulimit -l 64 && exec '$SHMFSCTL_BIN' --mount '$T_MNT' explain" >"$T_DIR/u.out" 2>&1
+# (the user's copy of shmfsctl: the build tree may be closed to them)
+t_as_user bash -c 'ulimit -l 64 && exec "$1" --mount "$2" explain' bash "$(t_user_path "$SHMFSCTL_BIN")" "$T_MNT" \
+	>"$T_DIR/u.out" 2>&1
 t_like "a small locked-memory limit gets advice on raising it" "locked-memory limit is 64.0K: .*LimitMEMLOCK=" \
 	"$(grep -- '^  - ' "$T_DIR/u.out")"
 t_is "root's limit is not a problem" "" "$(grep -- '^  - .*locked-memory' "$T_DIR/ex.out")"
