@@ -71,10 +71,18 @@ N=$N0
 t_pool_grow huge "$N" 0
 before=$(t_hp_total huge "$N")
 want=$((before + 2))
-read -ra POOLS_CMD <<<"$(unit ExecStart shmfs-pools.service)"
+# nnp UNIT: the command prefix that gives what follows the unit's
+# NoNewPrivileges= (the one sandboxing setting a test reproduces without
+# systemd: the others would need systemd itself, which this machine may not run)
+nnp() { [ "$(unit NoNewPrivileges "$1")" = yes ] && echo "setpriv --no-new-privs"; }
+t_is "the pools unit runs with no new privileges" yes "$(unit NoNewPrivileges shmfs-pools.service)"
+t_is "so does the daemon service" yes "$(unit NoNewPrivileges shmfs@.service)"
+read -ra POOLS_CMD <<<"$(nnp shmfs-pools.service) $(unit ExecStart shmfs-pools.service)"
+# the command without its file, to give it another
+POOLS_BASE=("${POOLS_CMD[@]:0:${#POOLS_CMD[@]}-1}")
 
 printf '# test\nhuge node%s %s   # two more\n' "$N" "$want" >"$CONF"
-t_check "apply-config -n checks the file" "${POOLS_CMD[@]:0:2}" -n "$CONF"
+t_check "apply-config -n checks the file" "${POOLS_BASE[@]}" -n "$CONF"
 t_is "... and changes nothing" "$before" "$(t_hp_total huge "$N")"
 t_check "the pools unit's command sets the pools of the file" "${POOLS_CMD[@]}"
 t_is "... to exactly what it says" "$want" "$(t_hp_total huge "$N")"
@@ -99,7 +107,7 @@ if [ -n "$(t_hp_dir gigantic "$N" 2>/dev/null)" ] && [ -d "$(t_hp_dir gigantic "
 	printf 'huge %s %s\ngigantic %s %s\n' "$N" "$((want + 1))" "$N" "$((mem_kb / 1048576 + 1))" \
 		>"$ETC/shmfs/other.conf"
 	t_is "a later pool out of reach fails the whole file" 1 \
-		"$("${POOLS_CMD[@]:0:2}" "$ETC/shmfs/other.conf" >"$T_DIR/o" 2>&1; echo $?)"
+		"$("${POOLS_BASE[@]}" "$ETC/shmfs/other.conf" >"$T_DIR/o" 2>&1; echo $?)"
 	t_is "... and the earlier line's pool is put back" "$want" "$(t_hp_total huge "$N")"
 	t_like "... saying so" "every pool is as before" "$(cat "$T_DIR/o")"
 else
@@ -135,13 +143,13 @@ t_like "... and says the quota rules wait for the mount" "no shmfs is mounted at
 svc() {
 	local line words
 	line=$(unit "$1" shmfs@.service)
-	read -ra words <<<"$line"
+	read -ra words <<<"$(nnp shmfs@.service) $line"
 	"${words[@]}"
 }
 svc_start() {
 	local words
 	svc ExecStartPre || return 1
-	read -ra words <<<"$(unit ExecStart shmfs@.service)"
+	read -ra words <<<"$(nnp shmfs@.service) $(unit ExecStart shmfs@.service)"
 	# the daemon itself in the background: $! is its pid
 	"${words[@]}" 2>>"$T_DAEMON_ERR" &
 	T_DAEMON_PID=$!
@@ -150,6 +158,8 @@ svc_start() {
 rmdir "$T_MNT" 2>/dev/null
 t_check "the service's ExecStartPre + ExecStart mount shmfs on the instance's path" svc_start
 t_is "it is a shmfs mount" "fuse.shmfs" "$(awk -v m="$T_MNT" '$2 == m { print $3 }' /proc/mounts)"
+t_is "... served by a daemon with no new privileges" 1 \
+	"$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$T_DAEMON_PID/status")"
 t_check "a region can be made" ctl create kept 1 huge "$N" 0644
 printf 'survives\n' >"$T_MNT/huge/node$N/kept"
 
