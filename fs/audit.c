@@ -1,6 +1,8 @@
 /* audit.c - the audit trail: each change to pools and regions (a pool
- * resized, a region created or removed, reset, clean) becomes one line naming
- * the mount, and the user and process that asked for it.
+ * resized, a region created, sized, renamed or migrated, its mode, owner,
+ * lifetime or placement changed, disowned or removed; reset, clean, compact,
+ * a quota rule) becomes one line naming the mount, and the user and process
+ * that asked for it.
  *
  * Lines go to syslog (LOG_DAEMON, LOG_NOTICE; the journal keeps them) in the
  * foreground too: a foreground daemon's stderr is for failures, people and
@@ -15,6 +17,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -125,4 +128,69 @@ void shmfs_audit_unlink(struct shmfs_fs *fs, uid_t uid, pid_t pid, uint64_t pare
 	shmfs_ino_decode(fs, parent, &pi);
 	shmfs_audit(fs, uid, pid, "unlink %s/node%d/%s", fs->type[pi.kind].pt ? fs->type[pi.kind].pt->name : "?",
 		    pi.node, name);
+}
+
+int shmfs_audit_ok(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (rc != 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	shmfs_audit(fs, uid, pid, "%s", what);
+	return rc;
+}
+
+int shmfs_audit_region(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfs_region *r,
+		       const char *what, const char *fmt, ...)
+{
+	const struct shmfs_page_type *pt = fs->type[r->kind].pt;
+	char name[SHMFS_NAME_MAX + 1], detail[256];
+	va_list ap;
+	int node;
+
+	if (rc != 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&fs->lock);
+	node = r->meta.node;
+	snprintf(name, sizeof(name), "%s", r->name);
+	pthread_mutex_unlock(&fs->lock);
+	shmfs_audit(fs, uid, pid, "%s %s/node%d/%s%s%s", what, pt ? pt->name : "?", node, name,
+		    detail[0] ? " " : "", detail);
+	return rc;
+}
+
+void shmfs_audit_setattr(struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfs_region *r,
+			 const struct stat *attr, int to_set)
+{
+	char detail[128] = "";
+	size_t n = 0;
+
+	/* times change nothing anyone accounts for: touch on a region is no event */
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		n += (size_t)snprintf(detail + n, sizeof(detail) - n, " size %" PRIu64, (uint64_t)attr->st_size);
+	if ((to_set & FUSE_SET_ATTR_MODE) && n < sizeof(detail))
+		n += (size_t)snprintf(detail + n, sizeof(detail) - n, " mode %04o", (unsigned)(attr->st_mode & 07777));
+	if ((to_set & FUSE_SET_ATTR_UID) && n < sizeof(detail))
+		n += (size_t)snprintf(detail + n, sizeof(detail) - n, " owner %u", (unsigned)attr->st_uid);
+	if ((to_set & FUSE_SET_ATTR_GID) && n < sizeof(detail))
+		n += (size_t)snprintf(detail + n, sizeof(detail) - n, " group %u", (unsigned)attr->st_gid);
+	if (n)
+		shmfs_audit_region(0, fs, uid, pid, r, "setattr", "%s", detail + 1);
+}
+
+int shmfs_audit_quota(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *buf, size_t len)
+{
+	char text[SHMFS_QUOTA_RULE_MAX];
+
+	/* taken, so it parsed: one token of the rule grammar, nothing to escape */
+	if (rc == 0 && shmfs_control_text(buf, len, text, sizeof(text)) == 0)
+		shmfs_audit(fs, uid, pid, "quota %s", text);
+	return rc;
 }

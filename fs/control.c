@@ -242,7 +242,7 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 	int r;
 
 	if (info->obj == SHMFS_OBJ_QUOTA)
-		return shmfs_quota_write(fs, uid, buf, len, off);
+		return shmfs_audit_quota(shmfs_quota_write(fs, uid, buf, len, off), fs, uid, pid, buf, len);
 	if (uid != 0)
 		return -EACCES;
 	if (off != 0)
@@ -261,7 +261,7 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 		if (strcmp(text, "clean") == 0)
 			return remove_regions(fs, true, uid, pid);
 		if (strcmp(text, "compact") == 0)
-			return shmfs_compact_memory();
+			return shmfs_audit_ok(shmfs_compact_memory(), fs, uid, pid, "compact");
 		return -EINVAL;
 	default:
 		return -EACCES;

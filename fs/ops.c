@@ -266,6 +266,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			return;
 		}
 		rc = shmfs_region_setattr(fs, r, attr, to_set, &st);
+		if (rc == 0) shmfs_audit_setattr(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, r, attr, to_set);
 		shmfs_region_put(fs, r, 1);
 		if (rc < 0) {
 			reply_err(req, rc == -ESTALE ? -ENOENT : rc);
@@ -378,6 +379,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		goto out;
 	}
 	rc = shmfs_region_rename(fs, r, npi.node, newname, flags);
+	shmfs_audit_ok(rc, fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, "%s %s/node%d/%s -> %s/node%d/%s", npi.node != pi.node ? "migrate" : "rename", fs->type[r->kind].pt->name, pi.node, name, fs->type[r->kind].pt->name, npi.node, newname);
 out:
 	shmfs_region_put(fs, r, 1);
 	reply_err(req, rc);
@@ -798,6 +800,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	else if (rc == 0 && end > (size + page_sz - 1) / page_sz * page_sz)
 		rc = -EOPNOTSUPP; /* pages beyond the last one would be invisible to everyone */
 	pthread_mutex_unlock(&h->region->op_lock);
+	if (rc == 0 && end > size && !(mode & FALLOC_FL_KEEP_SIZE)) shmfs_audit_region(0, fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, h->region, "fallocate", "size %llu", (unsigned long long)end);
 	reply_err(req, rc);
 }
 

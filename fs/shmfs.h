@@ -605,5 +605,19 @@ void shmfs_audit_unlink(struct shmfs_fs *fs, uid_t uid, pid_t pid, uint64_t pare
  * (-EINVAL) changed nothing and leaves no line. */
 void shmfs_audit_pool(struct shmfs_fs *fs, uid_t uid, pid_t pid, const struct shmfs_ino_info *info,
 		      const char *text, int r);
+/* Each of these leaves its line only when rc, the outcome of the operation,
+ * is 0, and returns rc: `return shmfs_audit_ok(op(...), fs, uid, pid, ...)`. */
+int shmfs_audit_ok(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* "WHAT TYPE/nodeN/NAME DETAIL" for a change to region r (its name and node
+ * as they are now, after the change). */
+int shmfs_audit_region(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfs_region *r,
+		       const char *what, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* A .quota write of buf that ended with rc: "quota RULE". */
+int shmfs_audit_quota(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *buf, size_t len);
+/* A successful setattr of region r: "setattr PATH size N mode M owner U
+ * group G", the attributes to_set changed; nothing for times alone. */
+void shmfs_audit_setattr(struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfs_region *r,
+			 const struct stat *attr, int to_set);
 
 #endif

@@ -662,11 +662,11 @@ static int set_ours(struct shmfs_fs *fs, struct shmfs_region *r, const struct fu
 	if (rc < 0 && rc != -ENODATA)
 		return rc;
 	if (strcmp(name, SHMFS_XATTR_POLICY) == 0)
-		return set_policy(fs, r, val, len);
+		return shmfs_audit_region(set_policy(fs, r, val, len), fs, uid, ctx ? ctx->pid : 0, r, "policy", "%.*s", (int)len, (const char *)val);
 	if (strcmp(name, SHMFS_XATTR_LIFETIME) == 0)
-		return set_lifetime(fs, r, uid, val, len);
+		return shmfs_audit_region(set_lifetime(fs, r, uid, val, len), fs, uid, ctx ? ctx->pid : 0, r, "lifetime", "%.*s", (int)len, (const char *)val);
 	if (strcmp(name, SHMFS_XATTR_CREATOR_PID) == 0 && len == 1 && ((const char *)val)[0] == '0')
-		return disown(fs, r, uid, val, len);
+		return shmfs_audit_region(disown(fs, r, uid, val, len), fs, uid, ctx ? ctx->pid : 0, r, "disown", "%s", "");
 	return -EOPNOTSUPP;
 }
 

@@ -32,6 +32,20 @@ fi
 case $suite in
 *[!a-z0-9-]* | "") echo "chroot-test.sh: bad suite name '$suite'" >&2; exit 2 ;;
 esac
+# Outside the namespaces: what this script needs on the host, installed when
+# missing (a fresh Debian has neither debootstrap nor, often, git). The key
+# ring lets debootstrap check the suite's Release signature.
+if [ "${SHMFS_CHROOT_INNER:-}" != 1 ]; then
+	missing=()
+	for p in debootstrap git debian-archive-keyring; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "chroot-test.sh: installing ${missing[*]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+fi
 for t in debootstrap git unshare; do
 	command -v "$t" >/dev/null || { echo "chroot-test.sh: $t is missing (apt-get install debootstrap git util-linux)" >&2; exit 1; }
 done

@@ -17,7 +17,6 @@
 #include "util.h"
 #include "xattr_names.h"
 
-#define QUOTA_RULE_MAX 80
 #define QUOTA_LINE_MAX 256
 
 /* ------------------------------------------------------------ reading .quota */
@@ -39,7 +38,7 @@ struct quota_reserve {
 
 struct quota_state {
 	bool enforced;
-	char (*rule)[QUOTA_RULE_MAX];
+	char (*rule)[CTL_QUOTA_RULE_MAX];
 	size_t rule_cnt;
 	struct quota_reserve *reserve;
 	size_t reserve_cnt;
@@ -79,9 +78,9 @@ static int parse_line(struct quota_state *s, const char *line)
 		return 0;
 	}
 	if (strncmp(line, "rule ", 5) == 0) {
-		if (strlen(line + 5) >= QUOTA_RULE_MAX || grow_array((void **)&s->rule, s->rule_cnt, QUOTA_RULE_MAX) < 0)
+		if (strlen(line + 5) >= CTL_QUOTA_RULE_MAX || grow_array((void **)&s->rule, s->rule_cnt, CTL_QUOTA_RULE_MAX) < 0)
 			return -EBADMSG;
-		snprintf(s->rule[s->rule_cnt++], QUOTA_RULE_MAX, "%s", line + 5);
+		snprintf(s->rule[s->rule_cnt++], CTL_QUOTA_RULE_MAX, "%s", line + 5);
 		return 0;
 	}
 	if (strncmp(line, "reserve ", 8) == 0) {
@@ -225,9 +224,8 @@ int ctl_quota_report(struct ctl *c, struct json *j)
 
 static const char *const subjects[] = { "user", "group", "reserve" };
 
-/* SUBJECT[:ID|:NAME].TYPE=LIMIT into the canonical text the daemon takes
- * (names become numbers). Prints what is wrong (returns CTL_EXIT_USAGE). */
-static int rule_canon(struct ctl *c, const char *in, char *out, size_t out_sz)
+int ctl_quota_rule_canon(struct ctl *c, const char *cmd, const char *where, const char *in, char *out,
+			 size_t out_sz)
 {
 	const char *eq = strchr(in, '='), *dot, *colon, *lim;
 	const struct shmfs_page_type *t;
@@ -237,25 +235,25 @@ static int rule_canon(struct ctl *c, const char *in, char *out, size_t out_sz)
 	long long id = -1;
 
 	if (!eq)
-		return ctl_usage("quota", "'%s' is not a rule: want SUBJECT.TYPE=LIMIT, e.g. user.huge=50%%", in);
+		return ctl_usage(cmd, "%s'%s' is not a rule: want SUBJECT.TYPE=LIMIT, e.g. user.huge=50%%", where, in);
 	dot = memchr(in, '.', (size_t)(eq - in));
 	if (!dot || (size_t)(eq - dot - 1) >= sizeof(type))
-		return ctl_usage("quota", "'%s': no page type (want SUBJECT.TYPE=LIMIT)", in);
+		return ctl_usage(cmd, "%s'%s': no page type (want SUBJECT.TYPE=LIMIT)", where, in);
 	colon = memchr(in, ':', (size_t)(dot - in));
 	if ((size_t)((colon ? colon : dot) - in) >= sizeof(subj))
-		return ctl_usage("quota", "'%s': the subject is user, group, user:ID or group:ID, or reserve", in);
+		return ctl_usage(cmd, "%s'%s': the subject is user, group, user:ID or group:ID, or reserve", where, in);
 	memcpy(subj, in, (size_t)((colon ? colon : dot) - in));
 	subj[(colon ? colon : dot) - in] = '\0';
 	for (si = 0; si < SHMFS_ARRAY_SIZE(subjects); si++)
 		if (strcmp(subj, subjects[si]) == 0)
 			break;
 	if (si == SHMFS_ARRAY_SIZE(subjects) || (colon && si == 2))
-		return ctl_usage("quota", "'%s': the subject is user, group, user:ID or group:ID, or reserve", in);
+		return ctl_usage(cmd, "%s'%s': the subject is user, group, user:ID or group:ID, or reserve", where, in);
 	if (colon) {
 		size_t n = (size_t)(dot - colon - 1);
 
 		if (n == 0 || n >= sizeof(who))
-			return ctl_usage("quota", "'%s': no user or group after ':'", in);
+			return ctl_usage(cmd, "%s'%s': no user or group after ':'", where, in);
 		memcpy(who, colon + 1, n);
 		who[n] = '\0';
 		if (shmfs_parse_u64(who, &v) == 0 && v < UINT32_MAX) {
@@ -270,35 +268,40 @@ static int rule_canon(struct ctl *c, const char *in, char *out, size_t out_sz)
 				id = gr->gr_gid;
 		}
 		if (id < 0)
-			return ctl_usage("quota", "'%s': no %s '%s'", in, subj, who);
+			return ctl_usage(cmd, "%s'%s': no %s '%s'", where, in, subj, who);
 	}
 	memcpy(type, dot + 1, (size_t)(eq - dot - 1));
 	type[eq - dot - 1] = '\0';
 	t = shmfs_page_type_by_name(&c->types, type);
 	if (!t || type[0] == '.')
-		return ctl_usage("quota", "'%s': no page type '%s' on this machine", in, type);
+		return ctl_usage(cmd, "%s'%s': no page type '%s' on this machine", where, in, type);
 	lim = eq + 1;
 	if (strcmp(lim, "default") == 0) {
 		if (!colon)
-			return ctl_usage("quota", "'%s': 'default' drops a rule for one user or group; "
-					 "give user:ID or group:ID", in);
+			return ctl_usage(cmd, "%s'%s': 'default' drops a rule for one user or group; "
+					 "give user:ID or group:ID", where, in);
 	} else if (strcmp(lim, "unlimited") == 0) {
 		if (si == 2)
-			return ctl_usage("quota", "'%s': no reserve is 0", in);
+			return ctl_usage(cmd, "%s'%s': no reserve is 0", where, in);
 	} else if (lim[0] && lim[strlen(lim) - 1] == '%') {
 		char num[8];
 		size_t n = strlen(lim) - 1;
 
 		if (n == 0 || n >= sizeof(num))
-			return ctl_usage("quota", "'%s': a percentage is 0%% to 100%%", in);
+			return ctl_usage(cmd, "%s'%s': a percentage is 0%% to 100%%", where, in);
 		memcpy(num, lim, n);
 		num[n] = '\0';
 		if (shmfs_parse_u64(num, &v) < 0 || v > 100)
-			return ctl_usage("quota", "'%s': a percentage is 0%% to 100%%", in);
+			return ctl_usage(cmd, "%s'%s': a percentage is 0%% to 100%%", where, in);
 	} else {
-		int r = ctl_parse_pages("quota", lim, t, &v);
-		if (r)
-			return r;
+		int r = lim[0] == '-' ? -EINVAL : shmfs_parse_pages(lim, t->page_sz, &v);
+
+		if (r == -EDOM)
+			return ctl_usage(cmd, "%s'%s': %s is not a whole number of %s pages (%s each)", where,
+					 in, lim, t->name, ctl_size(t->page_sz));
+		if (r < 0)
+			return ctl_usage(cmd, "%s'%s': the limit is pages (8), a size (4G), a percentage "
+					 "(50%%), unlimited or default", where, in);
 		lim = NULL; /* sizes go as page counts */
 	}
 	{
@@ -311,9 +314,37 @@ static int rule_canon(struct ctl *c, const char *in, char *out, size_t out_sz)
 		else
 			snprintf(limtxt, sizeof(limtxt), "%" PRIu64, v);
 		if ((size_t)snprintf(out, out_sz, "%s%s.%s=%s", subj, idtxt, t->name, limtxt) >= out_sz)
-			return ctl_usage("quota", "'%s' is too long", in);
+			return ctl_usage(cmd, "%s'%s' is too long", where, in);
 	}
 	return 0;
+}
+
+int ctl_quota_write(struct ctl *c, const char *canon)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[4096];
+	size_t len = strlen(canon);
+
+	snprintf(path, sizeof(path), "%s/%s", c->mount, SHMFS_FILE_QUOTA);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	/* one write per rule: the daemon takes a whole rule or nothing */
+	if (fwrite(canon, 1, len, f) != len || fflush(f) != 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int ctl_quota_enforced(struct ctl *c)
+{
+	struct quota_state s;
+	int r = quota_read(c, &s);
+
+	if (r < 0)
+		return r;
+	r = s.enforced;
+	quota_state_free(&s);
+	return r;
 }
 
 /* ------------------------------------------------------------ the command */
@@ -367,8 +398,7 @@ static int quota_show(struct ctl *c)
 
 static int run_quota(struct ctl *c, const struct ctl_args *a)
 {
-	char (*canon)[QUOTA_RULE_MAX] = NULL;
-	char path[4096];
+	char (*canon)[CTL_QUOTA_RULE_MAX] = NULL;
 	int r;
 
 	r = ctl_mount_check(c, "quota");
@@ -381,20 +411,15 @@ static int run_quota(struct ctl *c, const struct ctl_args *a)
 		return ctl_fail(-ENOMEM, "quota", NULL, NULL, "out of memory");
 	/* every rule checked before the first is written */
 	for (int i = 0; i < a->argc; i++) {
-		r = rule_canon(c, a->argv[i], canon[i], sizeof(canon[i]));
+		r = ctl_quota_rule_canon(c, "quota", "", a->argv[i], canon[i], sizeof(canon[i]));
 		if (r) {
 			free(canon);
 			return r;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/%s", c->mount, SHMFS_FILE_QUOTA);
 	for (int i = 0; i < a->argc; i++) {
-		_cleanup_fclose_ FILE *f = fopen(path, "we");
-		size_t len = strlen(canon[i]);
-
-		/* one write per rule: the daemon takes a whole rule or nothing */
-		if (!f || fwrite(canon[i], 1, len, f) != len || fflush(f) != 0) {
-			r = -errno;
+		r = ctl_quota_write(c, canon[i]);
+		if (r < 0) {
 			free(canon);
 			return ctl_fail(r, "quota", a->argv[i],
 					r == -EACCES ? "only root may change quotas" :

@@ -235,4 +235,19 @@ const char *ctl_group(gid_t gid, char *buf, size_t sz);
  * 0 or -errno. */
 int ctl_quota_report(struct ctl *c, struct json *j);
 
+/* The longest rule, canonical or as given. */
+#define CTL_QUOTA_RULE_MAX 80
+/* A rule as people write it, SUBJECT[:ID|:NAME].TYPE=LIMIT (a size for a
+ * limit), into the canonical text .quota takes (names become numbers, sizes
+ * page counts). Bad input: says why on stderr, prefixed with where ("FILE:3: "
+ * or ""), as bad usage of cmd, and returns CTL_EXIT_USAGE; else 0. */
+int ctl_quota_rule_canon(struct ctl *c, const char *cmd, const char *where, const char *in, char *out,
+			 size_t out_sz);
+/* Write one canonical rule to the mount's .quota: 0 or -errno (-EACCES not
+ * root, -EOPNOTSUPP a daemon without root, -EINVAL refused). */
+int ctl_quota_write(struct ctl *c, const char *canon);
+/* Whether the mount's daemon enforces quotas (1, 0), or -errno (-ENOENT: a
+ * daemon without quotas). */
+int ctl_quota_enforced(struct ctl *c);
+
 #endif

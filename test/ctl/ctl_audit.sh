@@ -1,7 +1,9 @@
-# ctl_audit.sh - the daemon's audit trail: a region created or removed, a
-# pool resized, reset and clean each leave one line naming the mount, the
-# user (uid), the process (pid) and its name; refused input leaves none; the
-# lines go to $SHMFS_AUDIT_LOG here (syslog otherwise), never to stderr.
+# ctl_audit.sh - the daemon's audit trail: a region created, sized,
+# renamed, migrated, chmod/chowned, disowned, given a lifetime or placement,
+# or removed, a pool resized, reset, clean, compact and a quota rule each
+# leave one line naming the mount, the user (uid), the process (pid) and its
+# name; refused input and changes that change nothing leave none; the lines
+# go to $SHMFS_AUDIT_LOG here (syslog otherwise), never to stderr.
 . "$SHMFS_SOURCE_ROOT/test/harness.sh"
 . "$SHMFS_SOURCE_ROOT/test/ctl/common.sh"
 
@@ -67,6 +69,67 @@ run "$SHMFSCTL_BIN" --mount "$T_MNT" reset
 t_is "reset audits each region it removes, with who asked" \
 	"reset removed normal/node$N0/r1 reset removed normal/node$N0/r2 reset removed normal/node$N0/u" \
 	"$(grep "pid=$RUN_PID comm=shmfsctl: reset removed" "$AUDIT" | sed 's/.*: reset/reset/' | sort | xargs)"
+
+# ---------------------------------------------------------------- the other changes
+# count: how many lines the log has; unchanged N: no line since N was taken
+count() { wc -l <"$AUDIT"; }
+P=normal/node$N0
+run truncate -s 8192 "$D/s"
+t_like "sizing a region is audited with the size" "pid=$RUN_PID comm=truncate: setattr $P/s size 8192\$" "$(last)"
+run chmod 600 "$D/s"
+t_like "chmod is audited with the mode" "pid=$RUN_PID comm=chmod: setattr $P/s mode 0600\$" "$(last)"
+run chown "$T_UID" "$D/s"
+t_like "chown is audited with the owner" "pid=$RUN_PID comm=chown: setattr $P/s owner $T_UID\$" "$(last)"
+N=$(count)
+run touch "$D/s"
+t_is "touching an existing region (times only) is not audited" "$N" "$(count)"
+run mv "$D/s" "$D/s2"
+t_like "a rename is audited with both names" "pid=$RUN_PID comm=mv: rename $P/s -> $P/s2\$" "$(last)"
+N=$(count)
+run mv "$D/s2" "$T_MNT/huge/node$N0/s3"
+t_is "a refused rename (EXDEV: across page types, mv copies) leaves no rename line" "" \
+	"$(tail -n +$((N + 1)) "$AUDIT" | grep -e ' rename ' -e ' migrate ')"
+rm -f "$T_MNT/huge/node$N0/s3"
+M=$(ls -d "$T_MNT"/normal/node* | sed 's|.*/node||' | grep -vx "$N0" | head -n 1)
+if [ -n "$M" ]; then
+	touch "$D/m"
+	run mv "$D/m" "$T_MNT/normal/node$M/m"
+	t_like "a move to another node is audited as a migration" \
+		"pid=$RUN_PID comm=mv: migrate $P/m -> normal/node$M/m\$" "$(last)"
+	rm -f "$T_MNT/normal/node$M/m"
+else
+	t_skip "a move to another node is audited as a migration" "this machine has one NUMA node with memory"
+fi
+touch "$D/d"
+run setfattr -n user.shmfs.creator_pid -v 0 "$D/d"
+t_like "disowning a region is audited" "pid=$RUN_PID comm=setfattr: disown $P/d\$" "$(last)"
+ctl_hold H "$D/lt"
+run setfattr -n user.shmfs.lifetime -v persistent "$D/lt"
+t_like "a lifetime change is audited with the lifetime" "pid=$RUN_PID comm=setfattr: lifetime $P/lt persistent\$" "$(last)"
+N=$(count)
+run setfattr -n user.shmfs.lifetime -v persistent "$D/lt"
+t_is "writing the lifetime a region has is not audited" "$N" "$(count)"
+ctl_kill "$H"
+touch "$D/p"
+run setfattr -n user.shmfs.policy -v "split:$N0=2" "$D/p"
+t_like "a placement is audited with the policy" "pid=$RUN_PID comm=setfattr: policy $P/p split:$N0=2\$" "$(last)"
+N=$(count)
+setfattr -n user.shmfs.policy -v "split:bad" "$D/p" 2>/dev/null
+t_is "a refused placement is not audited" "$N" "$(count)"
+run fallocate -l 16384 "$D/f"
+t_like "fallocate sizing a region is audited" "pid=$RUN_PID comm=fallocate: fallocate $P/f size 16384\$" "$(last)"
+N=$(count)
+run fallocate -n -l 8192 "$D/f"
+t_is "fallocate within the size changes nothing and is not audited" "$N" "$(count)"
+run sh -c "echo compact >'$T_MNT/.control'"
+t_like "compact through .control is audited" "pid=$RUN_PID comm=sh: compact\$" "$(last)"
+run "$SHMFSCTL_BIN" --mount "$T_MNT" quota user.normal=60%
+t_like "a quota rule is audited as the daemon took it" "pid=$RUN_PID comm=shmfsctl: quota user.normal=60%\$" "$(last)"
+N=$(count)
+sh -c "echo user.normal=101% >'$T_MNT/.quota'" 2>/dev/null
+t_is "a refused quota rule is not audited" "$N" "$(count)"
+rm -f "$D/d" "$D/lt" "$D/p" "$D/f"
+
 t_is "the audit log is the daemon's own (mode 0600)" 600 "$(stat -c %a "$AUDIT")"
 
 t_umount

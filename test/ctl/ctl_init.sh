@@ -107,6 +107,32 @@ t_check "fini tears down a mount whose daemon died" ctl fini
 t_is "the dead mount is gone" "" "$(awk -v m="$T_MNT" '$2 == m' /proc/mounts)"
 t_is "its backing root is gone" "" "$(ls -d "$DEF_BACKING" 2>/dev/null)"
 
+# a plain umount (not fini): the daemon exits, the backing store and its
+# regions stay; fini says so, and fini -f removes them, giving the pages back
+t_check "init again" ctl init 0755
+DEF_BACKING=$(ctl_x "$T_MNT" user.shmfs.backing)
+ctl_no_overcommit
+t_pool_grow huge "$N0" 1
+hfree=$(t_hp_free huge "$N0")
+t_check "a huge region can be made" ctl create kept 1 huge "node$N0" 0644
+P=$(daemon_pid)
+t_check "a plain umount unmounts" umount "$T_MNT"
+t_wait_for 20 sh -c "! kill -0 $P 2>/dev/null"
+t_is "the daemon is gone" "" "$(daemon_pid)"
+t_check "the region is still in the backing store" test -f "$DEF_BACKING/.huge/kept"
+t_is "... holding its page" "$((hfree - 1))" "$(t_hp_free huge "$N0")"
+t_is "fini without -f then refuses" 1 "$(ctl fini >"$T_DIR/o" 2>&1; echo $?)"
+t_like "... saying the backing store is still there and what -f does" \
+	"no shmfs is mounted at.*Its backing store is still there; 'shmfsctl fini -f' removes it" \
+	"$(tr '\n' ' ' <"$T_DIR/o")"
+t_check "... and leaves it" test -f "$DEF_BACKING/.huge/kept"
+t_check "fini -f after a plain umount succeeds" ctl fini -f
+t_is "... the backing root is gone" "" "$(ls -d "$DEF_BACKING" 2>/dev/null)"
+t_is "... no backing mount is left" "" "$(awk -v b="$DEF_BACKING" 'index($2, b) == 1' /proc/mounts)"
+t_is "... and the region's page is back in the pool" "$hfree" "$(t_hp_free huge "$N0")"
+t_is "fini -f with nothing left fails" 1 "$(ctl fini -f >"$T_DIR/o" 2>&1; echo $?)"
+t_like "... saying no shmfs is mounted there" "no shmfs is mounted at" "$(cat "$T_DIR/o")"
+
 # mount(8) through mount.fuse3, as fstab and the systemd unit do, with
 # fstab-only words (the prog#source form runs this build's daemon; the
 # installed mount.fuse.shmfs finds it in sbindir instead)
