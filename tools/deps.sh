@@ -1,5 +1,5 @@
 #!/bin/bash
-# deps.sh - install what building and testing shmfs needs on Debian 12, and
+# deps.sh - install what building and testing shmfs needs on Debian 12 and 13, and
 # only what is missing. Safe to run again.
 set -euo pipefail
 
@@ -36,6 +36,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps.sh: installing ${missing[*]}"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# dpdk-test is in the dpdk package up to Debian 12 and in dpdk-dev from
+# Debian 13 on.
+if ! command -v dpdk-test >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	echo "deps.sh: installing dpdk-dev (dpdk-test)"
+	[ ${#missing[@]} -gt 0 ] || apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpdk-dev >/dev/null
 fi
 # fusermount3 reads the mount table through /etc/mtab, which a fresh chroot
 # or container may lack.
