@@ -4,7 +4,8 @@
 # integration tests again under AddressSanitizer+UBSan, and the threaded tests
 # under ThreadSanitizer. Needs root (tests mount shmfs and reserve huge pages;
 # they put the pools and mounts back as they found them).
-# Ends with one line "N passed, N failed".
+# Ends with one line "N passed, N failed"; before it, the tests skipped (each
+# with its reason; they count neither way) and the failed ones.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -19,8 +20,10 @@ passed=0
 failed=0
 status=0
 # the failed tests and their failing results, listed again at the end
+skipped=0
 failures=$(mktemp)
-trap 'rm -f "$failures"' EXIT
+skips=$(mktemp)
+trap 'rm -f "$failures" "$skips"' EXIT
 
 # run_build DIR MESON-OPTIONS... -- MESON-TEST-ARGS...
 run_build() {
@@ -42,27 +45,39 @@ run_build() {
 	echo "=== $dir: meson test ${testargs[*]}"
 	meson test -C "$dir" --print-errorlogs "${testargs[@]}" || status=1
 	# Count the individual TAP/cmocka results, not just the test programs.
-	read -r p f < <(python3 - "$dir/meson-logs/testlog.json" "$dir" 3>>"$failures" <<'PY'
+	read -r p f k < <(python3 - "$dir/meson-logs/testlog.json" "$dir" 3>>"$failures" 4>>"$skips" <<'PY'
 import json, os, re, sys
-p = f = 0
+p = f = k = 0
 names = os.fdopen(3, "w")
+skipped = os.fdopen(4, "w")
 for line in open(sys.argv[1]):
     t = json.loads(line)
     out = t.get("stdout") or ""
     oks = len(re.findall(r"^ok \d+", out, re.M))
     noks = len(re.findall(r"^not ok \d+", out, re.M))
+    skips = re.findall(r"^ok \d+.*# SKIP.*$", out, re.M)
     if oks + noks == 0:
-        oks, noks = (1, 0) if t["result"] in ("OK", "EXPECTEDFAIL") else (0, 1)
-    elif t["result"] not in ("OK", "EXPECTEDFAIL") and noks == 0:
+        if t["result"] == "SKIP":
+            plan = re.search(r"^1\.\.0 *# *SKIP.*$", out, re.M)
+            skips = [plan.group(0) if plan else "1..0 # SKIP"]
+            oks = 1
+        elif t["result"] in ("OK", "EXPECTEDFAIL"):
+            oks = 1
+        else:
+            noks = 1
+    elif t["result"] not in ("OK", "EXPECTEDFAIL", "SKIP") and noks == 0:
         noks = 1  # crashed or timed out after its last result
     if noks:
         names.write("%s: %s (%s)\n" % (sys.argv[2], t["name"], t["result"]))
         for m in re.findall(r"^not ok \d+.*$", out, re.M)[:10]:
             names.write("    %s\n" % m)
-    p += oks; f += noks
-print(p, f)
+    for m in skips:
+        skipped.write("%s: %s: %s\n" % (sys.argv[2], t["name"], m))
+    p += oks - len(skips); f += noks; k += len(skips)
+print(p, f, k)
 PY
 )
+	skipped=$((skipped + k))
 	passed=$((passed + p)); failed=$((failed + f))
 }
 
@@ -77,6 +92,10 @@ builds=" ${SHMFS_TEST_BUILDS:-normal asan tsan} "
 [[ $builds == *" tsan "* ]] &&
 	run_build build-tsan -Db_sanitize=thread -Dvm_tests=false -- --suite threads
 
+if [ -s "$skips" ]; then
+	echo "=== skipped ($skipped; each says why):"
+	cat "$skips"
+fi
 if [ -s "$failures" ]; then
 	echo "=== failed:"
 	cat "$failures"
