@@ -2,6 +2,7 @@
  * numbers measure the filesystem and not process start-up. Each mode prints
  * its result: nanoseconds per operation (stat: one for each of two paths,
  * cycle) or files made (mkfiles).
+ * bench/fs/meta.sh uses mkfiles to lay out its region counts.
  * The script runs every mode against shmfs and against its baseline (tmpfs,
  * raw hugetlbfs) in the same run and reports the ratios. */
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +35,11 @@ static long long num(const char *s)
 		exit(2);
 	}
 	return v;
+}
+
+static long long num0(const char *s)
+{
+	return strcmp(s, "0") ? num(s) : 0;
 }
 
 static int die(const char *what, const char *path)
@@ -97,10 +104,13 @@ static int bench_cycle(const char *dir, long long n, long long size, int falloc)
 	return 0;
 }
 
-/* mkfiles DIR N: create N empty files r0..rN-1. */
-static int bench_mkfiles(const char *dir, long long n)
+/* mkfiles DIR N [SIZE [XATTRS]]: create N files r0..rN-1, each sized to
+ * SIZE bytes (default 0: empty) and carrying XATTRS attributes user.bN
+ * (default none; a tmpfs baseline with as many attributes as a region
+ * shows). */
+static int bench_mkfiles(const char *dir, long long n, long long size, long long xattrs)
 {
-	char path[4096];
+	char path[4096], name[32], val[32];
 
 	for (long long i = 0; i < n; i++) {
 		int fd;
@@ -109,6 +119,15 @@ static int bench_mkfiles(const char *dir, long long n)
 		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0)
 			return die("create", path);
+		if (size && ftruncate(fd, size))
+			return die("size", path);
+		for (long long k = 0; k < xattrs; k++) {
+			int len = snprintf(val, sizeof(val), "%lld", i * 100 + k);
+
+			snprintf(name, sizeof(name), "user.b%lld", k);
+			if (fsetxattr(fd, name, val, (size_t)len, 0))
+				return die("setxattr", path);
+		}
 		close(fd);
 	}
 	printf("%lld\n", n);
@@ -121,11 +140,12 @@ int main(int argc, char **argv)
 		return bench_stat(argv[2], argv[3], num(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "cycle"))
 		return bench_cycle(argv[2], num(argv[3]), num(argv[4]), !strcmp(argv[5], "fallocate"));
-	if (argc == 4 && !strcmp(argv[1], "mkfiles"))
-		return bench_mkfiles(argv[2], num(argv[3]));
+	if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "mkfiles"))
+		return bench_mkfiles(argv[2], num(argv[3]), argc > 4 ? num0(argv[4]) : 0,
+				     argc > 5 ? num0(argv[5]) : 0);
 	fprintf(stderr,
 		"usage: fsbench stat PATH_A PATH_B N\n"
 		"       fsbench cycle DIR N SIZE truncate|fallocate\n"
-		"       fsbench mkfiles DIR N\n");
+		"       fsbench mkfiles DIR N [SIZE [XATTRS]]\n");
 	return 2;
 }
