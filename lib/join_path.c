@@ -244,12 +244,10 @@ static void set_tree_location(struct shmfs_region_ref *ref)
 {
 	char parent[NAME_MAX + 1], grand[NAME_MAX + 1];
 	const struct shmfs_page_type *t;
-	uint64_t node;
 
 	parent_names(ref->tree, parent, sizeof(parent), grand, sizeof(grand));
 	ref->node = -1;
-	if (strncmp(parent, "node", 4) == 0 && shmfs_parse_u64(parent + 4, &node) == 0 && node < INT_MAX)
-		ref->node = (int)node;
+	(void)shmfs_parse_node_name(parent, &ref->node);
 	t = shmfs_page_type_by_name(shmfs_lib_page_types(), grand);
 	ref->kind = t && grand[0] != '.' ? t->kind : SHMFS_PAGE_NORMAL;
 }
@@ -395,7 +393,7 @@ static int resolve_bare(const char *name, struct shmfs_region_ref *ref)
 		_cleanup_closedir_ DIR *d = NULL;
 		char dir[PATH_MAX], cand[PATH_MAX];
 		struct dirent *de;
-		uint64_t node;
+		int node;
 
 		if (!shmfs_page_type_present(t))
 			continue;
@@ -408,7 +406,7 @@ static int resolve_bare(const char *name, struct shmfs_region_ref *ref)
 			continue;
 		}
 		while ((de = readdir(d))) {
-			if (strncmp(de->d_name, "node", 4) != 0 || shmfs_parse_u64(de->d_name + 4, &node) < 0)
+			if (shmfs_parse_node_name(de->d_name, &node) < 0)
 				continue;
 			if (snprintf(cand, sizeof(cand), "%s/%s/%s", dir, de->d_name, name) >= (int)sizeof(cand))
 				return -ENAMETOOLONG;

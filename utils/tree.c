@@ -120,20 +120,18 @@ static void nodes_text(char *buf, size_t sz)
 int ctl_node(const char *cmd, const char *s, int *ret)
 {
 	char have[256];
-	uint64_t v;
-	const char *p = s;
+	int node, r;
 
-	if (strncmp(p, "node", 4) == 0)
-		p += 4;
 	nodes_text(have, sizeof(have));
 	if (s[0] == '-')
 		return ctl_usage(cmd, "NUMA node '%s' is negative; nodes with memory here: %s", s, have);
-	if (shmfs_parse_u64(p, &v) < 0)
+	r = shmfs_parse_node(s, &node);
+	if (r == -EINVAL)
 		return ctl_usage(cmd, "NUMA node '%s' is not a number; nodes with memory here: %s", s, have);
-	if (v >= SHMFS_NODE_MAX || !shmfs_numa_node_has_memory((int)v))
-		return ctl_usage(cmd, "NUMA node %s does not exist or has no memory; nodes with memory "
-				 "here: %s", p, have);
-	*ret = (int)v;
+	if (r < 0 || !shmfs_numa_node_has_memory(node))
+		return ctl_usage(cmd, "NUMA node '%s' does not exist or has no memory; nodes with memory "
+				 "here: %s", s, have);
+	*ret = node;
 	return 0;
 }
 
@@ -184,13 +182,16 @@ int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type
 int ctl_parse_pages_rel(const char *cmd, const char *s, const struct shmfs_page_type *t, int *ret_sign,
 			uint64_t *ret)
 {
-	int sign = s[0] == '+' ? 1 : s[0] == '-' ? -1 : 0;
+	int r = shmfs_parse_pages_rel(s, t->page_sz, ret_sign, ret);
 
-	/* "+-4", "--4": one sign only */
-	if (sign && (s[1] == '+' || s[1] == '-' || s[1] == '\0'))
+	if (r == -EDOM)
+		return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
+				 ctl_size(t->page_sz));
+	if (r == -ERANGE)
+		return ctl_usage(cmd, "'%s' is too large", s);
+	if (r < 0)
 		return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, +2, -2, 512M, 4G)", s);
-	*ret_sign = sign;
-	return ctl_parse_pages(cmd, sign ? s + 1 : s, t, ret);
+	return 0;
 }
 
 int ctl_pool_target(const char *cmd, const struct ctl_pool *p, int sign, uint64_t n, uint64_t *ret)
