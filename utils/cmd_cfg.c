@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "backing_path.h"
+#include <shmfs/shmfs.h>
+
 #include "ctl.h"
 #include "mountinfo.h"
 #include "parse.h"
@@ -872,7 +874,7 @@ static int run_fini(struct ctl *c, const struct ctl_args *a)
 
 const struct ctl_cmd ctl_cfg_cmds[] = {
 	{ "init", "PERM [USER [GROUP]]", "mount shmfs (as root) with a permission, user and group",
-	  "Mounts shmfs on the mount (--mount, $SHMFS_PATH, " CTL_DEFAULT_MOUNT "), creating the\n"
+	  "Mounts shmfs on the mount (--mount, $SHMFS_PATH, " SHMFS_DEFAULT_PATH "), creating the\n"
 	  "directory if needed; the daemon sets up the backing store. PERM is an octal mode\n"
 	  "for the tree's directories (who may create regions); USER and GROUP own them\n"
 	  "(names or numbers; \"\" leaves root). Like fd_shmem_cfg init.\n",

@@ -50,14 +50,15 @@ static int parse_index(const char *cmd, const char *what, const char *s, int max
 static int parse_node(const char *cmd, const char *s, int *ret)
 {
 	int max = shmfs_numa_node_cnt(), node, r;
+	const char *idx = s + (strncmp(s, "node", 4) == 0 ? 4 : 0); /* for messages */
 
-	if (s[0] == '-')
-		return ctl_usage(cmd, "NUMA node '%s' is negative", s);
+	if (idx[0] == '-')
+		return ctl_usage(cmd, "NUMA node '%s' is negative", idx);
 	r = shmfs_parse_node(s, &node);
 	if (r == -EINVAL)
-		return ctl_usage(cmd, "NUMA node '%s' is not a number", s);
+		return ctl_usage(cmd, "NUMA node '%s' is not a number", idx);
 	if (r < 0 || node >= max)
-		return ctl_usage(cmd, "NUMA node %s is out of range (this machine has %d)", s, max);
+		return ctl_usage(cmd, "NUMA node %s is out of range (this machine has %d)", idx, max);
 	*ret = node;
 	return 0;
 }

@@ -17,8 +17,6 @@
 #include "numa.h"
 #include "pagetype.h"
 
-#define CTL_DEFAULT_MOUNT "/mnt/shmfs"
-
 /* ------------------------------------------------------------ invocation */
 
 struct ctl {

@@ -183,6 +183,66 @@ SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode);
  * Thread-safe. */
 SHMFS_API int shmfs_region_create_flags(const char *path, uint64_t sz, mode_t mode, unsigned flags);
 
+/* Creation options beyond 0.1 (only shmfs_region_create_opts() takes them;
+ * shmfs_region_create_flags() refuses them with -EINVAL). */
+#define SHMFS_CREATE_DISOWN     0x2u /* persistent, and recorded with no creator process
+				      * (user.shmfs.creator_pid 0): a tool creating a region for
+				      * others, like shmfsctl or fd_shmem_ctl. Not with PROCESS_LIFETIME. */
+#define SHMFS_CREATE_EXACT_MODE 0x4u /* mode is applied as given; the umask does not apply */
+
+/* Pages of a region on one NUMA node (a placement split, below). */
+struct shmfs_node_pages {
+	uint64_t page_cnt; /* pages of the region's page type, at least 1 */
+	int      node;     /* node index, as in nodeN */
+};
+
+/* Most entries a placement split may have. */
+#define SHMFS_SPLIT_MAX 64
+
+/* Options of shmfs_region_create_opts(). Set sz = sizeof(struct
+ * shmfs_region_create_opts): later versions may add fields without
+ * breaking callers. Zeroed fields mean "not used". */
+struct shmfs_region_create_opts {
+	size_t                         sz;
+	unsigned                       flags;     /* SHMFS_CREATE_* */
+	const struct shmfs_node_pages *split;     /* NULL: every page on the node of the path's
+						   * directory; else split_cnt runs, in order: the
+						   * first split[0].page_cnt pages on split[0].node,
+						   * the next on split[1].node..., page counts summing
+						   * to sz / page size (user.shmfs.policy "split:") */
+	size_t                         split_cnt; /* 0 when split is NULL; at most SHMFS_SPLIT_MAX */
+};
+
+/* shmfs_region_create() with options (opts may be NULL: the defaults of
+ * shmfs_region_create). The steps, in order: create the file (O_EXCL), apply
+ * the exact mode, set the lifetime or disown it, set the split, size it. If
+ * any step fails the region is removed again: nothing is left behind.
+ * Errors as shmfs_region_create(), and:
+ *   -EINVAL   opts->sz too small, an unknown flag, PROCESS_LIFETIME with
+ *             DISOWN, split and split_cnt disagreeing (one NULL or 0, not the
+ *             other), more than SHMFS_SPLIT_MAX runs, a negative node, a run
+ *             of 0 pages, page counts not summing to sz / page size; the
+ *             daemon refusing the split (a node it does not have);
+ *   -ENOTSUP  the daemon does not know region lifetimes, disowning or splits.
+ * Thread-safe. Since 0.2. */
+SHMFS_API int shmfs_region_create_opts(const char *path, uint64_t sz, mode_t mode,
+				       const struct shmfs_region_create_opts *opts);
+
+/* The absolute path in the shmfs tree that path names, into ret_path
+ * (ret_path_sz bytes), found without asking the daemon, so it finds regions
+ * the caller may not read too: an absolute path is taken as it is, a path
+ * with a slash is taken relative to the mount, a bare name is searched like
+ * the PATHS section says (the first TYPE/nodeN/NAME that exists wins). A
+ * backing path is returned as it is. 0, or the path errors above (-ENOENT
+ * for a bare name nothing holds; -ENAMETOOLONG also when ret_path_sz is too
+ * small). Never logs. Thread-safe. Since 0.2. */
+SHMFS_API int shmfs_region_path(const char *path, char *ret_path, size_t ret_path_sz);
+
+/* The mount libshmfs uses: $SHMFS_PATH when set and not empty, else
+ * SHMFS_DEFAULT_PATH. The string is valid until the environment changes.
+ * Thread-safe as getenv(3). Since 0.2. */
+SHMFS_API const char *shmfs_mount_path(void);
+
 /* Remove the region at path (any path form except a backing path). The name
  * goes at once; the memory is freed when the last mapping of it goes, so
  * joins of it stay valid (shm_unlink semantics).
