@@ -42,9 +42,21 @@
  *
  * ERRORS
  *
- * Functions returning int return 0 (or a non-negative count) on success and a
- * negative errno on failure. Functions returning a pointer return NULL and set
- * errno. Output parameters (ret_*, opt_*) are left untouched on failure.
+ * One convention per kind of call, in this header and in heap.h:
+ *  - a function returning int (region, leave, query, iteration and heap
+ *    calls) returns 0, or a non-negative count where it says so, on success
+ *    and a negative errno on failure; errno is not meaningful after it;
+ *  - a function returning a pointer the caller uses (shmfs_join,
+ *    shmfs_join_opts: the join handle, like fd_shmem_join and mmap) returns
+ *    NULL and sets errno (positive) on failure;
+ *  - a function returning an offset or a size says what marks a failure:
+ *    the heap's allocators return offset 0 and set errno, like malloc;
+ *    shmfs_join_cnt cannot fail;
+ *  - a void function and shmfs_mount_path cannot fail;
+ *  - callbacks: a join callback returns NULL to refuse; an iteration callback
+ *    returns non-zero to stop, and that value is returned.
+ * Output parameters: ret_* must not be NULL (-EINVAL); opt_* may be NULL
+ * (nothing is written). Neither is touched on failure.
  * Errors every path-taking function can return, beyond those listed with
  * each function:
  *   -EINVAL        path is NULL or empty, or a bare name that is not a valid
@@ -267,7 +279,14 @@ SHMFS_API int shmfs_region_info(const char *path, shmfs_region_info_t *ret_info)
 				     * kernel's choice, so addresses differ from run to run and between processes */
 
 /* A join as the join table knows it. Returned by value (a snapshot): it does
- * not change when the table does. */
+ * not change when the table does. It is small (128 bytes on 64-bit Linux)
+ * and holds no path: it is copied on every query and callback, and a
+ * PATH_MAX array would freeze PATH_MAX into the ABI. The region is named by
+ * name and identified by dev and ino; shmfs_region_info() by its path gives
+ * the backing file's path when one is wanted. Since 0.2 (0.1 carried a
+ * backing[PATH_MAX] path; the functions that fill this struct moved to the
+ * SHMFS_0.2 version node with it, so a program built against 0.1 fails to
+ * load instead of reading past the struct). */
 typedef struct shmfs_join_info {
 	long     ref_cnt;    /* outstanding joins in this process; -1 while a join or leave callback
 				of this region runs (a join or leave of it at that moment is a cycle) */
@@ -281,7 +300,7 @@ typedef struct shmfs_join_info {
 	dev_t    dev;        /* backing file identity (the table's key); 0 for anonymous joins */
 	ino_t    ino;
 	char     name[SHMFS_REGION_NAME_MAX + 1]; /* region name (the anonymous join's name) */
-	char     backing[PATH_MAX];               /* backing file mapped; "" for anonymous joins */
+	uint64_t reserved[2];                     /* zero; room for fields a later 0.x adds */
 } shmfs_join_info_t;
 
 /* Called once, when a region is mapped by its first join, with the lock held
