@@ -162,6 +162,43 @@ int ctl_pool_read(struct ctl *c, const struct shmfs_page_type *t, int node, stru
 	return 0;
 }
 
+/* Why s is not a page count of t (r from the parser); like: examples. */
+static int pages_usage(const char *cmd, const char *s, const struct shmfs_page_type *t, int r,
+		       const char *like)
+{
+	if (r == -EDOM)
+		return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
+				 ctl_size(t->page_sz));
+	if (r == -ERANGE)
+		return ctl_usage(cmd, "'%s' is too large", s);
+	return ctl_usage(cmd, "'%s' is not a page count or a size (like %s)", s, like);
+}
+
+int ctl_pools_each(struct ctl *c, const char *cmd, int (*fn)(const struct ctl_pool *p, void *ctx), void *ctx)
+{
+	int nodes[SHMFS_NODE_MAX];
+	int node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX);
+
+	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
+		const struct shmfs_page_type *t = &c->types.type[k];
+
+		if (!shmfs_page_type_present(t) || !shmfs_page_type_is_huge(t))
+			continue;
+		for (int i = 0; i < node_cnt; i++) {
+			struct ctl_pool p;
+			int r = ctl_pool_read(c, t, nodes[i], &p);
+
+			if (r < 0)
+				return ctl_fail(r, cmd, c->mount, NULL, "cannot read the %s pool of node %d in",
+						t->name, nodes[i]);
+			r = fn(&p, ctx);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
 /* CNT of alloc: a page count, or a size with a unit that must be a whole
  * number of pages (the parser .nr_pages uses too). */
 int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type *t, uint64_t *ret)
@@ -171,14 +208,7 @@ int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type
 	if (s[0] == '-')
 		return ctl_usage(cmd, "page count '%s' is negative; give the pool size wanted (0 or more)", s);
 	r = shmfs_parse_pages(s, t->page_sz, ret);
-	if (r == -EDOM)
-		return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
-				 ctl_size(t->page_sz));
-	if (r == -ERANGE)
-		return ctl_usage(cmd, "'%s' is too large", s);
-	if (r < 0)
-		return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, 512M, 4G)", s);
-	return 0;
+	return r < 0 ? pages_usage(cmd, s, t, r, "8, 512M, 4G") : 0;
 }
 
 int ctl_parse_pages_rel(const char *cmd, const char *s, const struct shmfs_page_type *t, int *ret_sign,
@@ -186,14 +216,7 @@ int ctl_parse_pages_rel(const char *cmd, const char *s, const struct shmfs_page_
 {
 	int r = shmfs_parse_pages_rel(s, t->page_sz, ret_sign, ret);
 
-	if (r == -EDOM)
-		return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
-				 ctl_size(t->page_sz));
-	if (r == -ERANGE)
-		return ctl_usage(cmd, "'%s' is too large", s);
-	if (r < 0)
-		return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, +2, -2, 512M, 4G)", s);
-	return 0;
+	return r < 0 ? pages_usage(cmd, s, t, r, "8, +2, -2, 512M, 4G") : 0;
 }
 
 int ctl_pool_target(const char *cmd, const struct ctl_pool *p, int sign, uint64_t n, uint64_t *ret)
@@ -383,6 +406,18 @@ static int region_where(struct ctl *c, const char *path, const struct shmfs_page
 		return -EINVAL;
 	*ret_t = t;
 	*ret_node = node;
+	return 0;
+}
+
+int ctl_regions_load(struct ctl *c, const char *cmd, struct ctl_region **ret, size_t *ret_cnt)
+{
+	int r = ctl_mount_check(c, cmd);
+
+	if (r)
+		return r;
+	r = ctl_regions_list(c, ret, ret_cnt);
+	if (r < 0)
+		return ctl_fail(r, cmd, c->mount, NULL, "cannot list the regions of");
 	return 0;
 }
 
