@@ -908,6 +908,61 @@ static void region_info_describes_the_backing_file(void **state)
 	assert_int_equal(shmfs_region_info("a", NULL), -EINVAL);
 }
 
+/* shmfs_region_create_opts checks every option before it makes anything. */
+static void region_create_opts_refuse_bad_options_and_make_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct shmfs_node_pages split[SHMFS_SPLIT_MAX + 1], one = { .page_cnt = 1, .node = 0 };
+	struct shmfs_region_create_opts o;
+	const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	char t[PATH_MAX];
+	struct stat st;
+
+#define BAD(...) do { \
+		o = (struct shmfs_region_create_opts){ __VA_ARGS__ }; \
+		o.sz = o.sz ? o.sz : sizeof(o); \
+		assert_int_equal(shmfs_region_create_opts("normal/node0/n", 2 * pg, 0600, &o), -EINVAL); \
+		assert_int_equal(stat(tree_of(fx, "n", t), &st), -1); \
+	} while (0)
+	BAD(.sz = 4);
+	BAD(.flags = 0x80);
+	BAD(.flags = SHMFS_CREATE_PROCESS_LIFETIME | SHMFS_CREATE_DISOWN);
+	BAD(.split_cnt = 1);
+	BAD(.split = &one);
+	BAD(.split = &one, .split_cnt = 1);                       /* 1 page of 2 */
+	for (int i = 0; i <= SHMFS_SPLIT_MAX; i++)
+		split[i] = (struct shmfs_node_pages){ .page_cnt = 1, .node = 0 };
+	BAD(.split = split, .split_cnt = SHMFS_SPLIT_MAX + 1);
+	split[0] = (struct shmfs_node_pages){ .page_cnt = 2, .node = -1 };
+	BAD(.split = split, .split_cnt = 1);
+	split[0] = (struct shmfs_node_pages){ .page_cnt = 0, .node = 0 };
+	split[1] = (struct shmfs_node_pages){ .page_cnt = 2, .node = 0 };
+	BAD(.split = split, .split_cnt = 2);
+#undef BAD
+	/* the 0.1 entry point takes the 0.1 flags only */
+	assert_int_equal(shmfs_region_create_flags("normal/node0/n", 0, 0600, SHMFS_CREATE_EXACT_MODE), -EINVAL);
+	assert_int_equal(stat(tree_of(fx, "n", t), &st), -1);
+}
+
+static void region_create_opts_exact_mode_ignores_the_umask(void **state)
+{
+	struct fixture *fx = *state;
+	/* an older caller's struct: only sz and flags */
+	struct shmfs_region_create_opts o = { .sz = offsetof(struct shmfs_region_create_opts, flags) + sizeof(unsigned),
+					      .flags = SHMFS_CREATE_EXACT_MODE };
+	mode_t old = umask(022);
+	char t[PATH_MAX];
+	struct stat st;
+
+	assert_int_equal(shmfs_region_create_opts("normal/node0/x1", 0, 0666, &o), 0);
+	assert_int_equal(shmfs_region_create_opts("normal/node0/x2", 0, 0666, NULL), 0);
+	umask(old);
+	assert_int_equal(stat(tree_of(fx, "x1", t), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0666);
+	assert_int_equal(stat(tree_of(fx, "x2", t), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+}
+
 static void region_create_and_unlink_go_through_the_tree(void **state)
 {
 	struct fixture *fx = *state;
@@ -1009,6 +1064,8 @@ int main(void)
 		T(the_library_logs_only_through_the_callback),
 		T(region_info_describes_the_backing_file),
 		T(region_create_and_unlink_go_through_the_tree),
+		T(region_create_opts_refuse_bad_options_and_make_nothing),
+		T(region_create_opts_exact_mode_ignores_the_umask),
 		T(table_lookups_by_key_handle_and_range),
 	};
 
