@@ -391,7 +391,7 @@ static int region_where(struct ctl *c, const char *path, const struct shmfs_page
 	const char *p = path;
 	int node;
 
-	while (mlen > 1 && c->mount[mlen - 1] == '/')
+	while (mlen > 0 && c->mount[mlen - 1] == '/')  /* "/mnt/shmfs/", or "/" itself */
 		mlen--;
 	if (strncmp(p, c->mount, mlen) != 0 || p[mlen] != '/')
 		return -EINVAL;
