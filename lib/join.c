@@ -133,7 +133,6 @@ static int map_region(int fd, const struct shmfs_region_ref *ref, const struct s
 	info.dev = st->st_dev;
 	info.ino = st->st_ino;
 	shmfs_strlcpy(info.name, ref->name, sizeof(info.name));
-	shmfs_strlcpy(info.backing, ref->backing, sizeof(info.backing));
 	r = shmfs_join_table_add(&join_table, &info, ret);
 	if (r < 0)
 		munmap(p, sz);
@@ -228,7 +227,7 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 	e->join = join;
 	if (opt_info)
 		*opt_info = *e;
-	shmfs_log(SHMFS_LOG_DEBUG, "joined %s (%s): %" PRIu64 " bytes at %p, %s", e->name, e->backing,
+	shmfs_log(SHMFS_LOG_DEBUG, "joined %s (%s): %" PRIu64 " bytes at %p, %s", e->name, ref.backing,
 		  e->sz, e->shmem, flags & SHMFS_JOIN_RDWR ? "read-write" : "read-only");
 	pthread_mutex_unlock(&join_lock);
 	return join;
@@ -276,7 +275,8 @@ SHMFS_API int shmfs_leave_opts(void *join, const struct shmfs_leave_opts *opts, 
 		r = -errno;
 		shmfs_log(SHMFS_LOG_WARNING, "unmapping %s at %p failed: %s", e->name, e->shmem, strerror(-r));
 	} else {
-		shmfs_log(SHMFS_LOG_DEBUG, "left %s (%s)", e->name, e->backing);
+		shmfs_log(SHMFS_LOG_DEBUG, "left %s (%" PRIu64 ":%" PRIu64 ")", e->name, (uint64_t)e->dev,
+			  (uint64_t)e->ino);
 	}
 	shmfs_join_table_remove(&join_table, e);
 	pthread_mutex_unlock(&join_lock);

@@ -153,7 +153,7 @@ void shmfs_region_cache_flush(void)
 
 /* ---------------------------------------------------------------- paths */
 
-const char *shmfs_mount_path(void)
+SHMFS_API const char *shmfs_mount_path(void)
 {
 	const char *p = getenv("SHMFS_PATH");
 
@@ -244,12 +244,10 @@ static void set_tree_location(struct shmfs_region_ref *ref)
 {
 	char parent[NAME_MAX + 1], grand[NAME_MAX + 1];
 	const struct shmfs_page_type *t;
-	uint64_t node;
 
 	parent_names(ref->tree, parent, sizeof(parent), grand, sizeof(grand));
 	ref->node = -1;
-	if (strncmp(parent, "node", 4) == 0 && shmfs_parse_u64(parent + 4, &node) == 0 && node < INT_MAX)
-		ref->node = (int)node;
+	(void)shmfs_parse_node_name(parent, &ref->node);
 	t = shmfs_page_type_by_name(shmfs_lib_page_types(), grand);
 	ref->kind = t && grand[0] != '.' ? t->kind : SHMFS_PAGE_NORMAL;
 }
@@ -380,8 +378,10 @@ static int resolve_abs(const char *abs, struct shmfs_region_ref *ref)
 	return resolve_fresh(abs, ref);
 }
 
-/* A bare name: every node directory of gigantic, then huge, then normal. */
-static int resolve_bare(const char *name, struct shmfs_region_ref *ref)
+/* A bare name: try(TYPE/nodeN/name, ctx) over every node directory of
+ * gigantic, then huge, then normal, until one returns 0; -ENOENT when every
+ * one did, else the first other error. */
+static int search_bare(const char *name, int (*try)(const char *cand, void *ctx), void *ctx)
 {
 	const struct shmfs_page_types *types = shmfs_lib_page_types();
 	const char *mount = shmfs_mount_path();
@@ -395,7 +395,7 @@ static int resolve_bare(const char *name, struct shmfs_region_ref *ref)
 		_cleanup_closedir_ DIR *d = NULL;
 		char dir[PATH_MAX], cand[PATH_MAX];
 		struct dirent *de;
-		uint64_t node;
+		int node;
 
 		if (!shmfs_page_type_present(t))
 			continue;
@@ -408,11 +408,11 @@ static int resolve_bare(const char *name, struct shmfs_region_ref *ref)
 			continue;
 		}
 		while ((de = readdir(d))) {
-			if (strncmp(de->d_name, "node", 4) != 0 || shmfs_parse_u64(de->d_name + 4, &node) < 0)
+			if (shmfs_parse_node_name(de->d_name, &node) < 0)
 				continue;
 			if (snprintf(cand, sizeof(cand), "%s/%s/%s", dir, de->d_name, name) >= (int)sizeof(cand))
 				return -ENAMETOOLONG;
-			r = resolve_abs(cand, ref);
+			r = try(cand, ctx);
 			if (r == 0)
 				return 0;
 			if (r != -ENOENT && !first_err)
@@ -420,6 +420,57 @@ static int resolve_bare(const char *name, struct shmfs_region_ref *ref)
 		}
 	}
 	return first_err ? first_err : -ENOENT;
+}
+
+static int try_resolve(const char *cand, void *ctx)
+{
+	return resolve_abs(cand, ctx);
+}
+
+static int resolve_bare(const char *name, struct shmfs_region_ref *ref)
+{
+	return search_bare(name, try_resolve, ref);
+}
+
+struct path_buf {
+	char *buf;
+	size_t sz;
+};
+
+/* A candidate that exists wins, whoever may read it. */
+static int try_exists(const char *cand, void *ctx)
+{
+	struct path_buf *p = ctx;
+	struct stat st;
+
+	if (lstat(cand, &st) < 0)
+		return -errno;
+	if (strlen(cand) >= p->sz)
+		return -ENAMETOOLONG;
+	memcpy(p->buf, cand, strlen(cand) + 1);
+	return 0;
+}
+
+SHMFS_API int shmfs_region_path(const char *path, char *ret_path, size_t ret_path_sz)
+{
+	char abs[PATH_MAX];
+	struct path_buf p = { abs, sizeof(abs) };
+	int r = path_check(path);
+
+	if (r < 0)
+		return r;
+	if (!ret_path)
+		return -EINVAL;
+	if (!strchr(path, '/'))
+		r = search_bare(path, try_exists, &p);
+	else
+		r = shmfs_tree_path(path, abs, sizeof(abs));
+	if (r < 0)
+		return r;
+	if (strlen(abs) >= ret_path_sz)
+		return -ENAMETOOLONG;
+	memcpy(ret_path, abs, strlen(abs) + 1);
+	return 0;
 }
 
 int shmfs_region_resolve(const char *path, struct shmfs_region_ref *ret)

@@ -41,9 +41,6 @@ static inline void shmfs_strlcpy(char *dst, const char *src, size_t dst_sz)
 	dst[n] = '\0';
 }
 
-/* The mount: $SHMFS_PATH, or SHMFS_DEFAULT_PATH. */
-const char *shmfs_mount_path(void);
-
 /* Make path absolute in the tree: relative paths are taken from the mount.
  * Bare names (no slash) are -EINVAL here: they name no node. 0 or -errno. */
 int shmfs_tree_path(const char *path, char *buf, size_t buf_sz);

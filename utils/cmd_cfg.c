@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "backing_path.h"
+#include <shmfs/shmfs.h>
+
 #include "ctl.h"
 #include "mountinfo.h"
 #include "parse.h"
@@ -234,25 +236,46 @@ static int run_free(struct ctl *c, const struct ctl_args *a)
 
 /* ------------------------------------------------------------ query */
 
+/* One pool's line of query, or its object in j (--json). */
+static int query_pool(const struct ctl_pool *p, void *ctx)
+{
+	const struct shmfs_page_type *t = p->t;
+	struct json *j = ctx;
+
+	if (j) {
+		json_obj_open(j, NULL);
+		json_str(j, "type", t->name);
+		json_i64(j, "node", p->node);
+		json_u64(j, "page_size", t->page_sz);
+		json_u64(j, "total", p->total);
+		json_u64(j, "free", p->free);
+		json_u64(j, "used", p->total - p->free);
+		json_u64(j, "reserved", p->reserved);
+		json_u64(j, "surplus", p->surplus);
+		json_obj_close(j);
+	} else {
+		printf("  %-9s %4d %9s %8llu %8llu %8llu %10s %10s\n", t->name, p->node,
+		       ctl_size(t->page_sz), (unsigned long long)p->total, (unsigned long long)p->free,
+		       (unsigned long long)(p->total - p->free), ctl_size(p->total * t->page_sz),
+		       ctl_size(p->free * t->page_sz));
+	}
+	return 0;
+}
+
 static int run_query(struct ctl *c, const struct ctl_args *a)
 {
 	_cleanup_free_ struct ctl_region *regs = NULL;
 	size_t reg_cnt = 0;
-	int nodes[SHMFS_NODE_MAX];
-	int node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX);
 	char backing[4096] = "";
 	struct json j;
 	int r;
 
 	if (a->argc > 0)
 		return ctl_region_query(c, a);
-	r = ctl_mount_check(c, "query");
+	r = ctl_regions_load(c, "query", &regs, &reg_cnt);
 	if (r)
 		return r;
 	(void)ctl_xattr(c->mount, SHMFS_XATTR_BACKING, backing, sizeof(backing));
-	r = ctl_regions_list(c, &regs, &reg_cnt);
-	if (r < 0)
-		return ctl_fail(r, "query", c->mount, NULL, "cannot list the regions of");
 	if (c->json) {
 		ctl_json_open(c, &j, "query");
 		json_str(&j, "mount", c->mount);
@@ -263,37 +286,9 @@ static int run_query(struct ctl *c, const struct ctl_args *a)
 		printf("  %-9s %4s %9s %8s %8s %8s %10s %10s\n", "TYPE", "NODE", "PAGE", "TOTAL", "FREE",
 		       "USED", "SIZE", "FREE SIZE");
 	}
-	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
-		const struct shmfs_page_type *t = &c->types.type[k];
-
-		if (!shmfs_page_type_present(t) || !shmfs_page_type_is_huge(t))
-			continue;
-		for (int i = 0; i < node_cnt; i++) {
-			struct ctl_pool p;
-
-			r = ctl_pool_read(c, t, nodes[i], &p);
-			if (r < 0)
-				return ctl_fail(r, "query", c->mount, NULL,
-						"cannot read the %s pool of node %d in", t->name, nodes[i]);
-			if (c->json) {
-				json_obj_open(&j, NULL);
-				json_str(&j, "type", t->name);
-				json_i64(&j, "node", nodes[i]);
-				json_u64(&j, "page_size", t->page_sz);
-				json_u64(&j, "total", p.total);
-				json_u64(&j, "free", p.free);
-				json_u64(&j, "used", p.total - p.free);
-				json_u64(&j, "reserved", p.reserved);
-				json_u64(&j, "surplus", p.surplus);
-				json_obj_close(&j);
-			} else {
-				printf("  %-9s %4d %9s %8llu %8llu %8llu %10s %10s\n", t->name, nodes[i],
-				       ctl_size(t->page_sz), (unsigned long long)p.total,
-				       (unsigned long long)p.free, (unsigned long long)(p.total - p.free),
-				       ctl_size(p.total * t->page_sz), ctl_size(p.free * t->page_sz));
-			}
-		}
-	}
+	r = ctl_pools_each(c, "query", query_pool, c->json ? &j : NULL);
+	if (r)
+		return r;
 	if (c->json) {
 		json_arr_close(&j);
 		json_arr_open(&j, "regions");
@@ -872,7 +867,7 @@ static int run_fini(struct ctl *c, const struct ctl_args *a)
 
 const struct ctl_cmd ctl_cfg_cmds[] = {
 	{ "init", "PERM [USER [GROUP]]", "mount shmfs (as root) with a permission, user and group",
-	  "Mounts shmfs on the mount (--mount, $SHMFS_PATH, " CTL_DEFAULT_MOUNT "), creating the\n"
+	  "Mounts shmfs on the mount (--mount, $SHMFS_PATH, " SHMFS_DEFAULT_PATH "), creating the\n"
 	  "directory if needed; the daemon sets up the backing store. PERM is an octal mode\n"
 	  "for the tree's directories (who may create regions); USER and GROUP own them\n"
 	  "(names or numbers; \"\" leaves root). Like fd_shmem_cfg init.\n",

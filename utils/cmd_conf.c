@@ -79,7 +79,7 @@ static int conf_line(struct ctl *c, const char *file, int no, char *text, struct
 		     struct conf_quota *q, enum conf_kind *ret_kind)
 {
 	char *word[4], *save = NULL, *hash = strchr(text, '#');
-	int cnt = 0;
+	int cnt = 0, r;
 	uint64_t v;
 
 	if (hash)
@@ -108,25 +108,19 @@ static int conf_line(struct ctl *c, const char *file, int no, char *text, struct
 	if (!shmfs_page_type_is_huge(e->t))
 		return ctl_usage("apply-config", "%s:%d: normal pages have no pool to reserve", file,
 				 no);
-	if (strncmp(word[1], "node", 4) == 0)
-		word[1] += 4;
-	if (word[1][0] == '-' || shmfs_parse_u64(word[1], &v) < 0 || v >= SHMFS_NODE_MAX ||
-	    !shmfs_numa_node_has_memory((int)v))
+	if (shmfs_parse_node(word[1], &e->node) < 0 || !shmfs_numa_node_has_memory(e->node))
 		return ctl_usage("apply-config", "%s:%d: NUMA node '%s' does not exist or has no memory",
 				 file, no, word[1]);
-	e->node = (int)v;
 	if (word[2][0] == '-')
 		return ctl_usage("apply-config", "%s:%d: page count '%s' is negative", file, no,
 				 word[2]);
-	if (shmfs_size_has_unit(word[2])) {
-		if (shmfs_parse_size(word[2], &v) < 0 || v % e->t->page_sz)
-			return ctl_usage("apply-config", "%s:%d: %s is not a whole number of %s pages",
-					 file, no, word[2], e->t->name);
-		v /= e->t->page_sz;
-	} else if (shmfs_parse_u64(word[2], &v) < 0) {
+	r = shmfs_parse_pages(word[2], e->t->page_sz, &v);
+	if (r == -EDOM)
+		return ctl_usage("apply-config", "%s:%d: %s is not a whole number of %s pages",
+				 file, no, word[2], e->t->name);
+	if (r < 0)
 		return ctl_usage("apply-config", "%s:%d: '%s' is not a page count or a size", file, no,
 				 word[2]);
-	}
 	e->pages = v;
 	return 0;
 }

@@ -286,12 +286,9 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 		return ctl_usage("info", "--prometheus and --json are two formats; choose one");
 	if (a->opt[1])
 		return ctl_info_prometheus(c);
-	r = ctl_mount_check(c, "info");
+	r = ctl_regions_load(c, "info", &regs, &reg_cnt);
 	if (r)
 		return r;
-	r = ctl_regions_list(c, &regs, &reg_cnt);
-	if (r < 0)
-		return ctl_fail(r, "info", c->mount, NULL, "cannot list the regions of");
 	if (c->json) {
 		ctl_json_open(c, &j, "info");
 		json_str(&j, "mount", c->mount);

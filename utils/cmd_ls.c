@@ -199,12 +199,9 @@ static int run_ls(struct ctl *c, const struct ctl_args *a)
 					 a->val[0]);
 		sort_key = (enum ls_sort)k;
 	}
-	r = ctl_mount_check(c, "ls");
+	r = ctl_regions_load(c, "ls", &regs, &cnt);
 	if (r)
 		return r;
-	r = ctl_regions_list(c, &regs, &cnt);
-	if (r < 0)
-		return ctl_fail(r, "ls", c->mount, NULL, "cannot list the regions of");
 	if (cnt > 1)
 		qsort(regs, cnt, sizeof(*regs), ls_cmp);
 	now = time(NULL);

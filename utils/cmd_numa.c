@@ -46,14 +46,30 @@ static int parse_index(const char *cmd, const char *what, const char *s, int max
 	return 0;
 }
 
+/* "N" or "nodeN", a node the kernel has (with or without memory). */
+static int parse_node(const char *cmd, const char *s, int *ret)
+{
+	int max = shmfs_numa_node_cnt(), node, r;
+	const char *idx = s + (strncmp(s, "node", 4) == 0 ? 4 : 0); /* for messages */
+
+	if (idx[0] == '-')
+		return ctl_usage(cmd, "NUMA node '%s' is negative", idx);
+	r = shmfs_parse_node(s, &node);
+	if (r == -EINVAL)
+		return ctl_usage(cmd, "NUMA node '%s' is not a number", idx);
+	if (r < 0 || node >= max)
+		return ctl_usage(cmd, "NUMA node %s is out of range (this machine has %d)", idx, max);
+	*ret = node;
+	return 0;
+}
+
 static int run_cpu_idx(struct ctl *c, const struct ctl_args *a)
 {
 	struct json j;
-	int node, cpu, r;
+	int node = -1, cpu, r;
 
 	/* a node is "N" or "nodeN" wherever shmfsctl asks for one */
-	r = parse_index("cpu-idx", "NUMA node", strncmp(a->argv[0], "node", 4) == 0 ? a->argv[0] + 4 :
-			a->argv[0], shmfs_numa_node_cnt(), &node);
+	r = parse_node("cpu-idx", a->argv[0], &node);
 	if (r)
 		return r;
 	cpu = shmfs_numa_node_first_cpu(node);
@@ -76,7 +92,7 @@ static int run_cpu_idx(struct ctl *c, const struct ctl_args *a)
 static int run_numa_idx(struct ctl *c, const struct ctl_args *a)
 {
 	struct json j;
-	int cpu, node, r;
+	int cpu = -1, node, r;
 
 	r = parse_index("numa-idx", "CPU", a->argv[0], shmfs_numa_cpu_cnt(), &cpu);
 	if (r)

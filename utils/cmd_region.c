@@ -11,6 +11,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <shmfs/shmfs.h>
+
 #include "ctl.h"
 #include "name.h"
 #include "parse.h"
@@ -219,7 +221,8 @@ static int run_create(struct ctl *c, const struct ctl_args *a)
 	struct sub subs[SUB_MAX];
 	uint64_t total = 0;
 	char path[4096];
-	_cleanup_close_ int fd = -1;
+	struct shmfs_region_create_opts opts = { .sz = sizeof(opts) };
+	struct shmfs_node_pages split[SUB_MAX];
 	mode_t mode = 0;
 
 	r = name_arg("create", name);
@@ -242,50 +245,29 @@ static int run_create(struct ctl *c, const struct ctl_args *a)
 		return r;
 
 	snprintf(path, sizeof(path), "%s/%s/node%d/%s", c->mount, t->name, subs[0].node, name);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0)
-		return create_fail(c, -errno, path, t, subs, sub_cnt, total);
-	/* The mode is what the admin asked for, not what the umask leaves. */
-	if (fchmod(fd, mode) < 0) {
-		r = -errno;
-		goto undo;
-	}
-	if (a->opt[0]) {
-		/* process lifetime: this command is the creator, so the region is
-		 * orphaned (and clean removes it) once nothing maps it */
-		if (fsetxattr(fd, SHMFS_XATTR_LIFETIME, "process", 7, 0) < 0) {
-			r = -errno;
-			unlink(path);
-			return ctl_fail(r, "create", path, "This shmfs daemon does not know region lifetimes; "
-					"create it without --process-lifetime. Nothing was created.",
-					"cannot give process lifetime to");
-		}
-	} else if (fsetxattr(fd, SHMFS_XATTR_CREATOR_PID, "0", 1, 0) < 0) {
-		/* Like fd_shmem_ctl's, these regions are made to outlive this
-		 * command: persistent, and recorded without a creator process. */
-		ctl_warn("create", "cannot disown '%s' (%s)", path, strerror(errno));
-	}
+	/* The mode is what the admin asked for, not what the umask leaves.
+	 * Like fd_shmem_ctl's, regions are made to outlive this command:
+	 * persistent and disowned, unless the process lifetime is asked for
+	 * (this command is the creator: orphaned once nothing maps it). */
+	opts.flags = SHMFS_CREATE_EXACT_MODE |
+		     (a->opt[0] ? SHMFS_CREATE_PROCESS_LIFETIME : SHMFS_CREATE_DISOWN);
 	if (sub_cnt > 1) {
-		char policy[SUB_MAX * 24] = "split:";
-
 		for (int i = 0; i < sub_cnt; i++)
-			snprintf(policy + strlen(policy), sizeof(policy) - strlen(policy), "%s%d=%llu",
-				 i ? "," : "", subs[i].node, (unsigned long long)subs[i].pages);
-		if (fsetxattr(fd, SHMFS_XATTR_POLICY, policy, strlen(policy), 0) < 0) {
-			r = -errno;
-			unlink(path);
-			if (r == -EPERM || r == -ENOTSUP || r == -EACCES)
-				return ctl_fail(r, "create", path, "This shmfs daemon cannot split a region over "
-						"several nodes; create one region per node instead. Nothing was "
-						"created.", "cannot split pages over nodes for");
-			return ctl_fail(r, "create", path, "Nothing was created.",
-					"cannot set the node split '%s' of", policy);
-		}
+			split[i] = (struct shmfs_node_pages){ .node = subs[i].node, .page_cnt = subs[i].pages };
+		opts.split = split;
+		opts.split_cnt = (size_t)sub_cnt;
 	}
-	if (ftruncate(fd, (off_t)(total * t->page_sz)) < 0) {
-		r = -errno;
-		goto undo;
-	}
+	r = shmfs_region_create_opts(path, total * t->page_sz, mode, &opts);
+	if (r == -ENOTSUP && a->opt[0])
+		return ctl_fail(r, "create", path, "This shmfs daemon does not know region lifetimes; "
+				"create it without --process-lifetime. Nothing was created.",
+				"cannot give process lifetime to");
+	if (r == -ENOTSUP && sub_cnt > 1)
+		return ctl_fail(r, "create", path, "This shmfs daemon cannot split a region over "
+				"several nodes; create one region per node instead. Nothing was "
+				"created.", "cannot split pages over nodes for");
+	if (r < 0)
+		return create_fail(c, r, path, t, subs, sub_cnt, total);
 	if (c->json) {
 		struct ctl_region g;
 		struct json j;
@@ -308,10 +290,6 @@ static int run_create(struct ctl *c, const struct ctl_args *a)
 			ctl_size(total * t->page_sz), where);
 	}
 	return 0;
-undo:
-	/* Leave nothing half-made. */
-	unlink(path);
-	return create_fail(c, r, path, t, subs, sub_cnt, total);
 }
 
 static const struct shmfs_page_type *type_arg(struct ctl *c, const char *cmd, const struct ctl_args *a)

@@ -17,8 +17,6 @@
 #include "numa.h"
 #include "pagetype.h"
 
-#define CTL_DEFAULT_MOUNT "/mnt/shmfs"
-
 /* ------------------------------------------------------------ invocation */
 
 struct ctl {
@@ -172,6 +170,11 @@ int ctl_pool_target(const char *cmd, const struct ctl_pool *p, int sign, uint64_
 /* The pool of one type and node, read through the tree (directory xattrs). */
 int ctl_pool_read(struct ctl *c, const struct shmfs_page_type *t, int node, struct ctl_pool *ret);
 
+/* Call fn(p, ctx) with the pool of every huge page type of this kernel
+ * (largest first) on every memory node. 0, or fn's non-zero return, or
+ * CTL_EXIT_FAIL after saying which pool cmd could not read. */
+int ctl_pools_each(struct ctl *c, const char *cmd, int (*fn)(const struct ctl_pool *p, void *ctx), void *ctx);
+
 struct ctl_region {
 	char name[64];
 	char path[4096];            /* in the tree */
@@ -205,6 +208,10 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 /* Every region of the mount (all types and nodes), sorted by type then name.
  * *ret is malloc'ed. Regions that vanish meanwhile are skipped. */
 int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt);
+
+/* What a command listing regions starts with: the mount checked, then every
+ * region (ctl_regions_list). 0, or the exit status after saying why. */
+int ctl_regions_load(struct ctl *c, const char *cmd, struct ctl_region **ret, size_t *ret_cnt);
 
 /* Find a region by bare name (largest page size first, like libshmfs) or by
  * a path relative to the mount ("huge/node0/x"). -ENOENT when none. */

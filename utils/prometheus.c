@@ -99,6 +99,21 @@ static void region_sums(const struct ctl_region *regs, size_t cnt, const struct 
 	}
 }
 
+/* One pool's sample of the family name: the ctl_pool field at off. */
+struct pool_sample {
+	FILE *f;
+	const char *mount, *name;
+	size_t off;
+};
+
+static int pool_sample(const struct ctl_pool *p, void *ctx)
+{
+	const struct pool_sample *ps = ctx;
+
+	sample(ps->f, ps->name, ps->mount, p->t, p->node, *(const uint64_t *)((const char *)p + ps->off));
+	return 0;
+}
+
 int ctl_info_prometheus(struct ctl *c)
 {
 	static const struct {
@@ -115,37 +130,21 @@ int ctl_info_prometheus(struct ctl *c)
 	};
 	_cleanup_free_ struct ctl_region *regs = NULL;
 	_cleanup_free_ struct per_user *users = NULL;
-	int nodes[SHMFS_NODE_MAX];
-	int node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX);
 	size_t reg_cnt = 0, user_cnt = 0, unreadable = 0;
 	FILE *f = stdout;
 	int r;
 
-	r = ctl_mount_check(c, "info");
+	r = ctl_regions_load(c, "info", &regs, &reg_cnt);
 	if (r)
 		return r;
-	r = ctl_regions_list(c, &regs, &reg_cnt);
-	if (r < 0)
-		return ctl_fail(r, "info", c->mount, NULL, "cannot list the regions of");
 
 	for (size_t fi = 0; fi < sizeof(pool_fam) / sizeof(pool_fam[0]); fi++) {
+		struct pool_sample ps = { f, c->mount, pool_fam[fi].name, pool_fam[fi].off };
+
 		family(f, pool_fam[fi].name, pool_fam[fi].help);
-		for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
-			const struct shmfs_page_type *t = &c->types.type[k];
-
-			if (!shmfs_page_type_present(t) || !shmfs_page_type_is_huge(t))
-				continue;
-			for (int i = 0; i < node_cnt; i++) {
-				struct ctl_pool p;
-
-				r = ctl_pool_read(c, t, nodes[i], &p);
-				if (r < 0)
-					return ctl_fail(r, "info", c->mount, NULL,
-							"cannot read the %s pool of node %d in", t->name, nodes[i]);
-				sample(f, pool_fam[fi].name, c->mount, t, nodes[i],
-				       *(const uint64_t *)((const char *)&p + pool_fam[fi].off));
-			}
-		}
+		r = ctl_pools_each(c, "info", pool_sample, &ps);
+		if (r)
+			return r;
 	}
 
 	/* per type: regions, bytes, orphans */

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <shmfs/shmfs.h>
+
 #include "ctl.h"
 
 static const struct ctl_cmd *const cmd_tables[] = {
@@ -58,7 +60,7 @@ static void main_help(FILE *f)
 		"first failure stops the rest.\n"
 		"\n"
 		"Options:\n"
-		"  --mount DIR   the shmfs mount (default: $SHMFS_PATH, else " CTL_DEFAULT_MOUNT ")\n"
+		"  --mount DIR   the shmfs mount (default: $SHMFS_PATH, else " SHMFS_DEFAULT_PATH ")\n"
 		"  --json        exact, machine-readable output (see shmfsctl(8) for the schema)\n"
 		"  -q, --quiet   no progress, no success messages\n"
 		"  -h, --help    this help; 'shmfsctl COMMAND --help' for one command\n"
@@ -365,13 +367,15 @@ int main(int argc, char **argv)
 	struct ctl c = { 0 };
 	struct step *steps = NULL;
 	int step_cnt = 0, reporting = 0, i = 1, r;
-	const char *env = getenv("SHMFS_PATH");
 
-	c.mount = env && env[0] ? env : CTL_DEFAULT_MOUNT;
+	c.mount = shmfs_mount_path();
 	c.progress_tty = isatty(STDERR_FILENO);
 	r = parse_global(&c, argc, argv, &i);
 	if (r)
 		return r < 0 ? 0 : r;
+	/* libshmfs finds bare names and relative paths under the same mount */
+	if (strcmp(c.mount, shmfs_mount_path()) != 0 && setenv("SHMFS_PATH", c.mount, 1) < 0)
+		return ctl_fail(-errno, "shmfsctl", c.mount, NULL, "cannot use the mount");
 	if (i >= argc) {
 		main_help(stderr);
 		return CTL_EXIT_USAGE;

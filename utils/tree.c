@@ -11,6 +11,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <shmfs/shmfs.h>
+
 #include "ctl.h"
 #include "name.h"
 #include "parse.h"
@@ -120,20 +122,18 @@ static void nodes_text(char *buf, size_t sz)
 int ctl_node(const char *cmd, const char *s, int *ret)
 {
 	char have[256];
-	uint64_t v;
-	const char *p = s;
+	int node, r;
 
-	if (strncmp(p, "node", 4) == 0)
-		p += 4;
 	nodes_text(have, sizeof(have));
 	if (s[0] == '-')
 		return ctl_usage(cmd, "NUMA node '%s' is negative; nodes with memory here: %s", s, have);
-	if (shmfs_parse_u64(p, &v) < 0)
+	r = shmfs_parse_node(s, &node);
+	if (r == -EINVAL)
 		return ctl_usage(cmd, "NUMA node '%s' is not a number; nodes with memory here: %s", s, have);
-	if (v >= SHMFS_NODE_MAX || !shmfs_numa_node_has_memory((int)v))
+	if (r < 0 || !shmfs_numa_node_has_memory(node))
 		return ctl_usage(cmd, "NUMA node %s does not exist or has no memory; nodes with memory "
-				 "here: %s", p, have);
-	*ret = (int)v;
+				 "here: %s", s + (strncmp(s, "node", 4) == 0 ? 4 : 0), have);
+	*ret = node;
 	return 0;
 }
 
@@ -162,6 +162,43 @@ int ctl_pool_read(struct ctl *c, const struct shmfs_page_type *t, int node, stru
 	return 0;
 }
 
+/* Why s is not a page count of t (r from the parser); like: examples. */
+static int pages_usage(const char *cmd, const char *s, const struct shmfs_page_type *t, int r,
+		       const char *like)
+{
+	if (r == -EDOM)
+		return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
+				 ctl_size(t->page_sz));
+	if (r == -ERANGE)
+		return ctl_usage(cmd, "'%s' is too large", s);
+	return ctl_usage(cmd, "'%s' is not a page count or a size (like %s)", s, like);
+}
+
+int ctl_pools_each(struct ctl *c, const char *cmd, int (*fn)(const struct ctl_pool *p, void *ctx), void *ctx)
+{
+	int nodes[SHMFS_NODE_MAX];
+	int node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX);
+
+	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
+		const struct shmfs_page_type *t = &c->types.type[k];
+
+		if (!shmfs_page_type_present(t) || !shmfs_page_type_is_huge(t))
+			continue;
+		for (int i = 0; i < node_cnt; i++) {
+			struct ctl_pool p;
+			int r = ctl_pool_read(c, t, nodes[i], &p);
+
+			if (r < 0)
+				return ctl_fail(r, cmd, c->mount, NULL, "cannot read the %s pool of node %d in",
+						t->name, nodes[i]);
+			r = fn(&p, ctx);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
 /* CNT of alloc: a page count, or a size with a unit that must be a whole
  * number of pages (the parser .nr_pages uses too). */
 int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type *t, uint64_t *ret)
@@ -171,26 +208,15 @@ int ctl_parse_pages(const char *cmd, const char *s, const struct shmfs_page_type
 	if (s[0] == '-')
 		return ctl_usage(cmd, "page count '%s' is negative; give the pool size wanted (0 or more)", s);
 	r = shmfs_parse_pages(s, t->page_sz, ret);
-	if (r == -EDOM)
-		return ctl_usage(cmd, "%s is not a whole number of %s pages (%s each)", s, t->name,
-				 ctl_size(t->page_sz));
-	if (r == -ERANGE)
-		return ctl_usage(cmd, "'%s' is too large", s);
-	if (r < 0)
-		return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, 512M, 4G)", s);
-	return 0;
+	return r < 0 ? pages_usage(cmd, s, t, r, "8, 512M, 4G") : 0;
 }
 
 int ctl_parse_pages_rel(const char *cmd, const char *s, const struct shmfs_page_type *t, int *ret_sign,
 			uint64_t *ret)
 {
-	int sign = s[0] == '+' ? 1 : s[0] == '-' ? -1 : 0;
+	int r = shmfs_parse_pages_rel(s, t->page_sz, ret_sign, ret);
 
-	/* "+-4", "--4": one sign only */
-	if (sign && (s[1] == '+' || s[1] == '-' || s[1] == '\0'))
-		return ctl_usage(cmd, "'%s' is not a page count or a size (like 8, +2, -2, 512M, 4G)", s);
-	*ret_sign = sign;
-	return ctl_parse_pages(cmd, sign ? s + 1 : s, t, ret);
+	return r < 0 ? pages_usage(cmd, s, t, r, "8, +2, -2, 512M, 4G") : 0;
 }
 
 int ctl_pool_target(const char *cmd, const struct ctl_pool *p, int sign, uint64_t n, uint64_t *ret)
@@ -341,47 +367,72 @@ int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
 	return 0;
 }
 
+/* Copy the path component at *p (up to the next '/' or the end) into buf;
+ * *p moves past it and its slash. -EINVAL when empty or too long. */
+static int next_component(const char **p, char *buf, size_t buf_sz)
+{
+	size_t n = strcspn(*p, "/");
+
+	if (n == 0 || n >= buf_sz)
+		return -EINVAL;
+	memcpy(buf, *p, n);
+	buf[n] = '\0';
+	*p += n + ((*p)[n] == '/');
+	return 0;
+}
+
+/* Where a path of the tree sits: MOUNT/TYPE/nodeN/NAME, nothing else. */
+static int region_where(struct ctl *c, const char *path, const struct shmfs_page_type **ret_t,
+			int *ret_node)
+{
+	size_t mlen = strlen(c->mount);
+	char type[32], node_name[16], name[SHMFS_NAME_MAX + 2];
+	const struct shmfs_page_type *t;
+	const char *p = path;
+	int node;
+
+	while (mlen > 0 && c->mount[mlen - 1] == '/')  /* "/mnt/shmfs/", or "/" itself */
+		mlen--;
+	if (strncmp(p, c->mount, mlen) != 0 || p[mlen] != '/')
+		return -EINVAL;
+	for (p += mlen; *p == '/'; p++)
+		;
+	if (next_component(&p, type, sizeof(type)) < 0 ||
+	    next_component(&p, node_name, sizeof(node_name)) < 0 ||
+	    next_component(&p, name, sizeof(name)) < 0 || *p)
+		return -EINVAL;
+	t = shmfs_page_type_by_name(&c->types, type);
+	if (!t || shmfs_parse_node_name(node_name, &node) < 0 || shmfs_name_check(name) < 0)
+		return -EINVAL;
+	*ret_t = t;
+	*ret_node = node;
+	return 0;
+}
+
+int ctl_regions_load(struct ctl *c, const char *cmd, struct ctl_region **ret, size_t *ret_cnt)
+{
+	int r = ctl_mount_check(c, cmd);
+
+	if (r)
+		return r;
+	r = ctl_regions_list(c, ret, ret_cnt);
+	if (r < 0)
+		return ctl_fail(r, cmd, c->mount, NULL, "cannot list the regions of");
+	return 0;
+}
+
 int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret)
 {
-	int nodes[SHMFS_NODE_MAX];
-	int node_cnt;
-	size_t mlen = strlen(c->mount);
+	const struct shmfs_page_type *t;
+	char path[4096];
+	int node, r;
 
-	if (strchr(name, '/')) {
-		/* "huge/node0/x", or a full path inside the mount */
-		char path[4096], type[32];
-		const char *rel = name;
-		int node, n = -1;
-		const struct shmfs_page_type *t;
-
-		if (strncmp(name, c->mount, mlen) == 0 && name[mlen] == '/')
-			rel = name + mlen + 1;
-		/* n stays -1 when the text ends before the last '/' ("huge/node0") */
-		if (sscanf(rel, "%31[^/]/node%d/%n", type, &node, &n) != 2 || n < 0 || rel[0] == '/')
-			return -EINVAL;
-		t = shmfs_page_type_by_name(&c->types, type);
-		if (!t || shmfs_name_check(rel + n) < 0)
-			return -EINVAL;
-		snprintf(path, sizeof(path), "%s/%s", c->mount, rel);
-		return ctl_region_read(c, path, t, node, ret);
-	}
-	if (shmfs_name_check(name) < 0)
-		return shmfs_name_check(name);
-	node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX);
-	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
-		const struct shmfs_page_type *t = &c->types.type[k];
-
-		if (!shmfs_page_type_present(t))
-			continue;
-		for (int i = 0; i < node_cnt; i++) {
-			char path[4096];
-			int r;
-
-			snprintf(path, sizeof(path), "%s/%s/node%d/%s", c->mount, t->name, nodes[i], name);
-			r = ctl_region_read(c, path, t, nodes[i], ret);
-			if (r != -ENOENT)
-				return r;
-		}
-	}
-	return -ENOENT;
+	/* libshmfs's search: bare names in the largest page type first */
+	r = shmfs_region_path(name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = region_where(c, path, &t, &node);
+	if (r < 0)
+		return r;
+	return ctl_region_read(c, path, t, node, ret);
 }

@@ -3,7 +3,7 @@
 #define SHMFS_API_H
 
 #define SHMFS_VERSION_MAJOR 0
-#define SHMFS_VERSION_MINOR 1
+#define SHMFS_VERSION_MINOR 2
 
 /* Marks a function as part of the public ABI; everything else in libshmfs is
  * built with hidden visibility and never exported. */

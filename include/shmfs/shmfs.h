@@ -42,9 +42,21 @@
  *
  * ERRORS
  *
- * Functions returning int return 0 (or a non-negative count) on success and a
- * negative errno on failure. Functions returning a pointer return NULL and set
- * errno. Output parameters (ret_*, opt_*) are left untouched on failure.
+ * One convention per kind of call, in this header and in heap.h:
+ *  - a function returning int (region, leave, query, iteration and heap
+ *    calls) returns 0, or a non-negative count where it says so, on success
+ *    and a negative errno on failure; errno is not meaningful after it;
+ *  - a function returning a pointer the caller uses (shmfs_join,
+ *    shmfs_join_opts: the join handle, like fd_shmem_join and mmap) returns
+ *    NULL and sets errno (positive) on failure;
+ *  - a function returning an offset or a size says what marks a failure:
+ *    the heap's allocators return offset 0 and set errno, like malloc;
+ *    shmfs_join_cnt cannot fail;
+ *  - a void function and shmfs_mount_path cannot fail;
+ *  - callbacks: a join callback returns NULL to refuse; an iteration callback
+ *    returns non-zero to stop, and that value is returned.
+ * Output parameters: ret_* must not be NULL (-EINVAL); opt_* may be NULL
+ * (nothing is written). Neither is touched on failure.
  * Errors every path-taking function can return, beyond those listed with
  * each function:
  *   -EINVAL        path is NULL or empty, or a bare name that is not a valid
@@ -183,6 +195,66 @@ SHMFS_API int shmfs_region_create(const char *path, uint64_t sz, mode_t mode);
  * Thread-safe. */
 SHMFS_API int shmfs_region_create_flags(const char *path, uint64_t sz, mode_t mode, unsigned flags);
 
+/* Creation options beyond 0.1 (only shmfs_region_create_opts() takes them;
+ * shmfs_region_create_flags() refuses them with -EINVAL). */
+#define SHMFS_CREATE_DISOWN     0x2u /* persistent, and recorded with no creator process
+				      * (user.shmfs.creator_pid 0): a tool creating a region for
+				      * others, like shmfsctl or fd_shmem_ctl. Not with PROCESS_LIFETIME. */
+#define SHMFS_CREATE_EXACT_MODE 0x4u /* mode is applied as given; the umask does not apply */
+
+/* Pages of a region on one NUMA node (a placement split, below). */
+struct shmfs_node_pages {
+	uint64_t page_cnt; /* pages of the region's page type, at least 1 */
+	int      node;     /* node index, as in nodeN */
+};
+
+/* Most entries a placement split may have. */
+#define SHMFS_SPLIT_MAX 64
+
+/* Options of shmfs_region_create_opts(). Set sz = sizeof(struct
+ * shmfs_region_create_opts): later versions may add fields without
+ * breaking callers. Zeroed fields mean "not used". */
+struct shmfs_region_create_opts {
+	size_t                         sz;
+	unsigned                       flags;     /* SHMFS_CREATE_* */
+	const struct shmfs_node_pages *split;     /* NULL: every page on the node of the path's
+						   * directory; else split_cnt runs, in order: the
+						   * first split[0].page_cnt pages on split[0].node,
+						   * the next on split[1].node..., page counts summing
+						   * to sz / page size (user.shmfs.policy "split:") */
+	size_t                         split_cnt; /* 0 when split is NULL; at most SHMFS_SPLIT_MAX */
+};
+
+/* shmfs_region_create() with options (opts may be NULL: the defaults of
+ * shmfs_region_create). The steps, in order: create the file (O_EXCL), apply
+ * the exact mode, set the lifetime or disown it, set the split, size it. If
+ * any step fails the region is removed again: nothing is left behind.
+ * Errors as shmfs_region_create(), and:
+ *   -EINVAL   opts->sz too small, an unknown flag, PROCESS_LIFETIME with
+ *             DISOWN, split and split_cnt disagreeing (one NULL or 0, not the
+ *             other), more than SHMFS_SPLIT_MAX runs, a negative node, a run
+ *             of 0 pages, page counts not summing to sz / page size; the
+ *             daemon refusing the split (a node it does not have);
+ *   -ENOTSUP  the daemon does not know region lifetimes, disowning or splits.
+ * Thread-safe. Since 0.2. */
+SHMFS_API int shmfs_region_create_opts(const char *path, uint64_t sz, mode_t mode,
+				       const struct shmfs_region_create_opts *opts);
+
+/* The absolute path in the shmfs tree that path names, into ret_path
+ * (ret_path_sz bytes), found without asking the daemon, so it finds regions
+ * the caller may not read too: an absolute path is taken as it is, a path
+ * with a slash is taken relative to the mount, a bare name is searched like
+ * the PATHS section says (the first TYPE/nodeN/NAME that exists wins). A
+ * backing path is returned as it is. 0, or the path errors above (-ENOENT
+ * for a bare name nothing holds; -ENAMETOOLONG also when ret_path_sz is too
+ * small). Never logs. Thread-safe. Since 0.2. */
+SHMFS_API int shmfs_region_path(const char *path, char *ret_path, size_t ret_path_sz);
+
+/* The mount libshmfs uses: $SHMFS_PATH when set and not empty, else
+ * SHMFS_DEFAULT_PATH. The string is valid until the environment changes.
+ * Thread-safe as getenv(3). Since 0.2. */
+SHMFS_API const char *shmfs_mount_path(void);
+
 /* Remove the region at path (any path form except a backing path). The name
  * goes at once; the memory is freed when the last mapping of it goes, so
  * joins of it stay valid (shm_unlink semantics).
@@ -207,7 +279,14 @@ SHMFS_API int shmfs_region_info(const char *path, shmfs_region_info_t *ret_info)
 				     * kernel's choice, so addresses differ from run to run and between processes */
 
 /* A join as the join table knows it. Returned by value (a snapshot): it does
- * not change when the table does. */
+ * not change when the table does. It is small (128 bytes on 64-bit Linux)
+ * and holds no path: it is copied on every query and callback, and a
+ * PATH_MAX array would freeze PATH_MAX into the ABI. The region is named by
+ * name and identified by dev and ino; shmfs_region_info() by its path gives
+ * the backing file's path when one is wanted. Since 0.2 (0.1 carried a
+ * backing[PATH_MAX] path; the functions that fill this struct moved to the
+ * SHMFS_0.2 version node with it, so a program built against 0.1 fails to
+ * load instead of reading past the struct). */
 typedef struct shmfs_join_info {
 	long     ref_cnt;    /* outstanding joins in this process; -1 while a join or leave callback
 				of this region runs (a join or leave of it at that moment is a cycle) */
@@ -221,7 +300,7 @@ typedef struct shmfs_join_info {
 	dev_t    dev;        /* backing file identity (the table's key); 0 for anonymous joins */
 	ino_t    ino;
 	char     name[SHMFS_REGION_NAME_MAX + 1]; /* region name (the anonymous join's name) */
-	char     backing[PATH_MAX];               /* backing file mapped; "" for anonymous joins */
+	uint64_t reserved[2];                     /* zero; room for fields a later 0.x adds */
 } shmfs_join_info_t;
 
 /* Called once, when a region is mapped by its first join, with the lock held

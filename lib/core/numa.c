@@ -72,8 +72,8 @@ int shmfs_numa_cpu_node(int cpu)
 		return errno == ENOENT ? -ENOENT : -errno;
 	while ((de = readdir(d))) {
 		int node;
-		char tail;
-		if (sscanf(de->d_name, "node%d%c", &node, &tail) == 1)
+
+		if (shmfs_parse_node_name(de->d_name, &node) == 0)
 			return node;
 	}
 	return 0; /* kernel without NUMA: everything is node 0 */

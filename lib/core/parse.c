@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "numa.h"
+
 /* Parse the leading digits of s. Returns the number of characters consumed
  * (0 when s does not start with a canonical number) or -ERANGE. */
 static int parse_digits(const char *s, uint64_t *ret)
@@ -101,6 +103,49 @@ int shmfs_parse_pages(const char *s, uint64_t page_sz, uint64_t *ret)
 		return -EDOM;
 	*ret = v / page_sz;
 	return 0;
+}
+
+int shmfs_parse_pages_rel(const char *s, uint64_t page_sz, int *ret_sign, uint64_t *ret)
+{
+	int sign = s[0] == '+' ? 1 : s[0] == '-' ? -1 : 0;
+	uint64_t v;
+	int r;
+
+	/* "+-4", "--4", "+": one sign, then a count */
+	if (sign && (s[1] == '+' || s[1] == '-' || s[1] == '\0'))
+		return -EINVAL;
+	r = shmfs_parse_pages(sign ? s + 1 : s, page_sz, &v);
+	if (r < 0)
+		return r;
+	*ret_sign = sign;
+	*ret = v;
+	return 0;
+}
+
+/* A node index: canonical decimal below SHMFS_NODE_MAX. */
+static int parse_node_idx(const char *s, int *ret)
+{
+	uint64_t v;
+	int r = shmfs_parse_u64(s, &v);
+
+	if (r < 0)
+		return r;
+	if (v >= SHMFS_NODE_MAX)
+		return -ERANGE;
+	*ret = (int)v;
+	return 0;
+}
+
+int shmfs_parse_node_name(const char *s, int *ret)
+{
+	if (strncmp(s, "node", 4) != 0)
+		return -EINVAL;
+	return parse_node_idx(s + 4, ret);
+}
+
+int shmfs_parse_node(const char *s, int *ret)
+{
+	return strncmp(s, "node", 4) == 0 ? parse_node_idx(s + 4, ret) : parse_node_idx(s, ret);
 }
 
 bool shmfs_size_has_unit(const char *s)

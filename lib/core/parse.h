@@ -29,6 +29,25 @@ bool shmfs_size_has_unit(const char *s);
  * -EDOM for a size that is not whole pages. */
 int shmfs_parse_pages(const char *s, uint64_t page_sz, uint64_t *ret);
 
+/* A pool change as .nr_pages and shmfsctl alloc take it: a page count
+ * (shmfs_parse_pages) optionally preceded by one sign, '+' to add or '-' to
+ * take away. *ret_sign is +1, -1 or 0 (an absolute count). -EINVAL on bad
+ * text (a sign alone, two signs), else the errors of shmfs_parse_pages. */
+int shmfs_parse_pages_rel(const char *s, uint64_t page_sz, int *ret_sign, uint64_t *ret);
+
+/* NUMA node names. A node is named "nodeN" in the tree and in sysfs, N its
+ * index in canonical decimal: no sign, no space, no leading zero ("node01"
+ * is refused: the kernel writes node%d, so every node has exactly one name
+ * and a tree path cannot alias another), and N < SHMFS_NODE_MAX (numa.h).
+ * Both return 0 and the index, -EINVAL on any other text, -ERANGE for an
+ * index of SHMFS_NODE_MAX or more; *ret is untouched on failure. */
+
+/* Exactly "nodeN": directory names (the tree, sysfs). */
+int shmfs_parse_node_name(const char *s, int *ret);
+
+/* "N" or "nodeN": a node a person names (shmfsctl, its configuration). */
+int shmfs_parse_node(const char *s, int *ret);
+
 /* Format a byte count for people: "0", "512", "4.0K", "60.1M", "1.0G".
  * Always fits in SHMFS_SIZE_FMT_MAX bytes. Returns buf. */
 #define SHMFS_SIZE_FMT_MAX 16

@@ -49,6 +49,40 @@ t_is "create of a size that is not a page multiple is EINVAL and leaves nothing"
 	"EINVAL no" "$("$TJOIN" create huge/node0/odd 4096 0644) $([ -e "$T_MNT/huge/node0/odd" ] && echo yes || echo no)"
 t_like "shmfs_region_info reports huge pages on node 0" "^OK huge $MB2 $((2 * MB2)) 0 r$" "$("$TJOIN" info r)"
 
+# shmfs_region_create_opts (0.2): exact mode, disowned, split; every refusal
+# leaves nothing behind.
+xa() { getfattr --absolute-names --only-values -n "user.shmfs.$2" "$1" 2>/dev/null; }
+gone() { [ -e "$T_MNT/$1" ] && echo left || echo gone; }
+t_is "create_opts without options applies the umask" "OK 644" \
+	"$(umask 022; "$TJOIN" create-opts huge/node0/o1 0 0666) $(stat -c %a "$T_MNT/huge/node0/o1")"
+t_is "create_opts with EXACT_MODE applies the mode as given" "OK 666" \
+	"$(umask 022; "$TJOIN" create-opts huge/node0/o2 0 0666 exact) $(stat -c %a "$T_MNT/huge/node0/o2")"
+t_is "create_opts without DISOWN records the creating process" "OK yes" \
+	"$("$TJOIN" create-opts huge/node0/o3 0 0644) $([ "$(xa "$T_MNT/huge/node0/o3" creator_pid)" != 0 ] && echo yes)"
+t_is "create_opts with DISOWN records no creator process" "OK 0 persistent" \
+	"$("$TJOIN" create-opts huge/node0/o4 $MB2 0644 disown) $(xa "$T_MNT/huge/node0/o4" creator_pid) $(xa "$T_MNT/huge/node0/o4" lifetime)"
+t_is "create_opts with PROCESS_LIFETIME gives the process lifetime" "OK process" \
+	"$("$TJOIN" create-opts huge/node0/o5 0 0644 process) $(xa "$T_MNT/huge/node0/o5" lifetime)"
+t_is "create_opts refuses PROCESS_LIFETIME with DISOWN and leaves nothing" "EINVAL gone" \
+	"$("$TJOIN" create-opts huge/node0/o6 0 0644 process disown) $(gone huge/node0/o6)"
+t_is "create_opts with a split sets the placement policy and the size" "OK split:0=2 $((2 * MB2))" \
+	"$("$TJOIN" create-opts huge/node0/o7 $((2 * MB2)) 0644 split=0:2) $(xa "$T_MNT/huge/node0/o7" policy) $(stat -c %s "$T_MNT/huge/node0/o7")"
+t_is "create_opts refuses a split not summing to the size and leaves nothing" "EINVAL gone" \
+	"$("$TJOIN" create-opts huge/node0/o8 $((2 * MB2)) 0644 split=0:1) $(gone huge/node0/o8)"
+t_is "create_opts refuses a run of 0 pages" "EINVAL gone" \
+	"$("$TJOIN" create-opts huge/node0/o8 $((2 * MB2)) 0644 split=0:2,0:0) $(gone huge/node0/o8)"
+t_is "create_opts refuses more than SHMFS_SPLIT_MAX runs" "EINVAL gone" \
+	"$("$TJOIN" create-opts huge/node0/o8 $((65 * MB2)) 0644 split=$(for i in $(seq 65); do printf '0:1,'; done)) $(gone huge/node0/o8)"
+t_is "a split the daemon refuses (a node twice) is removed again" "EINVAL gone" \
+	"$("$TJOIN" create-opts huge/node0/o9 $((2 * MB2)) 0644 split=0:1,0:1) $(gone huge/node0/o9)"
+rm -f "$T_MNT"/huge/node0/o[1-7]
+
+# shmfs_region_path (0.2): the tree path, found without the daemon's xattrs.
+t_is "region_path finds a bare name's tree path" "OK $R" "$("$TJOIN" path r)"
+t_is "region_path makes a relative path absolute" "OK $R" "$("$TJOIN" path huge/node0/r)"
+t_is "region_path of a bare name nothing holds is ENOENT" ENOENT "$("$TJOIN" path nosuch)"
+t_is "region_path of an invalid bare name is EINVAL" EINVAL "$("$TJOIN" path -x)"
+
 # ---------------------------------------------------------------- joins
 
 t_is "a region joined by its tree path is on 2 MiB pages" "OK 2048 kB" "$("$TJOIN" pagesize "$R")"

@@ -5,6 +5,10 @@
  *   tjoin join PATH r|w            join and leave
  *   tjoin create PATH SIZE MODE [process]  shmfs_region_create (MODE octal); with
  *                                  "process": SHMFS_CREATE_PROCESS_LIFETIME
+ *   tjoin create-opts PATH SIZE MODE [OPT]...  shmfs_region_create_opts; OPT is
+ *                                  process, disown, exact (SHMFS_CREATE_*), or
+ *                                  split=N:C[,N:C]... (runs of C pages on node N)
+ *   tjoin path PATH                shmfs_region_path: "OK ABSOLUTE-PATH"
  *   tjoin unlink PATH              shmfs_region_unlink
  *   tjoin info PATH                shmfs_region_info: "OK page_type page_sz sz node name"
  *   tjoin pagesize PATH            join, touch, print the mapping's KernelPageSize from smaps
@@ -35,6 +39,41 @@ static int fail(int err)
 static unsigned mode_flags(const char *s)
 {
 	return strcmp(s, "w") == 0 ? SHMFS_JOIN_RDWR : SHMFS_JOIN_RDONLY;
+}
+
+/* PATH SIZE MODE [OPT]... */
+static int op_create_opts(int argc, char **argv)
+{
+	struct shmfs_node_pages split[SHMFS_SPLIT_MAX + 1];
+	struct shmfs_region_create_opts opts = { .sz = sizeof(opts) };
+	int r;
+
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "process")) {
+			opts.flags |= SHMFS_CREATE_PROCESS_LIFETIME;
+		} else if (!strcmp(argv[i], "disown")) {
+			opts.flags |= SHMFS_CREATE_DISOWN;
+		} else if (!strcmp(argv[i], "exact")) {
+			opts.flags |= SHMFS_CREATE_EXACT_MODE;
+		} else if (!strncmp(argv[i], "split=", 6)) {
+			char *p = argv[i] + 6;
+
+			opts.split = split;
+			while (*p && opts.split_cnt < SHMFS_SPLIT_MAX + 1) {
+				split[opts.split_cnt].node = (int)strtol(p, &p, 10);
+				split[opts.split_cnt].page_cnt = strtoull(p + 1, &p, 10);
+				opts.split_cnt++;
+				if (*p == ',')
+					p++;
+			}
+		} else {
+			fprintf(stderr, "tjoin: unknown create option '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	r = shmfs_region_create_opts(argv[0], strtoull(argv[1], NULL, 0), (mode_t)strtoul(argv[2], NULL, 8),
+				     &opts);
+	return r < 0 ? fail(-r) : (printf("OK\n"), 0);
 }
 
 static int op_join(const char *path, const char *mode)
@@ -169,6 +208,14 @@ int main(int argc, char **argv)
 					      (mode_t)strtoul(argv[4], NULL, 8),
 					      argc == 6 ? SHMFS_CREATE_PROCESS_LIFETIME : 0);
 		return r < 0 ? fail(-r) : (printf("OK\n"), 0);
+	}
+	if (!strcmp(op, "create-opts") && argc >= 5)
+		return op_create_opts(argc - 2, argv + 2);
+	if (!strcmp(op, "path") && argc == 3) {
+		char path[4096];
+
+		r = shmfs_region_path(argv[2], path, sizeof(path));
+		return r < 0 ? fail(-r) : (printf("OK %s\n", path), 0);
 	}
 	if (!strcmp(op, "unlink") && argc == 3) {
 		r = shmfs_region_unlink(argv[2]);

@@ -113,6 +113,74 @@ static void pages_are_counts_or_whole_page_sizes(void **state)
 	assert_true(v == 9);
 }
 
+static void pages_rel_take_one_sign(void **state)
+{
+	const uint64_t mb2 = 2ull << 20;
+	static const char *bad[] = { "+", "-", "+-4", "--4", "++4", "+ 4", " +4", "+04", "+4x", "" };
+	uint64_t v = 9;
+	int sign = 7;
+
+	assert_int_equal(shmfs_parse_pages_rel("8", mb2, &sign, &v), 0);
+	assert_true(sign == 0 && v == 8);
+	assert_int_equal(shmfs_parse_pages_rel("+2", mb2, &sign, &v), 0);
+	assert_true(sign == 1 && v == 2);
+	assert_int_equal(shmfs_parse_pages_rel("-4M", mb2, &sign, &v), 0);
+	assert_true(sign == -1 && v == 2);
+	sign = 7;
+	v = 9;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(shmfs_parse_pages_rel(bad[i], mb2, &sign, &v), -EINVAL);
+	assert_int_equal(shmfs_parse_pages_rel("+3M", mb2, &sign, &v), -EDOM);
+	assert_int_equal(shmfs_parse_pages_rel("-16E", mb2, &sign, &v), -ERANGE);
+	assert_true(sign == 7 && v == 9);
+}
+
+static void node_name_is_node_then_canonical_index(void **state)
+{
+	int n = -5;
+
+	assert_int_equal(shmfs_parse_node_name("node0", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(shmfs_parse_node_name("node12", &n), 0);
+	assert_int_equal(n, 12);
+	assert_int_equal(shmfs_parse_node_name("node1023", &n), 0);
+	assert_int_equal(n, 1023);
+}
+
+static void node_name_refuses_everything_else_and_keeps_output(void **state)
+{
+	/* "node01": one name per node, as the kernel writes it (node%d) */
+	static const char *bad[] = { "", "node", "node+1", "node-1", "node01", "node00", "node 1",
+				     " node1", "node1 ", "node1x", "node1\n", "Node1", "nodenode1",
+				     "1", "n1", "node0x1", "node1.0" };
+	int n = -5;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(shmfs_parse_node_name(bad[i], &n), -EINVAL);
+		assert_int_equal(n, -5);
+	}
+	assert_int_equal(shmfs_parse_node_name("node1024", &n), -ERANGE);
+	assert_int_equal(shmfs_parse_node_name("node4294967296", &n), -ERANGE);
+	assert_int_equal(shmfs_parse_node_name("node99999999999999999999", &n), -ERANGE);
+	assert_int_equal(n, -5);
+}
+
+static void node_takes_index_or_name(void **state)
+{
+	static const char *bad[] = { "", "node", "+1", "-1", "01", "node01", " 1", "1x", "nodenode1" };
+	int n = -5;
+
+	assert_int_equal(shmfs_parse_node("3", &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(shmfs_parse_node("node4", &n), 0);
+	assert_int_equal(n, 4);
+	n = -5;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(shmfs_parse_node(bad[i], &n), -EINVAL);
+	assert_int_equal(shmfs_parse_node("1024", &n), -ERANGE);
+	assert_int_equal(n, -5);
+}
+
 static void size_format_is_human(void **state)
 {
 	char buf[SHMFS_SIZE_FMT_MAX];
@@ -172,6 +240,10 @@ int main(void)
 		cmocka_unit_test(size_units_are_any_case_and_spelling),
 		cmocka_unit_test(size_refuses_bad_units_and_overflow),
 		cmocka_unit_test(pages_are_counts_or_whole_page_sizes),
+		cmocka_unit_test(pages_rel_take_one_sign),
+		cmocka_unit_test(node_name_is_node_then_canonical_index),
+		cmocka_unit_test(node_name_refuses_everything_else_and_keeps_output),
+		cmocka_unit_test(node_takes_index_or_name),
 		cmocka_unit_test(size_format_is_human),
 		cmocka_unit_test(list_round_trips),
 		cmocka_unit_test(list_refuses_bad_text),

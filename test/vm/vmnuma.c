@@ -153,9 +153,16 @@ static int cmd_nodes(const char *path)
 static int cmd_join(const char *path, int hold)
 {
 	shmfs_join_info_t info;
+	shmfs_region_info_t region;
 	struct mapped m;
 	struct stat st;
 
+	int r = shmfs_region_info(path, &region);
+
+	if (r < 0) {
+		fprintf(stderr, "vmnuma: cannot find %s: %s\n", path, strerror(-r));
+		return 1;
+	}
 	if (!shmfs_join_opts(path, SHMFS_JOIN_RDONLY, NULL, &info)) {
 		fprintf(stderr, "vmnuma: cannot join %s: %s\n", path, strerror(errno));
 		return 1;
@@ -164,7 +171,7 @@ static int cmd_join(const char *path, int hold)
 	m.size = (size_t)info.sz;
 	m.page_sz = (size_t)info.page_sz;
 	/* a join maps without faulting: the blocks are still the daemon's doing */
-	m.allocated = stat(info.backing, &st) == 0 ? (size_t)st.st_blocks * 512 / m.page_sz : 0;
+	m.allocated = stat(region.backing, &st) == 0 ? (size_t)st.st_blocks * 512 / m.page_sz : 0;
 	if (report(&m))
 		return 1;
 	if (!hold)
