@@ -19,51 +19,6 @@
 
 #define CONTROL_WRITE_MAX 64
 
-int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz)
-{
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len == 0 || len >= out_sz)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		/* one token: no blanks, no second line, nothing unprintable */
-		if (c <= ' ' || c >= 0x7f)
-			return -EINVAL;
-	}
-	memcpy(out, buf, len);
-	out[len] = '\0';
-	return 0;
-}
-
-int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t max,
-			 uint64_t *ret_target)
-{
-	char sign = 0;
-	uint64_t n;
-
-	if (text[0] == '+' || text[0] == '-')
-		sign = *text++;
-	/* the parser shmfsctl uses too: a count, or a size in whole pages */
-	if (shmfs_parse_pages(text, page_sz, &n) < 0)
-		return -EINVAL;
-	if (sign == '+') {
-		if (n > UINT64_MAX - cur)
-			return -ENOMEM; /* more than any memory */
-		n = cur + n;
-	} else if (sign == '-') {
-		if (n > cur)
-			return -EINVAL;
-		n = cur - n;
-	}
-	/* checked before the kernel is asked: a pool grown beyond the node's
-	 * memory can never be reached, and asking would first take all of it */
-	if (n > cur && n > max)
-		return -ENOMEM;
-	*ret_target = n;
-	return 0;
-}
-
 static int render_status(struct shmfs_fs *fs, FILE *f)
 {
 	struct shmfs_region **v = NULL;
@@ -125,6 +80,21 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 	}
 	free(v);
 	return shmfs_quota_render_usage(fs, f);
+}
+
+int shmfs_control_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
+		       struct stat *ret)
+{
+	int r = shmfs_tree_stat(fs, info, ino, ret);
+
+	if (r == 0 && S_ISREG(ret->st_mode) && info->obj != SHMFS_OBJ_CONTROL) {
+		/* an honest size: render the content now */
+		struct shmfs_ctl_buf b = { 0 };
+		if (shmfs_control_render(fs, info, &b) == 0)
+			ret->st_size = (off_t)b.len;
+		free(b.data);
+	}
+	return r;
 }
 
 int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
@@ -207,34 +177,6 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 	return first_err;
 }
 
-/* Writes of .nr_pages are read-modify-write: +N is applied to the pool as
- * read, one read. Writers are serialised, so two `echo +1` both count and a
- * resize never starts from numbers another one is changing. */
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text)
-{
-	const struct shmfs_page_type *pt = fs->type[info->kind].pt;
-	struct shmfs_pool_stat ps;
-	uint64_t target;
-	int r;
-
-	uint64_t max;
-
-	r = shmfs_pool_max(pt, info->node, &max);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&pool_lock);
-	r = shmfs_pool_stat(pt, info->node, &ps);
-	/* +N and -N count from the persistent pool: surplus pages come and go */
-	if (r == 0)
-		r = shmfs_nr_pages_parse(text, pt->page_sz, shmfs_pool_persistent(&ps), max, &target);
-	if (r == 0)
-		r = shmfs_pool_resize_from(pt, info->node, &ps, target, NULL, NULL);
-	pthread_mutex_unlock(&pool_lock);
-	return r;
-}
-
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
 			pid_t pid, const char *buf, size_t len, off_t off)
 {
@@ -252,7 +194,7 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 		return r;
 	switch (info->obj) {
 	case SHMFS_OBJ_NR_PAGES:
-		r = nr_pages_write(fs, info, text);
+		r = shmfs_pool_write(fs, info, text);
 		shmfs_audit_pool(fs, uid, pid, info, text, r);
 		return r;
 	case SHMFS_OBJ_CONTROL:

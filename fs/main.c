@@ -128,6 +128,9 @@ static void fs_free(struct shmfs_fs *fs)
 	free(fs->backing);
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
 		free(fs->opt_dir[k]);
+	shmfs_mappers_free(fs);
+	pthread_mutex_destroy(&fs->repair_lock);
+	pthread_mutex_destroy(&fs->pool_lock);
 	pthread_mutex_destroy(&fs->lock);
 }
 
@@ -154,6 +157,10 @@ int main(int argc, char **argv)
 
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.pool_lock, NULL);
+	pthread_mutex_init(&fs.repair_lock, NULL);
+	shmfs_notify_init(&fs);
+	shmfs_mappers_init(&fs);
 	r = shmfs_options_parse(argc, argv, &o);
 	if (r < 0) {
 		usage(stderr);

@@ -152,6 +152,45 @@ struct shmfs_type_state {
 	dev_t dev;
 };
 
+/* Per-room state, reached from struct shmfs_fs; each is owned by the file
+ * named with it. */
+
+/* notify.c: kernel cache invalidations queued for the helper thread. */
+struct shmfs_notify_item;
+struct shmfs_notify {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct shmfs_notify_item *head, **tail;
+	bool stopping;
+	bool running;
+	pthread_t thread;
+};
+
+/* watch.c: the inotify watch of the backing store and its thread. */
+struct shmfs_watch {
+	int fd;                             /* inotify */
+	int stop_fd;                        /* eventfd that ends the thread */
+	int wd_of[SHMFS_PAGE_KIND_CNT];     /* <backing>/<type> */
+	int wd_meta_root;                   /* <backing>/.shmfs */
+	int wd_meta[SHMFS_PAGE_KIND_CNT];   /* <backing>/.shmfs/<type> */
+	pthread_t thread;
+	bool running;
+};
+
+/* mappers.c: one scan of /proc per asking process, for a short while. */
+struct shmfs_mapping;
+struct shmfs_mapper_snap {
+	pid_t caller;                /* 0: slot empty */
+	struct timespec taken;       /* CLOCK_MONOTONIC */
+	struct shmfs_mapping *maps;
+	size_t cnt;
+};
+#define SHMFS_MAPPERS_SLOTS 4
+struct shmfs_mappers {
+	pthread_mutex_t lock;
+	struct shmfs_mapper_snap slot[SHMFS_MAPPERS_SLOTS];
+};
+
 struct shmfs_fs {
 	char *backing;              /* backing root, absolute */
 	char *mountpoint;
@@ -177,6 +216,12 @@ struct shmfs_fs {
 	void *by_ino;
 	uint64_t region_cnt;
 	struct shmfs_quota *quota;  /* limits and growths in flight (quota.c) */
+	unsigned int trim_pending;  /* records freed since the last malloc_trim (ops.c; fs lock) */
+	pthread_mutex_t pool_lock;  /* one .nr_pages write at a time (pool.c) */
+	pthread_mutex_t repair_lock; /* one repair of the metadata directories at a time (metastore.c) */
+	struct shmfs_notify notify;
+	struct shmfs_watch watch;
+	struct shmfs_mappers mappers;
 };
 
 
@@ -313,6 +358,14 @@ int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uin
 int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, const void *buf,
 		       size_t len, off_t off, unsigned flags);
 int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r);
+/* An O_PATH descriptor of r's backing file, so open files still answer
+ * fstat once its name is gone; -1 when the name holds another inode now.
+ * Caller holds fs->lock. */
+int shmfs_region_open_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r);
+/* r's name has gone from the backing store (unlink, or a rename over it):
+ * take it out of the tables, keeping gone for its open files. Caller holds
+ * fs->lock; the metadata is removed after (shmfs_meta_remove). */
+void shmfs_region_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r, int gone);
 int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
 			const char *new_name, unsigned int flags);
 /* Move every page of an open backing file to node to (all or nothing: back to
@@ -335,6 +388,44 @@ int shmfs_sigbus_install(void);
 int shmfs_guarded_call(int (*fn)(void *), void *arg);
 int shmfs_guarded_copy(void *dst, const void *src, size_t len);
 int shmfs_guarded_set(void *dst, int c, size_t len);
+
+/* ------------------------------------------------------------ place.c */
+
+/* Take the pages for [old, size) of the open file fd from the pools of the
+ * nodes pol names (home for pages beyond it), at once, and check they are
+ * there; on failure the file is put back to old. */
+int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64_t old,
+		     uint64_t size, const struct shmfs_policy *pol, int home);
+/* Allocate on r's home node the pages of [start, end) a file made behind our
+ * back may lack (holes), before the daemon touches them through a mapping. */
+int shmfs_place_fill_holes(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t start,
+			   uint64_t end);
+/* Move the first len bytes of pages of fd to node; ret_failed gets the pages
+ * that did not move. */
+int shmfs_place_move(int fd, uint64_t page_sz, uint64_t len, int node, uint64_t *ret_failed);
+
+/* ------------------------------------------------------------ mappers.c */
+
+void shmfs_mappers_init(struct shmfs_fs *fs);
+void shmfs_mappers_free(struct shmfs_fs *fs);
+
+/* ------------------------------------------------------------ pool.c */
+
+/* Normal pages have no pool: the tmpfs's size and room, capped by what node
+ * (-1: any) has. In pages. */
+int shmfs_normal_pool(struct shmfs_fs *fs, int node, uint64_t *ret_total, uint64_t *ret_free);
+struct shmfs_pool_stat;
+struct statvfs;
+/* Pool numbers of a type on one node, or summed over every node (node -1);
+ * a node whose pool cannot be read fails the whole. */
+int shmfs_pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, struct shmfs_pool_stat *ret);
+/* Total and free pages of type k on node (-1: every node); a node whose pool
+ * cannot be read counts as empty. */
+int shmfs_pool_pages(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, uint64_t *ret_total,
+		     uint64_t *ret_free);
+int shmfs_pool_statfs(struct shmfs_fs *fs, uint64_t ino, struct statvfs *ret);
+/* A .nr_pages write of text (one token) to the pool info names. */
+int shmfs_pool_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text);
 
 /* ------------------------------------------------------------ lifetime.c */
 
@@ -383,10 +474,6 @@ int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ct
 		    const void *val, size_t len, int flags);
 int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name);
 
-/* Normal pages have no pool: the tmpfs's size and room, capped by what node
- * (-1: any) has. In pages. */
-int shmfs_normal_pool(struct shmfs_fs *fs, int node, uint64_t *ret_total, uint64_t *ret_free);
-
 /* ------------------------------------------------------------ control.c */
 
 struct shmfs_ctl_buf {
@@ -394,6 +481,10 @@ struct shmfs_ctl_buf {
 	size_t len;
 };
 
+/* Attributes of a fixed object (shmfs_tree_stat) with the honest size of a
+ * readable control file, rendered now. */
+int shmfs_control_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
+		       struct stat *ret);
 /* Render the content of a control file at open. */
 int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 			 struct shmfs_ctl_buf *ret);
@@ -535,6 +626,7 @@ extern const struct fuse_lowlevel_ops shmfs_ops;
 /* Queue a kernel cache invalidation (done from a helper thread, never from a handler). */
 void shmfs_notify_inval_entry(struct shmfs_fs *fs, uint64_t parent, const char *name);
 void shmfs_notify_inval_inode(struct shmfs_fs *fs, uint64_t ino);
+void shmfs_notify_init(struct shmfs_fs *fs);
 int shmfs_notify_start(struct shmfs_fs *fs);
 void shmfs_notify_stop(struct shmfs_fs *fs);
 

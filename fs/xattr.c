@@ -79,95 +79,6 @@ static int ret_str(char **ret_val, size_t *ret_len, const char *fmt, ...)
 	return 0;
 }
 
-/* Node N's memory from /sys/devices/system/node/nodeN/meminfo, in bytes. */
-static int node_mem(int node, uint64_t *ret_total, uint64_t *ret_free)
-{
-	char path[96], line[256];
-	_cleanup_fclose_ FILE *f = NULL;
-	uint64_t total = 0, free_kb = 0;
-	int have = 0;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long v;
-		int n;
-		if (sscanf(line, "Node %d MemTotal: %llu kB", &n, &v) == 2) {
-			total = v;
-			have |= 1;
-		} else if (sscanf(line, "Node %d MemFree: %llu kB", &n, &v) == 2) {
-			free_kb = v;
-			have |= 2;
-		}
-	}
-	if (have != 3)
-		return -ENODATA;
-	*ret_total = total * 1024;
-	*ret_free = free_kb * 1024;
-	return 0;
-}
-
-int shmfs_normal_pool(struct shmfs_fs *fs, int node, uint64_t *ret_total, uint64_t *ret_free)
-{
-	const struct shmfs_page_type *pt = fs->type[SHMFS_PAGE_NORMAL].pt;
-	struct statvfs sv;
-	uint64_t total, avail;
-
-	if (!pt)
-		return -ENOENT;
-	if (fstatvfs(fs->type[SHMFS_PAGE_NORMAL].dirfd, &sv) < 0)
-		return -errno;
-	total = (uint64_t)sv.f_blocks * sv.f_frsize;
-	avail = (uint64_t)sv.f_bfree * sv.f_frsize;
-	/* what normal/nodeN can take: the tmpfs's room, but no more than the node has */
-	if (node >= 0) {
-		uint64_t nt = 0, nf = 0;
-		if (node_mem(node, &nt, &nf) == 0) {
-			total = total < nt ? total : nt;
-			avail = avail < nf ? avail : nf;
-		}
-	}
-	*ret_total = total / pt->page_sz;
-	*ret_free = avail / pt->page_sz;
-	return 0;
-}
-
-/* Pool numbers of a type on one node, or summed over every node (node -1).
- * Normal pages have no pool: the tmpfs's size and free space stand in. */
-static int pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, struct shmfs_pool_stat *ret)
-{
-	const struct shmfs_page_type *pt = fs->type[k].pt;
-	struct shmfs_pool_stat sum = { 0 };
-
-	if (!shmfs_page_type_is_huge(pt)) {
-		int r = shmfs_normal_pool(fs, node, &sum.total, &sum.free);
-
-		if (r < 0)
-			return r;
-		*ret = sum;
-		return 0;
-	}
-	for (int n = 0; n < SHMFS_NODE_MAX; n++) {
-		struct shmfs_pool_stat s;
-		int r;
-
-		if (!shmfs_node_valid(fs, n) || (node >= 0 && n != node))
-			continue;
-		r = shmfs_pool_stat(pt, n, &s);
-		if (r < 0)
-			return r;
-		sum.total += s.total;
-		sum.free += s.free;
-		sum.surplus += s.surplus;
-		sum.reserved = s.reserved; /* system-wide already */
-		sum.overcommit = s.overcommit;
-	}
-	*ret = sum;
-	return 0;
-}
-
 static int dir_get(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *name,
 		   char **ret_val, size_t *ret_len)
 {
@@ -179,7 +90,7 @@ static int dir_get(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const
 		return ret_str(ret_val, ret_len, "%s", pt->name);
 	if (strcmp(name, SHMFS_XATTR_PAGE_SZ) == 0)
 		return ret_str(ret_val, ret_len, "%" PRIu64, pt->page_sz);
-	r = pool_of(fs, info->kind, info->obj == SHMFS_OBJ_NODE ? info->node : -1, &ps);
+	r = shmfs_pool_of(fs, info->kind, info->obj == SHMFS_OBJ_NODE ? info->node : -1, &ps);
 	if (r < 0)
 		return r;
 	if (strcmp(name, SHMFS_XATTR_POOL_TOTAL) == 0)

@@ -1,0 +1,236 @@
+/* dir.c - directories: the FUSE handlers opendir, readdir(plus) and
+ * releasedir. A listing is taken whole at opendir from the tree's children
+ * (tree.c), so offsets stay valid however the directory changes while it is
+ * read; readdirplus gives each entry's attributes as lookup would. */
+#include "shmfs.h"
+#include "ops.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "xattr_names.h"
+
+struct dirent_snap {
+	char *name;
+	uint64_t ino;
+	mode_t type;
+};
+
+/* An open directory: its listing as taken at opendir. */
+struct dir_handle {
+	struct dirent_snap *ents;
+	size_t ent_cnt;
+};
+
+static struct dir_handle *dir_of(struct fuse_file_info *fi)
+{
+	return (struct dir_handle *)(uintptr_t)fi->fh;
+}
+
+static void dir_handle_free(struct dir_handle *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->ent_cnt; i++)
+		free(h->ents[i].name);
+	free(h->ents);
+	free(h);
+}
+
+static int snap_add(struct dir_handle *h, size_t *cap, const char *name, uint64_t ino, mode_t type)
+{
+	if (h->ent_cnt == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		struct dirent_snap *v = realloc(h->ents, c * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		h->ents = v;
+		*cap = c;
+	}
+	h->ents[h->ent_cnt].name = strdup(name);
+	if (!h->ents[h->ent_cnt].name)
+		return -ENOMEM;
+	h->ents[h->ent_cnt].ino = ino;
+	h->ents[h->ent_cnt].type = type;
+	h->ent_cnt++;
+	return 0;
+}
+
+/* The listing is taken whole at opendir, so offsets stay valid however the
+ * directory changes while it is read. */
+static int snapshot(struct shmfs_fs *fs, uint64_t ino, struct dir_handle *h)
+{
+	struct shmfs_ino_info info;
+	size_t cap = 0;
+	int rc;
+
+	shmfs_ino_decode(fs, ino, &info);
+	rc = snap_add(h, &cap, ".", ino, S_IFDIR);
+	if (rc == 0)
+		rc = snap_add(h, &cap, "..",
+			      info.obj == SHMFS_OBJ_NODE ? SHMFS_INO_TYPE(info.kind) : SHMFS_INO_ROOT,
+			      S_IFDIR);
+	if (rc < 0)
+		return rc;
+	switch (info.obj) {
+	case SHMFS_OBJ_ROOT:
+		rc = snap_add(h, &cap, SHMFS_FILE_STATUS, SHMFS_INO_STATUS, S_IFREG);
+		if (rc == 0)
+			rc = snap_add(h, &cap, SHMFS_FILE_CONTROL, SHMFS_INO_CONTROL, S_IFREG);
+		if (rc == 0)
+			rc = snap_add(h, &cap, SHMFS_FILE_QUOTA, SHMFS_INO_QUOTA, S_IFREG);
+		for (int k = SHMFS_PAGE_KIND_CNT - 1; rc == 0 && k >= 0; k--)
+			if (fs->type[k].pt)
+				rc = snap_add(h, &cap, fs->type[k].pt->name, SHMFS_INO_TYPE(k), S_IFDIR);
+		return rc;
+	case SHMFS_OBJ_TYPE:
+		for (int n = 0; rc == 0 && n < SHMFS_NODE_MAX; n++) {
+			char name[32];
+			if (!shmfs_node_valid(fs, n))
+				continue;
+			snprintf(name, sizeof(name), "node%d", n);
+			rc = snap_add(h, &cap, name, SHMFS_INO_NODE(info.kind, n, SHMFS_SUB_DIR), S_IFDIR);
+		}
+		return rc;
+	case SHMFS_OBJ_NODE: {
+		struct shmfs_region **v = NULL;
+		size_t cnt = 0;
+
+		if (shmfs_page_type_is_huge(fs->type[info.kind].pt)) {
+			rc = snap_add(h, &cap, SHMFS_FILE_NR_PAGES,
+				      SHMFS_INO_NODE(info.kind, info.node, SHMFS_SUB_NR_PAGES), S_IFREG);
+			if (rc == 0)
+				rc = snap_add(h, &cap, SHMFS_FILE_FREE_PAGES,
+					      SHMFS_INO_NODE(info.kind, info.node, SHMFS_SUB_FREE_PAGES),
+					      S_IFREG);
+			if (rc < 0)
+				return rc;
+		}
+		rc = shmfs_table_list(fs, info.kind, info.node, &v, &cnt);
+		if (rc < 0)
+			return rc;
+		for (size_t i = 0; i < cnt; i++) {
+			if (rc == 0) {
+				pthread_mutex_lock(&fs->lock);
+				rc = snap_add(h, &cap, v[i]->name, v[i]->ino, S_IFREG);
+				pthread_mutex_unlock(&fs->lock);
+			}
+			shmfs_region_put(fs, v[i], 1);
+		}
+		free(v);
+		return rc;
+	}
+	case SHMFS_OBJ_NONE:
+		return -ENOENT;
+	default:
+		return -ENOTDIR;
+	}
+}
+
+void shmfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct shmfs_fs *fs = fs_of(req);
+	struct dir_handle *h = calloc(1, sizeof(*h));
+	int rc;
+
+	if (!h) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	rc = snapshot(fs, ino, h);
+	if (rc < 0) {
+		dir_handle_free(h);
+		reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) != 0)
+		dir_handle_free(h);
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct shmfs_fs *fs = fs_of(req);
+	struct dir_handle *h = dir_of(fi);
+	_cleanup_free_ char *buf = NULL;
+	/* the regions whose entries this reply carries, each held once: the
+	 * kernel counts them as lookups, unless the reply never reaches it */
+	_cleanup_free_ struct shmfs_region **held = NULL;
+	size_t used = 0, held_cnt = 0;
+
+	buf = malloc(size);
+	/* a readdirplus entry is more than its 128-byte entry_out */
+	held = plus ? calloc(size / 128 + 1, sizeof(*held)) : NULL;
+	if (!buf || (plus && !held)) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; off >= 0 && i < h->ent_cnt; i++) {
+		struct dirent_snap *d = &h->ents[i];
+		size_t need;
+
+		if (!plus) {
+			struct stat st = { .st_ino = d->ino, .st_mode = d->type };
+			need = fuse_add_direntry(req, buf + used, size - used, d->name, &st, (off_t)i + 1);
+		} else {
+			struct fuse_entry_param e;
+			struct shmfs_ino_info info;
+			struct shmfs_region *r = NULL;
+			bool dot = strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0;
+
+			memset(&e, 0, sizeof(e));
+			shmfs_ino_decode(fs, d->ino, &info);
+			if (dot) {
+				e.attr.st_ino = d->ino;
+				e.attr.st_mode = d->type;
+			} else if (info.obj == SHMFS_OBJ_REGION) {
+				r = shmfs_region_get(fs, d->ino);
+				if (!r || shmfs_region_stat(fs, r, &e.attr) < 0) {
+					shmfs_region_put(fs, r, 1);
+					continue; /* gone since opendir */
+				}
+				e.ino = d->ino;
+			} else {
+				if (shmfs_control_stat(fs, &info, d->ino, &e.attr) < 0)
+					continue;
+				e.ino = d->ino;
+			}
+			e.generation = 1;
+			ttl_for(&info, &e);
+			need = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
+						      (off_t)i + 1);
+			/* an entry that fits counts as a lookup: keep the hold */
+			if (need > size - used)
+				shmfs_region_put(fs, r, 1);
+			else if (r)
+				held[held_cnt++] = r;
+		}
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	if (fuse_reply_buf(req, buf, used) != 0)
+		for (size_t i = 0; i < held_cnt; i++)
+			shmfs_region_put(fs, held[i], 1);
+}
+
+void shmfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, size, off, fi, false);
+}
+
+void shmfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, size, off, fi, true);
+}
+
+void shmfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	dir_handle_free(dir_of(fi));
+	reply_err(req, 0);
+}
