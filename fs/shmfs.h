@@ -555,6 +555,13 @@ int shmfs_quota_rule_format(const struct shmfs_quota_rule *r, const struct shmfs
  * it, or (DEFAULT) drop it. -EINVAL for DEFAULT on a default rule, -ENOSPC
  * beyond SHMFS_QUOTA_RULES_MAX. Unchanged on failure. */
 int shmfs_quota_rules_set(struct shmfs_quota_rules *s, const struct shmfs_quota_rule *r);
+int shmfs_quota_rules_copy(const struct shmfs_quota_rules *s, struct shmfs_quota_rules *ret);
+/* Same subject, id and page type: the one rule a set keeps of them. */
+bool shmfs_quota_rule_same_key(const struct shmfs_quota_rule *a, const struct shmfs_quota_rule *b);
+/* The rule of a set for subject (per id, or the default), type k; NULL if none. */
+const struct shmfs_quota_rule *shmfs_quota_rule_find(const struct shmfs_quota_rules *s,
+						     enum shmfs_quota_subject subj, bool has_id,
+						     uint32_t id, enum shmfs_page_kind k);
 /* The limit in pages that applies to id (user or group) for type k, pool
  * the type's pages over all nodes; false when unlimited. Default rules do not
  * apply to id 0. */
