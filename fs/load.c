@@ -120,7 +120,7 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 			shmfs_meta_free(&r->meta);
 		/* made behind our back (fd_shmem): home it where its pages are */
 		memset(&r->meta, 0, sizeof(r->meta));
-		if (shmfs_region_nodes(fs, fd, ts->pt->page_sz, (uint64_t)st.st_size, &where) == 0) {
+		if (shmfs_region_nodes(fd, ts->pt->page_sz, (uint64_t)st.st_size, &where) == 0) {
 			for (int i = 0; i < SHMFS_NODE_MAX; i++) {
 				if (shmfs_bit_test(where.bits, (size_t)i) && shmfs_node_valid(fs, i)) {
 					n = i;

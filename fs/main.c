@@ -161,6 +161,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.repair_lock, NULL);
 	shmfs_notify_init(&fs);
 	shmfs_mappers_init(&fs);
+	fs.passthrough.dev_fd = -1;
 	r = shmfs_options_parse(argc, argv, &o);
 	if (r < 0) {
 		usage(stderr);
@@ -225,7 +226,7 @@ int main(int argc, char **argv)
 		goto err_out4;
 	if (fuse_session_mount(fs.se, fs.mountpoint) != 0)
 		goto err_out5;
-	if (shmfs_passthrough_setup(fs.se) != 0)
+	if (shmfs_passthrough_setup(&fs) != 0)
 		goto err_out6;
 	r = shmfs_mount_dev(fs.mountpoint, &fs.fuse_dev);
 	if (r < 0) {
@@ -257,7 +258,7 @@ err_out8:
 err_out7:
 	shmfs_notify_stop(&fs);
 err_out6:
-	shmfs_passthrough_stop();
+	shmfs_passthrough_stop(&fs);
 	fuse_session_unmount(fs.se);
 err_out5:
 	fuse_remove_signal_handlers(fs.se);

@@ -50,7 +50,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* permissions are the kernel's job (default_permissions) */
 	conn->want &= ~FUSE_CAP_POSIX_ACL;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	shmfs_passthrough_init(conn);
+	shmfs_passthrough_init(userdata, conn);
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 }
 

@@ -105,8 +105,7 @@ out:
 	return 0;
 }
 
-int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint64_t size,
-		       shmfs_nodemask_t *ret)
+int shmfs_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret)
 {
 	return range_nodes(fd, page_sz, 0, size / page_sz * page_sz, ret, NULL, -1, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -177,6 +178,13 @@ struct shmfs_watch {
 	bool running;
 };
 
+/* passthrough.c: the session's /dev/fuse and what the kernel took. */
+struct shmfs_passthrough {
+	int dev_fd;                   /* -1 until set up */
+	atomic_bool enabled;          /* the kernel took FUSE_PASSTHROUGH */
+	_Atomic uint64_t init_unique; /* the kernel's INIT request, while unanswered (older libfuse) */
+};
+
 /* mappers.c: one scan of /proc per asking process, for a short while. */
 struct shmfs_mapping;
 struct shmfs_mapper_snap {
@@ -222,6 +230,7 @@ struct shmfs_fs {
 	struct shmfs_notify notify;
 	struct shmfs_watch watch;
 	struct shmfs_mappers mappers;
+	struct shmfs_passthrough passthrough;
 };
 
 
@@ -372,8 +381,7 @@ int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_nod
  * from, when from >= 0, and -ENOMEM). */
 int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to);
 /* The nodes the pages of an open backing file sit on now (asked of the kernel). */
-int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint64_t size,
-		       shmfs_nodemask_t *ret);
+int shmfs_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret);
 int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
 			 size_t *ret_cnt);
 /* The same as seen by the process caller (a FUSE request's pid): its reads
@@ -642,15 +650,15 @@ void shmfs_notify_stop(struct shmfs_fs *fs);
 /* Set up FUSE passthrough for the session (root only; a no-op otherwise):
  * libfuse's own API (>= 3.16), or hooks on /dev/fuse for older libfuse.
  * Call after mounting. */
-int shmfs_passthrough_setup(struct fuse_session *se);
+int shmfs_passthrough_setup(struct shmfs_fs *fs);
 /* Ask for passthrough in the init handler (libfuse's API). */
-void shmfs_passthrough_init(struct fuse_conn_info *conn);
+void shmfs_passthrough_init(struct shmfs_fs *fs, struct fuse_conn_info *conn);
 /* The session is going: forget its /dev/fuse (its backing ids go with it). */
-void shmfs_passthrough_stop(void);
+void shmfs_passthrough_stop(struct shmfs_fs *fs);
 /* Register a backing file: its id (> 0), or -EOPNOTSUPP when the kernel did
  * not take passthrough, or a refusal (-ELOOP for hugetlbfs). */
 int shmfs_passthrough_open(fuse_req_t req, int backing_fd);
-void shmfs_passthrough_close(int id);
+void shmfs_passthrough_close(struct shmfs_fs *fs, int id);
 /* Make the open or create reply for FI pass through to backing file ID (mmap
  * always; read and write too unless KEEP_DIRECT_IO). */
 void shmfs_passthrough_arm(struct fuse_file_info *fi, int id, bool keep_direct_io);

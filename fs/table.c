@@ -39,9 +39,9 @@ struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const 
 	return r;
 }
 
-static void region_free(struct shmfs_region *r)
+/* Everything of a record but its passthrough backing id. */
+static void region_release(struct shmfs_region *r)
 {
-	shmfs_passthrough_close(r->passthrough_id);
 	shmfs_guard_drop_locked(r);
 	if (r->gone_fd >= 0)
 		close(r->gone_fd);
@@ -50,9 +50,17 @@ static void region_free(struct shmfs_region *r)
 	free(r);
 }
 
-static void region_free_void(void *p)
+static void region_free(struct shmfs_fs *fs, struct shmfs_region *r)
 {
-	region_free(p);
+	shmfs_passthrough_close(fs, r->passthrough_id);
+	region_release(r);
+}
+
+/* At exit the session is gone (shmfs_passthrough_stop), and every backing id
+ * with it: nothing is left to close. */
+static void region_release_void(void *p)
+{
+	region_release(p);
 }
 
 static void no_free(void *p)
@@ -66,7 +74,7 @@ void shmfs_table_free(struct shmfs_fs *fs)
 		fs->by_name[k] = NULL;
 	}
 	/* every record, linked or only still known to the kernel, is in by_ino */
-	tdestroy(fs->by_ino, region_free_void);
+	tdestroy(fs->by_ino, region_release_void);
 	fs->by_ino = NULL;
 	fs->region_cnt = 0;
 }
@@ -80,7 +88,7 @@ struct shmfs_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfs
 
 		/* the same inode under a second name (a hard link made behind our back) */
 		if (old->linked) {
-			region_free(r);
+			region_free(fs, r);
 			return NULL;
 		}
 		/* An inode the kernel still knows comes back (renamed behind our
@@ -90,7 +98,7 @@ struct shmfs_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfs
 		old->meta = r->meta;
 		memset(&r->meta, 0, sizeof(r->meta));
 		snprintf(old->name, sizeof(old->name), "%s", r->name);
-		region_free(r);
+		region_free(fs, r);
 		r = old;
 	} else {
 		tsearch(r, &fs->by_ino, cmp_ino);
@@ -108,7 +116,7 @@ static void put_locked(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n)
 	r->refs -= n;
 	if (r->refs == 0) {
 		tdelete(r, &fs->by_ino, cmp_ino);
-		region_free(r);
+		region_free(fs, r);
 	}
 }
 

@@ -228,7 +228,7 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const struct 
 			rc = wfd < 0 ? wfd : shmfs_sparse_nodes(wfd, pt->page_sz, (uint64_t)st.st_size, &m, NULL);
 		}
 		if (rc < 0)
-			rc = shmfs_region_nodes(fs, fd, pt->page_sz, (uint64_t)st.st_size, &m);
+			rc = shmfs_region_nodes(fd, pt->page_sz, (uint64_t)st.st_size, &m);
 		if (rc < 0)
 			return rc;
 		rc = shmfs_format_list(m.bits, SHMFS_NODE_MAX, buf, sizeof(buf));
