@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "util.h"
-#include "xattr_names.h"
 
 struct dirent_snap {
 	char *name;
@@ -59,75 +58,36 @@ static int snap_add(struct dir_handle *h, size_t *cap, const char *name, uint64_
 	return 0;
 }
 
+struct snap_ctx {
+	struct dir_handle *h;
+	size_t cap;
+};
+
+static int snap_visit(void *ctx, const struct shmfs_tree_child *c)
+{
+	struct snap_ctx *s = ctx;
+
+	return snap_add(s->h, &s->cap, c->name, c->ino, c->type);
+}
+
 /* The listing is taken whole at opendir, so offsets stay valid however the
  * directory changes while it is read. */
 static int snapshot(struct shmfs_fs *fs, uint64_t ino, struct dir_handle *h)
 {
 	struct shmfs_ino_info info;
-	size_t cap = 0;
+	struct snap_ctx s = { .h = h };
 	int rc;
 
 	shmfs_ino_decode(fs, ino, &info);
-	rc = snap_add(h, &cap, ".", ino, S_IFDIR);
+	rc = snap_add(h, &s.cap, ".", ino, S_IFDIR);
 	if (rc == 0)
-		rc = snap_add(h, &cap, "..",
+		rc = snap_add(h, &s.cap, "..",
 			      info.obj == SHMFS_OBJ_NODE ? SHMFS_INO_TYPE(info.kind) : SHMFS_INO_ROOT,
 			      S_IFDIR);
 	if (rc < 0)
 		return rc;
-	switch (info.obj) {
-	case SHMFS_OBJ_ROOT:
-		rc = snap_add(h, &cap, SHMFS_FILE_STATUS, SHMFS_INO_STATUS, S_IFREG);
-		if (rc == 0)
-			rc = snap_add(h, &cap, SHMFS_FILE_CONTROL, SHMFS_INO_CONTROL, S_IFREG);
-		if (rc == 0)
-			rc = snap_add(h, &cap, SHMFS_FILE_QUOTA, SHMFS_INO_QUOTA, S_IFREG);
-		for (int k = SHMFS_PAGE_KIND_CNT - 1; rc == 0 && k >= 0; k--)
-			if (fs->type[k].pt)
-				rc = snap_add(h, &cap, fs->type[k].pt->name, SHMFS_INO_TYPE(k), S_IFDIR);
-		return rc;
-	case SHMFS_OBJ_TYPE:
-		for (int n = 0; rc == 0 && n < SHMFS_NODE_MAX; n++) {
-			char name[32];
-			if (!shmfs_node_valid(fs, n))
-				continue;
-			snprintf(name, sizeof(name), "node%d", n);
-			rc = snap_add(h, &cap, name, SHMFS_INO_NODE(info.kind, n, SHMFS_SUB_DIR), S_IFDIR);
-		}
-		return rc;
-	case SHMFS_OBJ_NODE: {
-		struct shmfs_region **v = NULL;
-		size_t cnt = 0;
-
-		if (shmfs_page_type_is_huge(fs->type[info.kind].pt)) {
-			rc = snap_add(h, &cap, SHMFS_FILE_NR_PAGES,
-				      SHMFS_INO_NODE(info.kind, info.node, SHMFS_SUB_NR_PAGES), S_IFREG);
-			if (rc == 0)
-				rc = snap_add(h, &cap, SHMFS_FILE_FREE_PAGES,
-					      SHMFS_INO_NODE(info.kind, info.node, SHMFS_SUB_FREE_PAGES),
-					      S_IFREG);
-			if (rc < 0)
-				return rc;
-		}
-		rc = shmfs_table_list(fs, info.kind, info.node, &v, &cnt);
-		if (rc < 0)
-			return rc;
-		for (size_t i = 0; i < cnt; i++) {
-			if (rc == 0) {
-				pthread_mutex_lock(&fs->lock);
-				rc = snap_add(h, &cap, v[i]->name, v[i]->ino, S_IFREG);
-				pthread_mutex_unlock(&fs->lock);
-			}
-			shmfs_region_put(fs, v[i], 1);
-		}
-		free(v);
-		return rc;
-	}
-	case SHMFS_OBJ_NONE:
-		return -ENOENT;
-	default:
-		return -ENOTDIR;
-	}
+	rc = shmfs_tree_children(fs, ino, NULL, snap_visit, &s);
+	return rc == -ESTALE ? -ENOENT : rc;
 }
 
 void shmfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

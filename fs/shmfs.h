@@ -296,6 +296,23 @@ bool shmfs_node_valid(const struct shmfs_fs *fs, int node);
 /* Attributes of a fixed object (not a region). */
 int shmfs_tree_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
 		    struct stat *ret);
+/* One child of a directory of the tree, as shmfs_tree_children visits it. */
+struct shmfs_tree_child {
+	const char *name;
+	uint64_t ino;
+	mode_t type;                  /* S_IFDIR or S_IFREG */
+	struct shmfs_region *region;  /* a region (fs->lock is held while it is visited), or NULL */
+};
+/* Return non-zero to stop the walk (shmfs_tree_children returns it). Called
+ * under fs->lock for a region: to keep r, take a hold with r->refs++. */
+typedef int (*shmfs_tree_visit_fn)(void *ctx, const struct shmfs_tree_child *c);
+/* The children of directory dir ("." and ".." aside), in listing order; with
+ * name, only the child of that name, if there is one. The one place that
+ * knows what each directory holds: lookup and readdir both walk it. 0 when
+ * every child was visited (or none has that name), fn's non-zero value, or
+ * -ESTALE (no such inode), -ENOTDIR, or -errno of the region table. */
+int shmfs_tree_children(struct shmfs_fs *fs, uint64_t dir, const char *name, shmfs_tree_visit_fn fn,
+			void *ctx);
 /* Resolve name in the directory parent. ret_region is held (put it). */
 int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, uint64_t *ret_ino,
 		      struct shmfs_region **ret_region);

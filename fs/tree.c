@@ -138,68 +138,141 @@ static int parse_node_name(const char *name, int *ret)
 	return 0;
 }
 
-int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, uint64_t *ret_ino,
-		      struct shmfs_region **ret_region)
+/* One fixed child: visited when no name is asked, or when it is that name. */
+static int visit(const char *want, const char *name, uint64_t ino, mode_t type,
+		 shmfs_tree_visit_fn fn, void *ctx)
 {
-	struct shmfs_ino_info pi;
-	struct shmfs_region *r;
-	int node;
+	struct shmfs_tree_child c = { .name = name, .ino = ino, .type = type };
 
-	*ret_region = NULL;
-	shmfs_ino_decode(fs, parent, &pi);
-	switch (pi.obj) {
-	case SHMFS_OBJ_ROOT:
-		if (strcmp(name, SHMFS_FILE_STATUS) == 0) {
-			*ret_ino = SHMFS_INO_STATUS;
-			return 0;
-		}
-		if (strcmp(name, SHMFS_FILE_CONTROL) == 0) {
-			*ret_ino = SHMFS_INO_CONTROL;
-			return 0;
-		}
-		if (strcmp(name, SHMFS_FILE_QUOTA) == 0) {
-			*ret_ino = SHMFS_INO_QUOTA;
-			return 0;
-		}
-		for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
-			if (fs->type[k].pt && strcmp(name, fs->type[k].pt->name) == 0) {
-				*ret_ino = SHMFS_INO_TYPE(k);
-				return 0;
-			}
-		}
-		return -ENOENT;
-	case SHMFS_OBJ_TYPE:
-		if (parse_node_name(name, &node) < 0 || !shmfs_node_valid(fs, node))
-			return -ENOENT;
-		*ret_ino = SHMFS_INO_NODE(pi.kind, node, SHMFS_SUB_DIR);
+	if (want && strcmp(want, name) != 0)
 		return 0;
-	case SHMFS_OBJ_NODE:
-		if (shmfs_page_type_is_huge(fs->type[pi.kind].pt)) {
-			if (strcmp(name, SHMFS_FILE_NR_PAGES) == 0) {
-				*ret_ino = SHMFS_INO_NODE(pi.kind, pi.node, SHMFS_SUB_NR_PAGES);
-				return 0;
-			}
-			if (strcmp(name, SHMFS_FILE_FREE_PAGES) == 0) {
-				*ret_ino = SHMFS_INO_NODE(pi.kind, pi.node, SHMFS_SUB_FREE_PAGES);
-				return 0;
-			}
-		}
+	return fn(ctx, &c);
+}
+
+/* The regions of a node directory: the one named want (a table lookup), or
+ * every one, each visited under fs->lock. */
+static int visit_regions(struct shmfs_fs *fs, const struct shmfs_ino_info *dir, const char *want,
+			 shmfs_tree_visit_fn fn, void *ctx)
+{
+	struct shmfs_region **v = NULL, *r;
+	size_t cnt = 0;
+	int rc = 0;
+
+	if (want) {
 		pthread_mutex_lock(&fs->lock);
-		r = shmfs_table_find_locked(fs, pi.kind, name);
-		if (r && r->meta.node == pi.node) {
-			r->refs++;
-			*ret_ino = r->ino;
-			*ret_region = r;
-			pthread_mutex_unlock(&fs->lock);
-			return 0;
+		r = shmfs_table_find_locked(fs, dir->kind, want);
+		if (r && r->meta.node == dir->node) {
+			struct shmfs_tree_child c = { .name = want, .ino = r->ino, .type = S_IFREG, .region = r };
+			rc = fn(ctx, &c);
 		}
 		pthread_mutex_unlock(&fs->lock);
-		return -ENOENT;
+		return rc;
+	}
+	rc = shmfs_table_list(fs, dir->kind, dir->node, &v, &cnt);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < cnt; i++) {
+		if (rc == 0) {
+			struct shmfs_tree_child c = { .ino = v[i]->ino, .type = S_IFREG, .region = v[i] };
+
+			pthread_mutex_lock(&fs->lock);
+			c.name = v[i]->name;
+			rc = fn(ctx, &c);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		shmfs_region_put(fs, v[i], 1);
+	}
+	free(v);
+	return rc;
+}
+
+int shmfs_tree_children(struct shmfs_fs *fs, uint64_t dir, const char *name, shmfs_tree_visit_fn fn,
+			void *ctx)
+{
+	struct shmfs_ino_info pi;
+	int rc = 0, node;
+
+	shmfs_ino_decode(fs, dir, &pi);
+	switch (pi.obj) {
+	case SHMFS_OBJ_ROOT:
+		rc = visit(name, SHMFS_FILE_STATUS, SHMFS_INO_STATUS, S_IFREG, fn, ctx);
+		if (rc == 0)
+			rc = visit(name, SHMFS_FILE_CONTROL, SHMFS_INO_CONTROL, S_IFREG, fn, ctx);
+		if (rc == 0)
+			rc = visit(name, SHMFS_FILE_QUOTA, SHMFS_INO_QUOTA, S_IFREG, fn, ctx);
+		for (int k = SHMFS_PAGE_KIND_CNT - 1; rc == 0 && k >= 0; k--)
+			if (fs->type[k].pt)
+				rc = visit(name, fs->type[k].pt->name, SHMFS_INO_TYPE(k), S_IFDIR, fn, ctx);
+		return rc;
+	case SHMFS_OBJ_TYPE:
+		if (name) {
+			struct shmfs_tree_child c = { .name = name, .type = S_IFDIR };
+
+			if (parse_node_name(name, &node) < 0 || !shmfs_node_valid(fs, node))
+				return 0;
+			c.ino = SHMFS_INO_NODE(pi.kind, node, SHMFS_SUB_DIR);
+			return fn(ctx, &c);
+		}
+		for (int n = 0; rc == 0 && n < SHMFS_NODE_MAX; n++) {
+			char node_name[32];
+
+			if (!shmfs_node_valid(fs, n))
+				continue;
+			snprintf(node_name, sizeof(node_name), "node%d", n);
+			rc = visit(NULL, node_name, SHMFS_INO_NODE(pi.kind, n, SHMFS_SUB_DIR), S_IFDIR, fn, ctx);
+		}
+		return rc;
+	case SHMFS_OBJ_NODE:
+		if (shmfs_page_type_is_huge(fs->type[pi.kind].pt)) {
+			rc = visit(name, SHMFS_FILE_NR_PAGES,
+				   SHMFS_INO_NODE(pi.kind, pi.node, SHMFS_SUB_NR_PAGES), S_IFREG, fn, ctx);
+			if (rc == 0)
+				rc = visit(name, SHMFS_FILE_FREE_PAGES,
+					   SHMFS_INO_NODE(pi.kind, pi.node, SHMFS_SUB_FREE_PAGES), S_IFREG, fn,
+					   ctx);
+			if (rc != 0)
+				return rc;
+		}
+		return visit_regions(fs, &pi, name, fn, ctx);
 	case SHMFS_OBJ_NONE:
 		return -ESTALE;
 	default:
 		return -ENOTDIR;
 	}
+}
+
+struct lookup_ctx {
+	uint64_t ino;
+	struct shmfs_region *region;
+};
+
+static int lookup_visit(void *ctx, const struct shmfs_tree_child *c)
+{
+	struct lookup_ctx *l = ctx;
+
+	l->ino = c->ino;
+	if (c->region) {
+		c->region->refs++; /* under fs->lock: the caller's hold */
+		l->region = c->region;
+	}
+	return 1;
+}
+
+int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, uint64_t *ret_ino,
+		      struct shmfs_region **ret_region)
+{
+	struct lookup_ctx l = { 0 };
+	int rc;
+
+	*ret_region = NULL;
+	rc = shmfs_tree_children(fs, parent, name, lookup_visit, &l);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return -ENOENT;
+	*ret_ino = l.ino;
+	*ret_region = l.region;
+	return 0;
 }
 
 /* ------------------------------------------------------------ control file text */
