@@ -1,7 +1,7 @@
 /* attr.c - what the kernel is told about a region: its byte size (kept in
  * the metadata, the backing file holding whole pages), the attributes of its
  * backing file made the region's. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +20,13 @@
  * back shows its own size). Bytes between the size and the end of its last
  * page are kept zero by every resize that grows into them. */
 
-static uint64_t byte_size_locked(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t backing)
+static uint64_t byte_size_locked(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t backing)
 {
 	return shmfs_meta_byte_size(&r->meta, backing, shmfs_page_sz(fs, r->kind));
 }
 
 /* Backing file attributes made the region's, under fs->lock. */
-static void attr_locked(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *st)
+static void attr_locked(struct shmfs_fs *fs, struct shmfsd_region *r, struct stat *st)
 {
 	st->st_size = (off_t)byte_size_locked(fs, r, (uint64_t)st->st_size);
 	st->st_ino = r->ino;
@@ -34,14 +34,14 @@ static void attr_locked(struct shmfs_fs *fs, struct shmfs_region *r, struct stat
 	st->st_blksize = (blksize_t)shmfs_page_sz(fs, r->kind);
 }
 
-void shmfs_region_attr(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *st)
+void shmfsd_region_attr(struct shmfs_fs *fs, struct shmfsd_region *r, struct stat *st)
 {
 	pthread_mutex_lock(&fs->lock);
 	attr_locked(fs, r, st);
 	pthread_mutex_unlock(&fs->lock);
 }
 
-int shmfs_region_size(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t *ret)
+int shmfsd_region_size(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t *ret)
 {
 	struct stat st;
 
@@ -53,7 +53,7 @@ int shmfs_region_size(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint6
 	return 0;
 }
 
-int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret)
+int shmfsd_region_stat(struct shmfs_fs *fs, struct shmfsd_region *r, struct stat *ret)
 {
 	struct stat st;
 	int rc;
@@ -86,7 +86,7 @@ int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *
 	return 0;
 }
 
-void shmfs_region_told(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *st)
+void shmfsd_region_told(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *st)
 {
 	pthread_mutex_lock(&fs->lock);
 	r->told_ctime = st->st_ctim;

@@ -8,7 +8,7 @@
  * appends them to FILE instead (a machine without syslog, a test), each line
  * with its own time stamp in one write() so concurrent lines never mix;
  * SHMFS_AUDIT_LOG=off drops them. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * the record of stray objects found in the backing store (logged once each,
  * never removed: they belong to someone else). Backing mounts are never
  * unmounted here: regions outlive the daemon. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>

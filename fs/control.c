@@ -4,7 +4,7 @@
  * in one piece, is bounded, loses one trailing newline, is parsed strictly
  * into its canonical form and validated, and only then acted upon. Anything
  * else is EINVAL and changes nothing. Writers must be root (EACCES). */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,7 +21,7 @@
 
 static int render_status(struct shmfs_fs *fs, FILE *f)
 {
-	struct shmfs_region **v = NULL;
+	struct shmfsd_region **v = NULL;
 	size_t cnt = 0;
 	int r;
 
@@ -67,7 +67,7 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 		struct stat st;
 		const struct shmfs_page_type *pt = fs->type[v[i]->kind].pt;
 
-		if (shmfs_region_stat(fs, v[i], &st) == 0) {
+		if (shmfsd_region_stat(fs, v[i], &st) == 0) {
 			pthread_mutex_lock(&fs->lock);
 			/* path, bytes, pages allocated (as the kernel counts them), lifetime */
 			fprintf(f, "%s/node%d/%s %" PRIu64 " %" PRIu64 " %s\n", pt->name, v[i]->meta.node,
@@ -76,7 +76,7 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 				shmfs_lifetime_name(v[i]->meta.lifetime));
 			pthread_mutex_unlock(&fs->lock);
 		}
-		shmfs_region_put(fs, v[i], 1);
+		shmfsd_region_put(fs, v[i], 1);
 	}
 	free(v);
 	return shmfs_quota_render_usage(fs, f);
@@ -144,7 +144,7 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
  * reports the first failure after trying them all. */
 static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid_t pid)
 {
-	struct shmfs_region **v = NULL;
+	struct shmfsd_region **v = NULL;
 	size_t cnt = 0;
 	int r, first_err = 0;
 
@@ -152,16 +152,16 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < cnt; i++) {
-		struct shmfs_region *reg = v[i];
+		struct shmfsd_region *reg = v[i];
 		char name[SHMFS_NAME_MAX + 1];
 		int node;
 
-		if (!orphans_only || shmfs_region_orphaned(fs, reg)) {
+		if (!orphans_only || shmfsd_region_orphaned(fs, reg)) {
 			pthread_mutex_lock(&fs->lock);
 			node = reg->meta.node;
 			snprintf(name, sizeof(name), "%s", reg->name);
 			pthread_mutex_unlock(&fs->lock);
-			r = shmfs_region_unlink(fs, reg);
+			r = shmfsd_region_unlink(fs, reg);
 			if (r == 0)
 				shmfs_audit(fs, uid, pid, "%s removed %s/node%d/%s", orphans_only ? "clean" : "reset",
 					    fs->type[reg->kind].pt->name, node, name);
@@ -171,7 +171,7 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 			else if (r != -ENOENT && first_err == 0)
 				first_err = r;
 		}
-		shmfs_region_put(fs, reg, 1);
+		shmfsd_region_put(fs, reg, 1);
 	}
 	free(v);
 	return first_err;

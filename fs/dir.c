@@ -2,7 +2,7 @@
  * releasedir. A listing is taken whole at opendir from the tree's children
  * (tree.c), so offsets stay valid however the directory changes while it is
  * read; readdirplus gives each entry's attributes as lookup would. */
-#include "shmfs.h"
+#include "daemon.h"
 #include "ops.h"
 
 #include <errno.h>
@@ -119,7 +119,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	_cleanup_free_ char *buf = NULL;
 	/* the regions whose entries this reply carries, each held once: the
 	 * kernel counts them as lookups, unless the reply never reaches it */
-	_cleanup_free_ struct shmfs_region **held = NULL;
+	_cleanup_free_ struct shmfsd_region **held = NULL;
 	size_t used = 0, held_cnt = 0;
 
 	buf = malloc(size);
@@ -139,7 +139,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		} else {
 			struct fuse_entry_param e;
 			struct shmfs_ino_info info;
-			struct shmfs_region *r = NULL;
+			struct shmfsd_region *r = NULL;
 			bool dot = strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0;
 
 			memset(&e, 0, sizeof(e));
@@ -148,9 +148,9 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = d->type;
 			} else if (info.obj == SHMFS_OBJ_REGION) {
-				r = shmfs_region_get(fs, d->ino);
-				if (!r || shmfs_region_stat(fs, r, &e.attr) < 0) {
-					shmfs_region_put(fs, r, 1);
+				r = shmfsd_region_get(fs, d->ino);
+				if (!r || shmfsd_region_stat(fs, r, &e.attr) < 0) {
+					shmfsd_region_put(fs, r, 1);
 					continue; /* gone since opendir */
 				}
 				e.ino = d->ino;
@@ -165,7 +165,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 						      (off_t)i + 1);
 			/* an entry that fits counts as a lookup: keep the hold */
 			if (need > size - used)
-				shmfs_region_put(fs, r, 1);
+				shmfsd_region_put(fs, r, 1);
 			else if (r)
 				held[held_cnt++] = r;
 		}
@@ -175,10 +175,11 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	}
 	if (fuse_reply_buf(req, buf, used) != 0)
 		for (size_t i = 0; i < held_cnt; i++)
-			shmfs_region_put(fs, held[i], 1);
+			shmfsd_region_put(fs, held[i], 1);
 }
 
-void shmfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+void shmfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
 {
 	do_readdir(req, size, off, fi, false);
 }

@@ -2,7 +2,7 @@
  * A region's open file holds its backing file and a read-only mapping of it
  * that serves reads (the mmap read cache); a control file's holds the
  * content rendered at open (lxcfs-style), and its writes go to control.c. */
-#include "shmfs.h"
+#include "daemon.h"
 #include "ops.h"
 
 #include <errno.h>
@@ -22,7 +22,7 @@
  * write), so nothing of a handle may go while a read runs. */
 struct region_file {
 	unsigned int refs;            /* atomic: the open file + reads in flight */
-	struct shmfs_region *region;
+	struct shmfsd_region *region;
 	int fd;
 	pthread_rwlock_t map_lock;    /* held for reading while a reply is sent from map */
 	char *map;                    /* read-only shared mapping of the backing file */
@@ -53,7 +53,7 @@ static struct ctl_file *ctl_of(struct fuse_file_info *fi)
  * in the daemon, which ends the region at its byte size and checks writes.
  * Elsewhere mmap of the FUSE file is refused (ENODEV): map the backing file
  * (user.shmfs.backing, libshmfs) instead. */
-static void region_open_flags(fuse_req_t req, struct shmfs_fs *fs, struct shmfs_region *r,
+static void region_open_flags(fuse_req_t req, struct shmfs_fs *fs, struct shmfsd_region *r,
 			      int fd, struct fuse_file_info *fi)
 {
 	int id;
@@ -102,7 +102,7 @@ static void region_file_free(struct shmfs_fs *fs, struct region_file *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	if (h->region)
-		shmfs_region_put(fs, h->region, 1);
+		shmfsd_region_put(fs, h->region, 1);
 	free(h);
 }
 
@@ -143,8 +143,8 @@ int shmfs_file_stat(struct shmfs_fs *fs, struct fuse_file_info *fi, struct stat 
 	int rc = fstat(h->fd, ret) < 0 ? -errno : 0;
 
 	if (rc == 0) {
-		shmfs_region_told(fs, h->region, ret);
-		shmfs_region_attr(fs, h->region, ret);
+		shmfsd_region_told(fs, h->region, ret);
+		shmfsd_region_attr(fs, h->region, ret);
 	}
 	return rc;
 }
@@ -156,7 +156,7 @@ void shmfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct shmfs_ino_info pi;
 	struct fuse_entry_param e;
-	struct shmfs_region *r;
+	struct shmfsd_region *r;
 	struct region_file *h;
 	int fd, rc;
 
@@ -174,18 +174,18 @@ void shmfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	rc = shmfs_region_create(fs, pi.kind, pi.node, name, mode & 07777, ctx->uid, ctx->gid, ctx->pid,
-				 &r, &fd);
+	rc = shmfsd_region_create(fs, pi.kind, pi.node, name, mode & 07777, ctx->uid, ctx->gid, ctx->pid,
+				  &r, &fd);
 	if (rc < 0) {
 		free(h);
 		reply_err(req, rc);
 		return;
 	}
 	memset(&e, 0, sizeof(e));
-	rc = shmfs_region_stat(fs, r, &e.attr);
+	rc = shmfsd_region_stat(fs, r, &e.attr);
 	if (rc < 0) {
 		close(fd);
-		shmfs_region_put(fs, r, 1);
+		shmfsd_region_put(fs, r, 1);
 		free(h);
 		reply_err(req, rc);
 		return;
@@ -197,10 +197,10 @@ void shmfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	h->fd = fd;
 	region_open_flags(req, fs, r, fd, fi);
 	/* one hold for the kernel's lookup reference, one for the open file */
-	shmfs_region_hold(fs, r, 1);
+	shmfsd_region_hold(fs, r, 1);
 	fi->fh = (uintptr_t)h;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		shmfs_region_put(fs, r, 1);
+		shmfsd_region_put(fs, r, 1);
 		region_file_free(fs, h);
 	}
 }
@@ -227,7 +227,7 @@ void shmfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			reply_err(req, -ENOMEM);
 			return;
 		}
-		h->region = shmfs_region_get(fs, ino);
+		h->region = shmfsd_region_get(fs, ino);
 		if (!h->region) {
 			free(h);
 			reply_err(req, -ENOENT);
@@ -235,8 +235,8 @@ void shmfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		/* the kernel checked the caller's permission; writes go through a
 		 * shared mapping, which needs the file open for reading too */
-		rc = shmfs_region_open_backing(fs, h->region,
-					       (fi->flags & O_ACCMODE) == O_RDONLY ? O_RDONLY : O_RDWR);
+		rc = shmfsd_region_open_backing(fs, h->region,
+						(fi->flags & O_ACCMODE) == O_RDONLY ? O_RDONLY : O_RDWR);
 		if (rc < 0) {
 			region_file_free(fs, h);
 			reply_err(req, rc == -ESTALE ? -ENOENT : rc);
@@ -337,7 +337,7 @@ static bool read_mapped(struct shmfs_fs *fs, fuse_req_t req, struct region_file 
 static bool clamp_to_size(fuse_req_t req, struct region_file *h, size_t *size, off_t off)
 {
 	uint64_t bytes;
-	int rc = off < 0 ? -EINVAL : shmfs_region_size(fs_of(req), h->region, h->fd, &bytes);
+	int rc = off < 0 ? -EINVAL : shmfsd_region_size(fs_of(req), h->region, h->fd, &bytes);
 
 	if (rc < 0) {
 		reply_err(req, rc);
@@ -377,7 +377,8 @@ static void read_copied(fuse_req_t req, struct region_file *h, size_t size, off_
 	fuse_reply_buf(req, buf, done);
 }
 
-void shmfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+void shmfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
 {
 	struct shmfs_fs *fs = fs_of(req);
 	struct region_file *h;
@@ -436,7 +437,7 @@ void shmfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 	 * direct-I/O write to the filesystem) */
 	flags = (fi->flags & O_APPEND ? SHMFS_WRITE_APPEND : 0) |
 		(fuse_req_ctx(req)->uid != 0 ? SHMFS_WRITE_KILL_PRIV : 0);
-	rc = shmfs_region_write(fs, h->region, h->fd, buf, size, off, flags);
+	rc = shmfsd_region_write(fs, h->region, h->fd, buf, size, off, flags);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -490,11 +491,11 @@ void shmfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 	}
 	page_sz = shmfs_page_sz(fs, h->region->kind);
 	pthread_mutex_lock(&h->region->op_lock);
-	rc = shmfs_region_size(fs, h->region, h->fd, &size);
+	rc = shmfsd_region_size(fs, h->region, h->fd, &size);
 	/* any byte range: the pages under the size exist already, and a range
 	 * past it sizes the region to its end, as ftruncate would */
 	if (rc == 0 && end > size && !(mode & FALLOC_FL_KEEP_SIZE))
-		rc = shmfs_region_resize(fs, h->region, h->fd, end);
+		rc = shmfsd_region_resize(fs, h->region, h->fd, end);
 	else if (rc == 0 && end > (size + page_sz - 1) / page_sz * page_sz)
 		rc = -EOPNOTSUPP; /* pages beyond the last one would be invisible to everyone */
 	pthread_mutex_unlock(&h->region->op_lock);

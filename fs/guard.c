@@ -2,7 +2,7 @@
  * mappings and peeks at heap headers itself; a region truncated behind its
  * back at that moment would SIGBUS the whole daemon. Inside a guarded call
  * the SIGBUS becomes -EFAULT for that one access instead. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <setjmp.h>

@@ -5,7 +5,7 @@
  * (made behind the daemon's back) is homed where its pages are. Whatever
  * else is found there - directories, FIFOs, sockets, links, device nodes,
  * names that are not region names - is logged once and left alone. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -46,9 +46,9 @@ static void finish_migration(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd
 	int to = m->migrate_to;
 
 	if (strcmp(name, m->migrate_name) == 0 && shmfs_node_valid(fs, to) &&
-	    shmfs_region_migrate_fd(fs, k, fd, -1, to) == 0)
+	    shmfsd_region_migrate_fd(fs, k, fd, -1, to) == 0)
 		m->node = to;
-	else if (shmfs_region_migrate_fd(fs, k, fd, -1, m->node) < 0)
+	else if (shmfsd_region_migrate_fd(fs, k, fd, -1, m->node) < 0)
 		SHMFS_LOG("Failed to move the pages of an interrupted migration back to node %d", m->node);
 	m->migrating = false;
 	m->migrate_to = 0;
@@ -74,7 +74,7 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 {
 	struct shmfs_type_state *ts = &fs->type[k];
 	_cleanup_close_ int fd = -1;
-	struct shmfs_region *r;
+	struct shmfsd_region *r;
 	struct stat st;
 	int ret;
 
@@ -107,7 +107,7 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 		trim_beyond_size(fd, &st, ts->pt->page_sz);
 	if ((uint64_t)st.st_ino >> SHMFS_INO_REGION_SHIFT)
 		return stray(ts, name, &st, "with an inode number too large for the tree");
-	r = shmfs_region_new(k, st.st_ino, name);
+	r = shmfsd_region_new(k, st.st_ino, name);
 	if (!r)
 		return -ENOMEM;
 	/* metadata is keyed by inode: a region renamed behind our back keeps it */
@@ -120,7 +120,7 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 			shmfs_meta_free(&r->meta);
 		/* made behind our back (fd_shmem): home it where its pages are */
 		memset(&r->meta, 0, sizeof(r->meta));
-		if (shmfs_region_nodes(fd, ts->pt->page_sz, (uint64_t)st.st_size, &where) == 0) {
+		if (shmfsd_region_nodes(fd, ts->pt->page_sz, (uint64_t)st.st_size, &where) == 0) {
 			for (int i = 0; i < SHMFS_NODE_MAX; i++) {
 				if (shmfs_bit_test(where.bits, (size_t)i) && shmfs_node_valid(fs, i)) {
 					n = i;

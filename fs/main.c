@@ -3,7 +3,7 @@
  * serve requests on several threads until unmounted. Backing mounts and
  * regions stay when the daemon exits; a new daemon on the same backing root
  * presents the same tree. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -236,7 +236,7 @@ int main(int argc, char **argv)
 	if (fuse_daemonize(o.foreground) != 0)
 		goto err_out6;
 	if (!o.foreground)
-		shmfs_log_to_syslog();
+		shmfsd_log_to_syslog();
 	/* threads only after daemonizing: fork keeps just the caller */
 	if (shmfs_notify_start(&fs) < 0)
 		goto err_out6;

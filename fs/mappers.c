@@ -1,7 +1,7 @@
 /* mappers.c - which processes map a region, from /proc/PID/maps, and the
  * short-lived per-caller cache of those scans (its slots live in struct
  * shmfs_fs). */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -39,7 +39,7 @@ static int pid_cmp(const void *a, const void *b)
  * mapped through its backing file (libshmfs, fd_shmem) or, where the kernel
  * passes mmap of the FUSE file through, through the mount: /proc/PID/maps
  * then names the mount's device and the region's FUSE inode. */
-static int snap_pids(struct shmfs_fs *fs, struct shmfs_region *r, const struct shmfs_mapping *maps,
+static int snap_pids(struct shmfs_fs *fs, struct shmfsd_region *r, const struct shmfs_mapping *maps,
 		     size_t cnt, pid_t **ret_pids, size_t *ret_cnt)
 {
 	size_t n1, n2 = 0, first1, first2 = 0, o = 0;
@@ -75,17 +75,20 @@ static int snap_pids(struct shmfs_fs *fs, struct shmfs_region *r, const struct s
 }
 
 /* The slot of caller's table if it is young enough, under fs->mappers.lock. */
-static struct shmfs_mapper_snap *snap_find_locked(struct shmfs_fs *fs, pid_t caller, const struct timespec *now)
+static struct shmfs_mapper_snap *snap_find_locked(struct shmfs_fs *fs, pid_t caller,
+						  const struct timespec *now)
 {
 	for (size_t i = 0; i < SHMFS_MAPPERS_SLOTS; i++)
-		if (fs->mappers.slot[i].caller == caller && age_ns(&fs->mappers.slot[i].taken, now) < MAPPERS_TTL_NS)
+		if (fs->mappers.slot[i].caller == caller &&
+		    age_ns(&fs->mappers.slot[i].taken, now) < MAPPERS_TTL_NS)
 			return &fs->mappers.slot[i];
 	return NULL;
 }
 
 /* Keep a new table for caller in its own slot, else the oldest. */
-static struct shmfs_mapper_snap *snap_install_locked(struct shmfs_fs *fs, pid_t caller, const struct timespec *now,
-					       struct shmfs_mapping *maps, size_t cnt)
+static struct shmfs_mapper_snap *snap_install_locked(struct shmfs_fs *fs, pid_t caller,
+						     const struct timespec *now,
+						     struct shmfs_mapping *maps, size_t cnt)
 {
 	struct shmfs_mapper_snap *s = &fs->mappers.slot[0];
 
@@ -102,8 +105,8 @@ static struct shmfs_mapper_snap *snap_install_locked(struct shmfs_fs *fs, pid_t 
 	return s;
 }
 
-int shmfs_region_mappers_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
-			     pid_t **ret_pids, size_t *ret_cnt)
+int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller,
+			      pid_t **ret_pids, size_t *ret_cnt)
 {
 	dev_t devs[SHMFS_PAGE_KIND_CNT + 1];
 	struct shmfs_mapping *maps = NULL;
@@ -150,10 +153,10 @@ int shmfs_region_mappers_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t 
 	return rc;
 }
 
-int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
-			 size_t *ret_cnt)
+int shmfsd_region_mappers(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t **ret_pids,
+			  size_t *ret_cnt)
 {
-	return shmfs_region_mappers_for(fs, r, 0, ret_pids, ret_cnt);
+	return shmfsd_region_mappers_for(fs, r, 0, ret_pids, ret_cnt);
 }
 void shmfs_mappers_init(struct shmfs_fs *fs)
 {

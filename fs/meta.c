@@ -2,7 +2,7 @@
  * policy, creator pid and start time, creation time, byte size, lifetime, the
  * foreign program a file belongs to, user xattrs): the record, its text form
  * (format and strict parse), and its edits. metastore.c persists it. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  * the old or the new version, never a torn one. Also the repair of those
  * directories when they are removed behind the daemon's back, and the drop
  * of metadata whose backing file is gone. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -225,7 +225,7 @@ static int dir_renew(int atfd, const char *name, int *fd)
  * their directory). The number saved. */
 static size_t resave_all(struct shmfs_fs *fs)
 {
-	struct shmfs_region **v = NULL;
+	struct shmfsd_region **v = NULL;
 	size_t cnt = 0, saved = 0;
 
 	if (shmfs_table_list(fs, -1, -1, &v, &cnt) < 0)
@@ -245,7 +245,7 @@ static size_t resave_all(struct shmfs_fs *fs)
 				saved++;
 			shmfs_meta_free(&m);
 		}
-		shmfs_region_put(fs, v[i], 1);
+		shmfsd_region_put(fs, v[i], 1);
 	}
 	free(v);
 	return saved;
@@ -295,7 +295,7 @@ fail:
 
 int shmfs_meta_resave(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino)
 {
-	struct shmfs_region *r = shmfs_region_get(fs, SHMFS_INO_REGION(k, bino));
+	struct shmfsd_region *r = shmfsd_region_get(fs, SHMFS_INO_REGION(k, bino));
 	struct shmfs_meta m;
 	bool have;
 	int rc = 0;
@@ -309,7 +309,7 @@ int shmfs_meta_resave(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino)
 		rc = shmfs_meta_save(fs, k, bino, &m);
 		shmfs_meta_free(&m);
 	}
-	shmfs_region_put(fs, r, 1);
+	shmfsd_region_put(fs, r, 1);
 	return rc;
 }
 

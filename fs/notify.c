@@ -3,7 +3,7 @@
  * (reset, clean, changes made directly in the backing store) must be
  * dropped from its caches, and such notifications must never be sent from
  * inside a request handler: handlers and the watch only queue them here. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <stdio.h>

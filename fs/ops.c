@@ -3,7 +3,7 @@
  * the xattr calls, and the refusals. Each decodes the inode, calls the file
  * that does the work, and replies once: with file.c (open files) and dir.c
  * (directories) the one place where -errno becomes a FUSE error reply. */
-#include "shmfs.h"
+#include "daemon.h"
 #include "ops.h"
 
 #include <errno.h>
@@ -25,17 +25,17 @@
 static int stat_ino(struct shmfs_fs *fs, uint64_t ino, struct stat *st)
 {
 	struct shmfs_ino_info info;
-	struct shmfs_region *r;
+	struct shmfsd_region *r;
 	int rc;
 
 	shmfs_ino_decode(fs, ino, &info);
 	if (info.obj != SHMFS_OBJ_REGION)
 		return shmfs_control_stat(fs, &info, ino, st);
-	r = shmfs_region_get(fs, ino);
+	r = shmfsd_region_get(fs, ino);
 	if (!r)
 		return -ENOENT;
-	rc = shmfs_region_stat(fs, r, st);
-	shmfs_region_put(fs, r, 1);
+	rc = shmfsd_region_stat(fs, r, st);
+	shmfsd_region_put(fs, r, 1);
 	return rc;
 }
 
@@ -58,7 +58,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct shmfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	struct shmfs_region *r = NULL;
+	struct shmfsd_region *r = NULL;
 	struct shmfs_ino_info info;
 	uint64_t ino;
 	int rc;
@@ -86,9 +86,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	shmfs_ino_decode(fs, ino, &info);
 	if (r) {
-		rc = shmfs_region_stat(fs, r, &e.attr);
+		rc = shmfsd_region_stat(fs, r, &e.attr);
 		if (rc < 0) {
-			shmfs_region_put(fs, r, 1);
+			shmfsd_region_put(fs, r, 1);
 			reply_err(req, rc == -ESTALE ? -ENOENT : rc);
 			return;
 		}
@@ -104,7 +104,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ttl_for(&info, &e);
 	/* the hold taken by lookup becomes the kernel's lookup reference */
 	if (fuse_reply_entry(req, &e) != 0 && r)
-		shmfs_region_put(fs, r, 1);
+		shmfsd_region_put(fs, r, 1);
 }
 
 /* Memory of removed regions goes back to the kernel. Their records are
@@ -132,14 +132,14 @@ static void mem_release(struct shmfs_fs *fs)
 static void forget_one(struct shmfs_fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct shmfs_ino_info info;
-	struct shmfs_region *r;
+	struct shmfsd_region *r;
 
 	shmfs_ino_decode(fs, ino, &info);
 	if (info.obj != SHMFS_OBJ_REGION)
 		return;
-	r = shmfs_region_get(fs, ino);
+	r = shmfsd_region_get(fs, ino);
 	if (r) {
-		shmfs_region_put(fs, r, nlookup + 1);
+		shmfsd_region_put(fs, r, nlookup + 1);
 		mem_release(fs);
 	}
 }
@@ -185,20 +185,20 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	struct shmfs_fs *fs = fs_of(req);
 	struct shmfs_ino_info info;
-	struct shmfs_region *r;
+	struct shmfsd_region *r;
 	struct stat st;
 	int rc;
 
 	shmfs_ino_decode(fs, ino, &info);
 	switch (info.obj) {
 	case SHMFS_OBJ_REGION:
-		r = shmfs_region_get(fs, ino);
+		r = shmfsd_region_get(fs, ino);
 		if (!r) {
 			reply_err(req, -ENOENT);
 			return;
 		}
-		rc = shmfs_region_setattr(fs, r, attr, to_set, &st);
-		shmfs_region_put(fs, r, 1);
+		rc = shmfsd_region_setattr(fs, r, attr, to_set, &st);
+		shmfsd_region_put(fs, r, 1);
 		if (rc < 0) {
 			reply_err(req, rc == -ESTALE ? -ENOENT : rc);
 			return;
@@ -259,7 +259,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct shmfs_fs *fs = fs_of(req);
-	struct shmfs_region *r = NULL;
+	struct shmfsd_region *r = NULL;
 	uint64_t ino;
 	int rc;
 
@@ -272,10 +272,10 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_err(req, -EPERM); /* control files and directories stay */
 		return;
 	}
-	rc = shmfs_region_unlink(fs, r);
+	rc = shmfsd_region_unlink(fs, r);
 	if (rc == 0)
 		shmfs_audit_unlink(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, parent, name);
-	shmfs_region_put(fs, r, 1);
+	shmfsd_region_put(fs, r, 1);
 	reply_err(req, rc);
 	if (rc == 0)
 		mem_release(fs);
@@ -286,7 +286,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
 	struct shmfs_fs *fs = fs_of(req);
 	struct shmfs_ino_info pi, npi;
-	struct shmfs_region *r = NULL;
+	struct shmfsd_region *r = NULL;
 	uint64_t ino;
 	int rc;
 
@@ -309,9 +309,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		rc = -EINVAL;
 		goto out;
 	}
-	rc = shmfs_region_rename(fs, r, npi.node, newname, flags);
+	rc = shmfsd_region_rename(fs, r, npi.node, newname, flags);
 out:
-	shmfs_region_put(fs, r, 1);
+	shmfsd_region_put(fs, r, 1);
 	reply_err(req, rc);
 }
 

@@ -5,7 +5,7 @@
 #ifndef SHMFS_FS_OPS_H
 #define SHMFS_FS_OPS_H
 
-#include "shmfs.h"
+#include "daemon.h"
 
 /* What only the daemon changes is cached long; the kernel is told when
  * something changes behind its back. Control files change all the time. */
@@ -38,7 +38,8 @@ static inline void ttl_for(const struct shmfs_ino_info *info, struct fuse_entry_
 void shmfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     struct fuse_file_info *fi);
 void shmfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void shmfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void shmfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
 void shmfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi);
 void shmfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

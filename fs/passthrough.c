@@ -31,7 +31,7 @@
 #include <linux/fuse.h>
 #include <linux/magic.h>
 
-#include "shmfs.h"
+#include "daemon.h"
 
 /* The parts of the kernel's FUSE ABI (7.40) that Debian 12's headers lack. */
 #define PT_FLAGS2_PASSTHROUGH (1U << (37 - 32)) /* FUSE_PASSTHROUGH, in flags2 */

@@ -2,7 +2,7 @@
  * "split:..."), taking pages on the nodes it names and verifying they are
  * there, asking the kernel where a file's pages sit, and moving every page of
  * a file to another node (all or nothing). */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,7 +105,7 @@ out:
 	return 0;
 }
 
-int shmfs_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret)
+int shmfsd_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret)
 {
 	return range_nodes(fd, page_sz, 0, size / page_sz * page_sz, ret, NULL, -1, NULL);
 }
@@ -186,7 +186,8 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
  * (holes), on r's home node, before the daemon touches them through a
  * mapping: touching a hole would allocate it unplaced, or SIGBUS on an
  * empty pool. Files the daemon sizes have no holes. */
-int shmfs_place_fill_holes(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t start, uint64_t end)
+int shmfs_place_fill_holes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t start,
+			   uint64_t end)
 {
 	int node, rc;
 
@@ -237,7 +238,7 @@ int shmfs_place_move(int fd, uint64_t page_sz, uint64_t len, int node, uint64_t 
 
 /* Move every page of the open backing file to node to; all or nothing: on a
  * shortfall the pages go back to from and -ENOMEM is returned. */
-int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to)
+int shmfsd_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to)
 {
 	const struct shmfs_page_type *pt = fs->type[k].pt;
 	uint64_t page_sz = pt->page_sz, size, failed = 0, need = 0;

@@ -3,7 +3,7 @@
  * mount shows them, and the stand-in for normal pages, which have no pool
  * (the backing tmpfs's room, capped by what the node has). Also the
  * .nr_pages write that resizes a huge page pool. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -72,7 +72,8 @@ int shmfs_normal_pool(struct shmfs_fs *fs, int node, uint64_t *ret_total, uint64
 
 /* Pool numbers of a type on one node, or summed over every node (node -1).
  * Normal pages have no pool: the tmpfs's size and free space stand in. */
-int shmfs_pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, struct shmfs_pool_stat *ret)
+int shmfs_pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node,
+		  struct shmfs_pool_stat *ret)
 {
 	const struct shmfs_page_type *pt = fs->type[k].pt;
 	struct shmfs_pool_stat sum = { 0 };
@@ -196,13 +197,13 @@ int shmfs_pool_statfs(struct shmfs_fs *fs, uint64_t ino, struct statvfs *ret)
 	memset(&sv, 0, sizeof(sv));
 	shmfs_ino_decode(fs, ino, &info);
 	if (info.obj == SHMFS_OBJ_REGION) {
-		struct shmfs_region *r = shmfs_region_get(fs, ino);
+		struct shmfsd_region *r = shmfsd_region_get(fs, ino);
 		k = info.kind;
 		if (r) {
 			pthread_mutex_lock(&fs->lock);
 			node = r->meta.node;
 			pthread_mutex_unlock(&fs->lock);
-			shmfs_region_put(fs, r, 1);
+			shmfsd_region_put(fs, r, 1);
 		}
 	} else if (info.obj == SHMFS_OBJ_TYPE || info.obj == SHMFS_OBJ_NODE ||
 		   info.obj == SHMFS_OBJ_NR_PAGES || info.obj == SHMFS_OBJ_FREE_PAGES) {

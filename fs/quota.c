@@ -15,7 +15,7 @@
  * Rules come from built-in defaults, then quota= mount options, then what
  * root wrote to .quota since (kept in <backing>/.shmfs/quota, so a restarted
  * daemon keeps them). */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -175,7 +175,7 @@ static bool may_bind(const struct shmfs_quota_rules *s, enum shmfs_page_kind k, 
 	       shmfs_quota_limit(s, SHMFS_QUOTA_GROUP, gid, k, 1, &lim);
 }
 
-int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size,
+int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t size,
 		       struct shmfs_quota_hold *hold)
 {
 	struct shmfs_quota *q = fs->quota;
@@ -261,7 +261,7 @@ void shmfs_quota_release(struct shmfs_quota_hold *hold)
 	hold->fs = NULL;
 }
 
-int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uid_t uid, gid_t gid)
+int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uid_t uid, gid_t gid)
 {
 	struct shmfs_quota *q = fs->quota;
 	struct stat st;

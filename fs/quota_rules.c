@@ -2,7 +2,7 @@
  * (parse, format), rule sets with one default per subject and page type,
  * and the judgement of a request against them (limits, the root reserve).
  * quota.c counts the pages and applies them. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <inttypes.h>

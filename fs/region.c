@@ -4,7 +4,7 @@
  * (through a mapping: hugetlbfs has no write()), unlink it, and commit new
  * metadata. Every change either completes or leaves the region and the pool
  * exactly as they were. Renames are rename.c's, attributes attr.c's. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +26,7 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 	return (v + a - 1) / a * a;
 }
 
-int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int flags)
+int shmfsd_region_open_backing(struct shmfs_fs *fs, struct shmfsd_region *r, int flags)
 {
 	struct stat st;
 	int fd, err;
@@ -87,8 +87,8 @@ static int apply_times(const char *path, const struct stat *attr, int to_set)
 	return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
 }
 
-int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *attr,
-			 int to_set, struct stat *ret)
+int shmfsd_region_setattr(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *attr,
+			  int to_set, struct stat *ret)
 {
 	bool sizing = to_set & FUSE_SET_ATTR_SIZE;
 	_cleanup_close_ int fd = -1;
@@ -97,7 +97,7 @@ int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const stru
 
 	if (sizing && attr->st_size < 0)
 		return -EINVAL;
-	fd = shmfs_region_open_backing(fs, r, sizing ? O_RDWR : O_PATH);
+	fd = shmfsd_region_open_backing(fs, r, sizing ? O_RDWR : O_PATH);
 	if (fd < 0)
 		return fd;
 	rc = fd_path(fd, path, sizeof(path));
@@ -105,7 +105,7 @@ int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const stru
 		return rc;
 	if (sizing) {
 		pthread_mutex_lock(&r->op_lock);
-		rc = shmfs_region_resize(fs, r, fd, (uint64_t)attr->st_size);
+		rc = shmfsd_region_resize(fs, r, fd, (uint64_t)attr->st_size);
 		pthread_mutex_unlock(&r->op_lock);
 		if (rc < 0)
 			return rc;
@@ -126,8 +126,8 @@ int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const stru
 	}
 	if (fstat(fd, ret) < 0)
 		return -errno;
-	shmfs_region_told(fs, r, ret);
-	shmfs_region_attr(fs, r, ret);
+	shmfsd_region_told(fs, r, ret);
+	shmfsd_region_attr(fs, r, ret);
 	return 0;
 }
 
@@ -135,7 +135,7 @@ int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const stru
 
 /* Zero [from, to) of the page holding from: bytes past the size that a
  * mapper may have written, about to become part of the region. */
-static int zero_tail(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t from, uint64_t to)
+static int zero_tail(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t from, uint64_t to)
 {
 	uint64_t page_sz = shmfs_page_sz(fs, r->kind), start = from / page_sz * page_sz;
 	char *map;
@@ -160,7 +160,7 @@ static int zero_tail(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64
  * the backing file still has its pages: a daemon killed before resizing the
  * backing file). An unlinked region's size is only kept in memory: its
  * metadata file is gone for good. Caller holds r->op_lock (linked stable). */
-static int save_size(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t size, uint64_t prev)
+static int save_size(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t size, uint64_t prev)
 {
 	struct shmfs_meta m;
 	bool linked;
@@ -181,10 +181,10 @@ static int save_size(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t size,
 	m.has_size = true;
 	m.size = size;
 	m.size_prev = prev;
-	return shmfs_region_meta_commit(fs, r, &m);
+	return shmfsd_region_meta_commit(fs, r, &m);
 }
 
-int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size)
+int shmfsd_region_resize(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t size)
 {
 	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
 	__attribute__((cleanup(shmfs_quota_release))) struct shmfs_quota_hold hold = { 0 };
@@ -212,7 +212,7 @@ int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uin
 		_cleanup_free_ pid_t *pids = NULL;
 		size_t cnt = 0;
 
-		rc = shmfs_region_mappers(fs, r, &pids, &cnt);
+		rc = shmfsd_region_mappers(fs, r, &pids, &cnt);
 		if (rc < 0)
 			return rc;
 		/* taking pages from under a mapping would SIGBUS it */
@@ -274,8 +274,8 @@ static int kill_priv(int fd)
 	return fchmod(fd, mode) < 0 ? -errno : 0;
 }
 
-int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, const void *buf,
-		       size_t len, off_t off, unsigned flags)
+int shmfsd_region_write(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, const void *buf,
+			size_t len, off_t off, unsigned flags)
 {
 	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
 	uint64_t end, start, size;
@@ -292,7 +292,7 @@ int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, cons
 		if (rc < 0)
 			goto out;
 	}
-	rc = shmfs_region_size(fs, r, fd, &size);
+	rc = shmfsd_region_size(fs, r, fd, &size);
 	if (rc < 0)
 		goto out;
 	/* O_APPEND: at the byte end as it is now, whatever offset the kernel
@@ -306,7 +306,7 @@ int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, cons
 	}
 	/* writing past the end grows the region (pages as needed) */
 	if (end > size) {
-		rc = shmfs_region_resize(fs, r, fd, end);
+		rc = shmfsd_region_resize(fs, r, fd, end);
 		if (rc < 0)
 			goto out;
 	}
@@ -344,14 +344,14 @@ out:
 
 /* ------------------------------------------------------------ create */
 
-int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
-			mode_t mode, uid_t uid, gid_t gid, pid_t pid,
-			struct shmfs_region **ret_region, int *ret_fd)
+int shmfsd_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
+			 mode_t mode, uid_t uid, gid_t gid, pid_t pid,
+			 struct shmfsd_region **ret_region, int *ret_fd)
 {
 	struct shmfs_type_state *ts = &fs->type[k];
 	char tmp[64];
 	uint64_t rnd;
-	struct shmfs_region *r;
+	struct shmfsd_region *r;
 	struct stat st;
 	_cleanup_close_ int fd = -1;
 	int rc;
@@ -391,7 +391,7 @@ int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, c
 		rc = -EOVERFLOW;
 		goto fail;
 	}
-	r = shmfs_region_new(k, st.st_ino, name);
+	r = shmfsd_region_new(k, st.st_ino, name);
 	if (!r) {
 		rc = -ENOMEM;
 		goto fail;
@@ -457,7 +457,7 @@ fail:
  * files still open on the region go on answering fstat() (the kernel asks
  * without the open file). -1 when the name holds another inode now (replaced
  * behind our back). Caller holds fs->lock. */
-int shmfs_region_open_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r)
+int shmfsd_region_open_gone_locked(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	struct stat st;
 	int fd = openat(fs->type[r->kind].dirfd, r->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -472,7 +472,7 @@ int shmfs_region_open_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r)
 /* r's name has gone from the backing store (unlink, or a rename over it):
  * take it out of the tables, keeping gone for its open files. Caller holds
  * fs->lock; the metadata is removed after (shmfs_meta_remove). */
-void shmfs_region_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r, int gone)
+void shmfsd_region_gone_locked(struct shmfs_fs *fs, struct shmfsd_region *r, int gone)
 {
 	if (r->gone_fd >= 0)
 		close(r->gone_fd);
@@ -480,7 +480,7 @@ void shmfs_region_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r, int g
 	shmfs_table_unlink_locked(fs, r);
 }
 
-int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r)
+int shmfsd_region_unlink(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	ino_t bino = r->backing_ino;
 	int rc = 0;
@@ -490,14 +490,14 @@ int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r)
 	if (!r->linked) {
 		rc = -ENOENT;
 	} else {
-		int gone = shmfs_region_open_gone_locked(fs, r);
+		int gone = shmfsd_region_open_gone_locked(fs, r);
 
 		if (unlinkat(fs->type[r->kind].dirfd, r->name, 0) < 0 && errno != ENOENT) {
 			rc = -errno;
 			if (gone >= 0)
 				close(gone);
 		} else {
-			shmfs_region_gone_locked(fs, r, gone);
+			shmfsd_region_gone_locked(fs, r, gone);
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -514,7 +514,7 @@ int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r)
 /* Persist new metadata for r, then publish it: a failed save changes
  * nothing that readers see. Takes ownership of *m either way. The caller
  * holds r->op_lock so edits of one region do not interleave. */
-int shmfs_region_meta_commit(struct shmfs_fs *fs, struct shmfs_region *r, struct shmfs_meta *m)
+int shmfsd_region_meta_commit(struct shmfs_fs *fs, struct shmfsd_region *r, struct shmfs_meta *m)
 {
 	int rc = shmfs_meta_save(fs, r->kind, r->backing_ino, m);
 

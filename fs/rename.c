@@ -3,7 +3,7 @@
  * finishes or undoes it at the next start: load.c), and over another region,
  * which then goes exactly as an unlink would take it. Holds the lock order
  * that keeps two renames over each other from deadlocking. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 
 /* Persist a new home for the region (node, policy, migration intent) and
  * publish it. */
-static int set_home(struct shmfs_fs *fs, struct shmfs_region *r, int node, int migrate_to,
+static int set_home(struct shmfs_fs *fs, struct shmfsd_region *r, int node, int migrate_to,
 		    const char *migrate_name)
 {
 	struct shmfs_meta m;
@@ -33,18 +33,18 @@ static int set_home(struct shmfs_fs *fs, struct shmfs_region *r, int node, int m
 	m.migrate_to = migrate_to >= 0 ? migrate_to : 0;
 	snprintf(m.migrate_name, sizeof(m.migrate_name), "%s", migrate_to >= 0 ? migrate_name : "");
 	snprintf(m.policy, sizeof(m.policy), "bind:%d", node);
-	return shmfs_region_meta_commit(fs, r, &m);
+	return shmfsd_region_meta_commit(fs, r, &m);
 }
 
 /* Rename r's backing file to new_name. A region already there (victim, its
  * op_lock held by the caller) is replaced exactly as unlink would remove it:
  * out of the tables, its open files kept answering through an O_PATH
  * descriptor, its metadata removed after the name. */
-static int rename_backing(struct shmfs_fs *fs, struct shmfs_region *r, struct shmfs_region *victim,
-			  int new_node, const char *new_name, unsigned int flags)
+static int rename_backing(struct shmfs_fs *fs, struct shmfsd_region *r,
+			  struct shmfsd_region *victim, int new_node, const char *new_name, unsigned int flags)
 {
 	struct shmfs_type_state *ts = &fs->type[r->kind];
-	struct shmfs_region *there, *late = NULL;
+	struct shmfsd_region *there, *late = NULL;
 	ino_t victim_bino = 0;
 	bool late_locked = false;
 	int gone = -1, rc = 0;
@@ -67,7 +67,7 @@ static int rename_backing(struct shmfs_fs *fs, struct shmfs_region *r, struct sh
 		goto out;
 	}
 	if (there)
-		gone = shmfs_region_open_gone_locked(fs, there);
+		gone = shmfsd_region_open_gone_locked(fs, there);
 	if (renameat2(ts->dirfd, r->name, ts->dirfd, new_name, flags & RENAME_NOREPLACE) < 0) {
 		rc = -errno; /* NOREPLACE: also a name the watch has not adopted yet */
 		if (gone >= 0)
@@ -76,14 +76,14 @@ static int rename_backing(struct shmfs_fs *fs, struct shmfs_region *r, struct sh
 	}
 	if (there) {
 		victim_bino = there->backing_ino;
-		shmfs_region_gone_locked(fs, there, gone);
+		shmfsd_region_gone_locked(fs, there, gone);
 	}
 	shmfs_table_rename_locked(fs, r, new_name);
 out:
 	if (late_locked)
 		pthread_mutex_unlock(&late->op_lock);
 	pthread_mutex_unlock(&fs->lock);
-	shmfs_region_put(fs, late, 1);
+	shmfsd_region_put(fs, late, 1);
 	if (victim_bino)
 		shmfs_meta_remove(fs, r->kind, victim_bino);
 	return rc;
@@ -92,11 +92,11 @@ out:
 /* Take r's op_lock and, when another region holds new_name, that region's
  * too (returned held; NULL when none), in address order so that two renames
  * over each other cannot deadlock. */
-static struct shmfs_region *lock_with_victim(struct shmfs_fs *fs, struct shmfs_region *r,
-					     const char *new_name)
+static struct shmfsd_region *lock_with_victim(struct shmfs_fs *fs, struct shmfsd_region *r,
+					      const char *new_name)
 {
 	for (;;) {
-		struct shmfs_region *v;
+		struct shmfsd_region *v;
 		bool same;
 
 		pthread_mutex_lock(&fs->lock);
@@ -120,14 +120,14 @@ static struct shmfs_region *lock_with_victim(struct shmfs_fs *fs, struct shmfs_r
 		/* renamed or removed while we waited: look again */
 		pthread_mutex_unlock(&v->op_lock);
 		pthread_mutex_unlock(&r->op_lock);
-		shmfs_region_put(fs, v, 1);
+		shmfsd_region_put(fs, v, 1);
 	}
 }
 
-int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
-			const char *new_name, unsigned int flags)
+int shmfsd_region_rename(struct shmfs_fs *fs, struct shmfsd_region *r, int new_node,
+			 const char *new_name, unsigned int flags)
 {
-	struct shmfs_region *victim;
+	struct shmfsd_region *victim;
 	_cleanup_close_ int fd = -1;
 	int old_node, rc = 0;
 
@@ -154,7 +154,7 @@ int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_nod
 	 * daemon killed in the middle finishes or undoes the move at its next
 	 * start (tree.c) instead of showing a region half on each node. The
 	 * tree shows the new directory only once everything is done. */
-	fd = shmfs_region_open_backing(fs, r, O_RDONLY);
+	fd = shmfsd_region_open_backing(fs, r, O_RDONLY);
 	if (fd < 0) {
 		rc = fd;
 		goto out;
@@ -162,7 +162,7 @@ int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_nod
 	rc = set_home(fs, r, old_node, new_node, new_name);
 	if (rc < 0)
 		goto out;
-	rc = shmfs_region_migrate_fd(fs, r->kind, fd, old_node, new_node);
+	rc = shmfsd_region_migrate_fd(fs, r->kind, fd, old_node, new_node);
 	if (rc == 0) {
 		rc = rename_backing(fs, r, victim, new_node, new_name, flags);
 		if (rc < 0) {
@@ -183,6 +183,6 @@ out:
 	if (victim)
 		pthread_mutex_unlock(&victim->op_lock);
 	pthread_mutex_unlock(&r->op_lock);
-	shmfs_region_put(fs, victim, 1);
+	shmfsd_region_put(fs, victim, 1);
 	return rc;
 }

@@ -2,7 +2,7 @@
  * inode number, with the reference counts that keep a region's record alive
  * while the kernel still knows its inode. Every table change also updates
  * the daemon's flock on the region (lifetime.c). */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <search.h>
@@ -13,19 +13,19 @@
 
 static int cmp_ino(const void *a, const void *b)
 {
-	const struct shmfs_region *x = a, *y = b;
+	const struct shmfsd_region *x = a, *y = b;
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
 static int cmp_name(const void *a, const void *b)
 {
-	const struct shmfs_region *x = a, *y = b;
+	const struct shmfsd_region *x = a, *y = b;
 	return strcmp(x->name, y->name);
 }
 
-struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const char *name)
+struct shmfsd_region *shmfsd_region_new(enum shmfs_page_kind k, ino_t bino, const char *name)
 {
-	struct shmfs_region *r = calloc(1, sizeof(*r));
+	struct shmfsd_region *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
@@ -40,7 +40,7 @@ struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const 
 }
 
 /* Everything of a record but its passthrough backing id. */
-static void region_release(struct shmfs_region *r)
+static void region_release(struct shmfsd_region *r)
 {
 	shmfs_guard_drop_locked(r);
 	if (r->gone_fd >= 0)
@@ -50,7 +50,7 @@ static void region_release(struct shmfs_region *r)
 	free(r);
 }
 
-static void region_free(struct shmfs_fs *fs, struct shmfs_region *r)
+static void region_free(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	shmfs_passthrough_close(fs, r->passthrough_id);
 	region_release(r);
@@ -79,12 +79,12 @@ void shmfs_table_free(struct shmfs_fs *fs)
 	fs->region_cnt = 0;
 }
 
-struct shmfs_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfs_region *r)
+struct shmfsd_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	void **p = tfind(r, &fs->by_ino, cmp_ino);
 
 	if (p) {
-		struct shmfs_region *old = *(struct shmfs_region **)p;
+		struct shmfsd_region *old = *(struct shmfsd_region **)p;
 
 		/* the same inode under a second name (a hard link made behind our back) */
 		if (old->linked) {
@@ -111,7 +111,7 @@ struct shmfs_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfs
 	return r;
 }
 
-static void put_locked(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n)
+static void put_locked(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n)
 {
 	r->refs -= n;
 	if (r->refs == 0) {
@@ -120,7 +120,7 @@ static void put_locked(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n)
 	}
 }
 
-void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfs_region *r)
+void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	if (!r->linked)
 		return;
@@ -131,7 +131,7 @@ void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfs_region *r)
 	put_locked(fs, r, 1);
 }
 
-void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfs_region *r, const char *name)
+void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfsd_region *r, const char *name)
 {
 	if (r->linked)
 		tdelete(r, &fs->by_name[r->kind], cmp_name);
@@ -141,22 +141,22 @@ void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfs_region *r, cons
 	shmfs_guard_update_locked(fs, r);
 }
 
-struct shmfs_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_page_kind k,
-					     const char *name)
+struct shmfsd_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_page_kind k,
+					      const char *name)
 {
-	struct shmfs_region key;
+	struct shmfsd_region key;
 	void **p;
 
 	if (strlen(name) > SHMFS_NAME_MAX)
 		return NULL;
 	snprintf(key.name, sizeof(key.name), "%s", name);
 	p = tfind(&key, &fs->by_name[k], cmp_name);
-	return p ? *(struct shmfs_region **)p : NULL;
+	return p ? *(struct shmfsd_region **)p : NULL;
 }
 
-struct shmfs_region *shmfs_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
+struct shmfsd_region *shmfsd_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
 {
-	struct shmfs_region *r;
+	struct shmfsd_region *r;
 
 	pthread_mutex_lock(&fs->lock);
 	r = shmfs_table_find_locked(fs, k, name);
@@ -166,29 +166,29 @@ struct shmfs_region *shmfs_region_find(struct shmfs_fs *fs, enum shmfs_page_kind
 	return r;
 }
 
-struct shmfs_region *shmfs_region_get(struct shmfs_fs *fs, uint64_t ino)
+struct shmfsd_region *shmfsd_region_get(struct shmfs_fs *fs, uint64_t ino)
 {
-	struct shmfs_region key = { .ino = ino }, *r = NULL;
+	struct shmfsd_region key = { .ino = ino }, *r = NULL;
 	void **p;
 
 	pthread_mutex_lock(&fs->lock);
 	p = tfind(&key, &fs->by_ino, cmp_ino);
 	if (p) {
-		r = *(struct shmfs_region **)p;
+		r = *(struct shmfsd_region **)p;
 		r->refs++;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return r;
 }
 
-void shmfs_region_hold(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n)
+void shmfsd_region_hold(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n)
 {
 	pthread_mutex_lock(&fs->lock);
 	r->refs += n;
 	pthread_mutex_unlock(&fs->lock);
 }
 
-void shmfs_region_put(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n)
+void shmfsd_region_put(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n)
 {
 	if (!r)
 		return;
@@ -199,7 +199,7 @@ void shmfs_region_put(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n)
 
 struct list_ctx {
 	int node;
-	struct shmfs_region **v;
+	struct shmfsd_region **v;
 	size_t cnt, cap;
 	int err;
 };
@@ -208,7 +208,7 @@ static __thread struct list_ctx *list_cur;
 
 static void list_walk(const void *nodep, VISIT which, int depth)
 {
-	struct shmfs_region *r = *(struct shmfs_region *const *)nodep;
+	struct shmfsd_region *r = *(struct shmfsd_region *const *)nodep;
 	struct list_ctx *c = list_cur;
 
 	if (which != postorder && which != leaf)
@@ -217,7 +217,7 @@ static void list_walk(const void *nodep, VISIT which, int depth)
 		return;
 	if (c->cnt == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct shmfs_region **v = realloc(c->v, cap * sizeof(*v));
+		struct shmfsd_region **v = realloc(c->v, cap * sizeof(*v));
 		if (!v) {
 			c->err = -ENOMEM;
 			return;
@@ -229,7 +229,7 @@ static void list_walk(const void *nodep, VISIT which, int depth)
 	c->v[c->cnt++] = r;
 }
 
-int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfs_region ***ret,
+int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfsd_region ***ret,
 		     size_t *ret_cnt)
 {
 	struct list_ctx c = { .node = node };

@@ -2,7 +2,7 @@
  * directory per page type, one per memory node (CPU-less nodes included)
  * and the control files, their attributes, the names in each directory (one
  * iterator for lookup and listing), and the text of a control file write. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,7 +154,7 @@ static int visit(const char *want, const char *name, uint64_t ino, mode_t type,
 static int visit_regions(struct shmfs_fs *fs, const struct shmfs_ino_info *dir, const char *want,
 			 shmfs_tree_visit_fn fn, void *ctx)
 {
-	struct shmfs_region **v = NULL, *r;
+	struct shmfsd_region **v = NULL, *r;
 	size_t cnt = 0;
 	int rc = 0;
 
@@ -180,7 +180,7 @@ static int visit_regions(struct shmfs_fs *fs, const struct shmfs_ino_info *dir, 
 			rc = fn(ctx, &c);
 			pthread_mutex_unlock(&fs->lock);
 		}
-		shmfs_region_put(fs, v[i], 1);
+		shmfsd_region_put(fs, v[i], 1);
 	}
 	free(v);
 	return rc;
@@ -243,7 +243,7 @@ int shmfs_tree_children(struct shmfs_fs *fs, uint64_t dir, const char *name, shm
 
 struct lookup_ctx {
 	uint64_t ino;
-	struct shmfs_region *region;
+	struct shmfsd_region *region;
 };
 
 static int lookup_visit(void *ctx, const struct shmfs_tree_child *c)
@@ -259,7 +259,7 @@ static int lookup_visit(void *ctx, const struct shmfs_tree_child *c)
 }
 
 int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, uint64_t *ret_ino,
-		      struct shmfs_region **ret_region)
+		      struct shmfsd_region **ret_region)
 {
 	struct lookup_ctx l = { 0 };
 	int rc;

@@ -8,7 +8,7 @@
  * Anything else that appears there (a directory, FIFO, link, a bad name) is
  * logged once and left alone; a metadata directory removed while the daemon
  * runs is made again with the metadata of every region. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,7 +57,7 @@ static int find_own_fd(dev_t dev, ino_t ino)
 /* A region's backing file was removed (or renamed) behind our back while the
  * kernel still knows the region (an open file): keep a descriptor of it, as
  * an unlink through the tree does, so fstat on the open file still answers. */
-static void keep_gone(struct shmfs_fs *fs, struct shmfs_region *r)
+static void keep_gone(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	int fd = find_own_fd(fs->type[r->kind].dev, r->backing_ino);
 
@@ -76,7 +76,7 @@ static void keep_gone(struct shmfs_fs *fs, struct shmfs_region *r)
 /* Bring the table in line with what the backing directory holds under name. */
 static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
 {
-	struct shmfs_region *r, *held = NULL;
+	struct shmfsd_region *r, *held = NULL;
 	struct stat st;
 	bool any, exists, same = false, told = false;
 	uint64_t parent = 0, ino = 0;
@@ -110,7 +110,7 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 	pthread_mutex_unlock(&fs->lock);
 	if (held) {
 		keep_gone(fs, held);
-		shmfs_region_put(fs, held, 1);
+		shmfsd_region_put(fs, held, 1);
 	}
 	if (r && same) {
 		if (!told)
@@ -139,15 +139,16 @@ static void meta_watch_add(struct shmfs_fs *fs)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/.shmfs", fs->backing);
-	fs->watch.wd_meta_root = inotify_add_watch(fs->watch.fd, path, IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
-					 IN_DONT_FOLLOW);
+	fs->watch.wd_meta_root = inotify_add_watch(fs->watch.fd, path, IN_DELETE_SELF | IN_MOVE_SELF |
+						   IN_ONLYDIR | IN_DONT_FOLLOW);
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
 		fs->watch.wd_meta[k] = -1;
 		if (!fs->type[k].pt)
 			continue;
 		snprintf(path, sizeof(path), "%s/.shmfs/%s", fs->backing, fs->type[k].pt->name);
-		fs->watch.wd_meta[k] = inotify_add_watch(fs->watch.fd, path, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
-					       IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+		fs->watch.wd_meta[k] = inotify_add_watch(fs->watch.fd, path,
+							 IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
+							 IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
 	}
 }
 
@@ -174,7 +175,7 @@ static void meta_event(struct shmfs_fs *fs, const struct inotify_event *ev)
 /* The event queue overflowed: compare every name. */
 static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 {
-	struct shmfs_region **v = NULL;
+	struct shmfsd_region **v = NULL;
 	size_t cnt = 0;
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
@@ -185,7 +186,7 @@ static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 			pthread_mutex_lock(&fs->lock);
 			snprintf(name, sizeof(name), "%s", v[i]->name);
 			pthread_mutex_unlock(&fs->lock);
-			shmfs_region_put(fs, v[i], 1);
+			shmfsd_region_put(fs, v[i], 1);
 			reconcile(fs, k, name);
 		}
 		free(v);
@@ -231,7 +232,8 @@ static void *watch_main(void *arg)
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = fs->watch.fd, .events = POLLIN }, { .fd = fs->watch.stop_fd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = fs->watch.fd, .events = POLLIN },
+				       { .fd = fs->watch.stop_fd, .events = POLLIN } };
 		ssize_t n;
 
 		if (poll(p, 2, -1) < 0) {

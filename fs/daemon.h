@@ -1,10 +1,10 @@
-/* shmfs.h - the daemon's internal interfaces: the filesystem state shared by
+/* daemon.h - the daemon's internal interfaces: the filesystem state shared by
  * every handler (backing store, page types, memory nodes, the region table),
  * the inode number scheme, and the functions each file of fs/ offers the
  * others. Everything returns 0 or -errno; errno values become FUSE replies
  * only in ops.c. */
-#ifndef SHMFS_FS_H
-#define SHMFS_FS_H
+#ifndef SHMFSD_DAEMON_H
+#define SHMFSD_DAEMON_H
 
 #define FUSE_USE_VERSION 312
 
@@ -130,7 +130,7 @@ int shmfs_policy_node(const struct shmfs_policy *p, int home, uint64_t page, uin
 
 /* ------------------------------------------------------------ state */
 
-struct shmfs_region {
+struct shmfsd_region {
 	uint64_t ino;                 /* FUSE node id */
 	enum shmfs_page_kind kind;
 	ino_t backing_ino;
@@ -220,7 +220,7 @@ struct shmfs_fs {
 				     * through the mount show it in /proc/PID/maps */
 
 	pthread_mutex_t lock;       /* the region tables and every region's meta */
-	void *by_name[SHMFS_PAGE_KIND_CNT]; /* tsearch trees of struct shmfs_region */
+	void *by_name[SHMFS_PAGE_KIND_CNT]; /* tsearch trees of struct shmfsd_region */
 	void *by_ino;
 	uint64_t region_cnt;
 	struct shmfs_quota *quota;  /* limits and growths in flight (quota.c) */
@@ -301,7 +301,7 @@ struct shmfs_tree_child {
 	const char *name;
 	uint64_t ino;
 	mode_t type;                  /* S_IFDIR or S_IFREG */
-	struct shmfs_region *region;  /* a region (fs->lock is held while it is visited), or NULL */
+	struct shmfsd_region *region;  /* a region (fs->lock is held while it is visited), or NULL */
 };
 /* Return non-zero to stop the walk (shmfs_tree_children returns it). Called
  * under fs->lock for a region: to keep r, take a hold with r->refs++. */
@@ -315,7 +315,7 @@ int shmfs_tree_children(struct shmfs_fs *fs, uint64_t dir, const char *name, shm
 			void *ctx);
 /* Resolve name in the directory parent. ret_region is held (put it). */
 int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, uint64_t *ret_ino,
-		      struct shmfs_region **ret_region);
+		      struct shmfsd_region **ret_region);
 /* Take a backing file into the table (start-up, or found by watch.c): its
  * metadata when there is some, else a region with creator 0 homed where its
  * pages are. Looks before it opens: anything but a regular file with a
@@ -328,84 +328,84 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 int shmfs_tree_load(struct shmfs_fs *fs);
 
 /* Region table (fs->lock must NOT be held by the caller). */
-struct shmfs_region *shmfs_region_get(struct shmfs_fs *fs, uint64_t ino);     /* held or NULL */
-struct shmfs_region *shmfs_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k,
-				       const char *name);                    /* held or NULL */
-void shmfs_region_hold(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n);
-void shmfs_region_put(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n);
+struct shmfsd_region *shmfsd_region_get(struct shmfs_fs *fs, uint64_t ino);     /* held or NULL */
+struct shmfsd_region *shmfsd_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k,
+					 const char *name);                    /* held or NULL */
+void shmfsd_region_hold(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n);
+void shmfsd_region_put(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n);
 /* Table edits; caller holds fs->lock. Insert returns the record now in the
  * table: r, or an earlier record of the same inode that the kernel still
  * knows, revived with r's name and metadata (r is then freed); NULL (r freed)
  * when the inode is already linked under another name. */
-struct shmfs_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfs_region *r);
-void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfs_region *r);
-void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfs_region *r, const char *name);
-struct shmfs_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_page_kind k,
-					     const char *name);
-struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const char *name);
+struct shmfsd_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfsd_region *r);
+void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfsd_region *r);
+void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfsd_region *r, const char *name);
+struct shmfsd_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_page_kind k,
+					      const char *name);
+struct shmfsd_region *shmfsd_region_new(enum shmfs_page_kind k, ino_t bino, const char *name);
 /* Free every record (at exit, no other thread running). */
 void shmfs_table_free(struct shmfs_fs *fs);
 /* Snapshot of the regions (held) of one type and node (node -1: all). */
-int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfs_region ***ret,
+int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfsd_region ***ret,
 		     size_t *ret_cnt);
 
 /* ------------------------------------------------------------ region.c */
 
 /* Persist new metadata for r, then publish it (a failed save changes
  * nothing). Takes ownership of *m; the caller holds r->op_lock. */
-int shmfs_region_meta_commit(struct shmfs_fs *fs, struct shmfs_region *r, struct shmfs_meta *m);
+int shmfsd_region_meta_commit(struct shmfs_fs *fs, struct shmfsd_region *r, struct shmfs_meta *m);
 
 /* Attributes of a region for the kernel (remembered: see told_ctime). */
-int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret);
+int shmfsd_region_stat(struct shmfs_fs *fs, struct shmfsd_region *r, struct stat *ret);
 /* Make the attributes of r's backing file (fstat) the region's: its byte
  * size, inode number, link count and page size as block size. */
-void shmfs_region_attr(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *st);
+void shmfsd_region_attr(struct shmfs_fs *fs, struct shmfsd_region *r, struct stat *st);
 /* The byte size of r, whose backing file is open at fd. */
-int shmfs_region_size(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t *ret);
+int shmfsd_region_size(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t *ret);
 /* Remember the attributes of st were given to the kernel. */
-void shmfs_region_told(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *st);
+void shmfsd_region_told(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *st);
 /* Apply the FUSE_SET_ATTR_* changes of to_set (size, mode, owner, times) to
  * the backing file; ret gets the attributes after. Only a size change opens
  * the file for writing (chmod of a 0444 region works without write access). */
-int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *attr,
-			 int to_set, struct stat *ret);
-int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int flags);
-int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
-			mode_t mode, uid_t uid, gid_t gid, pid_t pid,
-			struct shmfs_region **ret_region, int *ret_fd);
+int shmfsd_region_setattr(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *attr,
+			  int to_set, struct stat *ret);
+int shmfsd_region_open_backing(struct shmfs_fs *fs, struct shmfsd_region *r, int flags);
+int shmfsd_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
+			 mode_t mode, uid_t uid, gid_t gid, pid_t pid,
+			 struct shmfsd_region **ret_region, int *ret_fd);
 /* Size the region to size bytes (any byte size: the backing file gets it
  * rounded up to whole pages, taken on its node and verified). Taking pages
  * from a mapped region is -EBUSY. Caller holds r->op_lock. */
-int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size);
+int shmfsd_region_resize(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t size);
 /* Write len bytes at off, growing the region as needed. Returns len or
  * -errno. Flags: */
 #define SHMFS_WRITE_APPEND    (1U << 0) /* at the byte end, whatever off says (O_APPEND) */
 #define SHMFS_WRITE_KILL_PRIV (1U << 1) /* the writer may not keep set-user/group-ID bits */
-int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, const void *buf,
-		       size_t len, off_t off, unsigned flags);
-int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r);
+int shmfsd_region_write(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, const void *buf,
+			size_t len, off_t off, unsigned flags);
+int shmfsd_region_unlink(struct shmfs_fs *fs, struct shmfsd_region *r);
 /* An O_PATH descriptor of r's backing file, so open files still answer
  * fstat once its name is gone; -1 when the name holds another inode now.
  * Caller holds fs->lock. */
-int shmfs_region_open_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r);
+int shmfsd_region_open_gone_locked(struct shmfs_fs *fs, struct shmfsd_region *r);
 /* r's name has gone from the backing store (unlink, or a rename over it):
  * take it out of the tables, keeping gone for its open files. Caller holds
  * fs->lock; the metadata is removed after (shmfs_meta_remove). */
-void shmfs_region_gone_locked(struct shmfs_fs *fs, struct shmfs_region *r, int gone);
-int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
-			const char *new_name, unsigned int flags);
+void shmfsd_region_gone_locked(struct shmfs_fs *fs, struct shmfsd_region *r, int gone);
+int shmfsd_region_rename(struct shmfs_fs *fs, struct shmfsd_region *r, int new_node,
+			 const char *new_name, unsigned int flags);
 /* Move every page of an open backing file to node to (all or nothing: back to
  * from, when from >= 0, and -ENOMEM). */
-int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to);
+int shmfsd_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to);
 /* The nodes the pages of an open backing file sit on now (asked of the kernel). */
-int shmfs_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret);
-int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
-			 size_t *ret_cnt);
+int shmfsd_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret);
+int shmfsd_region_mappers(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t **ret_pids,
+			  size_t *ret_cnt);
 /* The same as seen by the process caller (a FUSE request's pid): its reads
  * within 100 ms share one scan of /proc (getfattr -d, shmfsctl info). Caller
  * 0 always scans; decisions (shrink, clean) use the plain versions above. */
-int shmfs_region_mappers_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
-			     pid_t **ret_pids, size_t *ret_cnt);
+int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller,
+			      pid_t **ret_pids, size_t *ret_cnt);
 uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
 /* Touching region memory: a SIGBUS (region truncated behind our back) turns
  * into -EFAULT instead of killing the daemon. Install the handler once. */
@@ -423,7 +423,7 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 		     uint64_t size, const struct shmfs_policy *pol, int home);
 /* Allocate on r's home node the pages of [start, end) a file made behind our
  * back may lack (holes), before the daemon touches them through a mapping. */
-int shmfs_place_fill_holes(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t start,
+int shmfs_place_fill_holes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t start,
 			   uint64_t end);
 /* Move the first len bytes of pages of fd to node; ret_failed gets the pages
  * that did not move. */
@@ -443,7 +443,8 @@ struct shmfs_pool_stat;
 struct statvfs;
 /* Pool numbers of a type on one node, or summed over every node (node -1);
  * a node whose pool cannot be read fails the whole. */
-int shmfs_pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, struct shmfs_pool_stat *ret);
+int shmfs_pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node,
+		  struct shmfs_pool_stat *ret);
 /* Total and free pages of type k on node (-1: every node); a node whose pool
  * cannot be read counts as empty. */
 int shmfs_pool_pages(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, uint64_t *ret_total,
@@ -456,9 +457,9 @@ int shmfs_pool_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, con
 
 /* Orphaned by the rule of the region's lifetime (see enum shmfs_lifetime);
  * a persistent region never is. The _for version answers a FUSE caller
- * (see shmfs_region_mappers_for); decisions (clean) use the plain one. */
-bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r);
-bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller);
+ * (see shmfsd_region_mappers_for); decisions (clean) use the plain one. */
+bool shmfsd_region_orphaned(struct shmfs_fs *fs, struct shmfsd_region *r);
+bool shmfsd_region_orphaned_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller);
 /* A file found in the backing store without metadata: DPDK's hugepage file
  * ("PREFIXmap_N" with DPDK's runtime directory for PREFIX present, owned by
  * root or by owner, the file's owner) gets lifetime lock and program
@@ -471,8 +472,8 @@ int shmfs_dpdk_prefix(const char *name, char *ret, size_t ret_sz);
 int shmfs_locks_parse_line(const char *line, pid_t *ret_pid, dev_t *ret_dev, ino_t *ret_ino);
 /* Take or release the daemon's shared flock on r as its name and lifetime
  * now ask (caller holds fs->lock; called by every table change). */
-void shmfs_guard_update_locked(struct shmfs_fs *fs, struct shmfs_region *r);
-void shmfs_guard_drop_locked(struct shmfs_region *r);
+void shmfs_guard_update_locked(struct shmfs_fs *fs, struct shmfsd_region *r);
+void shmfs_guard_drop_locked(struct shmfsd_region *r);
 /* May a process of uid/gid see pid in /proc (read its maps)? */
 bool shmfs_pid_visible(pid_t pid, uid_t uid, gid_t gid);
 
@@ -482,14 +483,14 @@ bool shmfs_pid_visible(pid_t pid, uid_t uid, gid_t gid);
  * allocating a page for any hole (userfaultfd: holes raise SIGBUS); for a
  * file sized by another program that may be sparse. ret_present (may be
  * NULL) gets the number of pages held. -errno when userfaultfd is not
- * available (the caller falls back to shmfs_region_nodes). */
+ * available (the caller falls back to shmfsd_region_nodes). */
 int shmfs_sparse_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret,
 		       uint64_t *ret_present);
 
-/* ------------------------------------------------------------ xattr.c */
+/* ------------------------------------------------------------ xattr.c, xattr_set.c */
 
 /* ctx: the asking process (fuse_req_ctx()): its pid shares scans of /proc
- * (see shmfs_region_mappers_for), its uid and gid decide which mapper pids
+ * (see shmfsd_region_mappers_for), its uid and gid decide which mapper pids
  * it may see. */
 int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
 			const char *name, char **ret_val, size_t *ret_len);
@@ -498,6 +499,16 @@ int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t 
 int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name,
 		    const void *val, size_t len, int flags);
 int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name);
+
+/* What xattr_set.c takes from xattr.c: whether a name is in our namespace
+ * (user.) or the daemon's own (user.shmfs.), whether an attribute is derived
+ * for every region (a write must match its value), and a region's value of
+ * an attribute as ctx would read it. */
+bool shmfs_xattr_is_user(const char *name);
+bool shmfs_xattr_is_ours(const char *name);
+bool shmfs_xattr_derived(const char *name);
+int shmfs_xattr_region_get(struct shmfs_fs *fs, struct shmfsd_region *r, const struct fuse_ctx *ctx,
+			   const char *name, char **ret_val, size_t *ret_len);
 
 /* ------------------------------------------------------------ control.c */
 
@@ -633,12 +644,12 @@ int shmfs_quota_load(struct shmfs_fs *fs);
 void shmfs_quota_free(struct shmfs_fs *fs);
 /* Before r (open as fd) grows to size bytes: -EDQUOT, or 0 with the growth
  * held until shmfs_quota_release (use it as a cleanup). */
-int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size,
+int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t size,
 		       struct shmfs_quota_hold *hold);
 void shmfs_quota_release(struct shmfs_quota_hold *hold);
 /* chown the open backing file fd of r (uid/gid -1: unchanged), moving its
  * pages to the new owner and group: -EDQUOT when they do not fit there. */
-int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uid_t uid, gid_t gid);
+int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uid_t uid, gid_t gid);
 /* .quota: the rules and usage; a write sets one rule (root only). */
 int shmfs_quota_render(struct shmfs_fs *fs, FILE *f);
 int shmfs_quota_write(struct shmfs_fs *fs, uid_t uid, const char *buf, size_t len, off_t off);
@@ -712,9 +723,9 @@ int shmfs_opt_escape(const char *s, char **ret);
 
 /* ------------------------------------------------------------ log.c */
 
-void shmfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void shmfs_log_to_syslog(void);
-#define SHMFS_LOG(fmt, ...) shmfs_log(fmt, ##__VA_ARGS__)
+void shmfsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void shmfsd_log_to_syslog(void);
+#define SHMFS_LOG(fmt, ...) shmfsd_log(fmt, ##__VA_ARGS__)
 
 /* ------------------------------------------------------------ audit.c */
 
