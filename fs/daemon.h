@@ -1,8 +1,23 @@
 /* daemon.h - the daemon's internal interfaces: the filesystem state shared by
  * every handler (backing store, page types, memory nodes, the region table),
  * the inode number scheme, and the functions each file of fs/ offers the
- * others. Everything returns 0 or -errno; errno values become FUSE replies
- * only in ops.c. */
+ * others, one section per file. Everything returns 0 or -errno; errno
+ * values become FUSE replies only in the handlers (ops.c, file.c, dir.c).
+ *
+ * The files form layers: each calls only files of lower lines, never up.
+ *   main.c                    start-up
+ *   ops.c                     the FUSE table; names and attributes
+ *   file.c dir.c xattr_set.c  open files, directories, xattr writes
+ *   control.c xattr.c rename.c watch.c
+ *   load.c region.c           taking the backing store in; a region's life
+ *   place.c quota.c           where pages go; who may take them
+ *   attr.c audit.c pool.c
+ *   metastore.c tree.c        metadata on disk; the tree's layout
+ *   table.c                   the region table
+ *   lifetime.c sparse.c
+ *   backing.c guard.c log.c mappers.c meta.c notify.c options.c
+ *   passthrough.c quota_rules.c
+ * with lib/core beneath all of them. */
 #ifndef SHMFSD_DAEMON_H
 #define SHMFSD_DAEMON_H
 
@@ -108,6 +123,7 @@ struct shmfs_meta {
 
 #define SHMFS_XATTR_USER_MAX_CNT  128
 #define SHMFS_XATTR_USER_MAX_SIZE (64 * 1024) /* all user values of a region together */
+#define SHMFS_META_MAX            (256 * 1024) /* a metadata file, as meta.c parses it */
 
 /* ------------------------------------------------------------ placement policy
  *
@@ -255,9 +271,6 @@ const char *shmfs_backing_kind(mode_t mode);
 
 /* ------------------------------------------------------------ meta.c */
 
-int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, struct shmfs_meta *ret);
-int shmfs_meta_save(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, const struct shmfs_meta *m);
-int shmfs_meta_remove(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino);
 void shmfs_meta_free(struct shmfs_meta *m);
 int shmfs_meta_copy(const struct shmfs_meta *src, struct shmfs_meta *ret);
 /* Serialise/parse (pure; unit tested). *ret_text is malloc'ed. */
@@ -268,14 +281,24 @@ int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret);
  * backing file holds in whole pages; else the backing file's own size (a
  * file sized behind the daemon's back, or metadata without a size). */
 uint64_t shmfs_meta_byte_size(const struct shmfs_meta *m, uint64_t backing, uint64_t page_sz);
-/* Drop metadata whose backing file is gone and temporary files; anything
- * else found there is logged once and left alone. */
-int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k);
 /* "persistent", "process", "lock" and back (-EINVAL for anything else). */
 const char *shmfs_lifetime_name(enum shmfs_lifetime l);
 int shmfs_lifetime_parse(const char *text, enum shmfs_lifetime *ret);
 /* A program tag as meta keeps it ("dpdk:rte"): 0 or -EINVAL. */
 int shmfs_program_check(const char *text);
+const struct shmfs_xattr *shmfs_meta_xattr_get(const struct shmfs_meta *m, const char *name);
+int shmfs_meta_xattr_set(struct shmfs_meta *m, const char *name, const void *value, size_t size,
+			 int flags);
+int shmfs_meta_xattr_remove(struct shmfs_meta *m, const char *name);
+
+/* ------------------------------------------------------------ metastore.c */
+
+int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, struct shmfs_meta *ret);
+int shmfs_meta_save(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, const struct shmfs_meta *m);
+int shmfs_meta_remove(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino);
+/* Drop metadata whose backing file is gone and temporary files; anything
+ * else found there is logged once and left alone. */
+int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k);
 /* The metadata directories were removed or replaced behind our back
  * (fd_shmem_cfg fini, rm -rf): make them again and save the metadata of
  * every region in the table. 1 when something was made again, 0 when all
@@ -284,13 +307,10 @@ int shmfs_meta_repair(struct shmfs_fs *fs);
 /* Save the metadata of the region of backing inode bino again (its file
  * was removed behind our back); 0 when no such region is in the table. */
 int shmfs_meta_resave(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino);
-const struct shmfs_xattr *shmfs_meta_xattr_get(const struct shmfs_meta *m, const char *name);
-int shmfs_meta_xattr_set(struct shmfs_meta *m, const char *name, const void *value, size_t size,
-			 int flags);
-int shmfs_meta_xattr_remove(struct shmfs_meta *m, const char *name);
 
 /* ------------------------------------------------------------ tree.c */
 
+uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
 void shmfs_ino_decode(const struct shmfs_fs *fs, uint64_t ino, struct shmfs_ino_info *ret);
 bool shmfs_node_valid(const struct shmfs_fs *fs, int node);
 /* Attributes of a fixed object (not a region). */
@@ -316,21 +336,15 @@ int shmfs_tree_children(struct shmfs_fs *fs, uint64_t dir, const char *name, shm
 /* Resolve name in the directory parent. ret_region is held (put it). */
 int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, uint64_t *ret_ino,
 		      struct shmfsd_region **ret_region);
-/* Take a backing file into the table (start-up, or found by watch.c): its
- * metadata when there is some, else a region with creator 0 homed where its
- * pages are. Looks before it opens: anything but a regular file with a
- * region name is logged once (shmfs_backing_stray) and left alone. 1 when
- * added (ret_parent: its directory), 0 when not a region or already known,
- * or -errno. */
-int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name, bool startup,
-		     uint64_t *ret_parent);
-/* Load every region of the backing store (start-up). */
-int shmfs_tree_load(struct shmfs_fs *fs);
+/* Strip one trailing newline and check the text is one token (pure; unit tested). */
+int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz);
+
+/* ------------------------------------------------------------ table.c */
 
 /* Region table (fs->lock must NOT be held by the caller). */
-struct shmfsd_region *shmfsd_region_get(struct shmfs_fs *fs, uint64_t ino);     /* held or NULL */
+struct shmfsd_region *shmfsd_region_get(struct shmfs_fs *fs, uint64_t ino);      /* held or NULL */
 struct shmfsd_region *shmfsd_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k,
-					 const char *name);                    /* held or NULL */
+					 const char *name);                     /* held or NULL */
 void shmfsd_region_hold(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n);
 void shmfsd_region_put(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n);
 /* Table edits; caller holds fs->lock. Insert returns the record now in the
@@ -349,11 +363,20 @@ void shmfs_table_free(struct shmfs_fs *fs);
 int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfsd_region ***ret,
 		     size_t *ret_cnt);
 
-/* ------------------------------------------------------------ region.c */
+/* ------------------------------------------------------------ load.c */
 
-/* Persist new metadata for r, then publish it (a failed save changes
- * nothing). Takes ownership of *m; the caller holds r->op_lock. */
-int shmfsd_region_meta_commit(struct shmfs_fs *fs, struct shmfsd_region *r, struct shmfs_meta *m);
+/* Take a backing file into the table (start-up, or found by watch.c): its
+ * metadata when there is some, else a region with creator 0 homed where its
+ * pages are. Looks before it opens: anything but a regular file with a
+ * region name is logged once (shmfs_backing_stray) and left alone. 1 when
+ * added (ret_parent: its directory), 0 when not a region or already known,
+ * or -errno. */
+int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name, bool startup,
+		     uint64_t *ret_parent);
+/* Load every region of the backing store (start-up). */
+int shmfs_tree_load(struct shmfs_fs *fs);
+
+/* ------------------------------------------------------------ attr.c */
 
 /* Attributes of a region for the kernel (remembered: see told_ctime). */
 int shmfsd_region_stat(struct shmfs_fs *fs, struct shmfsd_region *r, struct stat *ret);
@@ -364,6 +387,13 @@ void shmfsd_region_attr(struct shmfs_fs *fs, struct shmfsd_region *r, struct sta
 int shmfsd_region_size(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t *ret);
 /* Remember the attributes of st were given to the kernel. */
 void shmfsd_region_told(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *st);
+
+/* ------------------------------------------------------------ region.c */
+
+/* Persist new metadata for r, then publish it (a failed save changes
+ * nothing). Takes ownership of *m; the caller holds r->op_lock. */
+int shmfsd_region_meta_commit(struct shmfs_fs *fs, struct shmfsd_region *r, struct shmfs_meta *m);
+
 /* Apply the FUSE_SET_ATTR_* changes of to_set (size, mode, owner, times) to
  * the backing file; ret gets the attributes after. Only a size change opens
  * the file for writing (chmod of a 0444 region works without write access). */
@@ -392,30 +422,19 @@ int shmfsd_region_open_gone_locked(struct shmfs_fs *fs, struct shmfsd_region *r)
  * take it out of the tables, keeping gone for its open files. Caller holds
  * fs->lock; the metadata is removed after (shmfs_meta_remove). */
 void shmfsd_region_gone_locked(struct shmfs_fs *fs, struct shmfsd_region *r, int gone);
+
+/* ------------------------------------------------------------ rename.c */
+
 int shmfsd_region_rename(struct shmfs_fs *fs, struct shmfsd_region *r, int new_node,
 			 const char *new_name, unsigned int flags);
+
+/* ------------------------------------------------------------ place.c */
+
 /* Move every page of an open backing file to node to (all or nothing: back to
  * from, when from >= 0, and -ENOMEM). */
 int shmfsd_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to);
 /* The nodes the pages of an open backing file sit on now (asked of the kernel). */
 int shmfsd_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret);
-int shmfsd_region_mappers(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t **ret_pids,
-			  size_t *ret_cnt);
-/* The same as seen by the process caller (a FUSE request's pid): its reads
- * within 100 ms share one scan of /proc (getfattr -d, shmfsctl info). Caller
- * 0 always scans; decisions (shrink, clean) use the plain versions above. */
-int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller,
-			      pid_t **ret_pids, size_t *ret_cnt);
-uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
-/* Touching region memory: a SIGBUS (region truncated behind our back) turns
- * into -EFAULT instead of killing the daemon. Install the handler once. */
-int shmfs_sigbus_install(void);
-int shmfs_guarded_call(int (*fn)(void *), void *arg);
-int shmfs_guarded_copy(void *dst, const void *src, size_t len);
-int shmfs_guarded_set(void *dst, int c, size_t len);
-
-/* ------------------------------------------------------------ place.c */
-
 /* Take the pages for [old, size) of the open file fd from the pools of the
  * nodes pol names (home for pages beyond it), at once, and check they are
  * there; on failure the file is put back to old. */
@@ -429,8 +448,24 @@ int shmfs_place_fill_holes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd,
  * that did not move. */
 int shmfs_place_move(int fd, uint64_t page_sz, uint64_t len, int node, uint64_t *ret_failed);
 
+/* ------------------------------------------------------------ guard.c */
+
+/* Touching region memory: a SIGBUS (region truncated behind our back) turns
+ * into -EFAULT instead of killing the daemon. Install the handler once. */
+int shmfs_sigbus_install(void);
+int shmfs_guarded_call(int (*fn)(void *), void *arg);
+int shmfs_guarded_copy(void *dst, const void *src, size_t len);
+int shmfs_guarded_set(void *dst, int c, size_t len);
+
 /* ------------------------------------------------------------ mappers.c */
 
+int shmfsd_region_mappers(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t **ret_pids,
+			  size_t *ret_cnt);
+/* The same as seen by the process caller (a FUSE request's pid): its reads
+ * within 100 ms share one scan of /proc (getfattr -d, shmfsctl info). Caller
+ * 0 always scans; decisions (shrink, clean) use the plain versions above. */
+int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller,
+			      pid_t **ret_pids, size_t *ret_cnt);
 void shmfs_mappers_init(struct shmfs_fs *fs);
 void shmfs_mappers_free(struct shmfs_fs *fs);
 
@@ -452,6 +487,13 @@ int shmfs_pool_pages(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, uint
 int shmfs_pool_statfs(struct shmfs_fs *fs, uint64_t ino, struct statvfs *ret);
 /* A .nr_pages write of text (one token) to the pool info names. */
 int shmfs_pool_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text);
+
+/* Parse a .nr_pages request (N, +N, -N; pages or a size with a unit in
+ * whole pages) against the current pool size cur (pure; unit tested).
+ * -EINVAL for bad text or below zero, -ENOMEM beyond max pages (what the
+ * node's memory could ever hold: shmfs_pool_max). */
+int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t max,
+			 uint64_t *ret_target);
 
 /* ------------------------------------------------------------ lifetime.c */
 
@@ -527,16 +569,8 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 /* Act on a write to a control file (offset 0, whole command). uid is the writer. */
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid, pid_t pid,
 			const char *buf, size_t len, off_t off);
-/* Parse a .nr_pages request (N, +N, -N; pages or a size with a unit in
- * whole pages) against the current pool size cur (pure; unit tested).
- * -EINVAL for bad text or below zero, -ENOMEM beyond max pages (what the
- * node's memory could ever hold: shmfs_pool_max). */
-int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t max,
-			 uint64_t *ret_target);
-/* Strip one trailing newline and check the text is one token (pure; unit tested). */
-int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz);
 
-/* ------------------------------------------------------------ quota.c
+/* ------------------------------------------------------------ quota.c, quota_rules.c
  *
  * Page limits per user and per group, per page type (summed over the nodes),
  * and a reserve per pool (type and node) that only root-owned regions may
@@ -663,7 +697,7 @@ int shmfs_quota_render_usage(struct shmfs_fs *fs, FILE *f);
 int shmfs_watch_start(struct shmfs_fs *fs);
 void shmfs_watch_stop(struct shmfs_fs *fs);
 
-/* ------------------------------------------------------------ ops.c */
+/* ------------------------------------------------------------ ops.c, notify.c */
 
 extern const struct fuse_lowlevel_ops shmfs_ops;
 /* Queue a kernel cache invalidation (done from a helper thread, never from a handler). */
@@ -691,7 +725,7 @@ void shmfs_passthrough_close(struct shmfs_fs *fs, int id);
  * always; read and write too unless KEEP_DIRECT_IO). */
 void shmfs_passthrough_arm(struct fuse_file_info *fi, int id, bool keep_direct_io);
 
-/* ------------------------------------------------------------ main.c (options) */
+/* ------------------------------------------------------------ options.c */
 
 struct shmfs_options {
 	bool foreground;

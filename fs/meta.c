@@ -19,7 +19,6 @@
 #include "util.h"
 
 #define META_MAGIC "shmfs-meta 1"
-#define META_MAX   (256 * 1024)
 
 void shmfs_meta_free(struct shmfs_meta *m)
 {
@@ -319,7 +318,7 @@ int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret)
 	bool end = false;
 	int r = 0;
 
-	if (len > META_MAX || memchr(text, 0, len))
+	if (len > SHMFS_META_MAX || memchr(text, 0, len))
 		return -EBADMSG;
 	copy = strndup(text, len);
 	if (!copy)

@@ -21,8 +21,6 @@
 #include "parse.h"
 #include "util.h"
 
-#define META_MAX   (256 * 1024) /* as meta.c parses */
-
 /* Where a type's metadata lives, for messages. */
 static void meta_dir_path(const struct shmfs_fs *fs, enum shmfs_page_kind k, char *buf, size_t sz)
 {
@@ -72,7 +70,7 @@ int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, str
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return meta_unusable(fs, k, name, st.st_ino, shmfs_backing_kind(st.st_mode));
-	if (st.st_size > META_MAX)
+	if (st.st_size > SHMFS_META_MAX)
 		return meta_unusable(fs, k, name, st.st_ino, "a file too large to be metadata");
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
@@ -85,7 +83,7 @@ int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, str
 		if (n == 0)
 			break;
 		/* it may grow while read: the bound is on what is read */
-		if (len + (size_t)n > META_MAX)
+		if (len + (size_t)n > SHMFS_META_MAX)
 			return meta_unusable(fs, k, name, st.st_ino, "a file too large to be metadata");
 		t = realloc(text, len + (size_t)n + 1);
 		if (!t)

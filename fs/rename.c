@@ -152,7 +152,7 @@ int shmfsd_region_rename(struct shmfs_fs *fs, struct shmfsd_region *r, int new_n
 
 	/* Another node: the pages move. The intent is recorded first, so a
 	 * daemon killed in the middle finishes or undoes the move at its next
-	 * start (tree.c) instead of showing a region half on each node. The
+	 * start (load.c) instead of showing a region half on each node. The
 	 * tree shows the new directory only once everything is done. */
 	fd = shmfsd_region_open_backing(fs, r, O_RDONLY);
 	if (fd < 0) {
