@@ -3,7 +3,7 @@
  * (tree.c), so offsets stay valid however the directory changes while it is
  * read; readdirplus gives each entry's attributes as lookup would. */
 #include "daemon.h"
-#include "ops.h"
+#include "handlers.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * that serves reads (the mmap read cache); a control file's holds the
  * content rendered at open (lxcfs-style), and its writes go to control.c. */
 #include "daemon.h"
-#include "ops.h"
+#include "handlers.h"
 
 #include <errno.h>
 #include <fcntl.h>

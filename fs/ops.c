@@ -4,7 +4,7 @@
  * that does the work, and replies once: with file.c (open files) and dir.c
  * (directories) the one place where -errno becomes a FUSE error reply. */
 #include "daemon.h"
-#include "ops.h"
+#include "handlers.h"
 
 #include <errno.h>
 #include <fcntl.h>

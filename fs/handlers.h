@@ -1,9 +1,9 @@
-/* ops.h - what the three files of FUSE handlers (ops.c, file.c, dir.c)
+/* handlers.h - what the three files of FUSE handlers (ops.c, file.c, dir.c)
  * share: cache lifetimes, the request helpers, and the handlers file.c and
  * dir.c give ops.c's table. Not for the rest of fs/: nothing below the
  * handlers speaks FUSE replies. */
-#ifndef SHMFS_FS_OPS_H
-#define SHMFS_FS_OPS_H
+#ifndef SHMFSD_HANDLERS_H
+#define SHMFSD_HANDLERS_H
 
 #include "daemon.h"
 
