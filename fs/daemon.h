@@ -570,7 +570,7 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid, pid_t pid,
 			const char *buf, size_t len, off_t off);
 
-/* ------------------------------------------------------------ quota.c, quota_rules.c
+/* ------------------------------------------------------------ quota.c, quota_live.c, quota_rules.c
  *
  * Page limits per user and per group, per page type (summed over the nodes),
  * and a reserve per pool (type and node) that only root-owned regions may
@@ -668,6 +668,15 @@ struct shmfs_quota_hold {
 	uint64_t pages;                 /* the region's pages once grown */
 	uint64_t need;
 	int node;
+};
+
+/* The quota state (quota.c and quota_live.c), reached as fs->quota. */
+struct shmfs_quota {
+	pthread_mutex_t lock;           /* rules, live, holds; checks run under it */
+	bool enforced;
+	struct shmfs_quota_rules rules; /* in force */
+	struct shmfs_quota_rules live;  /* written to .quota since start-up: persisted */
+	struct shmfs_quota_hold *holds;
 };
 
 /* Start-up: built-in defaults, then the quota= mount options (texts; before
