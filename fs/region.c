@@ -135,7 +135,8 @@ int shmfsd_region_setattr(struct shmfs_fs *fs, struct shmfsd_region *r, const st
 
 /* Zero [from, to) of the page holding from: bytes past the size that a
  * mapper may have written, about to become part of the region. */
-static int zero_tail(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t from, uint64_t to)
+static int zero_tail(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t from,
+		     uint64_t to)
 {
 	uint64_t page_sz = shmfs_page_sz(fs, r->kind), start = from / page_sz * page_sz;
 	char *map;

@@ -154,7 +154,8 @@ struct shmfsd_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_pa
 	return p ? *(struct shmfsd_region **)p : NULL;
 }
 
-struct shmfsd_region *shmfsd_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
+struct shmfsd_region *shmfsd_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k,
+					 const char *name)
 {
 	struct shmfsd_region *r;
 

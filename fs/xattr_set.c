@@ -134,7 +134,8 @@ static int edit_disown(struct shmfs_meta *m, bool linked, const void *arg)
 /* user.shmfs.creator_pid may be set to "0" by the region's owner or root:
  * the region is disowned, meant to outlive its creator (fd_shmem_ctl style,
  * shmfsctl create), and is never orphaned from then on. */
-static int disown(struct shmfs_fs *fs, struct shmfsd_region *r, uid_t uid, const char *val, size_t len)
+static int disown(struct shmfs_fs *fs, struct shmfsd_region *r, uid_t uid, const char *val,
+		  size_t len)
 {
 	if (len != 1 || val[0] != '0')
 		return -EPERM;
