@@ -11,7 +11,7 @@
  *   control.c xattr.c rename.c watch.c
  *   load.c region.c           taking the backing store in; a region's life
  *   place.c quota.c           where pages go; who may take them
- *   attr.c audit.c pool.c
+ *   attr.c audit.c pool.c quota_live.c
  *   metastore.c tree.c        metadata on disk; the tree's layout
  *   table.c                   the region table
  *   lifetime.c sparse.c
