@@ -10,7 +10,7 @@
  * appends them to FILE instead (a machine without syslog, a test), each line
  * with its own time stamp in one write() so concurrent lines never mix;
  * SHMFS_AUDIT_LOG=off drops them. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,7 +144,7 @@ int shmfs_audit_ok(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, const char
 	return rc;
 }
 
-int shmfs_audit_region(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfs_region *r,
+int shmfs_audit_region(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfsd_region *r,
 		       const char *what, const char *fmt, ...)
 {
 	const struct shmfs_page_type *pt = fs->type[r->kind].pt;
@@ -166,7 +166,7 @@ int shmfs_audit_region(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, struct
 	return rc;
 }
 
-void shmfs_audit_setattr(struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfs_region *r,
+void shmfs_audit_setattr(struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfsd_region *r,
 			 const struct stat *attr, int to_set)
 {
 	char detail[128] = "";

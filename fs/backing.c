@@ -8,7 +8,7 @@
  * the record of stray objects found in the backing store (logged once each,
  * never removed: they belong to someone else). Backing mounts are never
  * unmounted here: regions outlive the daemon. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -93,7 +93,7 @@ static bool opts_has_pagesize(const char *opts, uint64_t page_sz)
 	return false;
 }
 
-static int mount_type(struct shmfs_fs *fs, struct shmfs_type_state *ts)
+static int mount_type(struct shmfs_type_state *ts)
 {
 	const struct shmfs_page_type *pt = ts->pt;
 	struct shmfs_mount m;
@@ -133,7 +133,7 @@ static int mount_type(struct shmfs_fs *fs, struct shmfs_type_state *ts)
 
 /* Non-root: the directory the user named for this type, linked into the
  * fd_shmem layout so FD_SHMEM_PATH=<backing> still works. */
-static int link_type(struct shmfs_fs *fs, struct shmfs_type_state *ts, const char *dir)
+static int link_type(struct shmfs_type_state *ts, const char *dir)
 {
 	struct statfs sfs;
 	char target[PATH_MAX];
@@ -237,7 +237,7 @@ int shmfs_backing_setup(struct shmfs_fs *fs)
 			continue;
 		ts->pt = pt;
 		snprintf(ts->path, sizeof(ts->path), "%s/%s", fs->backing, pt->backing_dir);
-		r = fs->is_root ? mount_type(fs, ts) : link_type(fs, ts, fs->opt_dir[k]);
+		r = fs->is_root ? mount_type(ts) : link_type(ts, fs->opt_dir[k]);
 		if (r < 0)
 			return r;
 		ts->dirfd = open(ts->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

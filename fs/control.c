@@ -4,7 +4,7 @@
  * in one piece, is bounded, loses one trailing newline, is parsed strictly
  * into its canonical form and validated, and only then acted upon. Anything
  * else is EINVAL and changes nothing. Writers must be root (EACCES). */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,54 +19,9 @@
 
 #define CONTROL_WRITE_MAX 64
 
-int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz)
-{
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len == 0 || len >= out_sz)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		/* one token: no blanks, no second line, nothing unprintable */
-		if (c <= ' ' || c >= 0x7f)
-			return -EINVAL;
-	}
-	memcpy(out, buf, len);
-	out[len] = '\0';
-	return 0;
-}
-
-int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t max,
-			 uint64_t *ret_target)
-{
-	char sign = 0;
-	uint64_t n;
-
-	if (text[0] == '+' || text[0] == '-')
-		sign = *text++;
-	/* the parser shmfsctl uses too: a count, or a size in whole pages */
-	if (shmfs_parse_pages(text, page_sz, &n) < 0)
-		return -EINVAL;
-	if (sign == '+') {
-		if (n > UINT64_MAX - cur)
-			return -ENOMEM; /* more than any memory */
-		n = cur + n;
-	} else if (sign == '-') {
-		if (n > cur)
-			return -EINVAL;
-		n = cur - n;
-	}
-	/* checked before the kernel is asked: a pool grown beyond the node's
-	 * memory can never be reached, and asking would first take all of it */
-	if (n > cur && n > max)
-		return -ENOMEM;
-	*ret_target = n;
-	return 0;
-}
-
 static int render_status(struct shmfs_fs *fs, FILE *f)
 {
-	struct shmfs_region **v = NULL;
+	struct shmfsd_region **v = NULL;
 	size_t cnt = 0;
 	int r;
 
@@ -112,7 +67,7 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 		struct stat st;
 		const struct shmfs_page_type *pt = fs->type[v[i]->kind].pt;
 
-		if (shmfs_region_stat(fs, v[i], &st) == 0) {
+		if (shmfsd_region_stat(fs, v[i], &st) == 0) {
 			pthread_mutex_lock(&fs->lock);
 			/* path, bytes, pages allocated (as the kernel counts them), lifetime */
 			fprintf(f, "%s/node%d/%s %" PRIu64 " %" PRIu64 " %s\n", pt->name, v[i]->meta.node,
@@ -121,10 +76,25 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 				shmfs_lifetime_name(v[i]->meta.lifetime));
 			pthread_mutex_unlock(&fs->lock);
 		}
-		shmfs_region_put(fs, v[i], 1);
+		shmfsd_region_put(fs, v[i], 1);
 	}
 	free(v);
 	return shmfs_quota_render_usage(fs, f);
+}
+
+int shmfs_control_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
+		       struct stat *ret)
+{
+	int r = shmfs_tree_stat(fs, info, ino, ret);
+
+	if (r == 0 && S_ISREG(ret->st_mode) && info->obj != SHMFS_OBJ_CONTROL) {
+		/* an honest size: render the content now */
+		struct shmfs_ctl_buf b = { 0 };
+		if (shmfs_control_render(fs, info, &b) == 0)
+			ret->st_size = (off_t)b.len;
+		free(b.data);
+	}
+	return r;
 }
 
 int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
@@ -174,7 +144,7 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
  * reports the first failure after trying them all. */
 static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid_t pid)
 {
-	struct shmfs_region **v = NULL;
+	struct shmfsd_region **v = NULL;
 	size_t cnt = 0;
 	int r, first_err = 0;
 
@@ -182,16 +152,16 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < cnt; i++) {
-		struct shmfs_region *reg = v[i];
+		struct shmfsd_region *reg = v[i];
 		char name[SHMFS_NAME_MAX + 1];
 		int node;
 
-		if (!orphans_only || shmfs_region_orphaned(fs, reg)) {
+		if (!orphans_only || shmfsd_region_orphaned(fs, reg)) {
 			pthread_mutex_lock(&fs->lock);
 			node = reg->meta.node;
 			snprintf(name, sizeof(name), "%s", reg->name);
 			pthread_mutex_unlock(&fs->lock);
-			r = shmfs_region_unlink(fs, reg);
+			r = shmfsd_region_unlink(fs, reg);
 			if (r == 0)
 				shmfs_audit(fs, uid, pid, "%s removed %s/node%d/%s", orphans_only ? "clean" : "reset",
 					    fs->type[reg->kind].pt->name, node, name);
@@ -201,38 +171,10 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 			else if (r != -ENOENT && first_err == 0)
 				first_err = r;
 		}
-		shmfs_region_put(fs, reg, 1);
+		shmfsd_region_put(fs, reg, 1);
 	}
 	free(v);
 	return first_err;
-}
-
-/* Writes of .nr_pages are read-modify-write: +N is applied to the pool as
- * read, one read. Writers are serialised, so two `echo +1` both count and a
- * resize never starts from numbers another one is changing. */
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int nr_pages_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text)
-{
-	const struct shmfs_page_type *pt = fs->type[info->kind].pt;
-	struct shmfs_pool_stat ps;
-	uint64_t target;
-	int r;
-
-	uint64_t max;
-
-	r = shmfs_pool_max(pt, info->node, &max);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&pool_lock);
-	r = shmfs_pool_stat(pt, info->node, &ps);
-	/* +N and -N count from the persistent pool: surplus pages come and go */
-	if (r == 0)
-		r = shmfs_nr_pages_parse(text, pt->page_sz, shmfs_pool_persistent(&ps), max, &target);
-	if (r == 0)
-		r = shmfs_pool_resize_from(pt, info->node, &ps, target, NULL, NULL);
-	pthread_mutex_unlock(&pool_lock);
-	return r;
 }
 
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid,
@@ -252,7 +194,7 @@ int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, 
 		return r;
 	switch (info->obj) {
 	case SHMFS_OBJ_NR_PAGES:
-		r = nr_pages_write(fs, info, text);
+		r = shmfs_pool_write(fs, info, text);
 		shmfs_audit_pool(fs, uid, pid, info, text, r);
 		return r;
 	case SHMFS_OBJ_CONTROL:

@@ -5,7 +5,7 @@
  * in the backing store, the shared lock the daemon holds on regions so that
  * DPDK's start-up (clear_hugedir: unlink every "*map_*" file it can lock
  * exclusively) passes them by, and who may see which mapper pids. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -139,7 +139,7 @@ static bool locked_by_others(const struct shmfs_fs *fs, dev_t dev, ino_t ino)
 
 /* ------------------------------------------------------------ orphans */
 
-bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller)
+bool shmfsd_region_orphaned_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller)
 {
 	_cleanup_free_ pid_t *pids = NULL;
 	enum shmfs_lifetime lifetime;
@@ -165,14 +165,14 @@ bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_
 	default:
 		return false; /* persistent: kept until removed */
 	}
-	if (shmfs_region_mappers_for(fs, r, caller, &pids, &cnt) < 0)
+	if (shmfsd_region_mappers_for(fs, r, caller, &pids, &cnt) < 0)
 		return false;
 	return cnt == 0;
 }
 
-bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r)
+bool shmfsd_region_orphaned(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
-	return shmfs_region_orphaned_for(fs, r, 0);
+	return shmfsd_region_orphaned_for(fs, r, 0);
 }
 
 /* ------------------------------------------------------------ the guard
@@ -205,13 +205,13 @@ static void raise_fd_limit(void)
 	pthread_once(&once, raise_fd_limit_once);
 }
 
-static bool wants_guard(const struct shmfs_region *r)
+static bool wants_guard(const struct shmfsd_region *r)
 {
 	return r->linked && r->meta.lifetime != SHMFS_LIFETIME_LOCK &&
 	       fnmatch(DPDK_FILTER, r->name, 0) == 0;
 }
 
-void shmfs_guard_update_locked(struct shmfs_fs *fs, struct shmfs_region *r)
+void shmfs_guard_update_locked(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	struct stat st;
 	int fd;
@@ -234,7 +234,7 @@ void shmfs_guard_update_locked(struct shmfs_fs *fs, struct shmfs_region *r)
 	r->guard_fd = fd;
 }
 
-void shmfs_guard_drop_locked(struct shmfs_region *r)
+void shmfs_guard_drop_locked(struct shmfsd_region *r)
 {
 	/* an unlinked region's pages go when its last user does: the daemon must
 	 * not be one */

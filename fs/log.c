@@ -2,7 +2,7 @@
  * foreground (tests check it stays quiet), syslog once it has daemonized and
  * stderr is /dev/null. Only real failures are logged; expected misses (a
  * lookup of a name that does not exist, a refused bad input) never are. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,13 +10,13 @@
 
 static bool use_syslog;
 
-void shmfs_log_to_syslog(void)
+void shmfsd_log_to_syslog(void)
 {
 	openlog("shmfs", LOG_PID | LOG_CONS, LOG_DAEMON);
 	use_syslog = true;
 }
 
-void shmfs_log(const char *fmt, ...)
+void shmfsd_log(const char *fmt, ...)
 {
 	int saved_errno = errno; /* for %m */
 	va_list ap;

@@ -3,7 +3,7 @@
  * serve requests on several threads until unmounted. Backing mounts and
  * regions stay when the daemon exits; a new daemon on the same backing root
  * presents the same tree. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -128,6 +128,9 @@ static void fs_free(struct shmfs_fs *fs)
 	free(fs->backing);
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
 		free(fs->opt_dir[k]);
+	shmfs_mappers_free(fs);
+	pthread_mutex_destroy(&fs->repair_lock);
+	pthread_mutex_destroy(&fs->pool_lock);
 	pthread_mutex_destroy(&fs->lock);
 }
 
@@ -154,6 +157,11 @@ int main(int argc, char **argv)
 
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.pool_lock, NULL);
+	pthread_mutex_init(&fs.repair_lock, NULL);
+	shmfs_notify_init(&fs);
+	shmfs_mappers_init(&fs);
+	fs.passthrough.dev_fd = -1;
 	r = shmfs_options_parse(argc, argv, &o);
 	if (r < 0) {
 		usage(stderr);
@@ -218,7 +226,7 @@ int main(int argc, char **argv)
 		goto err_out4;
 	if (fuse_session_mount(fs.se, fs.mountpoint) != 0)
 		goto err_out5;
-	if (shmfs_passthrough_setup(fs.se) != 0)
+	if (shmfs_passthrough_setup(&fs) != 0)
 		goto err_out6;
 	r = shmfs_mount_dev(fs.mountpoint, &fs.fuse_dev);
 	if (r < 0) {
@@ -228,7 +236,7 @@ int main(int argc, char **argv)
 	if (fuse_daemonize(o.foreground) != 0)
 		goto err_out6;
 	if (!o.foreground)
-		shmfs_log_to_syslog();
+		shmfsd_log_to_syslog();
 	/* threads only after daemonizing: fork keeps just the caller */
 	if (shmfs_notify_start(&fs) < 0)
 		goto err_out6;
@@ -250,7 +258,7 @@ err_out8:
 err_out7:
 	shmfs_notify_stop(&fs);
 err_out6:
-	shmfs_passthrough_stop();
+	shmfs_passthrough_stop(&fs);
 	fuse_session_unmount(fs.se);
 err_out5:
 	fuse_remove_signal_handlers(fs.se);

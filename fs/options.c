@@ -3,7 +3,7 @@
  * line or a systemd unit writes it. shmfs's own options (backing=, normal=,
  * huge=, gigantic=, mode=, uid=, gid=, quota=) are taken out, fstab-only words are accepted and dropped,
  * everything else goes to libfuse, which refuses what it does not know. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include "parse.h"
 #include "util.h"

@@ -31,7 +31,7 @@
 #include <linux/fuse.h>
 #include <linux/magic.h>
 
-#include "shmfs.h"
+#include "daemon.h"
 
 /* The parts of the kernel's FUSE ABI (7.40) that Debian 12's headers lack. */
 #define PT_FLAGS2_PASSTHROUGH (1U << (37 - 32)) /* FUSE_PASSTHROUGH, in flags2 */
@@ -47,8 +47,6 @@ struct pt_backing_map {
 #define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
 #define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
-static int dev_fd = -1;           /* the session's /dev/fuse */
-static atomic_bool enabled;       /* the kernel took FUSE_PASSTHROUGH */
 
 /* hugetlbfs files cannot back a FUSE file: do not ask */
 static bool backing_ok(int fd)
@@ -61,13 +59,13 @@ static bool backing_ok(int fd)
 #if SHMFS_LIBFUSE_PASSTHROUGH
 /* ------------------------------------------------ libfuse >= 3.16: its API */
 
-int shmfs_passthrough_setup(struct fuse_session *se)
+int shmfs_passthrough_setup(struct shmfs_fs *fs)
 {
-	dev_fd = fuse_session_fd(se);
+	fs->passthrough.dev_fd = fuse_session_fd(fs->se);
 	return 0;
 }
 
-void shmfs_passthrough_init(struct fuse_conn_info *conn)
+void shmfs_passthrough_init(struct shmfs_fs *fs, struct fuse_conn_info *conn)
 {
 	/* the kernel takes passthrough only without writeback caching */
 	if (geteuid() != 0 || !(conn->capable & FUSE_CAP_PASSTHROUGH) ||
@@ -76,14 +74,15 @@ void shmfs_passthrough_init(struct fuse_conn_info *conn)
 	conn->want |= FUSE_CAP_PASSTHROUGH;
 	/* libfuse adds the FUSE layer itself: the kernel gets PT_STACK_DEPTH */
 	conn->max_backing_stack_depth = PT_STACK_DEPTH - 1;
-	atomic_store(&enabled, true);
+	atomic_store(&fs->passthrough.enabled, true);
 }
 
 int shmfs_passthrough_open(fuse_req_t req, int backing_fd)
 {
+	struct shmfs_fs *fs = fuse_req_userdata(req);
 	int id;
 
-	if (!atomic_load(&enabled))
+	if (!atomic_load(&fs->passthrough.enabled))
 		return -EOPNOTSUPP;
 	if (!backing_ok(backing_fd))
 		return -ELOOP;
@@ -125,8 +124,6 @@ struct pt_open_out {
 	int32_t backing_id;
 };
 
-static _Atomic uint64_t init_unique; /* the kernel's INIT request, while unanswered */
-
 /* The open or create reply this thread sends next: fuse_reply_open and
  * fuse_reply_create write from the calling thread. */
 static __thread struct {
@@ -135,19 +132,21 @@ static __thread struct {
 	int32_t backing_id;
 } pending;
 
+/* userdata: what the session was made with, the daemon's struct shmfs_fs */
 static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 {
+	struct shmfs_fs *fs = userdata;
 	ssize_t n = read(fd, buf, len);
 	const struct fuse_in_header *in = buf;
 	const struct fuse_init_in *init = (const void *)(in + 1);
 
 	if (n >= (ssize_t)(sizeof(*in) + sizeof(*init)) && in->opcode == FUSE_INIT &&
 	    (init->flags & FUSE_INIT_EXT) && (init->flags2 & PT_FLAGS2_PASSTHROUGH))
-		atomic_store(&init_unique, in->unique);
+		atomic_store(&fs->passthrough.init_unique, in->unique);
 	return n;
 }
 
-static void patch_init(struct iovec *iov, int count)
+static void patch_init(struct shmfs_fs *fs, struct iovec *iov, int count)
 {
 	struct pt_init_out *out;
 
@@ -160,7 +159,7 @@ static void patch_init(struct iovec *iov, int count)
 	out->flags |= FUSE_INIT_EXT;
 	out->flags2 |= PT_FLAGS2_PASSTHROUGH;
 	out->max_stack_depth = PT_STACK_DEPTH;
-	atomic_store(&enabled, true);
+	atomic_store(&fs->passthrough.enabled, true);
 }
 
 static void patch_open(struct iovec *iov, int count)
@@ -183,13 +182,14 @@ static void patch_open(struct iovec *iov, int count)
 
 static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	struct shmfs_fs *fs = userdata;
 	const struct fuse_out_header *hdr = iov[0].iov_base;
-	uint64_t init = atomic_load(&init_unique);
+	uint64_t init = atomic_load(&fs->passthrough.init_unique);
 
 	if (init && hdr->unique == init) {
-		atomic_store(&init_unique, 0);
+		atomic_store(&fs->passthrough.init_unique, 0);
 		if (hdr->error == 0)
-			patch_init(iov, count);
+			patch_init(fs, iov, count);
 	} else if (pending.armed && hdr->error == 0) {
 		patch_open(iov, count);
 	}
@@ -197,36 +197,38 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 	return writev(fd, iov, count);
 }
 
-int shmfs_passthrough_setup(struct fuse_session *se)
+int shmfs_passthrough_setup(struct shmfs_fs *fs)
 {
 	static const struct fuse_custom_io io = {
 		.read = pt_read,
 		.writev = pt_writev,
 	};
+	struct fuse_session *se = fs->se;
 	int fd = fuse_session_fd(se);
 
 	if (geteuid() != 0 || fd < 0)
 		return 0;
-	dev_fd = fd;
+	fs->passthrough.dev_fd = fd;
 	return fuse_session_custom_io(se, &io, fd);
 }
 
-void shmfs_passthrough_init(struct fuse_conn_info *conn)
+void shmfs_passthrough_init(struct shmfs_fs *fs, struct fuse_conn_info *conn)
 {
 	(void)conn; /* negotiated in the INIT reply (patch_init) */
 }
 
 int shmfs_passthrough_open(fuse_req_t req, int backing_fd)
 {
+	struct shmfs_fs *fs = fuse_req_userdata(req);
 	struct pt_backing_map map = { .fd = backing_fd };
 	int id;
 
 	(void)req;
-	if (!atomic_load(&enabled))
+	if (!atomic_load(&fs->passthrough.enabled))
 		return -EOPNOTSUPP;
 	if (!backing_ok(backing_fd))
 		return -ELOOP;
-	id = ioctl(dev_fd, PT_IOC_BACKING_OPEN, &map);
+	id = ioctl(fs->passthrough.dev_fd, PT_IOC_BACKING_OPEN, &map);
 	return id < 0 ? -errno : id;
 }
 
@@ -239,16 +241,16 @@ void shmfs_passthrough_arm(struct fuse_file_info *fi, int id, bool keep_direct_i
 }
 #endif
 
-void shmfs_passthrough_stop(void)
+void shmfs_passthrough_stop(struct shmfs_fs *fs)
 {
-	atomic_store(&enabled, false);
-	dev_fd = -1;
+	atomic_store(&fs->passthrough.enabled, false);
+	fs->passthrough.dev_fd = -1;
 }
 
-void shmfs_passthrough_close(int id)
+void shmfs_passthrough_close(struct shmfs_fs *fs, int id)
 {
 	uint32_t v = (uint32_t)id;
 
-	if (id > 0 && dev_fd >= 0)
-		ioctl(dev_fd, PT_IOC_BACKING_CLOSE, &v);
+	if (id > 0 && fs->passthrough.dev_fd >= 0)
+		ioctl(fs->passthrough.dev_fd, PT_IOC_BACKING_CLOSE, &v);
 }

@@ -1,6 +1,7 @@
 /* quota.c - page quotas: per-user and per-group limits per page type (summed
  * over the nodes), a reserve per pool (type and node) that only root-owned
- * regions may take, the .quota control file, and the usage lines of .status.
+ * regions may take: the checks of a request, and the content of .quota and
+ * of the usage lines of .status.
  *
  * Pages are charged to the owner and group of the backing file that holds
  * them, counted from the backing store (st_blocks) whenever a request is
@@ -12,10 +13,8 @@
  * flight are held (struct shmfs_quota_hold) so concurrent requests cannot
  * both take the last pages a limit allows.
  *
- * Rules come from built-in defaults, then quota= mount options, then what
- * root wrote to .quota since (kept in <backing>/.shmfs/quota, so a restarted
- * daemon keeps them). */
-#include "shmfs.h"
+ * The rules are quota_rules.c's; which of them are in force, quota_live.c's. */
+#include "daemon.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,300 +29,6 @@
 #include "pool.h"
 #include "util.h"
 
-#define QUOTA_FILE       "quota"
-#define QUOTA_WRITE_MAX  SHMFS_QUOTA_RULE_MAX
-#define DEFAULT_USER_PCT 50
-
-static const char *const subject_names[SHMFS_QUOTA_SUBJECT_CNT] = { "user", "group", "reserve" };
-
-struct shmfs_quota {
-	pthread_mutex_t lock;           /* rules, live, holds; checks run under it */
-	bool enforced;
-	struct shmfs_quota_rules rules; /* in force */
-	struct shmfs_quota_rules live;  /* written to .quota since start-up: persisted */
-	struct shmfs_quota_hold *holds;
-};
-
-/* ------------------------------------------------------------ rules (pure) */
-
-int shmfs_quota_rules_init(struct shmfs_quota_rules *ret)
-{
-	struct shmfs_quota_rule *v = calloc(SHMFS_QUOTA_SUBJECT_CNT * SHMFS_PAGE_KIND_CNT, sizeof(*v));
-	size_t n = 0;
-
-	if (!v)
-		return -ENOMEM;
-	for (int s = 0; s < SHMFS_QUOTA_SUBJECT_CNT; s++)
-		for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
-			struct shmfs_quota_rule *r = &v[n++];
-
-			r->subject = (enum shmfs_quota_subject)s;
-			r->kind = (enum shmfs_page_kind)k;
-			if (s == SHMFS_QUOTA_USER) {
-				/* like tmpfs's default size: no one user takes it all */
-				r->how = SHMFS_QUOTA_PERCENT;
-				r->val = DEFAULT_USER_PCT;
-			} else if (s == SHMFS_QUOTA_GROUP) {
-				r->how = SHMFS_QUOTA_UNLIMITED;
-			} else {
-				r->how = SHMFS_QUOTA_PAGES;
-				r->val = 0;
-			}
-		}
-	ret->v = v;
-	ret->cnt = n;
-	return 0;
-}
-
-void shmfs_quota_rules_free(struct shmfs_quota_rules *s)
-{
-	free(s->v);
-	s->v = NULL;
-	s->cnt = 0;
-}
-
-static int rules_copy(const struct shmfs_quota_rules *s, struct shmfs_quota_rules *ret)
-{
-	struct shmfs_quota_rule *v = malloc((s->cnt ? s->cnt : 1) * sizeof(*v));
-
-	if (!v)
-		return -ENOMEM;
-	if (s->cnt)
-		memcpy(v, s->v, s->cnt * sizeof(*v));
-	ret->v = v;
-	ret->cnt = s->cnt;
-	return 0;
-}
-
-/* "user", "user:1000", "reserve": subject and id. */
-static int parse_subject(const char *s, size_t len, struct shmfs_quota_rule *r)
-{
-	for (int i = 0; i < SHMFS_QUOTA_SUBJECT_CNT; i++) {
-		size_t n = strlen(subject_names[i]);
-		char id[16];
-		uint64_t v;
-
-		if (len < n || strncmp(s, subject_names[i], n) != 0)
-			continue;
-		r->subject = (enum shmfs_quota_subject)i;
-		if (len == n) {
-			r->has_id = false;
-			return 0;
-		}
-		/* the reserve is every non-root user's together: no id */
-		if (s[n] != ':' || i == SHMFS_QUOTA_RESERVE || len - n - 1 >= sizeof(id) || len - n - 1 == 0)
-			return -EINVAL;
-		memcpy(id, s + n + 1, len - n - 1);
-		id[len - n - 1] = '\0';
-		/* (uid_t)-1 is "no owner" to chown: never an id */
-		if (shmfs_parse_u64(id, &v) < 0 || v >= UINT32_MAX)
-			return -EINVAL;
-		r->has_id = true;
-		r->id = (uint32_t)v;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-static int parse_limit(const char *s, const struct shmfs_page_type *pt, struct shmfs_quota_rule *r)
-{
-	size_t len = strlen(s);
-	uint64_t v;
-
-	if (strcmp(s, "unlimited") == 0) {
-		r->how = SHMFS_QUOTA_UNLIMITED;
-		r->val = 0;
-		return 0;
-	}
-	if (strcmp(s, "default") == 0) {
-		r->how = SHMFS_QUOTA_DEFAULT;
-		r->val = 0;
-		return 0;
-	}
-	if (len > 1 && s[len - 1] == '%') {
-		char num[8];
-
-		if (len - 1 >= sizeof(num))
-			return -EINVAL;
-		memcpy(num, s, len - 1);
-		num[len - 1] = '\0';
-		if (shmfs_parse_u64(num, &v) < 0 || v > 100)
-			return -EINVAL;
-		r->how = SHMFS_QUOTA_PERCENT;
-		r->val = v;
-		return 0;
-	}
-	if (shmfs_size_has_unit(s)) {
-		if (shmfs_parse_size(s, &v) < 0 || v % pt->page_sz)
-			return -EINVAL;
-		v /= pt->page_sz;
-	} else if (shmfs_parse_u64(s, &v) < 0) {
-		return -EINVAL;
-	}
-	r->how = SHMFS_QUOTA_PAGES;
-	r->val = v;
-	return 0;
-}
-
-int shmfs_quota_rule_parse(const char *text, const struct shmfs_page_types *types,
-			   struct shmfs_quota_rule *ret)
-{
-	struct shmfs_quota_rule r;
-	const struct shmfs_page_type *pt;
-	const char *eq = strchr(text, '='), *dot;
-	char type[16];
-	int rc;
-
-	memset(&r, 0, sizeof(r));
-	if (!eq || strlen(text) >= SHMFS_QUOTA_RULE_MAX)
-		return -EINVAL;
-	dot = memchr(text, '.', (size_t)(eq - text));
-	if (!dot || (size_t)(eq - dot - 1) >= sizeof(type))
-		return -EINVAL;
-	rc = parse_subject(text, (size_t)(dot - text), &r);
-	if (rc < 0)
-		return rc;
-	memcpy(type, dot + 1, (size_t)(eq - dot - 1));
-	type[eq - dot - 1] = '\0';
-	/* tree names only ("huge", not ".huge"), of types this kernel offers */
-	pt = type[0] == '.' ? NULL : shmfs_page_type_by_name(types, type);
-	if (!pt)
-		return -EINVAL;
-	r.kind = pt->kind;
-	rc = parse_limit(eq + 1, pt, &r);
-	if (rc < 0)
-		return rc;
-	if (r.how == SHMFS_QUOTA_DEFAULT && !r.has_id)
-		return -EINVAL; /* a default has nothing to fall back to */
-	if (r.how == SHMFS_QUOTA_UNLIMITED && r.subject == SHMFS_QUOTA_RESERVE)
-		return -EINVAL; /* no reserve is 0 */
-	*ret = r;
-	return 0;
-}
-
-int shmfs_quota_rule_format(const struct shmfs_quota_rule *r, const struct shmfs_page_types *types,
-			    char *buf, size_t buf_sz)
-{
-	char subj[32], lim[32];
-	int n;
-
-	if (r->has_id)
-		snprintf(subj, sizeof(subj), "%s:%" PRIu32, subject_names[r->subject], r->id);
-	else
-		snprintf(subj, sizeof(subj), "%s", subject_names[r->subject]);
-	switch (r->how) {
-	case SHMFS_QUOTA_UNLIMITED:
-		snprintf(lim, sizeof(lim), "unlimited");
-		break;
-	case SHMFS_QUOTA_DEFAULT:
-		snprintf(lim, sizeof(lim), "default");
-		break;
-	case SHMFS_QUOTA_PERCENT:
-		snprintf(lim, sizeof(lim), "%" PRIu64 "%%", r->val);
-		break;
-	default:
-		snprintf(lim, sizeof(lim), "%" PRIu64, r->val);
-	}
-	n = snprintf(buf, buf_sz, "%s.%s=%s", subj, types->type[r->kind].name, lim);
-	return n < 0 || (size_t)n >= buf_sz ? -ENOSPC : n;
-}
-
-static bool same_key(const struct shmfs_quota_rule *a, const struct shmfs_quota_rule *b)
-{
-	return a->subject == b->subject && a->has_id == b->has_id && a->kind == b->kind &&
-	       (!a->has_id || a->id == b->id);
-}
-
-int shmfs_quota_rules_set(struct shmfs_quota_rules *s, const struct shmfs_quota_rule *r)
-{
-	struct shmfs_quota_rule *v;
-
-	if (r->how == SHMFS_QUOTA_DEFAULT && !r->has_id)
-		return -EINVAL;
-	for (size_t i = 0; i < s->cnt; i++) {
-		if (!same_key(&s->v[i], r))
-			continue;
-		if (r->how == SHMFS_QUOTA_DEFAULT) {
-			memmove(&s->v[i], &s->v[i + 1], (s->cnt - i - 1) * sizeof(*v));
-			s->cnt--;
-		} else {
-			s->v[i] = *r;
-		}
-		return 0;
-	}
-	if (r->how == SHMFS_QUOTA_DEFAULT)
-		return 0; /* nothing to drop */
-	if (s->cnt >= SHMFS_QUOTA_SUBJECT_CNT * SHMFS_PAGE_KIND_CNT + SHMFS_QUOTA_RULES_MAX)
-		return -ENOSPC;
-	v = realloc(s->v, (s->cnt + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	v[s->cnt++] = *r;
-	s->v = v;
-	return 0;
-}
-
-static const struct shmfs_quota_rule *rule_find(const struct shmfs_quota_rules *s,
-						enum shmfs_quota_subject subj, bool has_id,
-						uint32_t id, enum shmfs_page_kind k)
-{
-	struct shmfs_quota_rule key = { .subject = subj, .has_id = has_id, .id = id, .kind = k };
-
-	for (size_t i = 0; i < s->cnt; i++)
-		if (same_key(&s->v[i], &key))
-			return &s->v[i];
-	return NULL;
-}
-
-static uint64_t pct_of(uint64_t total, uint64_t pct)
-{
-	/* rounded up: 50% of a one-page pool is that page, not none */
-	return total / 100 * pct + (total % 100 * pct + 99) / 100;
-}
-
-bool shmfs_quota_limit(const struct shmfs_quota_rules *s, enum shmfs_quota_subject subj,
-		       uint32_t id, enum shmfs_page_kind k, uint64_t pool, uint64_t *ret_pages)
-{
-	const struct shmfs_quota_rule *r = rule_find(s, subj, true, id, k);
-
-	/* root's own group and user are never caught by a default */
-	if (!r && id != 0)
-		r = rule_find(s, subj, false, 0, k);
-	if (!r || r->how == SHMFS_QUOTA_UNLIMITED || r->how == SHMFS_QUOTA_DEFAULT)
-		return false;
-	*ret_pages = r->how == SHMFS_QUOTA_PERCENT ? pct_of(pool, r->val) : r->val;
-	return true;
-}
-
-uint64_t shmfs_quota_reserve(const struct shmfs_quota_rules *s, enum shmfs_page_kind k,
-			     uint64_t node_total)
-{
-	const struct shmfs_quota_rule *r = rule_find(s, SHMFS_QUOTA_RESERVE, false, 0, k);
-
-	if (!r || r->how == SHMFS_QUOTA_UNLIMITED)
-		return 0;
-	return r->how == SHMFS_QUOTA_PERCENT ? pct_of(node_total, r->val) : r->val;
-}
-
-int shmfs_quota_admit(const struct shmfs_quota_rules *s, enum shmfs_page_kind k,
-		      const struct shmfs_quota_ask *a)
-{
-	uint64_t lim;
-
-	if (a->uid == 0)
-		return 0;
-	if (shmfs_quota_limit(s, SHMFS_QUOTA_USER, a->uid, k, a->pool, &lim) &&
-	    (a->user_used > lim || a->pages > lim - a->user_used))
-		return -EDQUOT;
-	if (shmfs_quota_limit(s, SHMFS_QUOTA_GROUP, a->gid, k, a->pool, &lim) &&
-	    (a->group_used > lim || a->pages > lim - a->group_used))
-		return -EDQUOT;
-	/* more than the pool has free: the pool refuses it (ENOSPC), as for root */
-	if (a->need && a->need <= a->node_free &&
-	    a->node_free - a->need < shmfs_quota_reserve(s, k, a->node_total))
-		return -EDQUOT;
-	return 0;
-}
 
 /* ------------------------------------------------------------ the backing store */
 
@@ -448,7 +153,7 @@ static int pool_numbers(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, u
  * and owners without limits under no reserve are admitted without counting. */
 static bool may_bind(const struct shmfs_quota_rules *s, enum shmfs_page_kind k, uid_t uid, gid_t gid)
 {
-	const struct shmfs_quota_rule *res = rule_find(s, SHMFS_QUOTA_RESERVE, false, 0, k);
+	const struct shmfs_quota_rule *res = shmfs_quota_rule_find(s, SHMFS_QUOTA_RESERVE, false, 0, k);
 	uint64_t lim;
 
 	if (uid == 0)
@@ -460,7 +165,7 @@ static bool may_bind(const struct shmfs_quota_rules *s, enum shmfs_page_kind k, 
 	       shmfs_quota_limit(s, SHMFS_QUOTA_GROUP, gid, k, 1, &lim);
 }
 
-int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size,
+int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t size,
 		       struct shmfs_quota_hold *hold)
 {
 	struct shmfs_quota *q = fs->quota;
@@ -546,7 +251,7 @@ void shmfs_quota_release(struct shmfs_quota_hold *hold)
 	hold->fs = NULL;
 }
 
-int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uid_t uid, gid_t gid)
+int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uid_t uid, gid_t gid)
 {
 	struct shmfs_quota *q = fs->quota;
 	struct stat st;
@@ -577,168 +282,6 @@ int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uid_t
 	if (q)
 		pthread_mutex_unlock(&q->lock);
 	return rc;
-}
-
-/* ------------------------------------------------------------ persistence */
-
-static int live_save(struct shmfs_fs *fs, const struct shmfs_quota_rules *live)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	int fd, rc = 0;
-
-	if (!f)
-		return -ENOMEM;
-	for (size_t i = 0; i < live->cnt; i++) {
-		char buf[SHMFS_QUOTA_RULE_MAX];
-
-		if (shmfs_quota_rule_format(&live->v[i], &fs->types, buf, sizeof(buf)) >= 0)
-			fprintf(f, "%s\n", buf);
-	}
-	if (fclose(f) != 0)
-		return -ENOMEM;
-	/* whole or not at all: a crash leaves the old file */
-	fd = openat(fs->metafd, QUOTA_FILE ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (len && write(fd, text, len) != (ssize_t)len)
-		rc = errno ? -errno : -EIO;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && renameat(fs->metafd, QUOTA_FILE ".new", fs->metafd, QUOTA_FILE) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlinkat(fs->metafd, QUOTA_FILE ".new", 0);
-	return rc;
-}
-
-/* Record r in the list of rules written live. Unlike a rule set, the list
- * keeps "default" too: it must drop a mount option's per-id rule again at
- * the next start. */
-static int live_put(struct shmfs_quota_rules *live, const struct shmfs_quota_rule *r)
-{
-	struct shmfs_quota_rule *v;
-
-	for (size_t i = 0; i < live->cnt; i++)
-		if (same_key(&live->v[i], r)) {
-			live->v[i] = *r;
-			return 0;
-		}
-	if (live->cnt >= SHMFS_QUOTA_SUBJECT_CNT * SHMFS_PAGE_KIND_CNT + SHMFS_QUOTA_RULES_MAX)
-		return -ENOSPC;
-	v = realloc(live->v, (live->cnt + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	v[live->cnt++] = *r;
-	live->v = v;
-	return 0;
-}
-
-/* The rules root wrote before a restart. The file is the daemon's own, but a
- * bad one (edited by hand) is refused whole, with a message, not half used. */
-static int live_load(struct shmfs_fs *fs, struct shmfs_quota *q)
-{
-	_cleanup_fclose_ FILE *f = NULL;
-	struct shmfs_quota_rules rules, live = { 0 };
-	char line[SHMFS_QUOTA_RULE_MAX + 2];
-	int fd, rc = 0, n = 0;
-
-	fd = openat(fs->metafd, QUOTA_FILE, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -ENOMEM;
-	}
-	rc = rules_copy(&q->rules, &rules);
-	if (rc < 0)
-		return rc;
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		struct shmfs_quota_rule r;
-		size_t len = strlen(line);
-
-		n++;
-		if (len == 0 || line[len - 1] != '\n') {
-			rc = -EINVAL;
-			break;
-		}
-		line[len - 1] = '\0';
-		rc = shmfs_quota_rule_parse(line, &fs->types, &r);
-		if (rc == 0)
-			rc = shmfs_quota_rules_set(&rules, &r);
-		if (rc == 0)
-			rc = live_put(&live, &r);
-	}
-	if (rc < 0) {
-		SHMFS_LOG("Ignoring the quota rules kept in '%s/.shmfs/" QUOTA_FILE "' (line %d: %s); "
-			  "the mount options apply", fs->backing, n, strerror(-rc));
-		shmfs_quota_rules_free(&rules);
-		shmfs_quota_rules_free(&live);
-		return 0;
-	}
-	shmfs_quota_rules_free(&q->rules);
-	q->rules = rules;
-	q->live = live;
-	return 0;
-}
-
-/* ------------------------------------------------------------ set-up */
-
-int shmfs_quota_setup(struct shmfs_fs *fs, char *const *rules, size_t rule_cnt)
-{
-	struct shmfs_quota *q = calloc(1, sizeof(*q));
-	int rc;
-
-	if (!q)
-		return -ENOMEM;
-	pthread_mutex_init(&q->lock, NULL);
-	q->enforced = fs->is_root;
-	rc = shmfs_quota_rules_init(&q->rules);
-	for (size_t i = 0; rc == 0 && i < rule_cnt; i++) {
-		struct shmfs_quota_rule r;
-
-		rc = shmfs_quota_rule_parse(rules[i], &fs->types, &r);
-		if (rc == 0)
-			rc = shmfs_quota_rules_set(&q->rules, &r);
-		if (rc < 0)
-			SHMFS_LOG("Bad option quota=%s: want SUBJECT.TYPE=LIMIT, e.g. user.huge=50%%, "
-				  "user:1000.normal=1G, group:100.huge=unlimited, reserve.huge=2 (see shmfs(8))",
-				  rules[i]);
-	}
-	if (rc < 0) {
-		shmfs_quota_rules_free(&q->rules);
-		shmfs_quota_rules_free(&q->live);
-		pthread_mutex_destroy(&q->lock);
-		free(q);
-		return rc;
-	}
-	fs->quota = q;
-	return 0;
-}
-
-int shmfs_quota_load(struct shmfs_fs *fs)
-{
-	int rc;
-
-	pthread_mutex_lock(&fs->quota->lock);
-	rc = live_load(fs, fs->quota);
-	pthread_mutex_unlock(&fs->quota->lock);
-	return rc;
-}
-
-void shmfs_quota_free(struct shmfs_fs *fs)
-{
-	struct shmfs_quota *q = fs->quota;
-
-	if (!q)
-		return;
-	shmfs_quota_rules_free(&q->rules);
-	shmfs_quota_rules_free(&q->live);
-	pthread_mutex_destroy(&q->lock);
-	free(q);
-	fs->quota = NULL;
 }
 
 /* ------------------------------------------------------------ .quota, .status */
@@ -881,56 +424,6 @@ int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
 	}
 	if (rc == 0)
 		rc = render_usage_locked(fs, f);
-	pthread_mutex_unlock(&q->lock);
-	return rc;
-}
-
-int shmfs_quota_write(struct shmfs_fs *fs, uid_t uid, const char *buf, size_t len, off_t off)
-{
-	struct shmfs_quota *q = fs->quota;
-	struct shmfs_quota_rules rules, live;
-	struct shmfs_quota_rule r;
-	char text[QUOTA_WRITE_MAX];
-	int rc;
-
-	if (uid != 0)
-		return -EACCES;
-	if (!q)
-		return -ENOENT;
-	if (!q->enforced)
-		return -EOPNOTSUPP; /* a daemon without root has one user: its own */
-	if (off != 0)
-		return -EINVAL;
-	rc = shmfs_control_text(buf, len, text, sizeof(text));
-	if (rc == 0)
-		rc = shmfs_quota_rule_parse(text, &fs->types, &r);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&q->lock);
-	/* on copies: a failure anywhere changes nothing */
-	rc = rules_copy(&q->rules, &rules);
-	if (rc == 0) {
-		rc = rules_copy(&q->live, &live);
-		if (rc < 0)
-			shmfs_quota_rules_free(&rules);
-	}
-	if (rc < 0)
-		goto out;
-	rc = shmfs_quota_rules_set(&rules, &r);
-	if (rc == 0)
-		rc = live_put(&live, &r);
-	if (rc == 0)
-		rc = live_save(fs, &live);
-	if (rc == 0) {
-		shmfs_quota_rules_free(&q->rules);
-		shmfs_quota_rules_free(&q->live);
-		q->rules = rules;
-		q->live = live;
-	} else {
-		shmfs_quota_rules_free(&rules);
-		shmfs_quota_rules_free(&live);
-	}
-out:
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }

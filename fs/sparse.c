@@ -9,7 +9,7 @@
  * move_pages() then names the node of each present page. The kernel
  * registers only mappings that may be written: the file must be open
  * read-write (the mapping itself stays read-only). */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * Anything else that appears there (a directory, FIFO, link, a bad name) is
  * logged once and left alone; a metadata directory removed while the daemon
  * runs is made again with the metadata of every region. */
-#include "shmfs.h"
+#include "daemon.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,14 +23,6 @@
 
 #include "parse.h"
 #include "util.h"
-
-static int watch_fd = -1;
-static int stop_fd = -1;
-static int wd_of[SHMFS_PAGE_KIND_CNT];
-static int wd_meta_root = -1;             /* <backing>/.shmfs */
-static int wd_meta[SHMFS_PAGE_KIND_CNT];  /* <backing>/.shmfs/<type> */
-static pthread_t watch_thread;
-static bool watch_running;
 
 /* A descriptor of the file (dev, ino) among the daemon's own (an open
  * handle of the region), duplicated; -1 when there is none. */
@@ -65,7 +57,7 @@ static int find_own_fd(dev_t dev, ino_t ino)
 /* A region's backing file was removed (or renamed) behind our back while the
  * kernel still knows the region (an open file): keep a descriptor of it, as
  * an unlink through the tree does, so fstat on the open file still answers. */
-static void keep_gone(struct shmfs_fs *fs, struct shmfs_region *r)
+static void keep_gone(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	int fd = find_own_fd(fs->type[r->kind].dev, r->backing_ino);
 
@@ -84,7 +76,7 @@ static void keep_gone(struct shmfs_fs *fs, struct shmfs_region *r)
 /* Bring the table in line with what the backing directory holds under name. */
 static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
 {
-	struct shmfs_region *r, *held = NULL;
+	struct shmfsd_region *r, *held = NULL;
 	struct stat st;
 	bool any, exists, same = false, told = false;
 	uint64_t parent = 0, ino = 0;
@@ -118,7 +110,7 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 	pthread_mutex_unlock(&fs->lock);
 	if (held) {
 		keep_gone(fs, held);
-		shmfs_region_put(fs, held, 1);
+		shmfsd_region_put(fs, held, 1);
 	}
 	if (r && same) {
 		if (!told)
@@ -147,15 +139,16 @@ static void meta_watch_add(struct shmfs_fs *fs)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/.shmfs", fs->backing);
-	wd_meta_root = inotify_add_watch(watch_fd, path, IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
-					 IN_DONT_FOLLOW);
+	fs->watch.wd_meta_root = inotify_add_watch(fs->watch.fd, path, IN_DELETE_SELF | IN_MOVE_SELF |
+						   IN_ONLYDIR | IN_DONT_FOLLOW);
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
-		wd_meta[k] = -1;
+		fs->watch.wd_meta[k] = -1;
 		if (!fs->type[k].pt)
 			continue;
 		snprintf(path, sizeof(path), "%s/.shmfs/%s", fs->backing, fs->type[k].pt->name);
-		wd_meta[k] = inotify_add_watch(watch_fd, path, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
-					       IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
+		fs->watch.wd_meta[k] = inotify_add_watch(fs->watch.fd, path,
+							 IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
+							 IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW);
 	}
 }
 
@@ -169,7 +162,7 @@ static void meta_event(struct shmfs_fs *fs, const struct inotify_event *ev)
 		return;
 	}
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
-		if (!fs->type[k].pt || wd_meta[k] != ev->wd || !ev->len)
+		if (!fs->type[k].pt || fs->watch.wd_meta[k] != ev->wd || !ev->len)
 			continue;
 		/* the daemon's own removals come after the region left the table */
 		if (shmfs_parse_u64(ev->name, &ino) == 0 &&
@@ -182,7 +175,7 @@ static void meta_event(struct shmfs_fs *fs, const struct inotify_event *ev)
 /* The event queue overflowed: compare every name. */
 static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 {
-	struct shmfs_region **v = NULL;
+	struct shmfsd_region **v = NULL;
 	size_t cnt = 0;
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
@@ -193,7 +186,7 @@ static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 			pthread_mutex_lock(&fs->lock);
 			snprintf(name, sizeof(name), "%s", v[i]->name);
 			pthread_mutex_unlock(&fs->lock);
-			shmfs_region_put(fs, v[i], 1);
+			shmfsd_region_put(fs, v[i], 1);
 			reconcile(fs, k, name);
 		}
 		free(v);
@@ -204,12 +197,12 @@ static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 		reconcile(fs, k, de->d_name);
 }
 
-static bool is_meta_wd(int wd)
+static bool is_meta_wd(const struct shmfs_fs *fs, int wd)
 {
-	if (wd >= 0 && wd == wd_meta_root)
+	if (wd >= 0 && wd == fs->watch.wd_meta_root)
 		return true;
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
-		if (wd >= 0 && wd == wd_meta[k])
+		if (wd >= 0 && wd == fs->watch.wd_meta[k])
 			return true;
 	return false;
 }
@@ -224,12 +217,12 @@ static void handle(struct shmfs_fs *fs, const struct inotify_event *ev)
 			meta_watch_add(fs);
 		return;
 	}
-	if (is_meta_wd(ev->wd)) {
+	if (is_meta_wd(fs, ev->wd)) {
 		meta_event(fs, ev);
 		return;
 	}
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
-		if (fs->type[k].pt && wd_of[k] == ev->wd && ev->len)
+		if (fs->type[k].pt && fs->watch.wd_of[k] == ev->wd && ev->len)
 			reconcile(fs, (enum shmfs_page_kind)k, ev->name);
 }
 
@@ -239,7 +232,8 @@ static void *watch_main(void *arg)
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = watch_fd, .events = POLLIN }, { .fd = stop_fd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = fs->watch.fd, .events = POLLIN },
+				       { .fd = fs->watch.stop_fd, .events = POLLIN } };
 		ssize_t n;
 
 		if (poll(p, 2, -1) < 0) {
@@ -249,7 +243,7 @@ static void *watch_main(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		n = read(watch_fd, buf, sizeof(buf));
+		n = read(fs->watch.fd, buf, sizeof(buf));
 		if (n <= 0)
 			continue;
 		for (char *q = buf; q < buf + n;) {
@@ -265,22 +259,22 @@ int shmfs_watch_start(struct shmfs_fs *fs)
 {
 	int r;
 
-	watch_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (watch_fd < 0)
+	fs->watch.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (fs->watch.fd < 0)
 		return -errno;
-	stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (stop_fd < 0) {
+	fs->watch.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (fs->watch.stop_fd < 0) {
 		r = -errno;
 		goto fail;
 	}
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++) {
-		wd_of[k] = -1;
+		fs->watch.wd_of[k] = -1;
 		if (!fs->type[k].pt)
 			continue;
-		wd_of[k] = inotify_add_watch(watch_fd, fs->type[k].path,
+		fs->watch.wd_of[k] = inotify_add_watch(fs->watch.fd, fs->type[k].path,
 					     IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
 					     IN_ATTRIB | IN_MODIFY | IN_ONLYDIR);
-		if (wd_of[k] < 0) {
+		if (fs->watch.wd_of[k] < 0) {
 			r = -errno;
 			goto fail;
 		}
@@ -288,18 +282,18 @@ int shmfs_watch_start(struct shmfs_fs *fs)
 	/* best effort: without it a removed metadata directory is still made
 	 * again at the next save */
 	meta_watch_add(fs);
-	r = pthread_create(&watch_thread, NULL, watch_main, fs);
+	r = pthread_create(&fs->watch.thread, NULL, watch_main, fs);
 	if (r) {
 		r = -r;
 		goto fail;
 	}
-	watch_running = true;
+	fs->watch.running = true;
 	return 0;
 fail:
-	if (stop_fd >= 0)
-		close(stop_fd);
-	close(watch_fd);
-	watch_fd = stop_fd = -1;
+	if (fs->watch.stop_fd >= 0)
+		close(fs->watch.stop_fd);
+	close(fs->watch.fd);
+	fs->watch.fd = fs->watch.stop_fd = -1;
 	return r;
 }
 
@@ -307,13 +301,13 @@ void shmfs_watch_stop(struct shmfs_fs *fs)
 {
 	uint64_t one = 1;
 
-	if (!watch_running)
+	if (!fs->watch.running)
 		return;
-	if (write(stop_fd, &one, sizeof(one)) != sizeof(one))
+	if (write(fs->watch.stop_fd, &one, sizeof(one)) != sizeof(one))
 		SHMFS_LOG("Failed to stop the backing store watch: %m");
-	pthread_join(watch_thread, NULL);
-	close(stop_fd);
-	close(watch_fd);
-	watch_fd = stop_fd = -1;
-	watch_running = false;
+	pthread_join(fs->watch.thread, NULL);
+	close(fs->watch.stop_fd);
+	close(fs->watch.fd);
+	fs->watch.fd = fs->watch.stop_fd = -1;
+	fs->watch.running = false;
 }

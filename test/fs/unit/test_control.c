@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "shmfs.h"
+#include "daemon.h"
 
 #define MB2 (2ULL << 20)
 #define NO_MAX UINT64_MAX

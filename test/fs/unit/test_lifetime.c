@@ -10,7 +10,7 @@
 #include <sys/sysmacros.h>
 #include <cmocka.h>
 
-#include "shmfs.h"
+#include "daemon.h"
 
 static void dpdk_prefix_of_its_file_names(void **state)
 {

@@ -10,7 +10,7 @@
 #include <sys/xattr.h>
 #include <cmocka.h>
 
-#include "shmfs.h"
+#include "daemon.h"
 
 static struct shmfs_meta sample(void)
 {

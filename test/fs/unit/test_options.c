@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "shmfs.h"
+#include "daemon.h"
 
 #define PARSE(o, ...) ({ \
 	char *argv_[] = { "shmfs", __VA_ARGS__, NULL }; \

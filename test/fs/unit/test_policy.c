@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "shmfs.h"
+#include "daemon.h"
 
 static void parses_bind(void **state)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "shmfs.h"
+#include "daemon.h"
 
 #define MB2 (2ULL << 20)
 

@@ -1,15 +1,31 @@
-/* shmfs.h - the daemon's internal interfaces: the filesystem state shared by
+/* daemon.h - the daemon's internal interfaces: the filesystem state shared by
  * every handler (backing store, page types, memory nodes, the region table),
  * the inode number scheme, and the functions each file of fs/ offers the
- * others. Everything returns 0 or -errno; errno values become FUSE replies
- * only in ops.c. */
-#ifndef SHMFS_FS_H
-#define SHMFS_FS_H
+ * others, one section per file. Everything returns 0 or -errno; errno
+ * values become FUSE replies only in the handlers (ops.c, file.c, dir.c).
+ *
+ * The files form layers: each calls only files of lower lines, never up.
+ *   main.c                    start-up
+ *   ops.c                     the FUSE table; names and attributes
+ *   file.c dir.c xattr_set.c  open files, directories, xattr writes
+ *   control.c xattr.c rename.c watch.c
+ *   load.c region.c           taking the backing store in; a region's life
+ *   place.c quota.c           where pages go; who may take them
+ *   attr.c audit.c pool.c quota_live.c
+ *   metastore.c tree.c        metadata on disk; the tree's layout
+ *   table.c                   the region table
+ *   lifetime.c sparse.c
+ *   backing.c guard.c log.c mappers.c meta.c notify.c options.c
+ *   passthrough.c quota_rules.c
+ * with lib/core beneath all of them. */
+#ifndef SHMFSD_DAEMON_H
+#define SHMFSD_DAEMON_H
 
 #define FUSE_USE_VERSION 312
 
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -107,6 +123,7 @@ struct shmfs_meta {
 
 #define SHMFS_XATTR_USER_MAX_CNT  128
 #define SHMFS_XATTR_USER_MAX_SIZE (64 * 1024) /* all user values of a region together */
+#define SHMFS_META_MAX            (256 * 1024) /* a metadata file, as meta.c parses it */
 
 /* ------------------------------------------------------------ placement policy
  *
@@ -129,7 +146,7 @@ int shmfs_policy_node(const struct shmfs_policy *p, int home, uint64_t page, uin
 
 /* ------------------------------------------------------------ state */
 
-struct shmfs_region {
+struct shmfsd_region {
 	uint64_t ino;                 /* FUSE node id */
 	enum shmfs_page_kind kind;
 	ino_t backing_ino;
@@ -150,6 +167,52 @@ struct shmfs_type_state {
 	int dirfd;                        /* that directory */
 	int metafd;                       /* <backing>/.shmfs/<type> */
 	dev_t dev;
+};
+
+/* Per-room state, reached from struct shmfs_fs; each is owned by the file
+ * named with it. */
+
+/* notify.c: kernel cache invalidations queued for the helper thread. */
+struct shmfs_notify_item;
+struct shmfs_notify {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct shmfs_notify_item *head, **tail;
+	bool stopping;
+	bool running;
+	pthread_t thread;
+};
+
+/* watch.c: the inotify watch of the backing store and its thread. */
+struct shmfs_watch {
+	int fd;                             /* inotify */
+	int stop_fd;                        /* eventfd that ends the thread */
+	int wd_of[SHMFS_PAGE_KIND_CNT];     /* <backing>/<type> */
+	int wd_meta_root;                   /* <backing>/.shmfs */
+	int wd_meta[SHMFS_PAGE_KIND_CNT];   /* <backing>/.shmfs/<type> */
+	pthread_t thread;
+	bool running;
+};
+
+/* passthrough.c: the session's /dev/fuse and what the kernel took. */
+struct shmfs_passthrough {
+	int dev_fd;                   /* -1 until set up */
+	atomic_bool enabled;          /* the kernel took FUSE_PASSTHROUGH */
+	_Atomic uint64_t init_unique; /* the kernel's INIT request, while unanswered (older libfuse) */
+};
+
+/* mappers.c: one scan of /proc per asking process, for a short while. */
+struct shmfs_mapping;
+struct shmfs_mapper_snap {
+	pid_t caller;                /* 0: slot empty */
+	struct timespec taken;       /* CLOCK_MONOTONIC */
+	struct shmfs_mapping *maps;
+	size_t cnt;
+};
+#define SHMFS_MAPPERS_SLOTS 4
+struct shmfs_mappers {
+	pthread_mutex_t lock;
+	struct shmfs_mapper_snap slot[SHMFS_MAPPERS_SLOTS];
 };
 
 struct shmfs_fs {
@@ -173,10 +236,17 @@ struct shmfs_fs {
 				     * through the mount show it in /proc/PID/maps */
 
 	pthread_mutex_t lock;       /* the region tables and every region's meta */
-	void *by_name[SHMFS_PAGE_KIND_CNT]; /* tsearch trees of struct shmfs_region */
+	void *by_name[SHMFS_PAGE_KIND_CNT]; /* tsearch trees of struct shmfsd_region */
 	void *by_ino;
 	uint64_t region_cnt;
 	struct shmfs_quota *quota;  /* limits and growths in flight (quota.c) */
+	unsigned int trim_pending;  /* records freed since the last malloc_trim (ops.c; fs lock) */
+	pthread_mutex_t pool_lock;  /* one .nr_pages write at a time (pool.c) */
+	pthread_mutex_t repair_lock; /* one repair of the metadata directories at a time (metastore.c) */
+	struct shmfs_notify notify;
+	struct shmfs_watch watch;
+	struct shmfs_mappers mappers;
+	struct shmfs_passthrough passthrough;
 };
 
 
@@ -201,9 +271,6 @@ const char *shmfs_backing_kind(mode_t mode);
 
 /* ------------------------------------------------------------ meta.c */
 
-int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, struct shmfs_meta *ret);
-int shmfs_meta_save(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, const struct shmfs_meta *m);
-int shmfs_meta_remove(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino);
 void shmfs_meta_free(struct shmfs_meta *m);
 int shmfs_meta_copy(const struct shmfs_meta *src, struct shmfs_meta *ret);
 /* Serialise/parse (pure; unit tested). *ret_text is malloc'ed. */
@@ -214,14 +281,24 @@ int shmfs_meta_parse(const char *text, size_t len, struct shmfs_meta *ret);
  * backing file holds in whole pages; else the backing file's own size (a
  * file sized behind the daemon's back, or metadata without a size). */
 uint64_t shmfs_meta_byte_size(const struct shmfs_meta *m, uint64_t backing, uint64_t page_sz);
-/* Drop metadata whose backing file is gone and temporary files; anything
- * else found there is logged once and left alone. */
-int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k);
 /* "persistent", "process", "lock" and back (-EINVAL for anything else). */
 const char *shmfs_lifetime_name(enum shmfs_lifetime l);
 int shmfs_lifetime_parse(const char *text, enum shmfs_lifetime *ret);
 /* A program tag as meta keeps it ("dpdk:rte"): 0 or -EINVAL. */
 int shmfs_program_check(const char *text);
+const struct shmfs_xattr *shmfs_meta_xattr_get(const struct shmfs_meta *m, const char *name);
+int shmfs_meta_xattr_set(struct shmfs_meta *m, const char *name, const void *value, size_t size,
+			 int flags);
+int shmfs_meta_xattr_remove(struct shmfs_meta *m, const char *name);
+
+/* ------------------------------------------------------------ metastore.c */
+
+int shmfs_meta_load(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, struct shmfs_meta *ret);
+int shmfs_meta_save(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, const struct shmfs_meta *m);
+int shmfs_meta_remove(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino);
+/* Drop metadata whose backing file is gone and temporary files; anything
+ * else found there is logged once and left alone. */
+int shmfs_meta_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k);
 /* The metadata directories were removed or replaced behind our back
  * (fd_shmem_cfg fini, rm -rf): make them again and save the metadata of
  * every region in the table. 1 when something was made again, 0 when all
@@ -230,21 +307,64 @@ int shmfs_meta_repair(struct shmfs_fs *fs);
 /* Save the metadata of the region of backing inode bino again (its file
  * was removed behind our back); 0 when no such region is in the table. */
 int shmfs_meta_resave(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino);
-const struct shmfs_xattr *shmfs_meta_xattr_get(const struct shmfs_meta *m, const char *name);
-int shmfs_meta_xattr_set(struct shmfs_meta *m, const char *name, const void *value, size_t size,
-			 int flags);
-int shmfs_meta_xattr_remove(struct shmfs_meta *m, const char *name);
 
 /* ------------------------------------------------------------ tree.c */
 
+uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
 void shmfs_ino_decode(const struct shmfs_fs *fs, uint64_t ino, struct shmfs_ino_info *ret);
 bool shmfs_node_valid(const struct shmfs_fs *fs, int node);
 /* Attributes of a fixed object (not a region). */
 int shmfs_tree_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
 		    struct stat *ret);
+/* One child of a directory of the tree, as shmfs_tree_children visits it. */
+struct shmfs_tree_child {
+	const char *name;
+	uint64_t ino;
+	mode_t type;                  /* S_IFDIR or S_IFREG */
+	struct shmfsd_region *region;  /* a region (fs->lock is held while it is visited), or NULL */
+};
+/* Return non-zero to stop the walk (shmfs_tree_children returns it). Called
+ * under fs->lock for a region: to keep r, take a hold with r->refs++. */
+typedef int (*shmfs_tree_visit_fn)(void *ctx, const struct shmfs_tree_child *c);
+/* The children of directory dir ("." and ".." aside), in listing order; with
+ * name, only the child of that name, if there is one. The one place that
+ * knows what each directory holds: lookup and readdir both walk it. 0 when
+ * every child was visited (or none has that name), fn's non-zero value, or
+ * -ESTALE (no such inode), -ENOTDIR, or -errno of the region table. */
+int shmfs_tree_children(struct shmfs_fs *fs, uint64_t dir, const char *name, shmfs_tree_visit_fn fn,
+			void *ctx);
 /* Resolve name in the directory parent. ret_region is held (put it). */
 int shmfs_tree_lookup(struct shmfs_fs *fs, uint64_t parent, const char *name, uint64_t *ret_ino,
-		      struct shmfs_region **ret_region);
+		      struct shmfsd_region **ret_region);
+/* Strip one trailing newline and check the text is one token (pure; unit tested). */
+int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz);
+
+/* ------------------------------------------------------------ table.c */
+
+/* Region table (fs->lock must NOT be held by the caller). */
+struct shmfsd_region *shmfsd_region_get(struct shmfs_fs *fs, uint64_t ino);      /* held or NULL */
+struct shmfsd_region *shmfsd_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k,
+					 const char *name);                     /* held or NULL */
+void shmfsd_region_hold(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n);
+void shmfsd_region_put(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n);
+/* Table edits; caller holds fs->lock. Insert returns the record now in the
+ * table: r, or an earlier record of the same inode that the kernel still
+ * knows, revived with r's name and metadata (r is then freed); NULL (r freed)
+ * when the inode is already linked under another name. */
+struct shmfsd_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfsd_region *r);
+void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfsd_region *r);
+void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfsd_region *r, const char *name);
+struct shmfsd_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_page_kind k,
+					      const char *name);
+struct shmfsd_region *shmfsd_region_new(enum shmfs_page_kind k, ino_t bino, const char *name);
+/* Free every record (at exit, no other thread running). */
+void shmfs_table_free(struct shmfs_fs *fs);
+/* Snapshot of the regions (held) of one type and node (node -1: all). */
+int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfsd_region ***ret,
+		     size_t *ret_cnt);
+
+/* ------------------------------------------------------------ load.c */
+
 /* Take a backing file into the table (start-up, or found by watch.c): its
  * metadata when there is some, else a region with creator 0 homed where its
  * pages are. Looks before it opens: anything but a regular file with a
@@ -256,79 +376,80 @@ int shmfs_tree_adopt(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *na
 /* Load every region of the backing store (start-up). */
 int shmfs_tree_load(struct shmfs_fs *fs);
 
-/* Region table (fs->lock must NOT be held by the caller). */
-struct shmfs_region *shmfs_region_get(struct shmfs_fs *fs, uint64_t ino);     /* held or NULL */
-struct shmfs_region *shmfs_region_find(struct shmfs_fs *fs, enum shmfs_page_kind k,
-				       const char *name);                    /* held or NULL */
-void shmfs_region_hold(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n);
-void shmfs_region_put(struct shmfs_fs *fs, struct shmfs_region *r, uint64_t n);
-/* Table edits; caller holds fs->lock. Insert returns the record now in the
- * table: r, or an earlier record of the same inode that the kernel still
- * knows, revived with r's name and metadata (r is then freed); NULL (r freed)
- * when the inode is already linked under another name. */
-struct shmfs_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmfs_region *r);
-void shmfs_table_unlink_locked(struct shmfs_fs *fs, struct shmfs_region *r);
-void shmfs_table_rename_locked(struct shmfs_fs *fs, struct shmfs_region *r, const char *name);
-struct shmfs_region *shmfs_table_find_locked(struct shmfs_fs *fs, enum shmfs_page_kind k,
-					     const char *name);
-struct shmfs_region *shmfs_region_new(enum shmfs_page_kind k, ino_t bino, const char *name);
-/* Free every record (at exit, no other thread running). */
-void shmfs_table_free(struct shmfs_fs *fs);
-/* Snapshot of the regions (held) of one type and node (node -1: all). */
-int shmfs_table_list(struct shmfs_fs *fs, int kind, int node, struct shmfs_region ***ret,
-		     size_t *ret_cnt);
+/* ------------------------------------------------------------ attr.c */
+
+/* Attributes of a region for the kernel (remembered: see told_ctime). */
+int shmfsd_region_stat(struct shmfs_fs *fs, struct shmfsd_region *r, struct stat *ret);
+/* Make the attributes of r's backing file (fstat) the region's: its byte
+ * size, inode number, link count and page size as block size. */
+void shmfsd_region_attr(struct shmfs_fs *fs, struct shmfsd_region *r, struct stat *st);
+/* The byte size of r, whose backing file is open at fd. */
+int shmfsd_region_size(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t *ret);
+/* Remember the attributes of st were given to the kernel. */
+void shmfsd_region_told(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *st);
 
 /* ------------------------------------------------------------ region.c */
 
 /* Persist new metadata for r, then publish it (a failed save changes
  * nothing). Takes ownership of *m; the caller holds r->op_lock. */
-int shmfs_region_meta_commit(struct shmfs_fs *fs, struct shmfs_region *r, struct shmfs_meta *m);
+int shmfsd_region_meta_commit(struct shmfs_fs *fs, struct shmfsd_region *r, struct shmfs_meta *m);
 
-/* Attributes of a region for the kernel (remembered: see told_ctime). */
-int shmfs_region_stat(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *ret);
-/* Make the attributes of r's backing file (fstat) the region's: its byte
- * size, inode number, link count and page size as block size. */
-void shmfs_region_attr(struct shmfs_fs *fs, struct shmfs_region *r, struct stat *st);
-/* The byte size of r, whose backing file is open at fd. */
-int shmfs_region_size(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t *ret);
-/* Remember the attributes of st were given to the kernel. */
-void shmfs_region_told(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *st);
 /* Apply the FUSE_SET_ATTR_* changes of to_set (size, mode, owner, times) to
  * the backing file; ret gets the attributes after. Only a size change opens
  * the file for writing (chmod of a 0444 region works without write access). */
-int shmfs_region_setattr(struct shmfs_fs *fs, struct shmfs_region *r, const struct stat *attr,
-			 int to_set, struct stat *ret);
-int shmfs_region_open_backing(struct shmfs_fs *fs, struct shmfs_region *r, int flags);
-int shmfs_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
-			mode_t mode, uid_t uid, gid_t gid, pid_t pid,
-			struct shmfs_region **ret_region, int *ret_fd);
+int shmfsd_region_setattr(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *attr,
+			  int to_set, struct stat *ret);
+int shmfsd_region_open_backing(struct shmfs_fs *fs, struct shmfsd_region *r, int flags);
+int shmfsd_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, const char *name,
+			 mode_t mode, uid_t uid, gid_t gid, pid_t pid,
+			 struct shmfsd_region **ret_region, int *ret_fd);
 /* Size the region to size bytes (any byte size: the backing file gets it
  * rounded up to whole pages, taken on its node and verified). Taking pages
  * from a mapped region is -EBUSY. Caller holds r->op_lock. */
-int shmfs_region_resize(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size);
+int shmfsd_region_resize(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t size);
 /* Write len bytes at off, growing the region as needed. Returns len or
  * -errno. Flags: */
 #define SHMFS_WRITE_APPEND    (1U << 0) /* at the byte end, whatever off says (O_APPEND) */
 #define SHMFS_WRITE_KILL_PRIV (1U << 1) /* the writer may not keep set-user/group-ID bits */
-int shmfs_region_write(struct shmfs_fs *fs, struct shmfs_region *r, int fd, const void *buf,
-		       size_t len, off_t off, unsigned flags);
-int shmfs_region_unlink(struct shmfs_fs *fs, struct shmfs_region *r);
-int shmfs_region_rename(struct shmfs_fs *fs, struct shmfs_region *r, int new_node,
-			const char *new_name, unsigned int flags);
+int shmfsd_region_write(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, const void *buf,
+			size_t len, off_t off, unsigned flags);
+int shmfsd_region_unlink(struct shmfs_fs *fs, struct shmfsd_region *r);
+/* An O_PATH descriptor of r's backing file, so open files still answer
+ * fstat once its name is gone; -1 when the name holds another inode now.
+ * Caller holds fs->lock. */
+int shmfsd_region_open_gone_locked(struct shmfs_fs *fs, struct shmfsd_region *r);
+/* r's name has gone from the backing store (unlink, or a rename over it):
+ * take it out of the tables, keeping gone for its open files. Caller holds
+ * fs->lock; the metadata is removed after (shmfs_meta_remove). */
+void shmfsd_region_gone_locked(struct shmfs_fs *fs, struct shmfsd_region *r, int gone);
+
+/* ------------------------------------------------------------ rename.c */
+
+int shmfsd_region_rename(struct shmfs_fs *fs, struct shmfsd_region *r, int new_node,
+			 const char *new_name, unsigned int flags);
+
+/* ------------------------------------------------------------ place.c */
+
 /* Move every page of an open backing file to node to (all or nothing: back to
  * from, when from >= 0, and -ENOMEM). */
-int shmfs_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to);
+int shmfsd_region_migrate_fd(struct shmfs_fs *fs, enum shmfs_page_kind k, int fd, int from, int to);
 /* The nodes the pages of an open backing file sit on now (asked of the kernel). */
-int shmfs_region_nodes(const struct shmfs_fs *fs, int fd, uint64_t page_sz, uint64_t size,
-		       shmfs_nodemask_t *ret);
-int shmfs_region_mappers(struct shmfs_fs *fs, struct shmfs_region *r, pid_t **ret_pids,
-			 size_t *ret_cnt);
-/* The same as seen by the process caller (a FUSE request's pid): its reads
- * within 100 ms share one scan of /proc (getfattr -d, shmfsctl info). Caller
- * 0 always scans; decisions (shrink, clean) use the plain versions above. */
-int shmfs_region_mappers_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller,
-			     pid_t **ret_pids, size_t *ret_cnt);
-uint64_t shmfs_page_sz(const struct shmfs_fs *fs, enum shmfs_page_kind k);
+int shmfsd_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret);
+/* Take the pages for [old, size) of the open file fd from the pools of the
+ * nodes pol names (home for pages beyond it), at once, and check they are
+ * there; on failure the file is put back to old. */
+int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64_t old,
+		     uint64_t size, const struct shmfs_policy *pol, int home);
+/* Allocate on r's home node the pages of [start, end) a file made behind our
+ * back may lack (holes), before the daemon touches them through a mapping. */
+int shmfs_place_fill_holes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t start,
+			   uint64_t end);
+/* Move the first len bytes of pages of fd to node; ret_failed gets the pages
+ * that did not move. */
+int shmfs_place_move(int fd, uint64_t page_sz, uint64_t len, int node, uint64_t *ret_failed);
+
+/* ------------------------------------------------------------ guard.c */
+
 /* Touching region memory: a SIGBUS (region truncated behind our back) turns
  * into -EFAULT instead of killing the daemon. Install the handler once. */
 int shmfs_sigbus_install(void);
@@ -336,13 +457,51 @@ int shmfs_guarded_call(int (*fn)(void *), void *arg);
 int shmfs_guarded_copy(void *dst, const void *src, size_t len);
 int shmfs_guarded_set(void *dst, int c, size_t len);
 
+/* ------------------------------------------------------------ mappers.c */
+
+int shmfsd_region_mappers(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t **ret_pids,
+			  size_t *ret_cnt);
+/* The same as seen by the process caller (a FUSE request's pid): its reads
+ * within 100 ms share one scan of /proc (getfattr -d, shmfsctl info). Caller
+ * 0 always scans; decisions (shrink, clean) use the plain versions above. */
+int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller,
+			      pid_t **ret_pids, size_t *ret_cnt);
+void shmfs_mappers_init(struct shmfs_fs *fs);
+void shmfs_mappers_free(struct shmfs_fs *fs);
+
+/* ------------------------------------------------------------ pool.c */
+
+/* Normal pages have no pool: the tmpfs's size and room, capped by what node
+ * (-1: any) has. In pages. */
+int shmfs_normal_pool(struct shmfs_fs *fs, int node, uint64_t *ret_total, uint64_t *ret_free);
+struct shmfs_pool_stat;
+struct statvfs;
+/* Pool numbers of a type on one node, or summed over every node (node -1);
+ * a node whose pool cannot be read fails the whole. */
+int shmfs_pool_of(struct shmfs_fs *fs, enum shmfs_page_kind k, int node,
+		  struct shmfs_pool_stat *ret);
+/* Total and free pages of type k on node (-1: every node); a node whose pool
+ * cannot be read counts as empty. */
+int shmfs_pool_pages(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, uint64_t *ret_total,
+		     uint64_t *ret_free);
+int shmfs_pool_statfs(struct shmfs_fs *fs, uint64_t ino, struct statvfs *ret);
+/* A .nr_pages write of text (one token) to the pool info names. */
+int shmfs_pool_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, const char *text);
+
+/* Parse a .nr_pages request (N, +N, -N; pages or a size with a unit in
+ * whole pages) against the current pool size cur (pure; unit tested).
+ * -EINVAL for bad text or below zero, -ENOMEM beyond max pages (what the
+ * node's memory could ever hold: shmfs_pool_max). */
+int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t max,
+			 uint64_t *ret_target);
+
 /* ------------------------------------------------------------ lifetime.c */
 
 /* Orphaned by the rule of the region's lifetime (see enum shmfs_lifetime);
  * a persistent region never is. The _for version answers a FUSE caller
- * (see shmfs_region_mappers_for); decisions (clean) use the plain one. */
-bool shmfs_region_orphaned(struct shmfs_fs *fs, struct shmfs_region *r);
-bool shmfs_region_orphaned_for(struct shmfs_fs *fs, struct shmfs_region *r, pid_t caller);
+ * (see shmfsd_region_mappers_for); decisions (clean) use the plain one. */
+bool shmfsd_region_orphaned(struct shmfs_fs *fs, struct shmfsd_region *r);
+bool shmfsd_region_orphaned_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller);
 /* A file found in the backing store without metadata: DPDK's hugepage file
  * ("PREFIXmap_N" with DPDK's runtime directory for PREFIX present, owned by
  * root or by owner, the file's owner) gets lifetime lock and program
@@ -355,8 +514,8 @@ int shmfs_dpdk_prefix(const char *name, char *ret, size_t ret_sz);
 int shmfs_locks_parse_line(const char *line, pid_t *ret_pid, dev_t *ret_dev, ino_t *ret_ino);
 /* Take or release the daemon's shared flock on r as its name and lifetime
  * now ask (caller holds fs->lock; called by every table change). */
-void shmfs_guard_update_locked(struct shmfs_fs *fs, struct shmfs_region *r);
-void shmfs_guard_drop_locked(struct shmfs_region *r);
+void shmfs_guard_update_locked(struct shmfs_fs *fs, struct shmfsd_region *r);
+void shmfs_guard_drop_locked(struct shmfsd_region *r);
 /* May a process of uid/gid see pid in /proc (read its maps)? */
 bool shmfs_pid_visible(pid_t pid, uid_t uid, gid_t gid);
 
@@ -366,14 +525,14 @@ bool shmfs_pid_visible(pid_t pid, uid_t uid, gid_t gid);
  * allocating a page for any hole (userfaultfd: holes raise SIGBUS); for a
  * file sized by another program that may be sparse. ret_present (may be
  * NULL) gets the number of pages held. -errno when userfaultfd is not
- * available (the caller falls back to shmfs_region_nodes). */
+ * available (the caller falls back to shmfsd_region_nodes). */
 int shmfs_sparse_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_t *ret,
 		       uint64_t *ret_present);
 
-/* ------------------------------------------------------------ xattr.c */
+/* ------------------------------------------------------------ xattr.c, xattr_set.c */
 
 /* ctx: the asking process (fuse_req_ctx()): its pid shares scans of /proc
- * (see shmfs_region_mappers_for), its uid and gid decide which mapper pids
+ * (see shmfsd_region_mappers_for), its uid and gid decide which mapper pids
  * it may see. */
 int shmfs_xattr_get_for(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
 			const char *name, char **ret_val, size_t *ret_len);
@@ -383,9 +542,15 @@ int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ct
 		    const void *val, size_t len, int flags);
 int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name);
 
-/* Normal pages have no pool: the tmpfs's size and room, capped by what node
- * (-1: any) has. In pages. */
-int shmfs_normal_pool(struct shmfs_fs *fs, int node, uint64_t *ret_total, uint64_t *ret_free);
+/* What xattr_set.c takes from xattr.c: whether a name is in our namespace
+ * (user.) or the daemon's own (user.shmfs.), whether an attribute is derived
+ * for every region (a write must match its value), and a region's value of
+ * an attribute as ctx would read it. */
+bool shmfs_xattr_is_user(const char *name);
+bool shmfs_xattr_is_ours(const char *name);
+bool shmfs_xattr_derived(const char *name);
+int shmfs_xattr_region_get(struct shmfs_fs *fs, struct shmfsd_region *r, const struct fuse_ctx *ctx,
+			   const char *name, char **ret_val, size_t *ret_len);
 
 /* ------------------------------------------------------------ control.c */
 
@@ -394,22 +559,18 @@ struct shmfs_ctl_buf {
 	size_t len;
 };
 
+/* Attributes of a fixed object (shmfs_tree_stat) with the honest size of a
+ * readable control file, rendered now. */
+int shmfs_control_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
+		       struct stat *ret);
 /* Render the content of a control file at open. */
 int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
 			 struct shmfs_ctl_buf *ret);
 /* Act on a write to a control file (offset 0, whole command). uid is the writer. */
 int shmfs_control_write(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uid_t uid, pid_t pid,
 			const char *buf, size_t len, off_t off);
-/* Parse a .nr_pages request (N, +N, -N; pages or a size with a unit in
- * whole pages) against the current pool size cur (pure; unit tested).
- * -EINVAL for bad text or below zero, -ENOMEM beyond max pages (what the
- * node's memory could ever hold: shmfs_pool_max). */
-int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint64_t max,
-			 uint64_t *ret_target);
-/* Strip one trailing newline and check the text is one token (pure; unit tested). */
-int shmfs_control_text(const char *buf, size_t len, char *out, size_t out_sz);
 
-/* ------------------------------------------------------------ quota.c
+/* ------------------------------------------------------------ quota.c, quota_live.c, quota_rules.c
  *
  * Page limits per user and per group, per page type (summed over the nodes),
  * and a reserve per pool (type and node) that only root-owned regions may
@@ -464,6 +625,13 @@ int shmfs_quota_rule_format(const struct shmfs_quota_rule *r, const struct shmfs
  * it, or (DEFAULT) drop it. -EINVAL for DEFAULT on a default rule, -ENOSPC
  * beyond SHMFS_QUOTA_RULES_MAX. Unchanged on failure. */
 int shmfs_quota_rules_set(struct shmfs_quota_rules *s, const struct shmfs_quota_rule *r);
+int shmfs_quota_rules_copy(const struct shmfs_quota_rules *s, struct shmfs_quota_rules *ret);
+/* Same subject, id and page type: the one rule a set keeps of them. */
+bool shmfs_quota_rule_same_key(const struct shmfs_quota_rule *a, const struct shmfs_quota_rule *b);
+/* The rule of a set for subject (per id, or the default), type k; NULL if none. */
+const struct shmfs_quota_rule *shmfs_quota_rule_find(const struct shmfs_quota_rules *s,
+						     enum shmfs_quota_subject subj, bool has_id,
+						     uint32_t id, enum shmfs_page_kind k);
 /* The limit in pages that applies to id (user or group) for type k, pool
  * the type's pages over all nodes; false when unlimited. Default rules do not
  * apply to id 0. */
@@ -502,6 +670,15 @@ struct shmfs_quota_hold {
 	int node;
 };
 
+/* The quota state (quota.c and quota_live.c), reached as fs->quota. */
+struct shmfs_quota {
+	pthread_mutex_t lock;           /* rules, live, holds; checks run under it */
+	bool enforced;
+	struct shmfs_quota_rules rules; /* in force */
+	struct shmfs_quota_rules live;  /* written to .quota since start-up: persisted */
+	struct shmfs_quota_hold *holds;
+};
+
 /* Start-up: built-in defaults, then the quota= mount options (texts; before
  * the backing store is set up, so a bad one changes nothing), then, once the
  * backing store is open, the rules root wrote live (kept in <backing>/.shmfs). */
@@ -510,12 +687,12 @@ int shmfs_quota_load(struct shmfs_fs *fs);
 void shmfs_quota_free(struct shmfs_fs *fs);
 /* Before r (open as fd) grows to size bytes: -EDQUOT, or 0 with the growth
  * held until shmfs_quota_release (use it as a cleanup). */
-int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uint64_t size,
+int shmfs_quota_charge(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t size,
 		       struct shmfs_quota_hold *hold);
 void shmfs_quota_release(struct shmfs_quota_hold *hold);
 /* chown the open backing file fd of r (uid/gid -1: unchanged), moving its
  * pages to the new owner and group: -EDQUOT when they do not fit there. */
-int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfs_region *r, int fd, uid_t uid, gid_t gid);
+int shmfs_quota_chown(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uid_t uid, gid_t gid);
 /* .quota: the rules and usage; a write sets one rule (root only). */
 int shmfs_quota_render(struct shmfs_fs *fs, FILE *f);
 int shmfs_quota_write(struct shmfs_fs *fs, uid_t uid, const char *buf, size_t len, off_t off);
@@ -529,12 +706,13 @@ int shmfs_quota_render_usage(struct shmfs_fs *fs, FILE *f);
 int shmfs_watch_start(struct shmfs_fs *fs);
 void shmfs_watch_stop(struct shmfs_fs *fs);
 
-/* ------------------------------------------------------------ ops.c */
+/* ------------------------------------------------------------ ops.c, notify.c */
 
 extern const struct fuse_lowlevel_ops shmfs_ops;
 /* Queue a kernel cache invalidation (done from a helper thread, never from a handler). */
 void shmfs_notify_inval_entry(struct shmfs_fs *fs, uint64_t parent, const char *name);
 void shmfs_notify_inval_inode(struct shmfs_fs *fs, uint64_t ino);
+void shmfs_notify_init(struct shmfs_fs *fs);
 int shmfs_notify_start(struct shmfs_fs *fs);
 void shmfs_notify_stop(struct shmfs_fs *fs);
 
@@ -543,20 +721,20 @@ void shmfs_notify_stop(struct shmfs_fs *fs);
 /* Set up FUSE passthrough for the session (root only; a no-op otherwise):
  * libfuse's own API (>= 3.16), or hooks on /dev/fuse for older libfuse.
  * Call after mounting. */
-int shmfs_passthrough_setup(struct fuse_session *se);
+int shmfs_passthrough_setup(struct shmfs_fs *fs);
 /* Ask for passthrough in the init handler (libfuse's API). */
-void shmfs_passthrough_init(struct fuse_conn_info *conn);
+void shmfs_passthrough_init(struct shmfs_fs *fs, struct fuse_conn_info *conn);
 /* The session is going: forget its /dev/fuse (its backing ids go with it). */
-void shmfs_passthrough_stop(void);
+void shmfs_passthrough_stop(struct shmfs_fs *fs);
 /* Register a backing file: its id (> 0), or -EOPNOTSUPP when the kernel did
  * not take passthrough, or a refusal (-ELOOP for hugetlbfs). */
 int shmfs_passthrough_open(fuse_req_t req, int backing_fd);
-void shmfs_passthrough_close(int id);
+void shmfs_passthrough_close(struct shmfs_fs *fs, int id);
 /* Make the open or create reply for FI pass through to backing file ID (mmap
  * always; read and write too unless KEEP_DIRECT_IO). */
 void shmfs_passthrough_arm(struct fuse_file_info *fi, int id, bool keep_direct_io);
 
-/* ------------------------------------------------------------ main.c (options) */
+/* ------------------------------------------------------------ options.c */
 
 struct shmfs_options {
 	bool foreground;
@@ -588,9 +766,9 @@ int shmfs_opt_escape(const char *s, char **ret);
 
 /* ------------------------------------------------------------ log.c */
 
-void shmfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void shmfs_log_to_syslog(void);
-#define SHMFS_LOG(fmt, ...) shmfs_log(fmt, ##__VA_ARGS__)
+void shmfsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void shmfsd_log_to_syslog(void);
+#define SHMFS_LOG(fmt, ...) shmfsd_log(fmt, ##__VA_ARGS__)
 
 /* ------------------------------------------------------------ audit.c */
 
@@ -611,13 +789,13 @@ int shmfs_audit_ok(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, const char
 	__attribute__((format(printf, 5, 6)));
 /* "WHAT TYPE/nodeN/NAME DETAIL" for a change to region r (its name and node
  * as they are now, after the change). */
-int shmfs_audit_region(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfs_region *r,
+int shmfs_audit_region(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfsd_region *r,
 		       const char *what, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 /* A .quota write of buf that ended with rc: "quota RULE". */
 int shmfs_audit_quota(int rc, struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *buf, size_t len);
 /* A successful setattr of region r: "setattr PATH size N mode M owner U
  * group G", the attributes to_set changed; nothing for times alone. */
-void shmfs_audit_setattr(struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfs_region *r,
+void shmfs_audit_setattr(struct shmfs_fs *fs, uid_t uid, pid_t pid, struct shmfsd_region *r,
 			 const struct stat *attr, int to_set);
 
 #endif
