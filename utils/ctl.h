@@ -69,6 +69,7 @@ extern const struct ctl_cmd ctl_conf_cmds[];
 extern const struct ctl_cmd ctl_quota_cmds[];
 extern const struct ctl_cmd ctl_ls_cmds[];
 extern const struct ctl_cmd ctl_explain_cmds[];
+extern const struct ctl_cmd ctl_shared_cmds[];
 
 /* The version of every JSON document shmfsctl prints ("schema_version"):
  * raised when a field changes meaning or goes away, not when one is added. */
