@@ -845,6 +845,8 @@ static int snapshot(struct shmfs_fs *fs, uint64_t ino, struct handle *h)
 			rc = snap_add(h, &cap, SHMFS_FILE_CONTROL, SHMFS_INO_CONTROL, S_IFREG);
 		if (rc == 0)
 			rc = snap_add(h, &cap, SHMFS_FILE_QUOTA, SHMFS_INO_QUOTA, S_IFREG);
+		if (rc == 0 && fs->shared)
+			rc = snap_add(h, &cap, SHMFS_SHARED_DIR, SHMFS_INO_SHARED, S_IFDIR);
 		for (int k = SHMFS_PAGE_KIND_CNT - 1; rc == 0 && k >= 0; k--)
 			if (fs->type[k].pt)
 				rc = snap_add(h, &cap, fs->type[k].pt->name, SHMFS_INO_TYPE(k), S_IFDIR);
@@ -950,6 +952,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			if (dot) {
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = d->type;
+			} else if (shmfs_shared_ino(fs, d->ino)) {
+				if (shmfs_shared_stat(fs, d->ino, &e.attr) < 0)
+					continue;
+				e.ino = d->ino;
 			} else if (info.obj == SHMFS_OBJ_REGION) {
 				r = shmfs_region_get(fs, d->ino);
 				if (!r || shmfs_region_stat(fs, r, &e.attr) < 0) {
