@@ -320,9 +320,10 @@ static int resize_locked(struct shmfs_shared *s, uint64_t id, uint64_t size)
 	ext = (size + A - 1) / A * A;
 	off = r->offset;
 	if (ext > r->extent) {
-		/* in place when the range after it is free, else first fit */
+		/* in place when the range after it is free, else first fit
+		 * clear of its own extent too (the bytes are copied from there) */
 		if (!(r->extent && range_free(s, r->offset, ext, id))) {
-			rc = shmfs_shared_alloc(&s->st, ext, id, &off);
+			rc = shmfs_shared_alloc(&s->st, ext, 0, &off);
 			if (rc < 0)
 				return rc;
 		}
