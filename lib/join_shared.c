@@ -58,6 +58,8 @@ int shmfs_shared_join_resolve(const char *path, int oflags, const char *mount,
 	ssize_t n;
 	int fd, r;
 
+	if (!path)
+		return 0;       /* the local resolution says why */
 	if (path[0] == '/')
 		r = snprintf(abs, sizeof(abs), "%s", path);
 	else if (strchr(path, '/') && mount)
