@@ -356,6 +356,18 @@ int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret)
 
 		if (strncmp(name, c->mount, mlen) == 0 && name[mlen] == '/')
 			rel = name + mlen + 1;
+		/* "shared/NAME/REGION": a region of a shared backing, 2 MiB
+		 * extents, no node of this host */
+		if (sscanf(rel, "shared/%31[^/]/%n", type, &n) == 1 && n > 0) {
+			/* its page size comes from its xattr (2 MiB) */
+			t = shmfs_page_type_by_name(&c->types, "huge");
+			if (!t || !shmfs_page_type_present(t))
+				t = shmfs_page_type_by_name(&c->types, "normal");
+			if (!t || shmfs_name_check(type) < 0 || shmfs_name_check(rel + n) < 0)
+				return -EINVAL;
+			snprintf(path, sizeof(path), "%s/%s", c->mount, rel);
+			return ctl_region_read(c, path, t, -1, ret);
+		}
 		/* n stays -1 when the text ends before the last '/' ("huge/node0") */
 		if (sscanf(rel, "%31[^/]/node%d/%n", type, &node, &n) != 2 || n < 0 || rel[0] == '/')
 			return -EINVAL;

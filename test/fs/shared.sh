@@ -6,11 +6,12 @@
 # lists it with the same size and xattrs, joins it and reads the bytes; B's
 # changes to the tree get EROFS; A killed with SIGKILL while creating
 # regions, B and a restarted A agree on the tree.
-#   shared.sh TJOIN
+#   shared.sh TJOIN HEAPTOOL
 . "$SHMFS_SOURCE_ROOT/test/harness.sh"
 . "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
 
-TJOIN=${1:?usage: shared.sh TJOIN}
+TJOIN=${1:?usage: shared.sh TJOIN HEAPTOOL}
+HEAPTOOL=${2:?usage: shared.sh TJOIN HEAPTOOL}
 MIB=$((1024 * 1024))
 DEV=/dev/shm/shmfs-shared-test.$$   # tmpfs: sparse, only what is written takes memory
 MB=$T_DIR/mntB
@@ -120,6 +121,23 @@ t_is "B sees it gone" "r1" "$(ls "$B" | xargs)"
 t_like "df of the branch: 2 MiB blocks" "^2097152 " "$(stat -f -c '%S %b %f' "$B")"
 t_like "shmfsctl shared ls lists the log's tree" "r1 +$((9 * MIB)) " \
 	"$("$SHMFSCTL_BIN" shared ls "$DEV")"
+
+# ---------------------------------------------------------------- heap
+t_errno "A creates a region for a heap" OK open "$A/heap" cx 0666
+t_check "A sizes it to 8 MiB" truncate -s $((8 * MIB)) "$A/heap"
+t_is "a heap is formatted through a join under A" OK "$("$HEAPTOOL" format "$A/heap")"
+t_is "a process under A allocates 10 blocks" OK "$("$HEAPTOOL" alloc "$A/heap" 10 100)"
+t_is "a process under B allocates 10 more in the same heap" OK "$("$HEAPTOOL" alloc "$B/heap" 10 100)"
+t_like "A and B see the 20 allocations" "^[0-9]+ [0-9]+ [0-9]+ 20 / [0-9]+ [0-9]+ [0-9]+ 20$" \
+	"$("$HEAPTOOL" stats "$A/heap") / $("$HEAPTOOL" stats "$B/heap")"
+t_is "the stats agree" "$("$HEAPTOOL" stats "$A/heap")" "$("$HEAPTOOL" stats "$B/heap")"
+t_check "shmfsctl heap check passes under B" "$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap
+t_check "and under A" "$SHMFSCTL_BIN" --mount "$T_MNT" heap check "$A/heap"
+t_like "it names the region by its tree path" "^shared/pool/heap: heap consistent" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap)"
+t_fails "heap reclaim is refused on a shared region (pids name no host)" \
+	"$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap
+t_check "A removes the heap region" rm "$A/heap"
 
 # ---------------------------------------------------------------- crash
 # A killed at random points while creating and sizing regions: the log ends
