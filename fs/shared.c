@@ -87,18 +87,48 @@ static int64_t now_ns(void)
 
 /* ------------------------------------------------------------ the log */
 
+struct replay_args {
+	struct shmfs_shared *s;
+	struct shmfs_shared_sb sb;
+	int stop;
+	struct shmfs_shared_rec *rec;
+};
+
+static int do_sb_read(void *p)
+{
+	struct replay_args *a = p;
+
+	shmfs_shared_invalidate(a->s->base, sizeof(a->sb));
+	return shmfs_shared_sb_read(a->s->base, a->s->size, &a->sb);
+}
+
+static int do_replay(void *p)
+{
+	struct replay_args *a = p;
+
+	return shmfs_shared_replay(a->s->base, &a->s->st, true, &a->stop);
+}
+
+static int do_append(void *p)
+{
+	struct replay_args *a = p;
+
+	return shmfs_shared_append(a->s->base, &a->s->st, a->rec);
+}
+
 /* Catch up with the log (a replica: the master's new records). Caller holds
  * s->lock. A record that does not replay is logged once; replay stays
- * before it, and tries again at the next request. */
+ * before it, and tries again at the next request. The device is read under
+ * a SIGBUS guard: a shared file truncated behind our back is an error
+ * (EFAULT), not the daemon's end. */
 static void catch_up_locked(struct shmfs_shared *s)
 {
-	struct shmfs_shared_sb sb;
-	int stop = 0, rc;
+	struct replay_args a = { .s = s };
+	int rc;
 
 	if (s->master)
 		return;
-	shmfs_shared_invalidate(s->base, sizeof(sb));
-	rc = shmfs_shared_sb_read(s->base, s->size, &sb);
+	rc = shmfs_guarded_call(do_sb_read, &a);
 	if (rc < 0) {
 		if (rc != s->logged_stop)
 			SHMFS_LOG("Shared backing '%s': its superblock is no longer valid (%s): "
@@ -106,25 +136,29 @@ static void catch_up_locked(struct shmfs_shared *s)
 		s->logged_stop = rc;
 		return;
 	}
-	if (memcmp(sb.uuid, s->st.sb.uuid, sizeof(sb.uuid)) != 0) {
+	if (memcmp(a.sb.uuid, s->st.sb.uuid, sizeof(a.sb.uuid)) != 0) {
 		SHMFS_LOG("Shared backing '%s' was formatted anew: replaying its log from the start",
 			  s->path);
 		shmfs_shared_state_free(&s->st);
-		shmfs_shared_state_init(&s->st, &sb);
+		shmfs_shared_state_init(&s->st, &a.sb);
 	}
-	shmfs_shared_replay(s->base, &s->st, true, &stop);
-	if (stop && (stop != s->logged_stop || s->st.seq != s->logged_seq))
+	rc = shmfs_guarded_call(do_replay, &a);
+	if (rc < 0)
+		a.stop = rc;
+	if (a.stop && (a.stop != s->logged_stop || s->st.seq != s->logged_seq))
 		SHMFS_LOG("Shared backing '%s': record %" PRIu64 " of the log does not replay (%s); "
-			  "the tree stays at record %" PRIu64, s->path, s->st.seq + 1, strerror(-stop),
+			  "the tree stays at record %" PRIu64, s->path, s->st.seq + 1, strerror(-a.stop),
 			  s->st.seq);
-	s->logged_stop = stop;
+	s->logged_stop = a.stop;
 	s->logged_seq = s->st.seq;
 }
 
 static int append_locked(struct shmfs_shared *s, struct shmfs_shared_rec *rec)
 {
+	struct replay_args a = { .s = s, .rec = rec };
+
 	rec->time_ns = now_ns();
-	return shmfs_shared_append(s->base, &s->st, rec);
+	return shmfs_guarded_call(do_append, &a);
 }
 
 /* ------------------------------------------------------------ attributes */
@@ -1088,8 +1122,10 @@ int shmfs_shared_setup(struct shmfs_fs *fs, const char *path, const char *name, 
 	else
 		rc = shmfs_shared_dev_map(s->fd, 0, s->size, false, (void **)&s->base);
 	if (rc == 0) {
-		shmfs_shared_invalidate(s->base, sizeof(sb));
-		rc = shmfs_shared_sb_read(s->base, s->size, &sb);
+		struct replay_args a = { .s = s };
+
+		rc = shmfs_guarded_call(do_sb_read, &a);
+		sb = a.sb;
 	}
 	if (rc < 0) {
 		SHMFS_LOG("Shared backing '%s': %s%s", s->path,
@@ -1108,7 +1144,12 @@ int shmfs_shared_setup(struct shmfs_fs *fs, const char *path, const char *name, 
 			return rc;
 		}
 	}
-	shmfs_shared_replay(s->base, &s->st, true, &stop);
+	{
+		struct replay_args a = { .s = s };
+
+		rc = shmfs_guarded_call(do_replay, &a);
+		stop = rc < 0 ? rc : a.stop;
+	}
 	if (stop)
 		SHMFS_LOG("Shared backing '%s': the log ends at record %" PRIu64 ", which does not "
 			  "replay (%s)%s", s->path, s->st.seq + 1, strerror(-stop),

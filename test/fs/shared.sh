@@ -187,6 +187,11 @@ b_mount
 t_is "B replays only the record before the damage" "r1" "$(ls "$B" | xargs)"
 t_like "and says why" "record 2,? .*does not replay" "$(cat "$B_ERR")"
 t_check "B serves it" head -c 1 "$B/r1"
+t_check "A grows r1 (B's replay stays before the damage)" truncate -s $((4 * MIB)) "$A/r1"
+truncate -s $((3 * MIB)) "$DEV"
+t_errno "the shared file cut short behind the daemons' backs: a read past its end is EFAULT" \
+	EFAULT pread "$A/r1" 0 1
+t_check "and the daemons live on" stat "$A/r1" "$B/r1"
 
 cat "$B_ERR" >>"$T_DAEMON_ERR"
 b_stop
