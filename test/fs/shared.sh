@@ -96,6 +96,8 @@ t_errno "B's truncate gets EROFS" EROFS truncate "$B/r1" $((5 * MIB))
 t_errno "B's write past the end gets EROFS" EROFS pwrite "$B/r1" $((3 * MIB)) x
 t_errno "B's unlink gets EROFS" EROFS unlink "$B/r1"
 t_errno "B's rename gets EROFS" EROFS rename "$B/r1" "$B/r2"
+t_errno "B's chmod gets EROFS" EROFS chmod "$B/r1" 0600
+t_check "touch of an existing region works on B (times are the log's)" touch "$B/r1"
 t_is "B's refusals changed nothing" "r1 $((3 * MIB))" "$(ls "$A") $(fs_st %s "$A/r1")"
 
 t_errno "a bad name is EINVAL" EINVAL open "$A/.bad" cx 0644
@@ -119,6 +121,10 @@ t_is "B sees the rename at once (no cache of the branch)" "r1 r3" "$(ls "$B" | x
 t_check "A removes r3" rm "$A/r3"
 t_is "B sees it gone" "r1" "$(ls "$B" | xargs)"
 t_like "df of the branch: 2 MiB blocks" "^2097152 " "$(stat -f -c '%S %b %f' "$B")"
+t_errno "A's chmod is a record too" OK chmod "$A/r1" 0604
+t_is "B shows the new mode" 604 "$(fs_st %a "$B/r1")"
+t_is "shmfsctl --json shared ls: the region, its extent, the log's records" "r1 $((10 * MIB)) 0" \
+	"$("$SHMFSCTL_BIN" --json shared ls "$DEV" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(x) for x in [d["regions"][0]["name"], d["regions"][0]["extent"], d["stop_errno"]]))')"
 t_like "shmfsctl shared ls lists the log's tree" "r1 +$((9 * MIB)) " \
 	"$("$SHMFSCTL_BIN" shared ls "$DEV")"
 
