@@ -39,24 +39,11 @@ static const char *heap_why(int r)
 	}
 }
 
-/* The region's path in the tree: TYPE/nodeN/NAME, or shared/NAME/REGION
- * for a region of a shared backing (node -1). */
-static const char *region_rel(const struct ctl_region *g, char *buf, size_t sz)
-{
-	const char *p = g->node < 0 ? strstr(g->path, "/shared/") : NULL;
-
-	if (p)
-		snprintf(buf, sz, "%s", p + 1);
-	else
-		snprintf(buf, sz, "%s/node%d/%s", g->t->name, g->node, g->name);
-	return buf;
-}
-
 static void json_region_head(struct heap_run *h, const struct ctl_region *g)
 {
 	char rel[128];
 
-	region_rel(g, rel, sizeof(rel));
+	ctl_region_rel(g, rel, sizeof(rel));
 	json_obj_open(&h->j, NULL);
 	json_str(&h->j, "path", rel);
 }
@@ -65,7 +52,7 @@ static void heap_error(struct heap_run *h, const struct ctl_region *g, int r, co
 {
 	char rel[128];
 
-	region_rel(g, rel, sizeof(rel));
+	ctl_region_rel(g, rel, sizeof(rel));
 	h->failed++;
 	if (h->c->json) {
 		json_region_head(h, g);
@@ -103,7 +90,7 @@ static void heap_usage_show(struct heap_run *h, const struct ctl_region *g, cons
 		putchar('\n');
 	char rel[128];
 
-	printf("%s\n", region_rel(g, rel, sizeof(rel)));
+	printf("%s\n", ctl_region_rel(g, rel, sizeof(rel)));
 	printf("  heap size:   %s\n", ctl_size(s->size));
 	printf("  heap used:   %s (%.1f%%)\n", ctl_size(s->used),
 	       s->size ? 100.0 * (double)s->used / (double)s->size : 0.0);
@@ -162,7 +149,7 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 		} else if (!h->c->quiet) {
 			char rel[128];
 
-			printf("%s: heap consistent\n", region_rel(g, rel, sizeof(rel)));
+			printf("%s: heap consistent\n", ctl_region_rel(g, rel, sizeof(rel)));
 		}
 		break;
 	case HEAP_RECLAIM: {
@@ -195,7 +182,7 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 			char rel[128];
 
 			printf("%s: reclaimed %llu allocation%s (%s) of %llu dead process%s\n",
-			       region_rel(g, rel, sizeof(rel)), (unsigned long long)s.alloc_cnt,
+			       ctl_region_rel(g, rel, sizeof(rel)), (unsigned long long)s.alloc_cnt,
 			       s.alloc_cnt == 1 ? "" : "s", ctl_size(s.bytes), (unsigned long long)s.owner_cnt,
 			       s.owner_cnt == 1 ? "" : "es");
 		}

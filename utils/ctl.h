@@ -210,6 +210,11 @@ int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt);
 /* Find a region by bare name (largest page size first, like libshmfs) or by
  * a path relative to the mount ("huge/node0/x"). -ENOENT when none. */
 int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret);
+/* The region's path in the tree (TYPE/nodeN/NAME, or shared/NAME/REGION for
+ * a region of a shared backing, node -1) into buf; and its type's name
+ * ("shared" for those). */
+const char *ctl_region_rel(const struct ctl_region *g, char *buf, size_t sz);
+const char *ctl_region_type(const struct ctl_region *g);
 
 /* A region for people (the info block) and for --json (one schema for
  * query, info, clean: see shmfsctl(8)). */

@@ -341,6 +341,22 @@ int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
 	return 0;
 }
 
+const char *ctl_region_rel(const struct ctl_region *g, char *buf, size_t sz)
+{
+	const char *p = g->node < 0 ? strstr(g->path, "/shared/") : NULL;
+
+	if (p)
+		snprintf(buf, sz, "%s", p + 1);
+	else
+		snprintf(buf, sz, "%s/node%d/%s", g->t->name, g->node, g->name);
+	return buf;
+}
+
+const char *ctl_region_type(const struct ctl_region *g)
+{
+	return g->node < 0 ? "shared" : g->t->name;
+}
+
 int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret)
 {
 	int nodes[SHMFS_NODE_MAX];

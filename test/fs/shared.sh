@@ -143,7 +143,14 @@ t_like "it names the region by its tree path" "^shared/pool/heap: heap consisten
 	"$("$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap)"
 t_fails "heap reclaim is refused on a shared region (pids name no host)" \
 	"$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap
-t_check "A removes the heap region" rm "$A/heap"
+t_like "shmfsctl query of a shared region under B: its tree path and type" \
+	"path: +shared/pool/heap .*type: +shared \\(2.0M pages\\)" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" query shared/pool/heap | xargs)"
+t_like "shmfsctl --json query gives its size and type" "\"size\": $((8 * MIB)),.*\"type\": \"shared\"|\"type\": \"shared\",.*\"size\": $((8 * MIB))" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" --json query shared/pool/heap | xargs -0 | tr -d '\n')"
+t_fails "shmfsctl unlink through B is refused" "$SHMFSCTL_BIN" --mount "$MB" unlink shared/pool/heap
+t_check "shmfsctl unlink through A removes it" "$SHMFSCTL_BIN" --mount "$T_MNT" unlink shared/pool/heap
+t_is "gone on B too" "" "$(ls "$B" | grep -x heap)"
 
 # ---------------------------------------------------------------- crash
 # A killed at random points while creating and sizing regions: the log ends
