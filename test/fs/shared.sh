@@ -183,6 +183,12 @@ for round in 1 2 3; do
 	t_is "round $round: B sees it" "after$round" "$(ls "$B" | grep "^after$round$")"
 done
 t_is "the tree still holds A's bytes" "hello-from-A" "$(head -c 12 "$B/r1")"
+before=$(cd "$B" && stat -c '%n %s %a %i' -- * | sort)
+kill -9 "$B_PID"; wait "$B_PID" 2>/dev/null; B_PID=
+umount -l "$MB" 2>/dev/null
+b_mount
+t_is "B killed with SIGKILL and restarted shows the same tree, inode numbers too" "$before" \
+	"$(cd "$B" && stat -c '%n %s %a %i' -- * | sort)"
 
 # ---------------------------------------------------------------- damage
 # memory another host can write is untrusted: a scribbled record ends the
