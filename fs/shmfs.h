@@ -595,7 +595,7 @@ int shmfs_opt_escape(const char *s, char **ret);
 /* ------------------------------------------------------------ shared.c
  *
  * MOUNT/shared/NAME/REGION: the regions of a backing several hosts map
- * (lib/core/shared_log.h). Its handlers sit in front of ops.c's. */
+ * (lib/core/shared_log.h). Its handlers (shared_ops.c) sit in front of ops.c's. */
 
 struct shmfs_shared;
 /* Open, check and replay the shared backing at path (NULL: no shared
