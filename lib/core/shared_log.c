@@ -313,6 +313,23 @@ static int name_field(const struct shmfs_shared_rec *rec)
 	return shmfs_name_check(rec->name) < 0 ? -EINVAL : 0;
 }
 
+/* Room for one more region in the table. */
+static int reserve(struct shmfs_shared_state *st)
+{
+	struct shmfs_shared_region *v;
+	size_t c;
+
+	if (st->cnt < st->cap)
+		return 0;
+	c = st->cap ? st->cap * 2 : 16;
+	v = realloc(st->v, c * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	st->v = v;
+	st->cap = c;
+	return 0;
+}
+
 static struct shmfs_shared_region *find_mut(struct shmfs_shared_state *st, uint64_t id)
 {
 	return (struct shmfs_shared_region *)shmfs_shared_find_id(st, id);
@@ -341,14 +358,9 @@ static int apply(struct shmfs_shared_state *st, const struct shmfs_shared_rec *r
 			return -EMFILE;
 		if (dry)
 			return 0;
-		if (st->cnt == st->cap) {
-			size_t c = st->cap ? st->cap * 2 : 16;
-			struct shmfs_shared_region *v = realloc(st->v, c * sizeof(*v));
-			if (!v)
-				return -ENOMEM;
-			st->v = v;
-			st->cap = c;
-		}
+		rc = reserve(st);
+		if (rc < 0)
+			return rc;
 		r = &st->v[st->cnt++];
 		memset(r, 0, sizeof(*r));
 		r->id = rec->id;
@@ -492,14 +504,9 @@ int shmfs_shared_append(void *base, struct shmfs_shared_state *st, struct shmfs_
 	rc = apply(st, rec, true);
 	if (rc < 0)
 		return rc;
-	if (st->cnt == st->cap) {
-		size_t c = st->cap ? st->cap * 2 : 16;
-		struct shmfs_shared_region *v = realloc(st->v, c * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		st->v = v;
-		st->cap = c;
-	}
+	rc = reserve(st);
+	if (rc < 0)
+		return rc;
 
 	p = (struct shmfs_shared_rec *)slot(base, st, rec->seq);
 	/* a torn record of a killed master may sit in this slot: clear its
