@@ -178,6 +178,41 @@ int shmfs_shared_stat(struct shmfs_fs *fs, uint64_t ino, struct stat *st)
 	return rc;
 }
 
+struct bytes_args {
+	enum shmfs_shared_bytes how;
+	void *dst;
+	const void *src;
+	size_t len;
+};
+
+static int do_bytes(void *p)
+{
+	struct bytes_args *a = p;
+
+	switch (a->how) {
+	case SHMFS_BYTES_READ:
+		shmfs_shared_invalidate(a->src, a->len);
+		memcpy(a->dst, a->src, a->len);
+		break;
+	case SHMFS_BYTES_WRITE:
+		memcpy(a->dst, a->src, a->len);
+		shmfs_shared_flush(a->dst, a->len);
+		break;
+	case SHMFS_BYTES_ZERO:
+		memset(a->dst, 0, a->len);
+		shmfs_shared_flush(a->dst, a->len);
+		break;
+	}
+	return 0;
+}
+
+int shmfs_shared_bytes(enum shmfs_shared_bytes how, void *dst, const void *src, size_t len)
+{
+	struct bytes_args a = { how, dst, src, len };
+
+	return len ? shmfs_guarded_call(do_bytes, &a) : 0;
+}
+
 /* [off, off + len) is on the device and no extent but id's is there. */
 static bool range_free(const struct shmfs_shared *s, uint64_t off, uint64_t len, uint64_t id)
 {
@@ -218,24 +253,19 @@ int shmfs_shared_resize_locked(struct shmfs_shared *s, uint64_t id, uint64_t siz
 		}
 		if (off != r->offset && r->size) {
 			/* a new place: the bytes go there first */
-			rc = shmfs_guarded_copy(s->base + off, s->base + r->offset, r->size);
+			rc = shmfs_shared_bytes(SHMFS_BYTES_WRITE, s->base + off, s->base + r->offset,
+						r->size);
 			if (rc < 0)
 				return rc;
 		}
-		rc = shmfs_guarded_set(s->base + off + r->size, 0, size - r->size);
+	}
+	if (size > r->size) {
+		rc = shmfs_shared_bytes(SHMFS_BYTES_ZERO, s->base + off + r->size, NULL, size - r->size);
 		if (rc < 0)
 			return rc;
-		shmfs_shared_flush(s->base + off, size);
-	} else {
-		if (size > r->size) {
-			rc = shmfs_guarded_set(s->base + off + r->size, 0, size - r->size);
-			if (rc < 0)
-				return rc;
-			shmfs_shared_flush(s->base + off + r->size, size - r->size);
-		}
-		if (ext == 0)
-			off = 0;
 	}
+	if (ext == 0)
+		off = 0;
 	memset(&rec, 0, sizeof(rec));
 	rec.op = SHMFS_SHARED_OP_RESIZE;
 	rec.id = id;

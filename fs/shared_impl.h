@@ -47,6 +47,11 @@ int shmfs_shared_resize_locked(struct shmfs_shared *s, uint64_t id, uint64_t siz
 void shmfs_shared_dir_stat(struct shmfs_fs *fs, uint64_t ino, struct stat *st);
 void shmfs_shared_region_stat(const struct shmfs_shared_region *r, struct stat *st);
 int shmfs_shared_stat_locked(struct shmfs_fs *fs, uint64_t ino, struct stat *st);
+/* Move bytes of the device, under the SIGBUS guard (a shared file cut
+ * short is -EFAULT): READ evicts src's lines first (another host may have
+ * written them), WRITE and ZERO write dst's back to memory after. */
+enum shmfs_shared_bytes { SHMFS_BYTES_READ, SHMFS_BYTES_WRITE, SHMFS_BYTES_ZERO };
+int shmfs_shared_bytes(enum shmfs_shared_bytes how, void *dst, const void *src, size_t len);
 /* The branch's handlers in front of shmfs_ops (shared_ops.c). */
 void shmfs_shared_ops_fill(struct fuse_lowlevel_ops *ops);
 

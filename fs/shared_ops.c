@@ -398,11 +398,9 @@ static void sh_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		const char *src = s->base + r->offset + off;
 
 		n = r->size - (uint64_t)off < size ? r->size - (uint64_t)off : size;
-		/* another host may have written these bytes: read memory, not
-		 * this CPU's cache */
-		if (!s->master)
-			shmfs_shared_invalidate(src, n);
-		rc = shmfs_guarded_copy(buf, src, n);
+		/* any other host may have written these bytes (replicas write
+		 * inside a region too): read memory, not this CPU's cache */
+		rc = shmfs_shared_bytes(SHMFS_BYTES_READ, buf, src, n);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (rc < 0)
@@ -444,8 +442,7 @@ static void sh_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		rc = shmfs_shared_resize_locked(s, id, end);
 	if (rc == 0) {
 		r = shmfs_shared_find_id(&s->st, id);
-		rc = shmfs_guarded_copy(s->base + r->offset + off, buf, size);
-		shmfs_shared_flush(s->base + r->offset + off, size);
+		rc = shmfs_shared_bytes(SHMFS_BYTES_WRITE, s->base + r->offset + off, buf, size);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (rc < 0)
