@@ -49,6 +49,8 @@
 #define SHMFS_INO_STATUS  2ULL
 #define SHMFS_INO_CONTROL 3ULL
 #define SHMFS_INO_QUOTA   4ULL
+#define SHMFS_INO_SHARED    5ULL /* shared/ (shared.c) */
+#define SHMFS_INO_SHARED_NS 6ULL /* shared/NAME */
 #define SHMFS_INO_TYPE(k) (0x10ULL + (uint64_t)(k))
 #define SHMFS_INO_NODE_BASE (1ULL << 32)
 enum { SHMFS_SUB_DIR, SHMFS_SUB_NR_PAGES, SHMFS_SUB_FREE_PAGES };
@@ -247,6 +249,7 @@ struct shmfs_fs {
 	struct shmfs_watch watch;
 	struct shmfs_mappers mappers;
 	struct shmfs_passthrough passthrough;
+	struct shmfs_shared *shared; /* the shared branch, or NULL (shared.c) */
 };
 
 
@@ -752,6 +755,9 @@ struct shmfs_options {
 	gid_t dir_gid;
 	char **quota;        /* quota=RULE options, as given (checked by quota.c) */
 	size_t quota_cnt;
+	char *shared;        /* shared=DEVICE, shared_name=NAME, shared_host=HOST (shared.c) */
+	char *shared_name;
+	char *shared_host;
 };
 
 /* Parse the command line (pure; unit tested). */
@@ -763,6 +769,24 @@ int shmfs_opt_escape(const char *s, char **ret);
 
 /* Backing files being created carry this prefix until they are complete. */
 #define SHMFS_TMP_PREFIX ".shmfs-new-"
+
+/* ------------------------------------------------------------ shared.c
+ *
+ * MOUNT/shared/NAME/REGION: the regions of a backing several hosts map
+ * (lib/core/shared_log.h). Its handlers (shared_ops.c) sit in front of ops.c's. */
+
+struct shmfs_shared;
+/* Open, check and replay the shared backing at path (NULL: no shared
+ * branch, returns 0); name is its directory (default: the device's file
+ * name), host this daemon's host name (default: the system's). */
+int shmfs_shared_setup(struct shmfs_fs *fs, const char *path, const char *name, const char *host);
+/* The handlers to run: shmfs_ops, or those of the shared branch in front of them. */
+const struct fuse_lowlevel_ops *shmfs_shared_ops(struct shmfs_fs *fs);
+void shmfs_shared_free(struct shmfs_fs *fs);
+/* Is ino in the shared branch (and is there one)? Its attributes. */
+bool shmfs_shared_ino(const struct shmfs_fs *fs, uint64_t ino);
+int shmfs_shared_stat(struct shmfs_fs *fs, uint64_t ino, struct stat *st);
+#define SHMFS_SHARED_DIR "shared"
 
 /* ------------------------------------------------------------ log.c */
 

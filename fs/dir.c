@@ -147,6 +147,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			if (dot) {
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = d->type;
+			} else if (shmfs_shared_ino(fs, d->ino)) {
+				if (shmfs_shared_stat(fs, d->ino, &e.attr) < 0)
+					continue;
+				e.ino = d->ino;
 			} else if (info.obj == SHMFS_OBJ_REGION) {
 				r = shmfsd_region_get(fs, d->ino);
 				if (!r || shmfsd_region_stat(fs, r, &e.attr) < 0) {

@@ -39,6 +39,10 @@ static void usage(FILE *f)
 		"  -o quota=SUBJECT.TYPE=LIMIT (may repeat)\n"
 		"                     page quota: user.huge=50%%, user:1000.normal=1G,\n"
 		"                     group:100.huge=unlimited, reserve.huge=2 (root only)\n"
+		"  -o shared=DEVICE[,shared_name=NAME][,shared_host=HOST]\n"
+		"                     a DAX device or file several hosts share (formatted by\n"
+		"                     shmfsctl shared format), as MOUNT/shared/NAME; master\n"
+		"                     when HOST (default: the host name) is the one it names\n"
 		"  other -o options go to FUSE; fstab words (defaults, noauto, nofail, x-*...)\n"
 		"  are accepted and ignored\n");
 }
@@ -205,6 +209,9 @@ int main(int argc, char **argv)
 		SHMFS_LOG("Failed to load the regions under '%s': %s", fs.backing, strerror(-r));
 		goto err_out2;
 	}
+	r = shmfs_shared_setup(&fs, o.shared, o.shared_name, o.shared_host);
+	if (r < 0)
+		goto err_out2;
 	r = shmfs_quota_load(&fs);
 	if (r < 0) {
 		SHMFS_LOG("Failed to read the quota rules under '%s': %s", fs.backing, strerror(-r));
@@ -219,7 +226,7 @@ int main(int argc, char **argv)
 	if (fuse_opt_add_arg(&args, argv[0]) < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
 	    fuse_opt_add_arg(&args, fuse_opts) < 0)
 		goto err_out3;
-	fs.se = fuse_session_new(&args, &shmfs_ops, sizeof(shmfs_ops), &fs);
+	fs.se = fuse_session_new(&args, shmfs_shared_ops(&fs), sizeof(shmfs_ops), &fs);
 	if (!fs.se)
 		goto err_out3;
 	if (fuse_set_signal_handlers(fs.se) != 0)
@@ -269,6 +276,7 @@ err_out3:
 err_out2:
 	shmfs_backing_close(&fs);
 	shmfs_table_free(&fs);
+	shmfs_shared_free(&fs);
 err_out1:
 	shmfs_quota_free(&fs);
 	fs_free(&fs);

@@ -147,6 +147,12 @@ static int parse_opt(struct shmfs_options *o, const char *opt)
 		return parse_id(opt + 4, &o->dir_gid, &o->have_gid);
 	if (strncmp(opt, "quota=", 6) == 0)
 		return add_quota(o, opt + 6);
+	if (strncmp(opt, "shared=", 7) == 0)
+		return set_str(&o->shared, opt + 7);
+	if (strncmp(opt, "shared_name=", 12) == 0)
+		return set_str(&o->shared_name, opt + 12);
+	if (strncmp(opt, "shared_host=", 12) == 0)
+		return set_str(&o->shared_host, opt + 12);
 	if (strcmp(opt, "debug") == 0) {
 		o->debug = true;
 		return 0;
@@ -258,5 +264,8 @@ void shmfs_options_free(struct shmfs_options *o)
 	for (size_t i = 0; i < o->quota_cnt; i++)
 		free(o->quota[i]);
 	free(o->quota);
+	free(o->shared);
+	free(o->shared_name);
+	free(o->shared_host);
 	memset(o, 0, sizeof(*o));
 }

@@ -190,6 +190,9 @@ int shmfs_tree_children(struct shmfs_fs *fs, uint64_t dir, const char *name, shm
 			rc = visit(name, SHMFS_FILE_CONTROL, SHMFS_INO_CONTROL, S_IFREG, fn, ctx);
 		if (rc == 0)
 			rc = visit(name, SHMFS_FILE_QUOTA, SHMFS_INO_QUOTA, S_IFREG, fn, ctx);
+		/* the shared branch (shared.c) answers for itself below this */
+		if (rc == 0 && fs->shared)
+			rc = visit(name, SHMFS_SHARED_DIR, SHMFS_INO_SHARED, S_IFDIR, fn, ctx);
 		for (int k = SHMFS_PAGE_KIND_CNT - 1; rc == 0 && k >= 0; k--)
 			if (fs->type[k].pt)
 				rc = visit(name, fs->type[k].pt->name, SHMFS_INO_TYPE(k), S_IFDIR, fn, ctx);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "join_path.h"
+#include "join_shared.h"
 #include "join_table.h"
 #include "log.h"
 #include "name.h"
@@ -53,7 +54,7 @@ static void *fail_null(int r)
 
 /* ------------------------------------------------------------------ mapping */
 
-static void *map_random(int fd, size_t sz, uint64_t align, int prot)
+static void *map_random(int fd, size_t sz, uint64_t align, int prot, off_t off)
 {
 	for (int i = 0; i < RANDOM_ADDR_TRIES; i++) {
 		uint64_t a;
@@ -65,7 +66,7 @@ static void *map_random(int fd, size_t sz, uint64_t align, int prot)
 		a = (a + align - 1) & ~(align - 1);
 		if (a == 0 || a + sz > RANDOM_ADDR_LIMIT || a + sz < a)
 			continue;
-		p = mmap((void *)(uintptr_t)a, sz, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+		p = mmap((void *)(uintptr_t)a, sz, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, off);
 		if (p == MAP_FAILED) {
 			/* Taken, or below mmap_min_addr: draw again. */
 			if (errno == EEXIST || errno == EPERM)
@@ -95,7 +96,7 @@ static int apply_options(void *addr, size_t sz, unsigned flags)
 
 /* Map the file open at fd as a new join entry, in progress (ref_cnt -1). */
 static int map_region(int fd, const struct shmfs_region_ref *ref, const struct stat *st,
-		      unsigned flags, shmfs_join_info_t **ret)
+		      off_t off, unsigned flags, shmfs_join_info_t **ret)
 {
 	int prot = PROT_READ | (flags & SHMFS_JOIN_RDWR ? PROT_WRITE : 0);
 	shmfs_join_info_t info;
@@ -112,9 +113,9 @@ static int map_region(int fd, const struct shmfs_region_ref *ref, const struct s
 	sz = (size_t)(page_cnt * page_sz);
 
 	if (flags & SHMFS_JOIN_RANDOM_ADDR)
-		p = map_random(fd, sz, page_sz, prot);
+		p = map_random(fd, sz, page_sz, prot, off);
 	else
-		p = mmap(NULL, sz, prot, MAP_SHARED, fd, 0);
+		p = mmap(NULL, sz, prot, MAP_SHARED, fd, off);
 	if (p == MAP_FAILED)
 		return -errno;
 	r = apply_options(p, sz, flags);
@@ -166,6 +167,7 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 	shmfs_join_info_t *e, snap;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
+	uint64_t map_off = 0;
 	void *join;
 	int r;
 
@@ -173,14 +175,22 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 		return fail_null(-EINVAL);
 	if (opts && opts->sz == 0)
 		return fail_null(-EINVAL);
-	r = shmfs_region_resolve(path, &ref);
+	/* a region of a shared backing: the device at the region's offset */
+	r = shmfs_shared_join_resolve(path, flags & SHMFS_JOIN_RDWR ? O_RDWR : O_RDONLY,
+				      shmfs_mount_path(), &ref, &st, &map_off, &fd);
 	if (r < 0)
 		return fail_null(r);
-	/* Opening checks the caller's permission the kernel's way, on the
-	 * backing file, before anything is shared with earlier joins. */
-	fd = shmfs_region_open(&ref, flags & SHMFS_JOIN_RDWR ? O_RDWR : O_RDONLY, &st);
-	if (fd < 0)
-		return fail_null(fd);
+	if (r == 0) {
+		r = shmfs_region_resolve(path, &ref);
+		if (r < 0)
+			return fail_null(r);
+		/* Opening checks the caller's permission the kernel's way, on
+		 * the backing file, before anything is shared with earlier
+		 * joins. */
+		fd = shmfs_region_open(&ref, flags & SHMFS_JOIN_RDWR ? O_RDWR : O_RDONLY, &st);
+		if (fd < 0)
+			return fail_null(fd);
+	}
 
 	pthread_mutex_lock(&join_lock);
 	e = shmfs_join_table_find_file(&join_table, st.st_dev, st.st_ino);
@@ -199,7 +209,7 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 		return join;
 	}
 
-	r = map_region(fd, &ref, &st, flags, &e);
+	r = map_region(fd, &ref, &st, (off_t)map_off, flags, &e);
 	if (r < 0) {
 		pthread_mutex_unlock(&join_lock);
 		shmfs_log(SHMFS_LOG_WARNING, "join of %s (%s) failed: %s", ref.name, ref.backing, strerror(-r));

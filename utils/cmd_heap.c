@@ -43,7 +43,7 @@ static void json_region_head(struct heap_run *h, const struct ctl_region *g)
 {
 	char rel[128];
 
-	snprintf(rel, sizeof(rel), "%s/node%d/%s", g->t->name, g->node, g->name);
+	ctl_region_rel(g, rel, sizeof(rel));
 	json_obj_open(&h->j, NULL);
 	json_str(&h->j, "path", rel);
 }
@@ -52,7 +52,7 @@ static void heap_error(struct heap_run *h, const struct ctl_region *g, int r, co
 {
 	char rel[128];
 
-	snprintf(rel, sizeof(rel), "%s/node%d/%s", g->t->name, g->node, g->name);
+	ctl_region_rel(g, rel, sizeof(rel));
 	h->failed++;
 	if (h->c->json) {
 		json_region_head(h, g);
@@ -88,7 +88,9 @@ static void heap_usage_show(struct heap_run *h, const struct ctl_region *g, cons
 	}
 	if (h->shown++)
 		putchar('\n');
-	printf("%s/node%d/%s\n", g->t->name, g->node, g->name);
+	char rel[128];
+
+	printf("%s\n", ctl_region_rel(g, rel, sizeof(rel)));
 	printf("  heap size:   %s\n", ctl_size(s->size));
 	printf("  heap used:   %s (%.1f%%)\n", ctl_size(s->used),
 	       s->size ? 100.0 * (double)s->used / (double)s->size : 0.0);
@@ -109,6 +111,13 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 
 	if (g->size == 0) {
 		heap_error(h, g, -ENOMSG, "the region is empty");
+		return;
+	}
+	/* a heap's owners are pids of the host that ran them: on memory
+	 * several hosts share, a pid says nothing of another host's process */
+	if (h->op == HEAP_RECLAIM && g->node < 0) {
+		heap_error(h, g, -EOPNOTSUPP, "a heap on memory several hosts share records no host "
+			   "with its owners: reclaim could free a live process's blocks on another host");
 		return;
 	}
 	mem = shmfs_join_opts(g->path, flags, NULL, &info);
@@ -138,7 +147,9 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 			json_bool(&h->j, "consistent", true);
 			json_obj_close(&h->j);
 		} else if (!h->c->quiet) {
-			printf("%s/node%d/%s: heap consistent\n", g->t->name, g->node, g->name);
+			char rel[128];
+
+			printf("%s: heap consistent\n", ctl_region_rel(g, rel, sizeof(rel)));
 		}
 		break;
 	case HEAP_RECLAIM: {
@@ -168,8 +179,10 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 			json_u64(&h->j, "blocks", s.blocks);
 			json_obj_close(&h->j);
 		} else if (!h->c->quiet) {
-			printf("%s/node%d/%s: reclaimed %llu allocation%s (%s) of %llu dead process%s\n",
-			       g->t->name, g->node, g->name, (unsigned long long)s.alloc_cnt,
+			char rel[128];
+
+			printf("%s: reclaimed %llu allocation%s (%s) of %llu dead process%s\n",
+			       ctl_region_rel(g, rel, sizeof(rel)), (unsigned long long)s.alloc_cnt,
 			       s.alloc_cnt == 1 ? "" : "s", ctl_size(s.bytes), (unsigned long long)s.owner_cnt,
 			       s.owner_cnt == 1 ? "" : "es");
 		}

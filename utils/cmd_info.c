@@ -65,11 +65,11 @@ static const char *lifetime_text(const struct ctl_region *g, char *buf, size_t s
 
 void ctl_region_print(const struct ctl_region *g, bool all)
 {
-	char u[64], gr[64], when[64];
+	char u[64], gr[64], when[64], rel[128];
 
 	printf("%s\n", g->name);
-	printf("  path:        %s/node%d/%s\n", g->t->name, g->node, g->name);
-	printf("  type:        %s (%s pages)\n", g->t->name, ctl_size(g->page_sz));
+	printf("  path:        %s\n", ctl_region_rel(g, rel, sizeof(rel)));
+	printf("  type:        %s (%s pages)\n", ctl_region_type(g), ctl_size(g->page_sz));
 	printf("  file size:   %s\n", ctl_size(g->size));
 	printf("  allocated:   %s\n", ctl_size(g->allocated));
 	if (g->readable) {
@@ -113,11 +113,11 @@ void ctl_region_json(struct json *j, const struct ctl_region *g)
 {
 	char u[64], gr[64], mode[8], rel[128];
 
-	snprintf(rel, sizeof(rel), "%s/node%d/%s", g->t->name, g->node, g->name);
+	ctl_region_rel(g, rel, sizeof(rel));
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)g->mode);
 	json_str(j, "name", g->name);
 	json_str(j, "path", rel);
-	json_str(j, "type", g->t->name);
+	json_str(j, "type", ctl_region_type(g));
 	json_i64(j, "node", g->node);
 	json_u64(j, "page_size", g->page_sz);
 	json_u64(j, "page_count", g->page_cnt);
@@ -400,7 +400,7 @@ static void note(struct clean_report *rep, const struct ctl_region *g, const cha
 {
 	char rel[128];
 
-	snprintf(rel, sizeof(rel), "%s/node%d/%s", g->t->name, g->node, g->name);
+	ctl_region_rel(g, rel, sizeof(rel));
 	if (rep->c->json) {
 		json_obj_open(&rep->j, NULL);
 		json_str(&rep->j, "path", rel);
@@ -424,7 +424,7 @@ static void clean_one(struct clean_report *rep, const struct ctl_region *g, bool
 	char rel[128];
 	int r;
 
-	snprintf(rel, sizeof(rel), "%s/node%d/%s", g->t->name, g->node, g->name);
+	ctl_region_rel(g, rel, sizeof(rel));
 	if (rep->dry_run) {
 		note(rep, g, "would remove", 0, why);
 		return;
@@ -549,7 +549,7 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 			char rel[128];
 
 			not_orphan_reason(&g, why, sizeof(why));
-			snprintf(rel, sizeof(rel), "%s/node%d/%s", g.t->name, g.node, g.name);
+			ctl_region_rel(&g, rel, sizeof(rel));
 			rep.failed++;
 			note(&rep, &g, "kept", -EBUSY, why);
 			ctl_fail(0, "clean", rel, "Use -f to remove it anyway (mappings stay valid until "

@@ -352,13 +352,15 @@ static int run_unlink(struct ctl *c, const struct ctl_args *a)
 		struct json j;
 		char rel[128];
 
-		snprintf(rel, sizeof(rel), "%s/node%d/%s", g.t->name, g.node, g.name);
+		ctl_region_rel(&g, rel, sizeof(rel));
 		ctl_json_open(c, &j, "unlink");
 		json_str(&j, "removed", rel);
 		json_bool(&j, "still_mapped", g.mapper_cnt > 0);
 		ctl_json_close(c, &j);
 	}
-	ctl_say(c, "removed %s/node%d/%s%s", g.t->name, g.node, g.name,
+	char rel[128];
+
+	ctl_say(c, "removed %s%s", ctl_region_rel(&g, rel, sizeof(rel)),
 		g.mapper_cnt ? " (still mapped: its memory returns when the last mapping goes)" : "");
 	return 0;
 }

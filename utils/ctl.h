@@ -67,6 +67,7 @@ extern const struct ctl_cmd ctl_conf_cmds[];
 extern const struct ctl_cmd ctl_quota_cmds[];
 extern const struct ctl_cmd ctl_ls_cmds[];
 extern const struct ctl_cmd ctl_explain_cmds[];
+extern const struct ctl_cmd ctl_shared_cmds[];
 
 /* The version of every JSON document shmfsctl prints ("schema_version"):
  * raised when a field changes meaning or goes away, not when one is added. */
@@ -216,6 +217,11 @@ int ctl_regions_load(struct ctl *c, const char *cmd, struct ctl_region **ret, si
 /* Find a region by bare name (largest page size first, like libshmfs) or by
  * a path relative to the mount ("huge/node0/x"). -ENOENT when none. */
 int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret);
+/* The region's path in the tree (TYPE/nodeN/NAME, or shared/NAME/REGION for
+ * a region of a shared backing, node -1) into buf; and its type's name
+ * ("shared" for those). */
+const char *ctl_region_rel(const struct ctl_region *g, char *buf, size_t sz);
+const char *ctl_region_type(const struct ctl_region *g);
 
 /* A region for people (the info block) and for --json (one schema for
  * query, info, clean: see shmfsctl(8)). */

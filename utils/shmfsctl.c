@@ -18,7 +18,7 @@
 
 static const struct ctl_cmd *const cmd_tables[] = {
 	ctl_cfg_cmds, ctl_region_cmds, ctl_info_cmds, ctl_numa_cmds, ctl_heap_cmds, ctl_conf_cmds,
-	ctl_quota_cmds, ctl_ls_cmds, ctl_explain_cmds,
+	ctl_quota_cmds, ctl_ls_cmds, ctl_explain_cmds, ctl_shared_cmds,
 };
 
 static const struct ctl_cmd *cmd_find(const char *name)
@@ -49,7 +49,7 @@ static void main_help(FILE *f)
 	static const char *const groups[] = {
 		"Pools and mounts (fd_shmem_cfg)", "Regions (fd_shmem_ctl)",
 		"Inspection and cleanup", "Topology", "Heaps", "Boot configuration", "Quotas",
-		"Listing", "Diagnosis (needs no mount)",
+		"Listing", "Diagnosis (needs no mount)", "Memory several hosts share (needs no mount)",
 	};
 
 	fprintf(f,

@@ -421,12 +421,49 @@ int ctl_regions_load(struct ctl *c, const char *cmd, struct ctl_region **ret, si
 	return 0;
 }
 
+const char *ctl_region_rel(const struct ctl_region *g, char *buf, size_t sz)
+{
+	const char *p = g->node < 0 ? strstr(g->path, "/shared/") : NULL;
+
+	if (p)
+		snprintf(buf, sz, "%s", p + 1);
+	else
+		snprintf(buf, sz, "%s/node%d/%s", g->t->name, g->node, g->name);
+	return buf;
+}
+
+const char *ctl_region_type(const struct ctl_region *g)
+{
+	return g->node < 0 ? "shared" : g->t->name;
+}
+
 int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret)
 {
 	const struct shmfs_page_type *t;
 	char path[4096];
 	int node, r;
 
+	/* "shared/NAME/REGION", or that path inside the mount: a region of a
+	 * shared backing (2 MiB extents, no node of this host) */
+	{
+		size_t mlen = strlen(c->mount);
+		const char *rel = name;
+		char ns[32];
+		int n = -1;
+
+		if (strncmp(name, c->mount, mlen) == 0 && name[mlen] == '/')
+			rel = name + mlen + 1;
+		if (sscanf(rel, "shared/%31[^/]/%n", ns, &n) == 1 && n > 0) {
+			/* its page size comes from its xattr (2 MiB) */
+			t = shmfs_page_type_by_name(&c->types, "huge");
+			if (!t || !shmfs_page_type_present(t))
+				t = shmfs_page_type_by_name(&c->types, "normal");
+			if (!t || shmfs_name_check(ns) < 0 || shmfs_name_check(rel + n) < 0)
+				return -EINVAL;
+			snprintf(path, sizeof(path), "%s/%s", c->mount, rel);
+			return ctl_region_read(c, path, t, -1, ret);
+		}
+	}
 	/* libshmfs's search: bare names in the largest page type first */
 	r = shmfs_region_path(name, path, sizeof(path));
 	if (r < 0)

@@ -43,6 +43,17 @@
 #define SHMFS_XATTR_HEAP_FREE     "user.shmfs.heap.free"
 #define SHMFS_XATTR_HEAP_ALLOC_CNT "user.shmfs.heap.alloc_count"
 
+/* On regions of a shared backing (MOUNT/shared/NAME/REGION) and on NAME:
+ * memory several hosts map, see shmfs(8) */
+#define SHMFS_XATTR_SHARED_DEVICE "user.shmfs.shared.device" /* the DAX device or file, absolute */
+#define SHMFS_XATTR_SHARED_OFFSET "user.shmfs.shared.offset" /* byte offset of the region's extent in it (2 MiB-aligned) */
+#define SHMFS_XATTR_SHARED_EXTENT "user.shmfs.shared.extent" /* bytes of the extent (2 MiB multiple, >= st_size) */
+#define SHMFS_XATTR_SHARED_MASTER "user.shmfs.shared.master" /* the host that changes the tree (the superblock's) */
+#define SHMFS_XATTR_SHARED_HOST   "user.shmfs.shared.host"   /* this daemon's host name */
+#define SHMFS_XATTR_SHARED_ROLE   "user.shmfs.shared.role"   /* "master" | "replica" */
+#define SHMFS_XATTR_SHARED_SEQ    "user.shmfs.shared.log_records" /* (NAME) records replayed */
+#define SHMFS_XATTR_SHARED_FLUSH  "user.shmfs.shared.flush"  /* (NAME) clwb | clflushopt | clflush | fence */
+
 /* On page-type and node directories (pools) */
 #define SHMFS_XATTR_POOL_TOTAL    "user.shmfs.pool.total"    /* pages */
 #define SHMFS_XATTR_POOL_FREE     "user.shmfs.pool.free"

@@ -138,6 +138,25 @@ static void collects_quota_rules_in_order(void **state)
 	assert_int_equal(PARSE(&o, "-o", "quota=", "/mnt/x"), -EINVAL);
 }
 
+static void takes_the_shared_backing_options(void **state)
+{
+	struct shmfs_options o;
+
+	assert_int_equal(PARSE(&o, "-o", "shared=/dev/dax0.0,shared_name=pool,allow_other,shared_host=hostA",
+			       "/mnt/x"), 0);
+	assert_string_equal(o.shared, "/dev/dax0.0");
+	assert_string_equal(o.shared_name, "pool");
+	assert_string_equal(o.shared_host, "hostA");
+	assert_string_equal(o.fuse_opts, "allow_other");
+	shmfs_options_free(&o);
+	assert_int_equal(PARSE(&o, "-o", "shared=/dev/dax0.0", "/mnt/x"), 0);
+	assert_null(o.shared_name);
+	assert_null(o.shared_host);
+	shmfs_options_free(&o);
+	assert_int_equal(PARSE(&o, "-o", "shared=", "/mnt/x"), -EINVAL);
+	assert_int_equal(PARSE(&o, "-o", "shared=/x,shared_host=", "/mnt/x"), -EINVAL);
+}
+
 static void refuses_bad_input(void **state)
 {
 	struct shmfs_options o;
@@ -179,6 +198,7 @@ int main(void)
 		cmocka_unit_test(debug_means_foreground),
 		cmocka_unit_test(parses_directory_mode_and_owner),
 		cmocka_unit_test(collects_quota_rules_in_order),
+		cmocka_unit_test(takes_the_shared_backing_options),
 		cmocka_unit_test(refuses_bad_input),
 		cmocka_unit_test(help_and_version_need_no_mountpoint),
 	};

@@ -1,0 +1,217 @@
+#!/bin/bash
+# shared.sh - one region tree over memory several hosts share (issue 16):
+# two daemons on one machine over one shared file (on tmpfs, standing for a
+# DAX device) play two hosts. A is the master (the superblock names hostA),
+# B a replica. A creates and sizes a region and writes through a join; B
+# lists it with the same size and xattrs, joins it and reads the bytes; B's
+# changes to the tree get EROFS; A killed with SIGKILL while creating
+# regions, B and a restarted A agree on the tree.
+#   shared.sh TJOIN HEAPTOOL
+. "$SHMFS_SOURCE_ROOT/test/harness.sh"
+. "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
+
+TJOIN=${1:?usage: shared.sh TJOIN HEAPTOOL}
+HEAPTOOL=${2:?usage: shared.sh TJOIN HEAPTOOL}
+MIB=$((1024 * 1024))
+DEV=/dev/shm/shmfs-shared-test.$$   # tmpfs: sparse, only what is written takes memory
+MB=$T_DIR/mntB
+B_BACKING=$T_DIR/backingB
+B_ERR=$T_DIR/daemonB.err
+B_PID=
+# the daemons say which backing they present, and about a torn log tail
+T_ALLOWED_STDERR='Shared backing'
+: >"$B_ERR"
+
+b_mount() {
+	mkdir -p "$MB"
+	"$SHMFS_BIN" -f -o "backing=$B_BACKING,allow_other,shared=$DEV,shared_name=pool,shared_host=hostB" \
+		"$MB" 2>>"$B_ERR" &
+	B_PID=$!
+	t_wait_for 10 mountpoint -q "$MB" || { echo "Bail out! daemon B did not mount"; t_diag <"$B_ERR"; exit 1; }
+}
+
+b_stop() {
+	local m
+	if [ -n "$B_PID" ]; then
+		mountpoint -q "$MB" && { fusermount3 -u "$MB" 2>/dev/null || umount -l "$MB"; }
+		t_wait_for 10 bash -c "! kill -0 $B_PID 2>/dev/null" || kill -9 "$B_PID" 2>/dev/null
+		wait "$B_PID" 2>/dev/null
+		B_PID=
+	fi
+	for m in $(awk -v b="$B_BACKING" 'index($2, b) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
+	rm -rf "$B_BACKING"
+}
+trap 'b_stop; rm -f "$DEV"; t_cleanup' EXIT
+
+A_OPTS="shared=$DEV,shared_name=pool,shared_host=hostA"
+
+# ---------------------------------------------------------------- format
+t_fails "an unformatted device is refused by ls" "$SHMFSCTL_BIN" shared ls /dev/null
+t_check "shmfsctl shared format makes a 64 MiB shared backing mastered by hostA" \
+	"$SHMFSCTL_BIN" shared format "$DEV" --size 256M --master hostA
+t_fails "formatting it again needs --force" "$SHMFSCTL_BIN" shared format "$DEV"
+t_fails "a bad master name is refused" "$SHMFSCTL_BIN" shared format "$DEV" --force --master 'a b'
+t_like "the refused format left the superblock as it was" "master hostA" \
+	"$("$SHMFSCTL_BIN" shared ls "$DEV" 2>&1)"
+
+t_mount "$A_OPTS" || exit 1
+b_mount
+A=$T_MNT/shared/pool
+B=$MB/shared/pool
+
+# ---------------------------------------------------------------- the tree
+t_like "the root lists shared/" "(^| )shared( |$)" "$(ls "$T_MNT" | xargs)"
+t_is "shared/ holds the backing's directory" "pool" "$(ls "$T_MNT/shared")"
+t_is "A is the master" "master" "$(fs_x "$A" user.shmfs.shared.role)"
+t_is "B is a replica" "replica" "$(fs_x "$B" user.shmfs.shared.role)"
+t_is "both name hostA as master" "hostA hostA" \
+	"$(fs_x "$A" user.shmfs.shared.master) $(fs_x "$B" user.shmfs.shared.master)"
+
+t_errno "A creates a region" OK open "$A/r1" cx 0640
+t_check "A sizes it to 3 MiB" truncate -s $((3 * MIB)) "$A/r1"
+t_is "A's size" $((3 * MIB)) "$(fs_st %s "$A/r1")"
+t_is "its extent is two 2 MiB pages" $((4 * MIB)) "$(fs_x "$A/r1" user.shmfs.shared.extent)"
+out=$(printf 'write hello-from-A\nleave\n' | "$TJOIN" hold "$A/r1" w)
+t_like "a process under A joins it and writes" "^OK [0-9]+ OK LEFT$" "$(echo $out)"
+
+t_is "B lists it" "r1" "$(ls "$B")"
+t_is "B shows the same size, mode and owner" "$(fs_st '%s %a %u %g' "$A/r1")" "$(fs_st '%s %a %u %g' "$B/r1")"
+for x in offset extent master device; do
+	t_is "B shows the same user.shmfs.shared.$x" "$(fs_x "$A/r1" user.shmfs.shared.$x)" \
+		"$(fs_x "$B/r1" user.shmfs.shared.$x)"
+done
+t_is "the offset is 2 MiB-aligned, past the superblock and log" 0 \
+	$(( $(fs_x "$B/r1" user.shmfs.shared.offset) % (2 * MIB) ))
+out=$(printf 'check hello-from-A\nleave\n' | "$TJOIN" hold "$B/r1" r)
+t_like "a process under B joins it and reads A's bytes" "^OK [0-9]+ SAME LEFT$" "$(echo $out)"
+t_is "cat through B reads them too" "hello-from-A" "$(head -c 12 "$B/r1")"
+t_errno "B writes bytes inside the region" OK pwrite "$B/r1" 100 from-B
+t_is "A reads B's bytes" "OK from-B" "$("$TSYS" pread "$A/r1" 100 6)"
+t_is "cp out of B is byte-identical to A" "$(cmp "$A/r1" "$B/r1" && echo same)" same
+
+t_errno "B's create gets EROFS" EROFS open "$B/new" cx 0644
+t_errno "B's truncate gets EROFS" EROFS truncate "$B/r1" $((5 * MIB))
+t_errno "B's write past the end gets EROFS" EROFS pwrite "$B/r1" $((3 * MIB)) x
+t_errno "B's unlink gets EROFS" EROFS unlink "$B/r1"
+t_errno "B's rename gets EROFS" EROFS rename "$B/r1" "$B/r2"
+t_errno "B's chmod gets EROFS" EROFS chmod "$B/r1" 0600
+t_check "touch of an existing region works on B (times are the log's)" touch "$B/r1"
+t_is "B's refusals changed nothing" "r1 $((3 * MIB))" "$(ls "$A") $(fs_st %s "$A/r1")"
+
+t_errno "a bad name is EINVAL" EINVAL open "$A/.bad" cx 0644
+t_errno "a long name is ENAMETOOLONG" ENAMETOOLONG open "$A/$(printf 'a%.0s' $(seq 40))" cx 0644
+t_errno "a second r1 is EEXIST" EEXIST open "$A/r1" cx 0644
+t_errno "mkdir is refused" EPERM mkdir "$A/d"
+t_errno "a move out of the branch is EXDEV" EXDEV rename "$A/r1" "$T_MNT/normal/node$FS_N0/r1"
+
+# growth moves the bytes when the extent cannot grow where it is
+t_errno "A creates r2 behind r1" OK open "$A/r2" cx 0644
+t_check "and sizes it" truncate -s $((2 * MIB)) "$A/r2"
+off1=$(fs_x "$A/r1" user.shmfs.shared.offset)
+t_check "A grows r1 to 9 MiB" truncate -s $((9 * MIB)) "$A/r1"
+t_is "r1 moved to a free extent (r2 was in the way)" moved \
+	"$([ "$(fs_x "$A/r1" user.shmfs.shared.offset)" != "$off1" ] && echo moved)"
+t_is "its bytes came along" "hello-from-A" "$(head -c 12 "$B/r1")"
+t_is "the grown part reads as zeroes on B" 0 \
+	"$(tail -c $((6 * MIB)) "$B/r1" | tr -d '\0' | wc -c)"
+t_check "A renames r2" mv "$A/r2" "$A/r3"
+t_is "B sees the rename at once (no cache of the branch)" "r1 r3" "$(ls "$B" | xargs)"
+t_check "A removes r3" rm "$A/r3"
+t_is "B sees it gone" "r1" "$(ls "$B" | xargs)"
+t_like "df of the branch: 2 MiB blocks" "^2097152 " "$(stat -f -c '%S %b %f' "$B")"
+t_errno "A's chmod is a record too" OK chmod "$A/r1" 0604
+t_is "B shows the new mode" 604 "$(fs_st %a "$B/r1")"
+t_is "shmfsctl --json shared ls: the region, its extent, the log's records" "r1 $((10 * MIB)) 0" \
+	"$("$SHMFSCTL_BIN" --json shared ls "$DEV" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(x) for x in [d["regions"][0]["name"], d["regions"][0]["extent"], d["stop_errno"]]))')"
+t_like "shmfsctl shared ls lists the log's tree" "r1 +$((9 * MIB)) " \
+	"$("$SHMFSCTL_BIN" shared ls "$DEV")"
+
+# ---------------------------------------------------------------- heap
+t_errno "A creates a region for a heap" OK open "$A/heap" cx 0666
+t_check "A sizes it to 8 MiB" truncate -s $((8 * MIB)) "$A/heap"
+t_is "a heap is formatted through a join under A" OK "$("$HEAPTOOL" format "$A/heap")"
+t_is "a process under A allocates 10 blocks" OK "$("$HEAPTOOL" alloc "$A/heap" 10 100)"
+t_is "a process under B allocates 10 more in the same heap" OK "$("$HEAPTOOL" alloc "$B/heap" 10 100)"
+t_like "A and B see the 20 allocations" "^[0-9]+ [0-9]+ [0-9]+ 20 / [0-9]+ [0-9]+ [0-9]+ 20$" \
+	"$("$HEAPTOOL" stats "$A/heap") / $("$HEAPTOOL" stats "$B/heap")"
+t_is "the stats agree" "$("$HEAPTOOL" stats "$A/heap")" "$("$HEAPTOOL" stats "$B/heap")"
+t_check "shmfsctl heap check passes under B" "$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap
+t_check "and under A" "$SHMFSCTL_BIN" --mount "$T_MNT" heap check "$A/heap"
+t_like "it names the region by its tree path" "^shared/pool/heap: heap consistent" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap)"
+t_fails "heap reclaim is refused on a shared region (pids name no host)" \
+	"$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap
+t_like "shmfsctl query of a shared region under B: its tree path and type" \
+	"path: +shared/pool/heap .*type: +shared \\(2.0M pages\\)" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" query shared/pool/heap | xargs)"
+t_like "shmfsctl --json query gives its size and type" "\"size\": $((8 * MIB)),.*\"type\": \"shared\"|\"type\": \"shared\",.*\"size\": $((8 * MIB))" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" --json query shared/pool/heap | xargs -0 | tr -d '\n')"
+t_fails "shmfsctl unlink through B is refused" "$SHMFSCTL_BIN" --mount "$MB" unlink shared/pool/heap
+t_check "shmfsctl unlink through A removes it" "$SHMFSCTL_BIN" --mount "$T_MNT" unlink shared/pool/heap
+t_is "gone on B too" "" "$(ls "$B" | grep -x heap)"
+
+# ---------------------------------------------------------------- crash
+# A killed at random points while creating and sizing regions: the log ends
+# at a whole record or a torn one; B and a restarted A replay the same tree.
+for round in 1 2 3; do
+	(
+		for i in $(seq 1 200); do
+			: >"$A/k${round}_$i" || exit 0
+			truncate -s $(( i % 8 == 0 ? MIB + i : 0 )) "$A/k${round}_$i" || exit 0
+		done
+	) 2>"$T_DIR/loop$round.err" &
+	loop=$!
+	sleep "0.$((RANDOM % 6 + 2))"
+	t_kill_daemon
+	wait "$loop" 2>/dev/null
+	t_is "round $round: the loop stopped only because A was gone" "" \
+		"$(grep -Ev 'Transport endpoint is not connected|Software caused connection abort|No such file or directory' "$T_DIR/loop$round.err")"
+	t_mount "$A_OPTS" || exit 1
+	la=$(cd "$A" && stat -c '%n %s %a' -- * | sort)
+	lb=$(cd "$B" && stat -c '%n %s %a' -- * | sort)
+	t_is "round $round: B and the restarted A agree on the tree" "$la" "$lb"
+	n=$(echo "$la" | grep -c "^k${round}_")
+	t_like "round $round: A got somewhere before it was killed ($n regions)" "^[1-9][0-9]*$" "$n"
+	gaps=$(for i in $(seq 1 "$n"); do [ -e "$A/k${round}_$i" ] || echo "k${round}_$i"; done)
+	t_is "round $round: the regions made are the first $n, no gap" "" "$gaps"
+	t_is "round $round: offsets agree" \
+		"$(for f in "$A"/k*; do fs_x "$f" user.shmfs.shared.offset; done | xargs)" \
+		"$(for f in "$B"/k*; do fs_x "$f" user.shmfs.shared.offset; done | xargs)"
+	t_errno "round $round: the restarted A appends after the log's tail" OK open "$A/after$round" cx 0644
+	t_is "round $round: B sees it" "after$round" "$(ls "$B" | grep "^after$round$")"
+done
+t_is "the tree still holds A's bytes" "hello-from-A" "$(head -c 12 "$B/r1")"
+before=$(cd "$B" && stat -c '%n %s %a %i' -- * | sort)
+kill -9 "$B_PID"; wait "$B_PID" 2>/dev/null; B_PID=
+umount -l "$MB" 2>/dev/null
+b_mount
+t_is "B killed with SIGKILL and restarted shows the same tree, inode numbers too" "$before" \
+	"$(cd "$B" && stat -c '%n %s %a %i' -- * | sort)"
+
+# ---------------------------------------------------------------- damage
+# memory another host can write is untrusted: a scribbled record ends the
+# replay there, and the daemons keep serving what came before it
+b_stop
+python3 - "$DEV" <<'EOF'
+import sys
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(2 * 1024 * 1024 + 128 * 1 + 40)   # the second record's offset field
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0xff]))
+EOF
+b_mount
+t_is "B replays only the record before the damage" "r1" "$(ls "$B" | xargs)"
+t_like "and says why" "record 2,? .*does not replay" "$(cat "$B_ERR")"
+t_check "B serves it" head -c 1 "$B/r1"
+t_check "A grows r1 (B's replay stays before the damage)" truncate -s $((4 * MIB)) "$A/r1"
+truncate -s $((3 * MIB)) "$DEV"
+t_errno "the shared file cut short behind the daemons' backs: a read past its end is EFAULT" \
+	EFAULT pread "$A/r1" 0 1
+t_check "and the daemons live on" stat "$A/r1" "$B/r1"
+
+cat "$B_ERR" >>"$T_DAEMON_ERR"
+b_stop
+t_done
