@@ -375,17 +375,11 @@ int shmfs_shared_setup(struct shmfs_fs *fs, const char *path, const char *name, 
 			  s->master ? ": the next change overwrites it" : "");
 	s->logged_stop = stop;
 	s->logged_seq = s->st.seq;
-	shmfs_shared_ops_fill(&s->ops);
 	SHMFS_LOG("Shared backing '%s' as shared/%s: %s (master %s), %" PRIu64 " regions, "
 		  "%" PRIu64 " log records, flush by %s", s->path, s->name,
 		  s->master ? "master" : "replica", sb.master, (uint64_t)s->st.cnt, s->st.seq,
 		  shmfs_shared_flush_name());
 	return 0;
-}
-
-const struct fuse_lowlevel_ops *shmfs_shared_ops(struct shmfs_fs *fs)
-{
-	return fs->shared ? &fs->shared->ops : &shmfs_ops;
 }
 
 void shmfs_shared_free(struct shmfs_fs *fs)

@@ -52,7 +52,5 @@ int shmfs_shared_stat_locked(struct shmfs_fs *fs, uint64_t ino, struct stat *st)
  * written them), WRITE and ZERO write dst's back to memory after. */
 enum shmfs_shared_bytes { SHMFS_BYTES_READ, SHMFS_BYTES_WRITE, SHMFS_BYTES_ZERO };
 int shmfs_shared_bytes(enum shmfs_shared_bytes how, void *dst, const void *src, size_t len);
-/* The branch's handlers in front of shmfs_ops (shared_ops.c). */
-void shmfs_shared_ops_fill(struct fuse_lowlevel_ops *ops);
 
 #endif

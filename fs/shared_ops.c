@@ -799,7 +799,7 @@ static void sh_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 /* ------------------------------------------------------------ the table */
 
-void shmfs_shared_ops_fill(struct fuse_lowlevel_ops *ops)
+static void ops_fill(struct fuse_lowlevel_ops *ops)
 {
 	*ops = shmfs_ops;
 	ops->lookup = sh_lookup;
@@ -826,4 +826,14 @@ void shmfs_shared_ops_fill(struct fuse_lowlevel_ops *ops)
 	ops->listxattr = sh_listxattr;
 	ops->setxattr = sh_setxattr;
 	ops->removexattr = sh_removexattr;
+}
+
+/* Called once, before the session starts: the table is filled in the
+ * shared state, which lives as long as the session. */
+const struct fuse_lowlevel_ops *shmfs_shared_ops(struct shmfs_fs *fs)
+{
+	if (!fs->shared)
+		return &shmfs_ops;
+	ops_fill(&fs->shared->ops);
+	return &fs->shared->ops;
 }
