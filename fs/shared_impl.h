@@ -1,4 +1,4 @@
-/* shared_impl.h - what the two files of the shared branch share: its state
+/* shared_impl.h - what the files of the shared branch share: its state
  * (the device, the log's tree, master or replica) and the operations on it
  * that the handlers call. Everything with _locked needs s->lock held. */
 #ifndef SHMFS_FS_SHARED_IMPL_H
@@ -36,6 +36,19 @@ static inline bool shmfs_shared_is_ours(const struct shmfs_fs *fs, uint64_t ino)
 	return fs->shared && (ino == SHMFS_INO_SHARED || ino == SHMFS_INO_SHARED_NS ||
 			      shmfs_shared_is_region_ino(ino));
 }
+
+static inline struct shmfs_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline void reply_err(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, -rc);
+}
+
+/* Put the handlers of a region's bytes and xattrs (shared_io.c) in ops. */
+void shmfs_shared_io_fill(struct fuse_lowlevel_ops *ops);
 
 /* Replay what the master appended since (a replica; nothing on the master). */
 void shmfs_shared_catch_up_locked(struct shmfs_shared *s);

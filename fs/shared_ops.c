@@ -1,8 +1,9 @@
 /* shared_ops.c - the FUSE handlers of the shared branch (shared.c), installed
  * in front of ops.c's: a request for an inode of the branch (shared/,
  * shared/NAME, its regions) is served here, anything else is passed on to
- * shmfs_ops. Changes to the tree are the master's (EROFS elsewhere); region
- * bytes are read and written at the region's extent of the device. */
+ * shmfs_ops. Here: names, attributes and directories; changes to the tree
+ * are the master's (EROFS elsewhere). A region's bytes and xattrs are
+ * shared_io.c's. */
 #include "shared_impl.h"
 
 #include <errno.h>
@@ -20,17 +21,12 @@
 #include "xattr_names.h"
 
 #define SHARED_DIR_NAME "shared"
-#define READ_MAX        (1U << 20)
 
 struct dir_snap {
 	size_t cnt;
 	struct { char name[SHMFS_NAME_MAX + 1]; uint64_t ino; mode_t type; } e[];
 };
 
-static struct shmfs_fs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
 
 /* Nothing of the branch is cached: another host changes it, and a replica
  * learns of it only by reading the log. */
@@ -46,10 +42,6 @@ static void reply_entry_of(fuse_req_t req, uint64_t ino, const struct stat *st)
 	fuse_reply_entry(req, &e);
 }
 
-static void reply_err(fuse_req_t req, int rc)
-{
-	fuse_reply_err(req, -rc);
-}
 
 /* ------------------------------------------------------------ handlers */
 
@@ -336,177 +328,6 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	pthread_mutex_unlock(&s->lock);
 	reply_err(req, rc);
 }
-
-static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct shmfs_fs *fs = fs_of(req);
-	struct stat st;
-	int rc;
-
-	if (!shmfs_shared_is_ours(fs, ino)) {
-		shmfs_ops.open(req, ino, fi);
-		return;
-	}
-	rc = shmfs_shared_stat(fs, ino, &st);
-	if (rc < 0) {
-		reply_err(req, rc);
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		reply_err(req, -EISDIR);
-		return;
-	}
-	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY && st.st_size &&
-	    !fs->shared->master) {
-		reply_err(req, -EROFS);
-		return;
-	}
-	fi->fh = 0;
-	/* every read and write comes here: no page cache that another host's
-	 * writes would not reach */
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	fuse_reply_open(req, fi);
-}
-
-static void sh_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
-{
-	struct shmfs_fs *fs = fs_of(req);
-	struct shmfs_shared *s = fs->shared;
-	const struct shmfs_shared_region *r;
-	_cleanup_free_ char *buf = NULL;
-	size_t n = 0;
-	int rc = 0;
-
-	if (!shmfs_shared_is_ours(fs, ino)) {
-		shmfs_ops.read(req, ino, size, off, fi);
-		return;
-	}
-	if (size > READ_MAX)
-		size = READ_MAX;
-	buf = malloc(size ? size : 1);
-	if (!buf) {
-		reply_err(req, -ENOMEM);
-		return;
-	}
-	pthread_mutex_lock(&s->lock);
-	shmfs_shared_catch_up_locked(s);
-	r = shmfs_shared_find_id(&s->st, ino & ~INO_REGION_TAG);
-	if (!r) {
-		rc = -ENOENT;
-	} else if (off >= 0 && (uint64_t)off < r->size) {
-		const char *src = s->base + r->offset + off;
-
-		n = r->size - (uint64_t)off < size ? r->size - (uint64_t)off : size;
-		/* any other host may have written these bytes (replicas write
-		 * inside a region too): read memory, not this CPU's cache */
-		rc = shmfs_shared_bytes(SHMFS_BYTES_READ, buf, src, n);
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (rc < 0)
-		reply_err(req, rc);
-	else
-		fuse_reply_buf(req, buf, n);
-}
-
-static void sh_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi)
-{
-	struct shmfs_fs *fs = fs_of(req);
-	struct shmfs_shared *s = fs->shared;
-	const struct shmfs_shared_region *r;
-	uint64_t id = ino & ~INO_REGION_TAG, end;
-	int rc = 0;
-
-	if (!shmfs_shared_is_ours(fs, ino)) {
-		shmfs_ops.write(req, ino, buf, size, off, fi);
-		return;
-	}
-	if (off < 0 || (uint64_t)off > UINT64_MAX - size) {
-		reply_err(req, -EINVAL);
-		return;
-	}
-	end = (uint64_t)off + size;
-	pthread_mutex_lock(&s->lock);
-	shmfs_shared_catch_up_locked(s);
-	r = shmfs_shared_find_id(&s->st, id);
-	if (fi->flags & O_APPEND && r) {
-		off = (off_t)r->size;
-		end = r->size + size;
-	}
-	if (!r)
-		rc = -ENOENT;
-	else if (end > r->size && !s->master)
-		rc = -EROFS;    /* growing is a change to the tree */
-	else if (end > r->size)
-		rc = shmfs_shared_resize_locked(s, id, end);
-	if (rc == 0) {
-		r = shmfs_shared_find_id(&s->st, id);
-		rc = shmfs_shared_bytes(SHMFS_BYTES_WRITE, s->base + r->offset + off, buf, size);
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (rc < 0)
-		reply_err(req, rc);
-	else
-		fuse_reply_write(req, size);
-}
-
-static void sh_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	if (shmfs_shared_is_ours(fs_of(req), ino))
-		reply_err(req, 0);
-	else
-		shmfs_ops.flush(req, ino, fi);
-}
-
-static void sh_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-	if (shmfs_shared_is_ours(fs_of(req), ino))
-		reply_err(req, 0);   /* every write was flushed to memory already */
-	else
-		shmfs_ops.fsync(req, ino, datasync, fi);
-}
-
-static void sh_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	if (shmfs_shared_is_ours(fs_of(req), ino))
-		reply_err(req, 0);
-	else
-		shmfs_ops.release(req, ino, fi);
-}
-
-static void sh_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
-			 struct fuse_file_info *fi)
-{
-	struct shmfs_fs *fs = fs_of(req);
-	struct shmfs_shared *s = fs->shared;
-	const struct shmfs_shared_region *r;
-	uint64_t id = ino & ~INO_REGION_TAG;
-	int rc = 0;
-
-	if (!shmfs_shared_is_ours(fs, ino)) {
-		shmfs_ops.fallocate(req, ino, mode, offset, length, fi);
-		return;
-	}
-	if (mode != 0) {
-		reply_err(req, -EOPNOTSUPP);
-		return;
-	}
-	if (offset < 0 || length <= 0 || offset > INT64_MAX - length) {
-		reply_err(req, -EINVAL);
-		return;
-	}
-	pthread_mutex_lock(&s->lock);
-	shmfs_shared_catch_up_locked(s);
-	r = shmfs_shared_find_id(&s->st, id);
-	if (!r)
-		rc = -ENOENT;
-	else if ((uint64_t)(offset + length) > r->size)
-		rc = s->master ? shmfs_shared_resize_locked(s, id, (uint64_t)(offset + length)) : -EROFS;
-	pthread_mutex_unlock(&s->lock);
-	reply_err(req, rc);
-}
-
 /* ------------------------------------------------------------ directories */
 
 static void sh_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -649,154 +470,6 @@ static void sh_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* ------------------------------------------------------------ xattrs */
-
-#define XA_DEVICE SHMFS_XATTR_SHARED_DEVICE
-#define XA_OFFSET SHMFS_XATTR_SHARED_OFFSET
-#define XA_EXTENT SHMFS_XATTR_SHARED_EXTENT
-#define XA_MASTER SHMFS_XATTR_SHARED_MASTER
-#define XA_HOST   SHMFS_XATTR_SHARED_HOST
-#define XA_ROLE   SHMFS_XATTR_SHARED_ROLE
-#define XA_SEQ    SHMFS_XATTR_SHARED_SEQ
-#define XA_FLUSH  SHMFS_XATTR_SHARED_FLUSH
-
-static const char *const region_xattrs[] = {
-	SHMFS_XATTR_PAGE_SZ, SHMFS_XATTR_CTIME, XA_DEVICE, XA_OFFSET, XA_EXTENT, XA_MASTER, XA_HOST,
-	XA_ROLE,
-};
-static const char *const dir_xattrs[] = {
-	XA_DEVICE, XA_MASTER, XA_HOST, XA_ROLE, XA_SEQ, XA_FLUSH,
-};
-
-/* The value of xattr name of ino (s->lock held). */
-static int xattr_value_locked(struct shmfs_fs *fs, uint64_t ino, const char *name, char *out,
-			      size_t out_sz)
-{
-	struct shmfs_shared *s = fs->shared;
-	const struct shmfs_shared_region *r = NULL;
-
-	if (shmfs_shared_is_region_ino(ino)) {
-		r = shmfs_shared_find_id(&s->st, ino & ~INO_REGION_TAG);
-		if (!r)
-			return -ENOENT;
-	}
-	if (strcmp(name, XA_DEVICE) == 0)
-		snprintf(out, out_sz, "%s", s->path);
-	else if (strcmp(name, XA_MASTER) == 0)
-		snprintf(out, out_sz, "%s", s->st.sb.master);
-	else if (strcmp(name, XA_HOST) == 0)
-		snprintf(out, out_sz, "%s", s->host);
-	else if (strcmp(name, XA_ROLE) == 0)
-		snprintf(out, out_sz, "%s", s->master ? "master" : "replica");
-	else if (r && strcmp(name, XA_OFFSET) == 0)
-		snprintf(out, out_sz, "%" PRIu64, r->offset);
-	else if (r && strcmp(name, XA_EXTENT) == 0)
-		snprintf(out, out_sz, "%" PRIu64, r->extent);
-	else if (r && strcmp(name, SHMFS_XATTR_PAGE_SZ) == 0)
-		snprintf(out, out_sz, "%" PRIu64, (uint64_t)A);
-	else if (r && strcmp(name, SHMFS_XATTR_CTIME) == 0)
-		snprintf(out, out_sz, "%" PRId64 ".%09" PRId64, r->btime_ns / 1000000000,
-			 r->btime_ns % 1000000000);
-	else if (!r && strcmp(name, XA_SEQ) == 0)
-		snprintf(out, out_sz, "%" PRIu64, s->st.seq);
-	else if (!r && strcmp(name, XA_FLUSH) == 0)
-		snprintf(out, out_sz, "%s", shmfs_shared_flush_name());
-	else
-		return strncmp(name, "user.", 5) == 0 ? -ENODATA : -ENOTSUP;
-	return 0;
-}
-
-static void sh_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	struct shmfs_fs *fs = fs_of(req);
-	struct shmfs_shared *s = fs->shared;
-	char val[PATH_MAX + 64];
-	size_t len;
-	int rc;
-
-	if (!shmfs_shared_is_ours(fs, ino) || ino == SHMFS_INO_SHARED) {
-		if (ino == SHMFS_INO_SHARED && fs->shared)
-			reply_err(req, strncmp(name, "user.", 5) == 0 ? -ENODATA : -ENOTSUP);
-		else
-			shmfs_ops.getxattr(req, ino, name, size);
-		return;
-	}
-	pthread_mutex_lock(&s->lock);
-	shmfs_shared_catch_up_locked(s);
-	rc = xattr_value_locked(fs, ino, name, val, sizeof(val));
-	pthread_mutex_unlock(&s->lock);
-	if (rc < 0) {
-		reply_err(req, rc);
-		return;
-	}
-	len = strlen(val);
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		reply_err(req, -ERANGE);
-	else
-		fuse_reply_buf(req, val, len);
-}
-
-static void sh_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	struct shmfs_fs *fs = fs_of(req);
-	const char *const *v;
-	size_t cnt, len = 0;
-	char buf[1024];
-	struct stat st;
-
-	if (!shmfs_shared_is_ours(fs, ino)) {
-		shmfs_ops.listxattr(req, ino, size);
-		return;
-	}
-	if (shmfs_shared_stat(fs, ino, &st) < 0) {
-		reply_err(req, -ENOENT);
-		return;
-	}
-	if (ino == SHMFS_INO_SHARED) {
-		v = NULL;
-		cnt = 0;
-	} else if (shmfs_shared_is_region_ino(ino)) {
-		v = region_xattrs;
-		cnt = SHMFS_ARRAY_SIZE(region_xattrs);
-	} else {
-		v = dir_xattrs;
-		cnt = SHMFS_ARRAY_SIZE(dir_xattrs);
-	}
-	for (size_t i = 0; i < cnt; i++) {
-		size_t n = strlen(v[i]) + 1;
-		memcpy(buf + len, v[i], n);
-		len += n;
-	}
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		reply_err(req, -ERANGE);
-	else
-		fuse_reply_buf(req, buf, len);
-}
-
-static void sh_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-			size_t size, int flags)
-{
-	if (!shmfs_shared_is_ours(fs_of(req), ino)) {
-		shmfs_ops.setxattr(req, ino, name, value, size, flags);
-		return;
-	}
-	/* the log keeps no user attributes (yet): read-only like user.shmfs.* */
-	reply_err(req, strncmp(name, "user.", 5) == 0 ? -EPERM : -ENOTSUP);
-}
-
-static void sh_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	if (!shmfs_shared_is_ours(fs_of(req), ino)) {
-		shmfs_ops.removexattr(req, ino, name);
-		return;
-	}
-	reply_err(req, strncmp(name, "user.", 5) == 0 ? -ENODATA : -ENOTSUP);
-}
-
 /* ------------------------------------------------------------ the table */
 
 static void ops_fill(struct fuse_lowlevel_ops *ops)
@@ -810,22 +483,12 @@ static void ops_fill(struct fuse_lowlevel_ops *ops)
 	ops->create = sh_create;
 	ops->unlink = sh_unlink;
 	ops->rename = sh_rename;
-	ops->open = sh_open;
-	ops->read = sh_read;
-	ops->write = sh_write;
-	ops->flush = sh_flush;
-	ops->fsync = sh_fsync;
-	ops->release = sh_release;
-	ops->fallocate = sh_fallocate;
 	ops->opendir = sh_opendir;
 	ops->readdir = sh_readdir;
 	ops->readdirplus = sh_readdirplus;
 	ops->releasedir = sh_releasedir;
 	ops->statfs = sh_statfs;
-	ops->getxattr = sh_getxattr;
-	ops->listxattr = sh_listxattr;
-	ops->setxattr = sh_setxattr;
-	ops->removexattr = sh_removexattr;
+	shmfs_shared_io_fill(ops);
 }
 
 /* Called once, before the session starts: the table is filled in the
