@@ -210,6 +210,7 @@ struct shmfs_mapping;
 struct shmfs_mapper_snap {
 	pid_t caller;                /* 0: slot empty */
 	struct timespec taken;       /* CLOCK_MONOTONIC */
+	uint64_t gen;                /* shmfs_mappers.gen when the scan began */
 	struct shmfs_mapping *maps;
 	size_t cnt;
 };
@@ -217,6 +218,7 @@ struct shmfs_mapper_snap {
 struct shmfs_mappers {
 	pthread_mutex_t lock;
 	struct shmfs_mapper_snap slot[SHMFS_MAPPERS_SLOTS];
+	_Atomic uint64_t gen;        /* bumped by shmfs_mappers_invalidate */
 };
 
 struct shmfs_fs {
@@ -482,6 +484,9 @@ int shmfsd_region_mappers(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t **
 int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller,
 			      pid_t **ret_pids, size_t *ret_cnt);
 void shmfs_mappers_init(struct shmfs_fs *fs);
+/* Drop every caller's table: a daemon event made them wrong (a new region's
+ * backing inode number may be one a table holds for a file since freed). */
+void shmfs_mappers_invalidate(struct shmfs_fs *fs);
 void shmfs_mappers_free(struct shmfs_fs *fs);
 
 /* ------------------------------------------------------------ pool.c */
