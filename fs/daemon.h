@@ -161,6 +161,8 @@ struct shmfsd_region {
 	pthread_mutex_t op_lock;      /* serialises size, write, rename, unlink */
 	int passthrough_id;           /* passthrough backing id; 0 not tried, < 0 refused (fs lock) */
 	int guard_fd;                 /* holds a shared flock against DPDK's clean-up, or -1 (fs lock) */
+	uint64_t placed;              /* nodes (bits, < 64) the pages were put on or last found on;
+				       * 0: not known (fs lock; place.c) */
 };
 
 struct shmfs_type_state {
@@ -208,6 +210,7 @@ struct shmfs_mapping;
 struct shmfs_mapper_snap {
 	pid_t caller;                /* 0: slot empty */
 	struct timespec taken;       /* CLOCK_MONOTONIC */
+	uint64_t gen;                /* shmfs_mappers.gen when the scan began */
 	struct shmfs_mapping *maps;
 	size_t cnt;
 };
@@ -215,6 +218,7 @@ struct shmfs_mapper_snap {
 struct shmfs_mappers {
 	pthread_mutex_t lock;
 	struct shmfs_mapper_snap slot[SHMFS_MAPPERS_SLOTS];
+	_Atomic uint64_t gen;        /* bumped by shmfs_mappers_invalidate */
 };
 
 struct shmfs_fs {
@@ -442,7 +446,17 @@ int shmfsd_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_
  * nodes pol names (home for pages beyond it), at once, and check they are
  * there; on failure the file is put back to old. */
 int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64_t old,
-		     uint64_t size, const struct shmfs_policy *pol, int home);
+		     uint64_t size, const struct shmfs_policy *pol, int home, uint64_t *ret_nodes);
+/* The nodes r's pages sit on (fd its open backing file, without holes or
+ * not): the recorded placement (r->placed) when a sample of at most 64 pages
+ * spread over the file, always the first and the last, agrees with it (finds
+ * every recorded node, no other, no page missing); else every page is asked
+ * about and the answer recorded. */
+int shmfs_place_nodes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t page_sz,
+		      uint64_t size, shmfs_nodemask_t *ret);
+/* Record where r's pages went: nodes (bits, 0 for not known) replaces the
+ * record, or with add joins it (a grow: the old pages stay where they were). */
+void shmfs_place_record(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t nodes, bool add);
 /* Allocate on r's home node the pages of [start, end) a file made behind our
  * back may lack (holes), before the daemon touches them through a mapping. */
 int shmfs_place_fill_holes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t start,
@@ -470,6 +484,9 @@ int shmfsd_region_mappers(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t **
 int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller,
 			      pid_t **ret_pids, size_t *ret_cnt);
 void shmfs_mappers_init(struct shmfs_fs *fs);
+/* Drop every caller's table: a daemon event made them wrong (a new region's
+ * backing inode number may be one a table holds for a file since freed). */
+void shmfs_mappers_invalidate(struct shmfs_fs *fs);
 void shmfs_mappers_free(struct shmfs_fs *fs);
 
 /* ------------------------------------------------------------ pool.c */

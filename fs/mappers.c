@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,7 +21,12 @@
  * one asking process for MAPPERS_TTL_NS: a table of every mapped file of the
  * backing store. Another process always gets a fresh scan (a test, or a
  * person, who maps a region and then asks sees the mapping), and decisions
- * (refusing a shrink, removing orphans) never use the table. */
+ * (refusing a shrink, removing orphans) never use the table. The table is
+ * sorted by device and inode (shmfs_mappings_lookup), so a burst of queries
+ * for N regions by one process costs one scan per MAPPERS_TTL_NS plus N
+ * lookups. The daemon's own events that make tables wrong drop them all
+ * (shmfs_mappers_invalidate: a new region, whose backing inode number may
+ * have been a freed file's that a table still names). */
 #define MAPPERS_TTL_NS ((int64_t)SHMFS_XATTR_MAPPERS_TTL_MS * 1000 * 1000)
 
 static int64_t age_ns(const struct timespec *then, const struct timespec *now)
@@ -80,6 +86,7 @@ static struct shmfs_mapper_snap *snap_find_locked(struct shmfs_fs *fs, pid_t cal
 {
 	for (size_t i = 0; i < SHMFS_MAPPERS_SLOTS; i++)
 		if (fs->mappers.slot[i].caller == caller &&
+		    fs->mappers.slot[i].gen == atomic_load(&fs->mappers.gen) &&
 		    age_ns(&fs->mappers.slot[i].taken, now) < MAPPERS_TTL_NS)
 			return &fs->mappers.slot[i];
 	return NULL;
@@ -87,7 +94,7 @@ static struct shmfs_mapper_snap *snap_find_locked(struct shmfs_fs *fs, pid_t cal
 
 /* Keep a new table for caller in its own slot, else the oldest. */
 static struct shmfs_mapper_snap *snap_install_locked(struct shmfs_fs *fs, pid_t caller,
-						     const struct timespec *now,
+						     const struct timespec *now, uint64_t gen,
 						     struct shmfs_mapping *maps, size_t cnt)
 {
 	struct shmfs_mapper_snap *s = &fs->mappers.slot[0];
@@ -101,7 +108,9 @@ static struct shmfs_mapper_snap *snap_install_locked(struct shmfs_fs *fs, pid_t 
 			s = &fs->mappers.slot[i];
 	}
 	free(s->maps);
-	*s = (struct shmfs_mapper_snap){ .caller = caller, .taken = *now, .maps = maps, .cnt = cnt };
+	*s = (struct shmfs_mapper_snap){
+		.caller = caller, .taken = *now, .gen = gen, .maps = maps, .cnt = cnt
+	};
 	return s;
 }
 
@@ -113,6 +122,7 @@ int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_
 	struct shmfs_mapper_snap *s;
 	struct timespec now;
 	size_t cnt = 0, dev_cnt = 0;
+	uint64_t gen;
 	int rc;
 
 	if (caller <= 0) {
@@ -134,9 +144,11 @@ int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_
 		pthread_mutex_unlock(&fs->mappers.lock);
 		return rc;
 	}
-	pthread_mutex_unlock(&fs->mappers.lock);
 
-	/* scanned without the lock: other callers are not held up by it */
+	/* scanned without the lock: other callers are not held up by it; an
+	 * invalidation during the scan leaves the table stale at once */
+	gen = atomic_load(&fs->mappers.gen);
+	pthread_mutex_unlock(&fs->mappers.lock);
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
 		if (fs->type[k].pt)
 			devs[dev_cnt++] = fs->type[k].dev;
@@ -145,9 +157,10 @@ int shmfsd_region_mappers_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_
 	rc = shmfs_proc_mappings(devs, dev_cnt, &maps, &cnt);
 	if (rc < 0)
 		return rc;
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* its age counts from the start of the scan: what it shows is at least
+	 * that recent */
 	pthread_mutex_lock(&fs->mappers.lock);
-	s = snap_install_locked(fs, caller, &now, maps, cnt);
+	s = snap_install_locked(fs, caller, &now, gen, maps, cnt);
 	rc = snap_pids(fs, r, s->maps, s->cnt, ret_pids, ret_cnt);
 	pthread_mutex_unlock(&fs->mappers.lock);
 	return rc;
@@ -162,6 +175,12 @@ void shmfs_mappers_init(struct shmfs_fs *fs)
 {
 	pthread_mutex_init(&fs->mappers.lock, NULL);
 	memset(fs->mappers.slot, 0, sizeof(fs->mappers.slot));
+	atomic_init(&fs->mappers.gen, 0);
+}
+
+void shmfs_mappers_invalidate(struct shmfs_fs *fs)
+{
+	atomic_fetch_add(&fs->mappers.gen, 1);
 }
 
 void shmfs_mappers_free(struct shmfs_fs *fs)

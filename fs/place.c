@@ -17,6 +17,7 @@
 #include "util.h"
 
 #define MOVE_PAGES_BATCH 1024
+#define SHMFS_PLACE_SAMPLE 64 /* pages a placement check looks at, at most */
 
 /* Huge pages come from the pools, so binding to the node is exact and a short
  * pool is a plain ENOSPC. Normal pages are only preferred on the node: under
@@ -110,6 +111,110 @@ int shmfsd_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_
 	return range_nodes(fd, page_sz, 0, size / page_sz * page_sz, ret, NULL, -1, NULL);
 }
 
+/* Where a sample of the pages of [off, off+len) of fd sits: every page of a
+ * range of up to SHMFS_PLACE_SAMPLE pages, else SHMFS_PLACE_SAMPLE pages
+ * spread evenly over it, always the first and the last. Only the sampled
+ * pages are faulted into a short-lived read-only mapping (MADV_POPULATE_READ:
+ * an error, not a SIGBUS, if the file shrank meanwhile), so the cost does not
+ * grow with the range. The file must have no holes (a sampled hole would be
+ * allocated); a sampled page that is not there counts in *ret_missing. */
+static int sample_nodes(int fd, uint64_t page_sz, uint64_t off, uint64_t len, shmfs_nodemask_t *ret,
+			uint64_t *ret_missing)
+{
+	void *pages[SHMFS_PLACE_SAMPLE];
+	int status[SHMFS_PLACE_SAMPLE];
+	uint64_t cnt = len / page_sz, n, missing = 0;
+	shmfs_nodemask_t m;
+	char *map;
+	int r = 0;
+
+	memset(&m, 0, sizeof(m));
+	*ret_missing = 0;
+	if (cnt == 0) {
+		*ret = m;
+		return 0;
+	}
+	n = cnt < SHMFS_PLACE_SAMPLE ? cnt : SHMFS_PLACE_SAMPLE;
+	map = mmap(NULL, cnt * page_sz, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, (off_t)off);
+	if (map == MAP_FAILED)
+		return -errno;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t pg = n == cnt ? i : (n == 1 ? 0 : i * (cnt - 1) / (n - 1));
+
+		pages[i] = map + pg * page_sz;
+		/* a page gone meanwhile stays unmapped: move_pages says ENOENT */
+		(void)madvise(pages[i], page_sz, MADV_POPULATE_READ);
+	}
+	if (move_pages(0, (unsigned long)n, pages, NULL, status, 0) < 0)
+		r = -errno;
+	for (uint64_t i = 0; r == 0 && i < n; i++) {
+		if (status[i] >= 0 && status[i] < SHMFS_NODE_MAX)
+			shmfs_bit_set(m.bits, (size_t)status[i]);
+		else
+			missing++;
+	}
+	munmap(map, cnt * page_sz);
+	if (r < 0)
+		return r;
+	*ret = m;
+	*ret_missing = missing;
+	return 0;
+}
+
+/* The nodes (below 64) of a nodemask as a word, or 0 if it names a node
+ * beyond (a record cannot hold it) or none. */
+static uint64_t mask_word(const shmfs_nodemask_t *m)
+{
+	for (size_t i = 1; i < SHMFS_NODE_MAX / 64; i++)
+		if (m->bits[i])
+			return 0;
+	return m->bits[0];
+}
+
+int shmfs_place_nodes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t page_sz,
+		      uint64_t size, shmfs_nodemask_t *ret)
+{
+	uint64_t len = size / page_sz * page_sz, placed, missing = 0;
+	shmfs_nodemask_t seen;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	placed = r->placed;
+	pthread_mutex_unlock(&fs->lock);
+	if (placed && !file_sparse(fd)) {
+		rc = sample_nodes(fd, page_sz, 0, len, &seen, &missing);
+		if (rc < 0)
+			return rc;
+		/* the record holds if the sample found every recorded node,
+		 * no other, and no page missing */
+		if (missing == 0 && mask_word(&seen) == placed) {
+			*ret = seen;
+			return 0;
+		}
+	}
+	rc = range_nodes(fd, page_sz, 0, len, ret, &missing, -1, NULL);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	/* not over a record a resize or a move made meanwhile */
+	if (r->placed == placed)
+		r->placed = missing == 0 ? mask_word(ret) : 0;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+void shmfs_place_record(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t nodes, bool add)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (!add)
+		r->placed = nodes;
+	else if (r->placed && nodes)
+		r->placed |= nodes;
+	else
+		r->placed = 0;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static bool only_node(const shmfs_nodemask_t *m, int node)
 {
 	for (size_t i = 0; i < SHMFS_NODE_MAX / 64; i++) {
@@ -128,9 +233,10 @@ static bool only_node(const shmfs_nodemask_t *m, int node)
  * it). On any failure the file is put back to old, which also returns pages
  * an interrupted hugetlbfs fallocate kept (it does not undo itself). */
 int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64_t old,
-		     uint64_t size, const struct shmfs_policy *pol, int home)
+		     uint64_t size, const struct shmfs_policy *pol, int home, uint64_t *ret_nodes)
 {
-	uint64_t pos;
+	uint64_t pos, nodes = 0;
+	bool sparse;
 	int r, err = 0;
 
 	for (pos = old; pos < size && err == 0;) {
@@ -160,6 +266,13 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 	}
 	if (err == 0 && ftruncate(fd, (off_t)size) < 0)
 		err = -errno;
+	/* Verified by a sample of each run (sample_nodes): the pages are all
+	 * there when the file has no hole (st_blocks), huge pages are bound so
+	 * can only be on the node, and normal pages that spilled over from a
+	 * node running out are the last of the run, which the sample always
+	 * holds. A file with holes (made by another program) is checked page
+	 * by page, as the sample would fill them. */
+	sparse = err == 0 && file_sparse(fd);
 	for (pos = old; pos < size && err == 0;) {
 		uint64_t run_end, chunk_end, vstart, missing = 0;
 		shmfs_nodemask_t where;
@@ -167,11 +280,16 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 
 		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
 		vstart = pos / page_sz * page_sz;
-		r = range_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing, -1, NULL);
+		if (sparse)
+			r = range_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing, -1, NULL);
+		else
+			r = sample_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing);
 		if (r < 0)
 			err = r;
 		else if (missing || !only_node(&where, node))
 			err = -ENOMEM;
+		else if (nodes != UINT64_MAX)
+			nodes = node < 64 ? nodes | UINT64_C(1) << node : UINT64_MAX;
 		pos = chunk_end;
 	}
 	if (err < 0) {
@@ -179,6 +297,8 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 			SHMFS_LOG("Failed to give back pages after a failed resize: %m");
 		return err;
 	}
+	/* nodes beyond 63 do not fit a record: none (asked in full) */
+	*ret_nodes = nodes == UINT64_MAX ? 0 : nodes;
 	return 0;
 }
 

@@ -242,10 +242,14 @@ int shmfsd_region_resize(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, u
 		rc = ftruncate(fd, (off_t)want) < 0 ? -errno : 0;
 	} else {
 		/* a bind policy always means the home node (a migration moves both) */
+		uint64_t nodes = 0;
+
 		if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
 			pol.cnt = 0;
 		rc = shmfs_place_grow(fs, fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt), backing,
-			  want, &pol, home);
+			  want, &pol, home, &nodes);
+		if (rc == 0)
+			shmfs_place_record(fs, r, nodes, backing != 0);
 	}
 	if (rc < 0 && save_size(fs, r, old, old) < 0)
 		SHMFS_LOG("Failed to record a region's size after a failed resize (it shows %" PRIu64

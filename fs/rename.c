@@ -163,6 +163,8 @@ int shmfsd_region_rename(struct shmfs_fs *fs, struct shmfsd_region *r, int new_n
 	if (rc < 0)
 		goto out;
 	rc = shmfsd_region_migrate_fd(fs, r->kind, fd, old_node, new_node);
+	/* all on the new node, or (a failure undone, maybe in part) not known */
+	shmfs_place_record(fs, r, rc == 0 && new_node < 64 ? UINT64_C(1) << new_node : 0, false);
 	if (rc == 0) {
 		rc = rename_backing(fs, r, victim, new_node, new_name, flags);
 		if (rc < 0) {
@@ -173,6 +175,7 @@ int shmfsd_region_rename(struct shmfs_fs *fs, struct shmfsd_region *r, int new_n
 					   (uint64_t)st.st_size / shmfs_page_sz(fs, r->kind) *
 						   shmfs_page_sz(fs, r->kind),
 					   old_node, &failed);
+			shmfs_place_record(fs, r, 0, false);
 		}
 	}
 	if (rc == 0)

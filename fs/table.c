@@ -102,6 +102,8 @@ struct shmfsd_region *shmfs_table_insert_locked(struct shmfs_fs *fs, struct shmf
 		r = old;
 	} else {
 		tsearch(r, &fs->by_ino, cmp_ino);
+		/* a table of mappers may name its inode number for a freed file */
+		shmfs_mappers_invalidate(fs);
 	}
 	tsearch(r, &fs->by_name[r->kind], cmp_name);
 	r->linked = true;

@@ -215,7 +215,7 @@ static int get_numa_nodes(const struct xattr_q *q, char **ret_val, size_t *ret_l
 		rc = wfd < 0 ? wfd : shmfs_sparse_nodes(wfd, pt->page_sz, (uint64_t)st.st_size, &m, NULL);
 	}
 	if (rc < 0)
-		rc = shmfsd_region_nodes(fd, pt->page_sz, (uint64_t)st.st_size, &m);
+		rc = shmfs_place_nodes(q->fs, q->r, fd, pt->page_sz, (uint64_t)st.st_size, &m);
 	if (rc < 0)
 		return rc;
 	rc = shmfs_format_list(m.bits, SHMFS_NODE_MAX, buf, sizeof(buf));

@@ -127,6 +127,22 @@ t_errno "normal: shrinking a mapped region is EBUSY" EBUSY truncate "$R/mem" "$F
 fs_unmap "$mapper"
 t_errno "normal: shrinking works once nobody maps it" OK truncate "$R/mem" "$FS_NORMAL_SZ"
 
+# Placement is verified on a sample of pages, not by mapping the region: the
+# daemon's peak RSS does not grow by the region's 64 MiB when sizing it, nor
+# when asked where its pages sit; the answer follows a change made through
+# the backing file behind the daemon's back.
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$T_DAEMON_PID/status"; }
+h0=$(hwm)
+t_check "normal: sizing a 64 MiB region works" truncate -s $((64 << 20)) "$R/big64"
+t_is "normal: ... its pages sit on node$N" "$N" "$(fs_x "$R/big64" user.shmfs.numa_nodes)"
+h1=$(hwm)
+t_check "normal: ... and the daemon never held it mapped (VmHWM $h0 -> $h1 kB)" \
+	test $((h1 - h0)) -lt $((16 << 10))
+truncate -s 0 "$(fs_backing normal big64)"
+t_is "normal: the backing file emptied behind the daemon: numa_nodes is empty" "" \
+	"$(fs_x "$R/big64" user.shmfs.numa_nodes)"
+rm -f "$R/big64"
+
 # ---------------------------------------------------------------- pool exhaustion
 
 touch "$H/big"
