@@ -60,6 +60,9 @@ static void region_open_flags(fuse_req_t req, struct shmfs_fs *fs, struct shmfsd
 
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	/* flush has nothing to do (memory is written through): the kernel
+	 * skips the FLUSH request on every close */
+	fi->noflush = 1;
 	pthread_mutex_lock(&fs->lock);
 	/* registered once per region: the kernel wants one backing file for
 	 * every open of an inode; a refusal is remembered too */
@@ -266,6 +269,7 @@ void shmfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* the snapshot is the content: no page cache, sizes may differ */
 		fi->direct_io = 1;
 		fi->nonseekable = 0;
+		fi->noflush = 1;   /* writes act at write and release, never at flush */
 		fi->fh = (uintptr_t)h;
 		if (fuse_reply_open(req, fi) != 0)
 			ctl_file_free(h);
