@@ -179,6 +179,7 @@ void shmfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	}
 	rc = shmfsd_region_create(fs, pi.kind, pi.node, name, mode & 07777, ctx->uid, ctx->gid, ctx->pid,
 				  &r, &fd);
+	shmfs_xattr_stash_changed(fs);   /* the node's pool */
 	if (rc < 0) {
 		free(h);
 		reply_err(req, rc);
@@ -429,6 +430,7 @@ void shmfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 	if (!is_region(fs, ino)) {
 		rc = shmfs_control_write(fs, &ctl_of(fi)->info, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid,
 					 buf, size, off);
+		shmfs_xattr_stash_changed(fs);
 		if (rc < 0)
 			reply_err(req, rc);
 		else
@@ -442,6 +444,7 @@ void shmfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 	flags = (fi->flags & O_APPEND ? SHMFS_WRITE_APPEND : 0) |
 		(fuse_req_ctx(req)->uid != 0 ? SHMFS_WRITE_KILL_PRIV : 0);
 	rc = shmfsd_region_write(fs, h->region, h->fd, buf, size, off, flags);
+	shmfs_xattr_stash_changed(fs);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -503,6 +506,7 @@ void shmfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 	else if (rc == 0 && end > (size + page_sz - 1) / page_sz * page_sz)
 		rc = -EOPNOTSUPP; /* pages beyond the last one would be invisible to everyone */
 	pthread_mutex_unlock(&h->region->op_lock);
+	shmfs_xattr_stash_changed(fs);
 	if (rc == 0 && end > size && !(mode & FALLOC_FL_KEEP_SIZE))
 		shmfs_audit_region(0, fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, h->region, "fallocate",
 				   "size %llu", (unsigned long long)end);
