@@ -15,7 +15,7 @@
  *   metastore.c tree.c        metadata on disk; the tree's layout
  *   table.c                   the region table
  *   lifetime.c sparse.c
- *   backing.c guard.c log.c mappers.c meta.c notify.c options.c
+ *   backing.c guard.c log.c mappers.c meta.c notify.c options.c xattr_stash.c
  *   passthrough.c quota_rules.c
  * with lib/core beneath all of them. */
 #ifndef SHMFSD_DAEMON_H
@@ -221,6 +221,25 @@ struct shmfs_mappers {
 	_Atomic uint64_t gen;        /* bumped by shmfs_mappers_invalidate */
 };
 
+/* A value computed for a size probe, kept for the read after it (xattr_stash.c). */
+#define SHMFS_XATTR_STASH_SLOTS 64
+#define SHMFS_XATTR_STASH_NS (50LL * 1000 * 1000)
+struct shmfs_xattr_stash_slot {
+	pid_t pid;
+	bool list;          /* a listxattr (name "") */
+	uint64_t ino;
+	uint64_t gen;       /* the stash's gen when computed */
+	int64_t taken_ns;   /* CLOCK_MONOTONIC */
+	char *name;
+	char *val;          /* NULL: empty slot */
+	size_t len;
+};
+struct shmfs_xattr_stash {
+	pthread_mutex_t lock;
+	_Atomic uint64_t gen;   /* bumped by every change made through the daemon */
+	struct shmfs_xattr_stash_slot slot[SHMFS_XATTR_STASH_SLOTS];
+};
+
 struct shmfs_fs {
 	char *backing;              /* backing root, absolute */
 	char *mountpoint;
@@ -252,6 +271,7 @@ struct shmfs_fs {
 	struct shmfs_notify notify;
 	struct shmfs_watch watch;
 	struct shmfs_mappers mappers;
+	struct shmfs_xattr_stash xattr_stash;
 	struct shmfs_passthrough passthrough;
 	struct shmfs_shared *shared; /* the shared branch, or NULL (shared.c) */
 };
@@ -571,6 +591,21 @@ bool shmfs_xattr_is_ours(const char *name);
 bool shmfs_xattr_derived(const char *name);
 int shmfs_xattr_region_get(struct shmfs_fs *fs, struct shmfsd_region *r, const struct fuse_ctx *ctx,
 			   const char *name, char **ret_val, size_t *ret_len);
+
+/* ------------------------------------------------------------ xattr_stash.c
+ *
+ * A getxattr or listxattr probe (size 0) of process pid stashes its value;
+ * the read of the same name (NULL: the list) by the same process right after
+ * it takes it instead of computing it again. changed: something changed
+ * through the daemon (stashed values are not taken any more). */
+void shmfs_xattr_stash_init(struct shmfs_fs *fs);
+void shmfs_xattr_stash_free(struct shmfs_fs *fs);
+void shmfs_xattr_stash_changed(struct shmfs_fs *fs);
+uint64_t shmfs_xattr_stash_gen(struct shmfs_fs *fs);   /* read before computing a probe's value */
+void shmfs_xattr_stash_put(struct shmfs_fs *fs, uint64_t gen, uint64_t ino, pid_t pid,
+			   const char *name, const char *val, size_t len);
+bool shmfs_xattr_stash_take(struct shmfs_fs *fs, uint64_t ino, pid_t pid, const char *name,
+			    char **ret_val, size_t *ret_len);
 
 /* ------------------------------------------------------------ control.c */
 

@@ -60,6 +60,9 @@ static void region_open_flags(fuse_req_t req, struct shmfs_fs *fs, struct shmfsd
 
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	/* flush has nothing to do (memory is written through): the kernel
+	 * skips the FLUSH request on every close */
+	fi->noflush = 1;
 	pthread_mutex_lock(&fs->lock);
 	/* registered once per region: the kernel wants one backing file for
 	 * every open of an inode; a refusal is remembered too */
@@ -176,6 +179,7 @@ void shmfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	}
 	rc = shmfsd_region_create(fs, pi.kind, pi.node, name, mode & 07777, ctx->uid, ctx->gid, ctx->pid,
 				  &r, &fd);
+	shmfs_xattr_stash_changed(fs);   /* the node's pool */
 	if (rc < 0) {
 		free(h);
 		reply_err(req, rc);
@@ -266,6 +270,7 @@ void shmfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* the snapshot is the content: no page cache, sizes may differ */
 		fi->direct_io = 1;
 		fi->nonseekable = 0;
+		fi->noflush = 1;   /* writes act at write and release, never at flush */
 		fi->fh = (uintptr_t)h;
 		if (fuse_reply_open(req, fi) != 0)
 			ctl_file_free(h);
@@ -425,6 +430,7 @@ void shmfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 	if (!is_region(fs, ino)) {
 		rc = shmfs_control_write(fs, &ctl_of(fi)->info, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid,
 					 buf, size, off);
+		shmfs_xattr_stash_changed(fs);
 		if (rc < 0)
 			reply_err(req, rc);
 		else
@@ -438,6 +444,7 @@ void shmfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 	flags = (fi->flags & O_APPEND ? SHMFS_WRITE_APPEND : 0) |
 		(fuse_req_ctx(req)->uid != 0 ? SHMFS_WRITE_KILL_PRIV : 0);
 	rc = shmfsd_region_write(fs, h->region, h->fd, buf, size, off, flags);
+	shmfs_xattr_stash_changed(fs);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -499,6 +506,7 @@ void shmfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, 
 	else if (rc == 0 && end > (size + page_sz - 1) / page_sz * page_sz)
 		rc = -EOPNOTSUPP; /* pages beyond the last one would be invisible to everyone */
 	pthread_mutex_unlock(&h->region->op_lock);
+	shmfs_xattr_stash_changed(fs);
 	if (rc == 0 && end > size && !(mode & FALLOC_FL_KEEP_SIZE))
 		shmfs_audit_region(0, fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, h->region, "fallocate",
 				   "size %llu", (unsigned long long)end);

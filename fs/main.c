@@ -133,6 +133,7 @@ static void fs_free(struct shmfs_fs *fs)
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
 		free(fs->opt_dir[k]);
 	shmfs_mappers_free(fs);
+	shmfs_xattr_stash_free(fs);
 	pthread_mutex_destroy(&fs->repair_lock);
 	pthread_mutex_destroy(&fs->pool_lock);
 	pthread_mutex_destroy(&fs->lock);
@@ -165,6 +166,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.repair_lock, NULL);
 	shmfs_notify_init(&fs);
 	shmfs_mappers_init(&fs);
+	shmfs_xattr_stash_init(&fs);
 	fs.passthrough.dev_fd = -1;
 	r = shmfs_options_parse(argc, argv, &o);
 	if (r < 0) {

@@ -198,6 +198,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			return;
 		}
 		rc = shmfsd_region_setattr(fs, r, attr, to_set, &st);
+		shmfs_xattr_stash_changed(fs);
 		if (rc == 0)
 			shmfs_audit_setattr(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, r, attr, to_set);
 		shmfsd_region_put(fs, r, 1);
@@ -275,6 +276,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = shmfsd_region_unlink(fs, r);
+	shmfs_xattr_stash_changed(fs);
 	if (rc == 0)
 		shmfs_audit_unlink(fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, parent, name);
 	shmfsd_region_put(fs, r, 1);
@@ -312,6 +314,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		goto out;
 	}
 	rc = shmfsd_region_rename(fs, r, npi.node, newname, flags);
+	shmfs_xattr_stash_changed(fs);
 	shmfs_audit_ok(rc, fs, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid, "%s %s/node%d/%s -> %s/node%d/%s",
 		       npi.node != pi.node ? "migrate" : "rename", fs->type[r->kind].pt->name, pi.node, name,
 		       fs->type[r->kind].pt->name, npi.node, newname);
@@ -346,21 +349,37 @@ static void reply_xattr_data(fuse_req_t req, int rc, char *val, size_t len, size
 	free(val);
 }
 
+/* A size probe (size 0) leaves its value for the read that follows it from
+ * the same process (xattr_stash.c): getfattr asks each value twice. */
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct shmfs_fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	uint64_t gen = shmfs_xattr_stash_gen(fs);
 	char *val = NULL;
 	size_t len = 0;
-	int rc = shmfs_xattr_get_for(fs_of(req), ino, fuse_req_ctx(req), name, &val, &len);
+	int rc = 0;
 
+	if (size == 0 || !shmfs_xattr_stash_take(fs, ino, ctx->pid, name, &val, &len))
+		rc = shmfs_xattr_get_for(fs, ino, ctx, name, &val, &len);
+	if (rc == 0 && size == 0)
+		shmfs_xattr_stash_put(fs, gen, ino, ctx->pid, name, val, len);
 	reply_xattr_data(req, rc, val, len, size);
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	struct shmfs_fs *fs = fs_of(req);
+	pid_t pid = fuse_req_ctx(req)->pid;
+	uint64_t gen = shmfs_xattr_stash_gen(fs);
 	char *val = NULL;
 	size_t len = 0;
-	int rc = shmfs_xattr_list(fs_of(req), ino, &val, &len);
+	int rc = 0;
 
+	if (size == 0 || !shmfs_xattr_stash_take(fs, ino, pid, NULL, &val, &len))
+		rc = shmfs_xattr_list(fs, ino, &val, &len);
+	if (rc == 0 && size == 0)
+		shmfs_xattr_stash_put(fs, gen, ino, pid, NULL, val, len);
 	reply_xattr_data(req, rc, val, len, size);
 }
 
@@ -368,13 +387,18 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 			size_t size, int flags)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int rc = shmfs_xattr_set(fs_of(req), ino, ctx, name, value, size, flags);
 
-	reply_err(req, shmfs_xattr_set(fs_of(req), ino, ctx, name, value, size, flags));
+	shmfs_xattr_stash_changed(fs_of(req));
+	reply_err(req, rc);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	reply_err(req, shmfs_xattr_remove(fs_of(req), ino, fuse_req_ctx(req), name));
+	int rc = shmfs_xattr_remove(fs_of(req), ino, fuse_req_ctx(req), name);
+
+	shmfs_xattr_stash_changed(fs_of(req));
+	reply_err(req, rc);
 }
 
 const struct fuse_lowlevel_ops shmfs_ops = {

@@ -191,4 +191,37 @@ for d in "$T_MNT/huge" "$H"; do
 	t_is "${d#$T_MNT/}: pool.surplus is 0 without overcommit" "0" "$(fs_x "$d" user.shmfs.pool.surplus)"
 done
 
+
+# A size probe leaves its value for the read that follows it from the same
+# process (xattr_stash.c); a change made through the mount between the two
+# is seen by the read, and each probe computes afresh.
+probe_read() {   # PATH NAME [CMD...]: probe NAME, run CMD, read NAME; prints "LEN VALUE"
+	python3 - "$@" <<'PY'
+import ctypes, os, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.getxattr.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]
+libc.getxattr.restype = ctypes.c_ssize_t
+path, name = os.fsencode(sys.argv[1]), sys.argv[2].encode()
+n = libc.getxattr(path, name, None, 0)
+if n < 0:
+    sys.exit("probe: " + os.strerror(ctypes.get_errno()))
+if len(sys.argv) > 3:
+    subprocess.run(sys.argv[3:], check=True)
+buf = ctypes.create_string_buffer(4096)
+m = libc.getxattr(path, name, buf, 4096)
+if m < 0:
+    sys.exit("read: " + os.strerror(ctypes.get_errno()))
+print(n, buf.raw[:m].decode())
+PY
+}
+touch "$H/stash"
+setfattr -n user.stash -v a "$H/stash"
+t_is "probe then read: the probe's length and the value" "1 a" "$(probe_read "$H/stash" user.stash)"
+t_is "a setxattr between probe and read is seen by the read" "1 bbbb" \
+	"$(probe_read "$H/stash" user.stash setfattr -n user.stash -v bbbb "$H/stash")"
+t_is "a resize between probe and read is seen by the read" "1 2" \
+	"$(probe_read "$H/stash" user.shmfs.page_count truncate -s $((2 * HP)) "$H/stash")"
+t_is "the next probe computes afresh" "1 2" "$(probe_read "$H/stash" user.shmfs.page_count)"
+rm -f "$H/stash"
+
 t_done
