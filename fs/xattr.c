@@ -348,7 +348,7 @@ static int region_get(struct shmfs_fs *fs, struct shmfs_region *r, const struct 
 	if (strcmp(name, SHMFS_XATTR_ORPHANED) == 0)
 		return ret_str(ret_val, ret_len, "%s", shmfs_region_orphaned_for(fs, r, caller) ? "true" : "false");
 	if (strncmp(name, "user.shmfs.heap.", 16) == 0) {
-		shmfs_heap_stats_t hs;
+		shmfs_heap_stats_t hs = { .sz = sizeof(hs) };
 		uint64_t v;
 
 		if (heap_peek(fs, r, &hs) < 0)
@@ -447,7 +447,7 @@ int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t 
 			list_add(f, dir_names[i]);
 		break;
 	case SHMFS_OBJ_REGION: {
-		shmfs_heap_stats_t hs;
+		shmfs_heap_stats_t hs = { .sz = sizeof(hs) };
 
 		r = shmfs_region_get(fs, ino);
 		if (!r)

@@ -490,11 +490,46 @@ static int view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
 	return 0;
 }
 
+/* The smallest sz of the structs the heap fills in: their first version
+ * (see heap.h). A later field never lowers these. */
+#define STATS_SZ_MIN   (offsetof(shmfs_heap_stats_t, owner_max) + sizeof(uint64_t))
+#define RECLAIM_SZ_MIN (offsetof(shmfs_heap_reclaim_stats_t, damaged) + sizeof(uint64_t))
+
+/* Copy the 64-bit fields of src (lib_sz bytes, sz first) that lie wholly
+ * within the caller's dst->sz, and set dst->sz to the bytes filled. */
+static void out_fill(void *dst, const void *src, size_t lib_sz)
+{
+	size_t n = *(const size_t *)dst, head = sizeof(size_t);
+
+	if (n > lib_sz)
+		n = lib_sz;
+	n = head + (n - head) / sizeof(uint64_t) * sizeof(uint64_t);
+	memcpy((uint8_t *)dst + head, (const uint8_t *)src + head, n - head);
+	*(size_t *)dst = n;
+}
+
+_Static_assert(offsetof(shmfs_heap_stats_t, size) % sizeof(uint64_t) == 0 &&
+	       offsetof(shmfs_heap_reclaim_stats_t, owner_cnt) % sizeof(uint64_t) == 0,
+	       "the fields after sz start 8-byte aligned");
+
+static int stats_out(const struct shmfs_heap *h, shmfs_heap_stats_t *ret_stats)
+{
+	shmfs_heap_stats_t st;
+	int r;
+
+	if (ret_stats->sz < STATS_SZ_MIN)
+		return -EINVAL;
+	r = view_stats(h, &st);
+	/* -EUCLEAN: zeros, as view_stats leaves st */
+	out_fill(ret_stats, &st, sizeof(st));
+	return r;
+}
+
 SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats)
 {
 	if (!heap || !ret_stats)
 		return -EINVAL;
-	return view_stats(heap, ret_stats);
+	return stats_out(heap, ret_stats);
 }
 
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats)
@@ -502,12 +537,12 @@ SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t
 	struct shmfs_heap v;
 	int r;
 
-	if (!ret_stats)
+	if (!ret_stats || ret_stats->sz < STATS_SZ_MIN)
 		return -EINVAL;
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
-	return view_stats(&v, ret_stats);
+	return stats_out(&v, ret_stats);
 }
 
 #define CHECK(cond, ...) do { \
@@ -688,12 +723,14 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 
 SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats)
 {
-	shmfs_heap_reclaim_stats_t st = { 0 };
+	shmfs_heap_reclaim_stats_t st = { .sz = sizeof(st) };
 	struct shmfs_heap v;
 	uint32_t *dead, *keep;
 	bool any = false;
 	int r;
 
+	if (ret_stats && ret_stats->sz < RECLAIM_SZ_MIN)
+		return -EINVAL;
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
@@ -811,6 +848,6 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	}
 	free(dead);
 	if (ret_stats)
-		*ret_stats = st;
+		out_fill(ret_stats, &st, sizeof(st));
 	return st.damaged ? -EUCLEAN : 0;
 }
