@@ -15,16 +15,9 @@
 #include "heap_impl.h"
 #include "proc.h"
 
-const struct heap_class shmfs_heap__classes[HEAP_CLASS_CNT] = {
-	{ 16, 1, 256 },  { 32, 1, 128 },  { 48, 1, 85 },    { 64, 1, 64 },
-	{ 80, 1, 51 },   { 96, 1, 42 },   { 112, 1, 36 },   { 128, 1, 32 },
-	{ 160, 1, 25 },  { 192, 1, 21 },  { 224, 1, 18 },   { 256, 1, 16 },
-	{ 320, 1, 12 },  { 384, 1, 10 },  { 448, 1, 9 },    { 512, 1, 8 },
-	{ 640, 2, 12 },  { 768, 2, 10 },  { 896, 2, 9 },    { 1024, 2, 8 },
-	{ 1280, 3, 9 },  { 1536, 3, 8 },  { 1792, 4, 9 },   { 2048, 4, 8 },
-	{ 2560, 5, 8 },  { 3072, 6, 8 },  { 3584, 7, 8 },   { 4096, 8, 8 },
-	{ 5120, 10, 8 }, { 6144, 12, 8 }, { 7168, 14, 8 },  { 8192, 16, 8 },
-};
+#define CLASS_LINE(unit, blocks, a) { unit, blocks, HEAP_CLASS_UNITS(unit, blocks) },
+const struct heap_class shmfs_heap__classes[HEAP_CLASS_CNT] = { HEAP_CLASS_TABLE(CLASS_LINE, 0) };
+#undef CLASS_LINE
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {

@@ -50,11 +50,13 @@
 
 #include <shmfs/heap.h>
 
+#include "heap_classes.h"
+
 #define HEAP_MAGIC        0x5041454846534d48ull /* "HMSFHEAP" */
 #define HEAP_VERSION      2u
 #define HEAP_BLOCK_SHIFT  12
 #define HEAP_BLOCK_SZ     (1ull << HEAP_BLOCK_SHIFT)
-#define HEAP_CLASS_CNT    32
+#define HEAP_CLASS_CNT    32 /* lines of HEAP_CLASS_TABLE (asserted) */
 #define HEAP_CLASS_LARGE  63u /* class field of a retiring large run */
 #define HEAP_BMAP_WORDS   8   /* 8 x 32 unit bits = 256 units of class 16 */
 #define HEAP_BMAP_STRIDE  16  /* words per block: 8 `alloc` + 8 `freed`, two
