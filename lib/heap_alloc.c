@@ -629,7 +629,9 @@ static uint64_t lcache_take(struct shmfs_heap *h, struct heap_tcache *tc, uint64
 			continue;
 		if (!atomic_compare_exchange_strong(&h->desc[head], &d, D_MAKE(h->owner, K_LARGE, 0, D_GEN(d) + 1)))
 			continue;
-		atomic_store(&h->hold[head], 0);
+		/* Release, not seq_cst (a locked xchg): whoever acquires
+		 * hold == 0 sees the descriptor it follows. */
+		atomic_store_explicit(&h->hold[head], 0, memory_order_release);
 		return head;
 	}
 	return UINT64_MAX;
@@ -659,8 +661,9 @@ static bool lcache_put(struct shmfs_heap *h, uint64_t b, uint64_t d, uint64_t n,
 	}
 	tid = tc->tid;
 	/* Holder first, then the descriptor: trim never sees a cached run
-	 * without its holder. */
-	atomic_store(&h->hold[b], tid);
+	 * without its holder (the CAS after it is a release: no locked
+	 * store needed here). */
+	atomic_store_explicit(&h->hold[b], tid, memory_order_release);
 	if (atomic_compare_exchange_strong(&h->desc[b], &d, D_MAKE(h->owner, K_CACHED, 0, D_GEN(d) + 1))) {
 		*e = (struct heap_lcache) { (uint32_t)b, (uint32_t)n };
 		*ret = 0;
@@ -958,6 +961,14 @@ static __attribute__((noinline)) int small_freed(struct shmfs_heap *h, uint64_t 
 	return 0;
 }
 
+/* After a free into a span that is not held and still has live units:
+ * tell its owner it has room (what span_settle does for such a span). */
+static __attribute__((noinline)) int small_freed_live(struct shmfs_heap *h, uint64_t head, unsigned c)
+{
+	heap_map_set(h->hint + (uint64_t)c * h->map_words, head);
+	return 0;
+}
+
 /* Free the unit at rel bytes into span head (descriptor d). */
 static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h, uint64_t head, uint64_t d,
 							   uint64_t rel)
@@ -992,6 +1003,13 @@ static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h
 	 * of an unhold, which clears hold and then reads `freed`. */
 	if (__builtin_expect(atomic_load(&h->hold[head]) != 0, 1))
 		return 0;
+	/* Unheld (frees from another process, after the allocator moved on):
+	 * while this word still has live units the span is not empty, so
+	 * there is nothing to retire, only room to advertise; the free of
+	 * the last unit of a word (its CAS sees every earlier one) counts
+	 * the whole span. Bits past the span's units are not counted. */
+	if (a & ~(r | bit) & class_bits[c].mask[i])
+		return small_freed_live(h, head, c);
 	return small_freed(h, head, d);
 }
 
