@@ -144,7 +144,6 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 	case HEAP_RECLAIM: {
 		shmfs_heap_reclaim_stats_t s = { .sz = sizeof(s) };
 
-		memset(&s, 0, sizeof(s));
 		r = shmfs_heap_reclaim(info.shmem, info.sz, &s);
 		if (r == -EUCLEAN) {
 			/* Done for everything but the damaged blocks: say what was
