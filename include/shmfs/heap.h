@@ -215,7 +215,8 @@ SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret
 /* Read the stats of a heap in mem (mem_sz bytes, mapped read-only is enough)
  * without joining it. 0 on success; -ENOMSG when mem does not hold a libshmfs
  * heap (no magic); -EBADMSG when the header is damaged, of another version, or
- * larger than mem_sz; -EINVAL and -EUCLEAN as stats. Never writes to mem. Thread-safe. */
+ * larger than mem_sz; -EINVAL and -EUCLEAN as stats. Never writes to mem.
+ * Thread-safe. */
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats);
 
 /* Full consistency check of the heap in mem without joining it (read-only):
@@ -249,7 +250,8 @@ typedef struct shmfs_heap_reclaim_stats {
  * ret_stats->damaged, and its owner slot kept. Returns 0; -EUCLEAN when it
  * skipped damaged blocks (ret_stats then says what it did do: run
  * shmfs_heap_check() for the first damage); -ENOMSG / -EBADMSG as peek;
- * -EINVAL, doing nothing, when ret_stats->sz is too small; -ENOMEM. Thread-safe; several reclaims may run at once. */
+ * -EINVAL, doing nothing, when ret_stats->sz is too small; -ENOMEM.
+ * Thread-safe; several reclaims may run at once. */
 SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats);
 
 #ifdef __cplusplus
