@@ -275,7 +275,7 @@ static int get_orphaned(const struct xattr_q *q, char **ret_val, size_t *ret_len
 
 static int heap_value(const struct xattr_q *q, size_t field, char **ret_val, size_t *ret_len)
 {
-	shmfs_heap_stats_t hs;
+	shmfs_heap_stats_t hs = { .sz = sizeof(hs) };
 
 	if (heap_peek(q->fs, q->r, &hs) < 0)
 		return -ENODATA;
@@ -468,7 +468,7 @@ static int list_add(FILE *f, const char *name)
  * program only when it has one), then the user attributes kept for it. */
 static void list_region(struct shmfs_fs *fs, struct shmfsd_region *r, FILE *f)
 {
-	shmfs_heap_stats_t hs;
+	shmfs_heap_stats_t hs = { .sz = sizeof(hs) };
 	bool heap = heap_peek(fs, r, &hs) == 0;
 
 	pthread_mutex_lock(&fs->lock);

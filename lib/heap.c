@@ -15,16 +15,9 @@
 #include "heap_impl.h"
 #include "proc.h"
 
-const struct heap_class shmfs_heap__classes[HEAP_CLASS_CNT] = {
-	{ 16, 1, 256 },  { 32, 1, 128 },  { 48, 1, 85 },    { 64, 1, 64 },
-	{ 80, 1, 51 },   { 96, 1, 42 },   { 112, 1, 36 },   { 128, 1, 32 },
-	{ 160, 1, 25 },  { 192, 1, 21 },  { 224, 1, 18 },   { 256, 1, 16 },
-	{ 320, 1, 12 },  { 384, 1, 10 },  { 448, 1, 9 },    { 512, 1, 8 },
-	{ 640, 2, 12 },  { 768, 2, 10 },  { 896, 2, 9 },    { 1024, 2, 8 },
-	{ 1280, 3, 9 },  { 1536, 3, 8 },  { 1792, 4, 9 },   { 2048, 4, 8 },
-	{ 2560, 5, 8 },  { 3072, 6, 8 },  { 3584, 7, 8 },   { 4096, 8, 8 },
-	{ 5120, 10, 8 }, { 6144, 12, 8 }, { 7168, 14, 8 },  { 8192, 16, 8 },
-};
+#define CLASS_LINE(unit, blocks, a) { unit, blocks, HEAP_CLASS_UNITS(unit, blocks) },
+const struct heap_class shmfs_heap__classes[HEAP_CLASS_CNT] = { HEAP_CLASS_TABLE(CLASS_LINE, 0) };
+#undef CLASS_LINE
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
@@ -490,11 +483,46 @@ static int view_stats(const struct shmfs_heap *h, shmfs_heap_stats_t *st)
 	return 0;
 }
 
+/* The smallest sz of the structs the heap fills in: their first version
+ * (see heap.h). A later field never lowers these. */
+#define STATS_SZ_MIN   (offsetof(shmfs_heap_stats_t, owner_max) + sizeof(uint64_t))
+#define RECLAIM_SZ_MIN (offsetof(shmfs_heap_reclaim_stats_t, damaged) + sizeof(uint64_t))
+
+/* Copy the 64-bit fields of src (lib_sz bytes, sz first) that lie wholly
+ * within the caller's dst->sz, and set dst->sz to the bytes filled. */
+static void out_fill(void *dst, const void *src, size_t lib_sz)
+{
+	size_t n = *(const size_t *)dst, head = sizeof(size_t);
+
+	if (n > lib_sz)
+		n = lib_sz;
+	n = head + (n - head) / sizeof(uint64_t) * sizeof(uint64_t);
+	memcpy((uint8_t *)dst + head, (const uint8_t *)src + head, n - head);
+	*(size_t *)dst = n;
+}
+
+_Static_assert(offsetof(shmfs_heap_stats_t, size) % sizeof(uint64_t) == 0 &&
+	       offsetof(shmfs_heap_reclaim_stats_t, owner_cnt) % sizeof(uint64_t) == 0,
+	       "the fields after sz start 8-byte aligned");
+
+static int stats_out(const struct shmfs_heap *h, shmfs_heap_stats_t *ret_stats)
+{
+	shmfs_heap_stats_t st;
+	int r;
+
+	if (ret_stats->sz < STATS_SZ_MIN)
+		return -EINVAL;
+	r = view_stats(h, &st);
+	/* -EUCLEAN: zeros, as view_stats leaves st */
+	out_fill(ret_stats, &st, sizeof(st));
+	return r;
+}
+
 SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats)
 {
 	if (!heap || !ret_stats)
 		return -EINVAL;
-	return view_stats(heap, ret_stats);
+	return stats_out(heap, ret_stats);
 }
 
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats)
@@ -502,12 +530,12 @@ SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t
 	struct shmfs_heap v;
 	int r;
 
-	if (!ret_stats)
+	if (!ret_stats || ret_stats->sz < STATS_SZ_MIN)
 		return -EINVAL;
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
-	return view_stats(&v, ret_stats);
+	return stats_out(&v, ret_stats);
 }
 
 #define CHECK(cond, ...) do { \
@@ -688,12 +716,14 @@ static void reclaim_head(struct shmfs_heap *h, uint64_t b, uint64_t d, shmfs_hea
 
 SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats)
 {
-	shmfs_heap_reclaim_stats_t st = { 0 };
+	shmfs_heap_reclaim_stats_t st = { .sz = sizeof(st) };
 	struct shmfs_heap v;
 	uint32_t *dead, *keep;
 	bool any = false;
 	int r;
 
+	if (ret_stats && ret_stats->sz < RECLAIM_SZ_MIN)
+		return -EINVAL;
 	r = shmfs_heap__view(mem, mem_sz, &v);
 	if (r < 0)
 		return r;
@@ -811,6 +841,6 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 	}
 	free(dead);
 	if (ret_stats)
-		*ret_stats = st;
+		out_fill(ret_stats, &st, sizeof(st));
 	return st.damaged ? -EUCLEAN : 0;
 }

@@ -113,11 +113,8 @@ static const struct {
 	uint16_t unit;
 	uint16_t units;
 } class_free[HEAP_CLASS_CNT] = {
-#define R(u, n) { (uint32_t)((1ull << 32) / (u)) + 1, u, n }
-	R(16, 256), R(32, 128), R(48, 85), R(64, 64), R(80, 51), R(96, 42), R(112, 36), R(128, 32),
-	R(160, 25), R(192, 21), R(224, 18), R(256, 16), R(320, 12), R(384, 10), R(448, 9), R(512, 8),
-	R(640, 12), R(768, 10), R(896, 9), R(1024, 8), R(1280, 9), R(1536, 8), R(1792, 9), R(2048, 8),
-	R(2560, 8), R(3072, 8), R(3584, 8), R(4096, 8), R(5120, 8), R(6144, 8), R(7168, 8), R(8192, 8),
+#define R(u, b, a) { HEAP_CLASS_RECIP(u), u, HEAP_CLASS_UNITS(u, b) },
+	HEAP_CLASS_TABLE(R, 0)
 #undef R
 };
 
@@ -127,38 +124,14 @@ static const struct {
 	unsigned words;
 	uint64_t mask[HEAP_BMAP_WORDS];
 } class_bits[HEAP_CLASS_CNT] = {
-	{ 8, { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff } }, /* 16 */
-	{ 4, { 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff } }, /* 32 */
-	{ 3, { 0xffffffff, 0xffffffff, 0x1fffff } }, /* 48 */
-	{ 2, { 0xffffffff, 0xffffffff } }, /* 64 */
-	{ 2, { 0xffffffff, 0x7ffff } }, /* 80 */
-	{ 2, { 0xffffffff, 0x3ff } }, /* 96 */
-	{ 2, { 0xffffffff, 0xf } }, /* 112 */
-	{ 1, { 0xffffffff } }, /* 128 */
-	{ 1, { 0x1ffffff } }, /* 160 */
-	{ 1, { 0x1fffff } }, /* 192 */
-	{ 1, { 0x3ffff } }, /* 224 */
-	{ 1, { 0xffff } }, /* 256 */
-	{ 1, { 0xfff } }, /* 320 */
-	{ 1, { 0x3ff } }, /* 384 */
-	{ 1, { 0x1ff } }, /* 448 */
-	{ 1, { 0xff } }, /* 512 */
-	{ 1, { 0xfff } }, /* 640 */
-	{ 1, { 0x3ff } }, /* 768 */
-	{ 1, { 0x1ff } }, /* 896 */
-	{ 1, { 0xff } }, /* 1024 */
-	{ 1, { 0x1ff } }, /* 1280 */
-	{ 1, { 0xff } }, /* 1536 */
-	{ 1, { 0x1ff } }, /* 1792 */
-	{ 1, { 0xff } }, /* 2048 */
-	{ 1, { 0xff } }, /* 2560 */
-	{ 1, { 0xff } }, /* 3072 */
-	{ 1, { 0xff } }, /* 3584 */
-	{ 1, { 0xff } }, /* 4096 */
-	{ 1, { 0xff } }, /* 5120 */
-	{ 1, { 0xff } }, /* 6144 */
-	{ 1, { 0xff } }, /* 7168 */
-	{ 1, { 0xff } }, /* 8192 */
+#define M(n, i) HEAP_CLASS_WORD_MASK(n, i)
+#define W(u, b, a) { (HEAP_CLASS_UNITS(u, b) + 31) / 32, { \
+	M(HEAP_CLASS_UNITS(u, b), 0), M(HEAP_CLASS_UNITS(u, b), 1), M(HEAP_CLASS_UNITS(u, b), 2), \
+	M(HEAP_CLASS_UNITS(u, b), 3), M(HEAP_CLASS_UNITS(u, b), 4), M(HEAP_CLASS_UNITS(u, b), 5), \
+	M(HEAP_CLASS_UNITS(u, b), 6), M(HEAP_CLASS_UNITS(u, b), 7) } },
+	HEAP_CLASS_TABLE(W, 0)
+#undef W
+#undef M
 };
 
 static __attribute__((noinline, cold)) void tcache_reset(struct heap_tcache *tc, const struct shmfs_heap *h)
@@ -187,22 +160,34 @@ static __attribute__((noinline, cold)) void tcache_reset(struct heap_tcache *tc,
 	tc->join_id = h->join_id;
 }
 
-/* Class of sizes up to 1 KiB by 16-byte granule ((sz + 15) >> 4). */
+/* Class of sizes up to 1 KiB by 16-byte granule ((sz + 15) >> 4): every
+ * unit is a multiple of 16, so the class of the granule's last size is the
+ * class of every size in it. */
+#define G(g, q) HEAP_CLASS_OF((g) * (q))
+#define G8(g, q) G(g, q), G(g + 1, q), G(g + 2, q), G(g + 3, q), \
+	G(g + 4, q), G(g + 5, q), G(g + 6, q), G(g + 7, q)
 static const uint8_t class_of_granule[65] = {
-	0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11,
-	11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15,
-	15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
-	17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19,
-	19,
+	G8(0, 16), G8(8, 16), G8(16, 16), G8(24, 16), G8(32, 16), G8(40, 16), G8(48, 16), G8(56, 16),
+	G(64, 16),
 };
 
 /* Class of sizes from 1 KiB to 8 KiB by 256-byte granule ((sz + 255) >> 8):
- * every class boundary there is a multiple of 256. */
+ * every unit above 1 KiB is a multiple of 256 (asserted below). */
 static const uint8_t class_of_granule256[33] = {
-	19, 19, 19, 19, 19, 20, 21, 22, 23, 24, 24, 25, 25, 26, 26, 27,
-	27, 28, 28, 28, 28, 29, 29, 29, 29, 30, 30, 30, 30, 31, 31, 31,
-	31,
+	G8(0, 256), G8(8, 256), G8(16, 256), G8(24, 256), G(32, 256),
 };
+#undef G8
+#undef G
+
+#define NOT_256(u, b, a) + ((u) > 1024 && (u) % 256 != 0)
+_Static_assert((0 HEAP_CLASS_TABLE(NOT_256, 0)) == 0, "units above 1 KiB are multiples of 256");
+#undef NOT_256
+#define NOT_16(u, b, a) + ((u) % 16 != 0)
+_Static_assert((0 HEAP_CLASS_TABLE(NOT_16, 0)) == 0, "units are multiples of 16");
+#undef NOT_16
+_Static_assert(HEAP_CLASS_COUNT == HEAP_CLASS_CNT, "HEAP_CLASS_CNT names the lines of the table");
+_Static_assert(HEAP_CLASS_OF(SHMFS_HEAP_SMALL_MAX) == HEAP_CLASS_CNT - 1,
+	       "the last class is SHMFS_HEAP_SMALL_MAX");
 
 /* Class of a small size (sz <= SHMFS_HEAP_SMALL_MAX): two table lookups at
  * most, no arithmetic on the fast path. */
@@ -644,7 +629,9 @@ static uint64_t lcache_take(struct shmfs_heap *h, struct heap_tcache *tc, uint64
 			continue;
 		if (!atomic_compare_exchange_strong(&h->desc[head], &d, D_MAKE(h->owner, K_LARGE, 0, D_GEN(d) + 1)))
 			continue;
-		atomic_store(&h->hold[head], 0);
+		/* Release, not seq_cst (a locked xchg): whoever acquires
+		 * hold == 0 sees the descriptor it follows. */
+		atomic_store_explicit(&h->hold[head], 0, memory_order_release);
 		return head;
 	}
 	return UINT64_MAX;
@@ -674,8 +661,9 @@ static bool lcache_put(struct shmfs_heap *h, uint64_t b, uint64_t d, uint64_t n,
 	}
 	tid = tc->tid;
 	/* Holder first, then the descriptor: trim never sees a cached run
-	 * without its holder. */
-	atomic_store(&h->hold[b], tid);
+	 * without its holder (the CAS after it is a release: no locked
+	 * store needed here). */
+	atomic_store_explicit(&h->hold[b], tid, memory_order_release);
 	if (atomic_compare_exchange_strong(&h->desc[b], &d, D_MAKE(h->owner, K_CACHED, 0, D_GEN(d) + 1))) {
 		*e = (struct heap_lcache) { (uint32_t)b, (uint32_t)n };
 		*ret = 0;
@@ -973,6 +961,14 @@ static __attribute__((noinline)) int small_freed(struct shmfs_heap *h, uint64_t 
 	return 0;
 }
 
+/* After a free into a span that is not held and still has live units:
+ * tell its owner it has room (what span_settle does for such a span). */
+static __attribute__((noinline)) int small_freed_live(struct shmfs_heap *h, uint64_t head, unsigned c)
+{
+	heap_map_set(h->hint + (uint64_t)c * h->map_words, head);
+	return 0;
+}
+
 /* Free the unit at rel bytes into span head (descriptor d). */
 static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h, uint64_t head, uint64_t d,
 							   uint64_t rel)
@@ -1007,6 +1003,13 @@ static inline __attribute__((always_inline)) int small_free(struct shmfs_heap *h
 	 * of an unhold, which clears hold and then reads `freed`. */
 	if (__builtin_expect(atomic_load(&h->hold[head]) != 0, 1))
 		return 0;
+	/* Unheld (frees from another process, after the allocator moved on):
+	 * while this word still has live units the span is not empty, so
+	 * there is nothing to retire, only room to advertise; the free of
+	 * the last unit of a word (its CAS sees every earlier one) counts
+	 * the whole span. Bits past the span's units are not counted. */
+	if (a & ~(r | bit) & class_bits[c].mask[i])
+		return small_freed_live(h, head, c);
 	return small_freed(h, head, d);
 }
 

@@ -46,15 +46,18 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <shmfs/heap.h>
+
+#include "heap_classes.h"
 
 #define HEAP_MAGIC        0x5041454846534d48ull /* "HMSFHEAP" */
 #define HEAP_VERSION      2u
 #define HEAP_BLOCK_SHIFT  12
 #define HEAP_BLOCK_SZ     (1ull << HEAP_BLOCK_SHIFT)
-#define HEAP_CLASS_CNT    32
+#define HEAP_CLASS_CNT    32 /* lines of HEAP_CLASS_TABLE (asserted) */
 #define HEAP_CLASS_LARGE  63u /* class field of a retiring large run */
 #define HEAP_BMAP_WORDS   8   /* 8 x 32 unit bits = 256 units of class 16 */
 #define HEAP_BMAP_STRIDE  16  /* words per block: 8 `alloc` + 8 `freed`, two
@@ -145,6 +148,41 @@ struct heap_mut {
 };
 
 #define HEAP_MUT_OFF 256u
+
+/* The on-memory layout is shared by every process and every build that maps
+ * the heap (version HEAP_VERSION): pin it, so that a change to a struct or a
+ * field width cannot pass unnoticed. */
+_Static_assert(sizeof(struct heap_owner) == 32 && offsetof(struct heap_owner, word) == 0 &&
+	       offsetof(struct heap_owner, start_time) == 8, "owner slot layout");
+_Static_assert(offsetof(struct heap_hdr, magic) == 0 && offsetof(struct heap_hdr, version) == 8 &&
+	       offsetof(struct heap_hdr, hdr_sz) == 12 && offsetof(struct heap_hdr, heap_sz) == 16 &&
+	       offsetof(struct heap_hdr, block_sz) == 24 && offsetof(struct heap_hdr, owner_max) == 28 &&
+	       offsetof(struct heap_hdr, blk_cnt) == 32 && offsetof(struct heap_hdr, owner_off) == 40 &&
+	       offsetof(struct heap_hdr, desc_off) == 48 && offsetof(struct heap_hdr, aux_off) == 56 &&
+	       offsetof(struct heap_hdr, hold_off) == 64 && offsetof(struct heap_hdr, bmap_off) == 72 &&
+	       offsetof(struct heap_hdr, used_off) == 80 && offsetof(struct heap_hdr, hint_off) == 88 &&
+	       offsetof(struct heap_hdr, data_off) == 96 && offsetof(struct heap_hdr, map_words) == 104 &&
+	       offsetof(struct heap_hdr, checksum) == 112 && sizeof(struct heap_hdr) == 120,
+	       "header layout");
+_Static_assert(offsetof(struct heap_mut, footprint) == 0 && offsetof(struct heap_mut, hwm) == 8 &&
+	       offsetof(struct heap_mut, join_cnt) == 16 && offsetof(struct heap_mut, top) == 64 &&
+	       sizeof(struct heap_mut) == 128, "mutable counters layout");
+_Static_assert(sizeof(struct heap_hdr) <= HEAP_MUT_OFF && HEAP_MUT_OFF % 64 == 0 &&
+	       HEAP_MUT_OFF + sizeof(struct heap_mut) <= HEAP_OWNER_OFF, "header sections do not overlap");
+/* Shared words are plain 64/32-bit words, lock-free in every process. */
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4 &&
+	       ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2, "shared words");
+/* Bitmaps: 8 `alloc` words then 8 `freed` words per block, 32 unit bits
+ * each, room for the largest span (256 units). */
+_Static_assert(HEAP_FREED == HEAP_BMAP_WORDS && HEAP_BMAP_STRIDE == 2 * HEAP_BMAP_WORDS &&
+	       HEAP_BMAP_WORDS * HEAP_UNIT_BITS == 256 && HEAP_BMAP_STRIDE * 8 == 128, "bitmap layout");
+/* Descriptor fields hold every value the heap writes into them. */
+_Static_assert(HEAP_KIND_MAX < 16 && HEAP_CLASS_CNT <= HEAP_CLASS_LARGE && HEAP_CLASS_LARGE < 64 &&
+	       OWNER_MAKE(SHMFS_HEAP_OWNER_MAX - 1, 0xfff) <= 0xffffff &&
+	       OWNER_IDX(OWNER_MAKE(SHMFS_HEAP_OWNER_MAX - 1, 0)) == SHMFS_HEAP_OWNER_MAX - 1,
+	       "descriptor fields");
+_Static_assert(HEAP_BLOCK_SZ == SHMFS_HEAP_BLOCK_SZ && HEAP_OWNER_OFF % HEAP_BLOCK_SZ == 0,
+	       "block size");
 
 struct heap_class {
 	uint32_t unit;   /* bytes per unit */
@@ -258,11 +296,13 @@ static inline bool heap_run_ok(const struct shmfs_heap *h, uint64_t head, uint64
  * its own would leave them stranded. O(n), as the release itself. */
 static inline bool heap_bodies_ok(const struct shmfs_heap *h, uint64_t head, uint64_t n)
 {
+	uint64_t bad = 0;
+
+	/* No branch per block: the free of a kept run walks 15 of them. */
 	for (uint64_t i = 1; i < n; i++)
-		if (D_KIND(atomic_load_explicit(&h->desc[head + i], memory_order_relaxed)) != K_BODY ||
-		    atomic_load_explicit(&h->aux[head + i], memory_order_relaxed) != head)
-			return false;
-	return true;
+		bad |= (D_KIND(atomic_load_explicit(&h->desc[head + i], memory_order_relaxed)) ^ K_BODY) |
+		       (atomic_load_explicit(&h->aux[head + i], memory_order_relaxed) ^ head);
+	return bad == 0;
 }
 
 /* Free the run headed by head whose descriptor is dr (K_RETIRE, or

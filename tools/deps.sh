@@ -22,6 +22,9 @@ packages=(
 	libhugetlbfs-bin
 	# the heap's libFuzzer target (test/fuzz): clang and its fuzzer runtime
 	clang libclang-rt-dev
+	# the heap benchmark's shared-memory peer (bench/heap/bench_boost.cpp):
+	# Boost.Interprocess, header-only, and a C++ compiler
+	g++ libboost-dev
 )
 
 missing=()

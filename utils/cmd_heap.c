@@ -127,7 +127,7 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 	}
 	switch (h->op) {
 	case HEAP_USAGE: {
-		shmfs_heap_stats_t s;
+		shmfs_heap_stats_t s = { .sz = sizeof(s) };
 
 		r = shmfs_heap_peek(info.shmem, info.sz, &s);
 		if (r == -EUCLEAN) /* counts would be garbage: show what is damaged */
@@ -153,9 +153,8 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 		}
 		break;
 	case HEAP_RECLAIM: {
-		shmfs_heap_reclaim_stats_t s;
+		shmfs_heap_reclaim_stats_t s = { .sz = sizeof(s) };
 
-		memset(&s, 0, sizeof(s));
 		r = shmfs_heap_reclaim(info.shmem, info.sz, &s);
 		if (r == -EUCLEAN) {
 			/* Done for everything but the damaged blocks: say what was

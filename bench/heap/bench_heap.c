@@ -260,7 +260,7 @@ static struct mixed_res mixed(shmfs_heap_t *h, uint64_t ops, int uniform)
 	}
 	r.total = cpu_thread() - t0;
 	if (h) {
-		shmfs_heap_stats_t st;
+		shmfs_heap_stats_t st = { .sz = sizeof(st) };
 
 		shmfs_heap_stats(h, &st);
 		r.in_use_ratio = (double)st.used / requested;
@@ -384,7 +384,7 @@ static double frag(shmfs_heap_t *h)
 	static void *ptrs[N + N / 2];
 	uint64_t rs = 0xf4a9ull, live = 0, freed = 0, taken;
 	size_t cnt = N;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	struct mallinfo2 mi;
 
 	for (int i = 0; i < N; i++) {

@@ -81,7 +81,17 @@ extern "C" {
 
 typedef struct shmfs_heap shmfs_heap_t;
 
+/* Structs the heap fills in (stats, reclaim stats) start with sz: set it to
+ * sizeof the struct before the call, so that the struct can grow without
+ * breaking callers built against a shorter one. The library fills the
+ * fields that lie wholly within both the caller's sz and its own struct,
+ * then sets sz to the bytes it filled (a caller built against a longer
+ * struct sees which fields an older library left alone; it never writes
+ * past the caller's sz). sz smaller than the first version's struct (up to
+ * and including the last field marked "first version") is refused with
+ * -EINVAL, the struct left untouched. Fields are only ever appended. */
 typedef struct shmfs_heap_stats {
+	size_t sz;          /* in: sizeof(shmfs_heap_stats_t); out: bytes filled */
 	uint64_t size;      /* bytes the heap can hand out (blocks x block size) */
 	uint64_t used;      /* bytes in live allocations (rounded to their class) */
 	uint64_t free;      /* size - used */
@@ -89,11 +99,11 @@ typedef struct shmfs_heap_stats {
 	uint64_t hwm;       /* high-water mark of footprint (bytes of blocks taken);
 			       best effort: a process killed while taking blocks
 			       may leave it a little short */
-	/* Fields added after the first version (append only). */
 	uint64_t footprint; /* bytes of blocks taken by spans and large runs now
 			       (runs threads keep for reuse included) */
 	uint64_t owner_cnt; /* owner slots in use (joined, left with live blocks, or dead) */
-	uint64_t owner_max; /* owner slots the heap was formatted with */
+	uint64_t owner_max; /* owner slots the heap was formatted with (first version) */
+	/* Fields appended later go here. */
 } shmfs_heap_stats_t;
 
 /* Options of shmfs_heap_format(). Start with sz = sizeof(struct
@@ -196,15 +206,17 @@ SHMFS_API uint64_t shmfs_heap_off(const shmfs_heap_t *heap, const void *ptr);
 /* Stats of a joined heap (see shmfs_heap_stats_t). used and alloc_cnt are
  * counted from the allocation bitmaps, so they are exact whenever no
  * operation is in flight, also after crashes; under concurrent use they are a
- * momentary view. 0, -EINVAL, or -EUCLEAN when a descriptor or span bitmap
- * is damaged (the counts would be garbage; check says where). Thread-safe,
+ * momentary view. 0, -EINVAL (heap or ret_stats NULL, ret_stats->sz too
+ * small), or -EUCLEAN when a descriptor or span bitmap is damaged (the
+ * counts would be garbage and are zeroed; check says where). Thread-safe,
  * not async-signal-safe. */
 SHMFS_API int shmfs_heap_stats(const shmfs_heap_t *heap, shmfs_heap_stats_t *ret_stats);
 
 /* Read the stats of a heap in mem (mem_sz bytes, mapped read-only is enough)
  * without joining it. 0 on success; -ENOMSG when mem does not hold a libshmfs
  * heap (no magic); -EBADMSG when the header is damaged, of another version, or
- * larger than mem_sz; -EUCLEAN as stats. Never writes to mem. Thread-safe. */
+ * larger than mem_sz; -EINVAL and -EUCLEAN as stats. Never writes to mem.
+ * Thread-safe. */
 SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t *ret_stats);
 
 /* Full consistency check of the heap in mem without joining it (read-only):
@@ -218,12 +230,15 @@ SHMFS_API int shmfs_heap_check(const void *mem, size_t mem_sz, char *msg, size_t
 
 /* What shmfs_heap_reclaim() released. */
 typedef struct shmfs_heap_reclaim_stats {
+	size_t sz;          /* in: sizeof(shmfs_heap_reclaim_stats_t); out: bytes
+			       filled (see shmfs_heap_stats_t) */
 	uint64_t owner_cnt; /* dead owner slots released */
 	uint64_t alloc_cnt; /* live allocations of dead owners freed */
 	uint64_t bytes;     /* bytes of those allocations (as counted in stats.used) */
 	uint64_t blocks;    /* blocks returned to the heap */
-	/* Appended after the first version. */
-	uint64_t damaged;   /* blocks skipped: damaged as check reports them */
+	uint64_t damaged;   /* blocks skipped: damaged as check reports them
+			       (first version) */
+	/* Fields appended later go here. */
 } shmfs_heap_reclaim_stats_t;
 
 /* Free everything owned by owners whose process is dead (exited, or a
@@ -235,7 +250,8 @@ typedef struct shmfs_heap_reclaim_stats {
  * ret_stats->damaged, and its owner slot kept. Returns 0; -EUCLEAN when it
  * skipped damaged blocks (ret_stats then says what it did do: run
  * shmfs_heap_check() for the first damage); -ENOMSG / -EBADMSG as peek;
- * -ENOMEM. Thread-safe; several reclaims may run at once. */
+ * -EINVAL, doing nothing, when ret_stats->sz is too small; -ENOMEM.
+ * Thread-safe; several reclaims may run at once. */
 SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats);
 
 #ifdef __cplusplus

@@ -132,7 +132,7 @@ static bool exact(struct run *r)
 static void check_exact(struct run *r)
 {
 	char msg[256];
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	uint64_t used = 0;
 
 	if (!exact(r))
@@ -323,8 +323,8 @@ static void op(struct run *r, unsigned code)
 			handle_idx(r, handle(r, code >> 5)), ce, m, r->live_cnt);
 	}
 	shmfs_heap_t *h = handle(r, code >> 5);
-	shmfs_heap_reclaim_stats_t rs;
-	shmfs_heap_stats_t st;
+	shmfs_heap_reclaim_stats_t rs = { .sz = sizeof(rs) };
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	char msg[256];
 	uint64_t off;
 	size_t sz;
@@ -372,7 +372,7 @@ static void op(struct run *r, unsigned code)
 		}
 		break;
 	case 8:
-		memset(&rs, 0, sizeof(rs));
+		rs = (shmfs_heap_reclaim_stats_t) { .sz = sizeof(rs) };
 		e = shmfs_heap_reclaim(r->mem, r->mem_sz, &rs);
 		REQUIRE(e == 0 || e == -EUCLEAN || (r->corrupt && (e == -EBADMSG || e == -ENOMSG)));
 		if (debug_on())

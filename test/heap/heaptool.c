@@ -27,7 +27,7 @@ static shmfs_heap_t *heap;
 int main(int argc, char **argv)
 {
 	shmfs_join_info_t info;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	void *j;
 	int r = 0;
 

@@ -58,7 +58,7 @@ static void assert_consistent(struct fix *f)
 
 static void assert_empty(struct fix *f)
 {
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 
 	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
 	assert_int_equal(st.used, 0);
@@ -86,7 +86,7 @@ static void format_refuses_bad_arguments(void **state)
 static void join_refuses_foreign_memory(void **state)
 {
 	uint8_t *m = ht_map(1 << 20);
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h = NULL;
 	uint64_t seed = 42;
 
@@ -108,7 +108,7 @@ static void join_refuses_damaged_header(void **state)
 	uint8_t *m = ht_map(sz);
 	shmfs_heap_t *h = NULL;
 	struct heap_hdr *hdr = (struct heap_hdr *)m;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 
 	/* Every byte of the immutable header is covered by the checksum. */
 	for (size_t i = 8; i < sizeof(struct heap_hdr); i++) {
@@ -130,7 +130,7 @@ static void join_refuses_damaged_header(void **state)
 static void join_refuses_truncated_mapping(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h = NULL;
 
 	assert_int_equal(shmfs_heap_join(f->mem, f->sz - 4096, &h), -EBADMSG);
@@ -166,7 +166,7 @@ static void join_from_another_address_sees_the_same_heap(void **state)
 static void peek_reads_stats_without_joining(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	uint64_t a = shmfs_heap_malloc(f->h, 100), b = shmfs_heap_malloc(f->h, 20000);
 
 	assert_int_equal(shmfs_heap_peek(f->mem, f->sz, &st), 0);
@@ -178,6 +178,69 @@ static void peek_reads_stats_without_joining(void **state)
 	assert_int_equal(st.owner_cnt, 1);
 	assert_int_equal(shmfs_heap_free(f->h, a), 0);
 	assert_int_equal(shmfs_heap_free(f->h, b), 0);
+	assert_empty(f);
+}
+
+/* The structs the heap fills in carry their size: a caller built against a
+ * shorter (older) struct gets the fields it knows and nothing written past
+ * them; one built against a longer struct gets sz back as what was filled;
+ * one below the first version is refused, the struct untouched. */
+static void stats_structs_honour_the_callers_sz(void **state)
+{
+	struct fix *f = *state;
+	size_t first = offsetof(shmfs_heap_stats_t, owner_max) + sizeof(uint64_t);
+	size_t rfirst = offsetof(shmfs_heap_reclaim_stats_t, damaged) + sizeof(uint64_t);
+	struct { shmfs_heap_stats_t st; uint64_t later[2]; } big;
+	struct { shmfs_heap_reclaim_stats_t rs; uint64_t later[2]; } rbig;
+	shmfs_heap_stats_t st;
+	uint64_t a = shmfs_heap_malloc(f->h, 100);
+
+	/* A longer struct: the library's fields filled, the rest untouched. */
+	memset(&big, 0xa5, sizeof(big));
+	big.st.sz = sizeof(big);
+	assert_int_equal(shmfs_heap_stats(f->h, &big.st), 0);
+	assert_int_equal(big.st.sz, sizeof(shmfs_heap_stats_t));
+	assert_int_equal(big.st.alloc_cnt, 1);
+	assert_int_equal(big.st.used, 112);
+	assert_int_equal(big.later[0], 0xa5a5a5a5a5a5a5a5ull);
+	memset(&big, 0xa5, sizeof(big));
+	big.st.sz = sizeof(big);
+	assert_int_equal(shmfs_heap_peek(f->mem, f->sz, &big.st), 0);
+	assert_int_equal(big.st.sz, sizeof(shmfs_heap_stats_t));
+	assert_int_equal(big.st.owner_max, 256);
+	assert_int_equal(big.later[1], 0xa5a5a5a5a5a5a5a5ull);
+	/* Exactly the first version. */
+	memset(&st, 0xa5, sizeof(st));
+	st.sz = first;
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.sz, first);
+	assert_int_equal(st.owner_max, 256);
+	/* A size that cuts a field past the library's: whole fields only. */
+	big.st.sz = sizeof(shmfs_heap_stats_t) + 4;
+	assert_int_equal(shmfs_heap_stats(f->h, &big.st), 0);
+	assert_int_equal(big.st.sz, sizeof(shmfs_heap_stats_t));
+	/* Too short, or not set: refused, nothing written. */
+	for (size_t sz = 0; sz < first; sz += 4) {
+		memset(&st, 0xa5, sizeof(st));
+		st.sz = sz;
+		assert_int_equal(shmfs_heap_stats(f->h, &st), -EINVAL);
+		assert_int_equal(shmfs_heap_peek(f->mem, f->sz, &st), -EINVAL);
+		assert_int_equal(st.sz, sz);
+		assert_int_equal(st.alloc_cnt, 0xa5a5a5a5a5a5a5a5ull);
+	}
+	/* reclaim: the same rules; a refused sz reclaims nothing. */
+	memset(&rbig, 0xa5, sizeof(rbig));
+	rbig.rs.sz = sizeof(rbig);
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &rbig.rs), 0);
+	assert_int_equal(rbig.rs.sz, sizeof(shmfs_heap_reclaim_stats_t));
+	assert_int_equal(rbig.rs.owner_cnt, 0);
+	assert_int_equal(rbig.rs.damaged, 0);
+	assert_int_equal(rbig.later[0], 0xa5a5a5a5a5a5a5a5ull);
+	rbig.rs.sz = rfirst - 1;
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &rbig.rs), -EINVAL);
+	assert_int_equal(rbig.rs.sz, rfirst - 1);
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, NULL), 0);
+	assert_int_equal(shmfs_heap_free(f->h, a), 0);
 	assert_empty(f);
 }
 
@@ -250,7 +313,7 @@ static void size_zero_is_one_byte(void **state)
 static void large_allocations_take_whole_blocks(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	size_t sizes[] = { SHMFS_HEAP_SMALL_MAX + 1, 12288, 100000, 1 << 20, 10 << 20 };
 	uint64_t offs[5];
 
@@ -313,7 +376,7 @@ static void exhaustion_returns_enomem_and_keeps_the_heap_intact(void **state)
 	size_t sz = 4 << 20;
 	uint8_t *m = ht_map(sz);
 	static uint64_t offs[1 << 17];
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h;
 	size_t n = 0;
 	uint64_t big;
@@ -389,7 +452,7 @@ static void wild_offsets_are_refused(void **state)
 	struct fix *f = *state;
 	uint64_t s = shmfs_heap_malloc(f->h, 48), l = shmfs_heap_malloc(f->h, 3 * 4096);
 	struct heap_hdr *hdr = (struct heap_hdr *)f->mem;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 
 	assert_int_equal(shmfs_heap_free(f->h, 16), -EINVAL);              /* header */
 	assert_int_equal(shmfs_heap_free(f->h, hdr->desc_off), -EINVAL);   /* metadata */
@@ -469,7 +532,7 @@ static void owner_slots_are_limited_and_released_by_leave(void **state)
 	uint8_t *m = ht_map(sz);
 	struct shmfs_heap_format_opts o = { .sz = sizeof(o), .owner_max = 2 };
 	shmfs_heap_t *a, *b, *c = NULL;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	uint64_t off;
 
 	assert_int_equal(shmfs_heap_format(m, sz, &o), 0);
@@ -492,8 +555,8 @@ static void owner_slots_are_limited_and_released_by_leave(void **state)
 static void reclaim_frees_exactly_what_a_dead_process_held(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_reclaim_stats_t rs;
-	shmfs_heap_stats_t st;
+	shmfs_heap_reclaim_stats_t rs = { .sz = sizeof(rs) };
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	uint64_t mine = shmfs_heap_malloc(f->h, 300);
 	pid_t pid;
 	int ws;
@@ -540,7 +603,7 @@ static void *pairs_then_exit(void *h)
 static void trim_gives_back_the_empty_spans_an_exited_thread_kept(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 
 	ht_thread_run(pairs_then_exit, f->h); /* to its end, as tgkill sees it */
 	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
@@ -558,7 +621,7 @@ static void a_thread_alternating_between_heaps_reuses_its_spans(void **state)
 	struct fix *f = *state;
 	uint8_t *m2 = ht_map(1 << 24);
 	static uint64_t offs[2][5000];
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h2;
 
 	assert_int_equal(shmfs_heap_format(m2, 1 << 24, NULL), 0);
@@ -631,7 +694,7 @@ static void frees_from_another_thread_come_back_to_the_holder(void **state)
 	struct fix *f = *state;
 	struct remote r = { f->h, NULL, 128, 0, 0 };
 	uint64_t offs[128], again[128];
-	shmfs_heap_stats_t st, st2;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) }, st2 = { .sz = sizeof(st2) };
 	pthread_t t;
 
 	for (int i = 0; i < 128; i++)
@@ -665,7 +728,7 @@ static void an_allocation_that_interrupts_malloc_leaves_the_threads_spans_alone(
 	struct fix *f = *state;
 	uint64_t mine = shmfs_heap_malloc(f->h, 32), sig[40];
 	uint64_t s = span_of(f, mine), before[HEAP_BMAP_STRIDE];
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 
 	memcpy(before, bitmap_of(f, s), sizeof(before));
 	/* As a signal handler that interrupted this thread inside malloc. */
@@ -703,7 +766,7 @@ static void *alloc_then_exit(void *h)
 static void trim_takes_over_a_live_span_an_exited_thread_held(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	uint64_t off, again;
 
 	off = (uintptr_t)ht_thread_run(alloc_then_exit, f->h); /* to its end, as tgkill sees it */
@@ -744,7 +807,7 @@ static void leave_releases_spans_that_living_threads_still_hold(void **state)
 	size_t sz = 4 << 20;
 	uint8_t *m = ht_map(sz);
 	struct parked k;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	pthread_t t;
 	char msg[256];
 
@@ -770,8 +833,8 @@ static void leave_releases_spans_that_living_threads_still_hold(void **state)
 static void a_process_killed_inside_a_collection_is_reclaimed_exactly(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_reclaim_stats_t rs;
-	shmfs_heap_stats_t st;
+	shmfs_heap_reclaim_stats_t rs = { .sz = sizeof(rs) };
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	pid_t pid;
 	int ws;
 
@@ -829,7 +892,7 @@ static void check_reports_freed_units_that_were_never_allocated(void **state)
 static void a_freed_large_run_is_kept_for_the_next_of_its_size(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	uint64_t a = shmfs_heap_malloc(f->h, 65536), b;
 
 	assert_true(a);
@@ -860,7 +923,7 @@ static void *large_pair_then_exit(void *h)
 static void trim_gives_back_the_large_runs_an_exited_thread_kept(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 
 	ht_thread_run(large_pair_then_exit, f->h);
 	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
@@ -874,8 +937,8 @@ static void trim_gives_back_the_large_runs_an_exited_thread_kept(void **state)
 static void reclaim_and_leave_give_back_the_large_runs_kept(void **state)
 {
 	struct fix *f = *state;
-	shmfs_heap_reclaim_stats_t rs;
-	shmfs_heap_stats_t st;
+	shmfs_heap_reclaim_stats_t rs = { .sz = sizeof(rs) };
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h2;
 	pid_t pid;
 	int ws;
@@ -961,6 +1024,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(join_refuses_truncated_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(join_from_another_address_sees_the_same_heap, setup, teardown),
 		cmocka_unit_test_setup_teardown(peek_reads_stats_without_joining, setup, teardown),
+		cmocka_unit_test_setup_teardown(stats_structs_honour_the_callers_sz, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_small_size_gets_the_smallest_class_that_fits, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_size_class_gives_distinct_aligned_units, setup, teardown),
 		cmocka_unit_test_setup_teardown(size_zero_is_one_byte, setup, teardown),

@@ -283,8 +283,8 @@ static void damaged_heap(void **state)
 {
 	struct param *p = *state;
 	struct fix *f = p->f;
-	shmfs_heap_reclaim_stats_t rs;
-	shmfs_heap_stats_t st;
+	shmfs_heap_reclaim_stats_t rs = { .sz = sizeof(rs) };
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	char msg[256] = "";
 	uint64_t off;
 	int64_t n;
@@ -326,7 +326,7 @@ static void damaged_heap(void **state)
 		break;
 	case C_RECLAIM:
 		kill_dead_owner(f);
-		memset(&rs, 0, sizeof(rs));
+		rs = (shmfs_heap_reclaim_stats_t) { .sz = sizeof(rs) };
 		assert_int_equal(shmfs_heap_reclaim(f->mem, MEM_SZ, &rs), -EUCLEAN);
 		assert_true(rs.damaged >= 1);
 		/* What was not damaged is freed; the slot stays while a

@@ -75,7 +75,7 @@ static void model_matches_heap_over_millions_of_operations(void **state)
 	uint8_t *mem = ht_map(MEM_SZ);
 	static struct live live[LIVE_MAX];
 	uint64_t ops = ht_scale(3000000), rs = 0x1234567887654321ull, n = 0, used = 0, seed = 1;
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h;
 	char msg[256];
 

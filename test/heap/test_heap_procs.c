@@ -81,7 +81,7 @@ static void processes_share_blocks_and_patterns_survive(void **state)
 	uint8_t *mem = ht_map(MEM_SZ);
 	_Atomic uint64_t *slots = ht_map(SLOT_CNT * 8);
 	uint64_t ops = ht_scale(300000);
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h;
 	pid_t pids[NPROC];
 	char msg[256];
@@ -150,8 +150,8 @@ static void killed_processes_leave_a_consistent_heap_and_are_reclaimed_exactly(v
 {
 	uint8_t *mem = ht_map(MEM_SZ);
 	uint64_t rs = 77, mine[64], mine_bytes = 0, rounds = ht_scale(12);
-	shmfs_heap_reclaim_stats_t rc;
-	shmfs_heap_stats_t before, after;
+	shmfs_heap_reclaim_stats_t rc = { .sz = sizeof(rc) };
+	shmfs_heap_stats_t before = { .sz = sizeof(before) }, after = { .sz = sizeof(after) };
 	shmfs_heap_t *h;
 	char msg[256];
 

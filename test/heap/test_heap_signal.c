@@ -53,7 +53,7 @@ static void handler_allocates_while_the_thread_is_inside_malloc_or_free(void **s
 	struct itimerspec its = { { 0, 20000 }, { 0, 20000 } };
 	struct sigaction sa = { .sa_handler = on_timer, .sa_flags = SA_RESTART };
 	uint64_t rs = 5, held[256] = { 0 }, want = ht_scale(20000);
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	timer_t t;
 	char msg[256];
 

@@ -76,7 +76,7 @@ static void run(bool shared_handle)
 	static struct ctx c;
 	struct targ args[NTHREAD];
 	pthread_t th[NTHREAD];
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h;
 	char msg[256];
 
@@ -167,7 +167,7 @@ static void racing_frees_free_every_allocation_exactly_once(void **state)
 	struct race r[2];
 	pthread_barrier_t bar;
 	pthread_t th[2];
-	shmfs_heap_stats_t st;
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
 	shmfs_heap_t *h;
 	char msg[256];
 	int holder_ok;

@@ -67,6 +67,7 @@ int main(void)
 	FIELD(struct shmfs_leave_opts, ctx);
 
 	STRUCT(shmfs_heap_stats_t);
+	FIELD(shmfs_heap_stats_t, sz);
 	FIELD(shmfs_heap_stats_t, size);
 	FIELD(shmfs_heap_stats_t, used);
 	FIELD(shmfs_heap_stats_t, free);
@@ -81,6 +82,7 @@ int main(void)
 	FIELD(struct shmfs_heap_format_opts, owner_max);
 
 	STRUCT(shmfs_heap_reclaim_stats_t);
+	FIELD(shmfs_heap_reclaim_stats_t, sz);
 	FIELD(shmfs_heap_reclaim_stats_t, owner_cnt);
 	FIELD(shmfs_heap_reclaim_stats_t, alloc_cnt);
 	FIELD(shmfs_heap_reclaim_stats_t, bytes);
