@@ -19,10 +19,9 @@
 
 #define CONTROL_WRITE_MAX 64
 
-static int render_status(struct shmfs_fs *fs, FILE *f)
+/* The head of .status: the backing store and every pool (types x nodes). */
+static int render_pools(struct shmfs_fs *fs, FILE *f)
 {
-	struct shmfsd_region **v = NULL;
-	size_t cnt = 0;
 	int r;
 
 	fprintf(f, "backing %s\n", fs->backing);
@@ -59,6 +58,18 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 				ps.overcommit);
 		}
 	}
+	return 0;
+}
+
+static int render_status(struct shmfs_fs *fs, FILE *f)
+{
+	struct shmfsd_region **v = NULL;
+	size_t cnt = 0;
+	int r;
+
+	r = render_pools(fs, f);
+	if (r < 0)
+		return r;
 	r = shmfs_table_list(fs, -1, -1, &v, &cnt);
 	if (r < 0)
 		return r;
@@ -82,12 +93,55 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 	return shmfs_quota_render_usage(fs, f);
 }
 
+/* The longest line a region adds to .status: its own line ("TYPE/nodeN/NAME
+ * BYTES PAGES LIFETIME") and at most one user and one group usage line
+ * ("usage TYPE user|group ID PAGES LIMIT") of its own. */
+#define STATUS_TYPE_MAX 32
+#define STATUS_REGION_LINE_MAX                                                                       \
+	(STATUS_TYPE_MAX + sizeof("/node") + 11 + 1 + SHMFS_NAME_MAX + 2 * 21 + 16 + 1)
+#define STATUS_USAGE_LINE_MAX (sizeof("usage ") + STATUS_TYPE_MAX + sizeof(" group ") + 11 + 2 * 21 + 1)
+
+/* The size stat gives .status: an upper bound of what a read at this moment
+ * returns (it is served direct_io: a reader reads to EOF), found without
+ * statting every region - the pools' lines as they are, and the longest
+ * lines the regions in the table could add. Rendering it whole on every
+ * stat or lookup made each getattr of one file cost O(regions) syscalls. */
+static int status_size(struct shmfs_fs *fs, off_t *ret)
+{
+	char *s = NULL;
+	size_t len = 0;
+	uint64_t cnt;
+	FILE *f;
+	int r;
+
+	f = open_memstream(&s, &len);
+	if (!f)
+		return -ENOMEM;
+	r = render_pools(fs, f);
+	if (fclose(f) != 0 && r == 0)
+		r = -ENOMEM;
+	free(s);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs->lock);
+	cnt = fs->region_cnt;
+	pthread_mutex_unlock(&fs->lock);
+	*ret = (off_t)(len + sizeof("regions 18446744073709551615\n") +
+		       cnt * (STATUS_REGION_LINE_MAX + 2 * STATUS_USAGE_LINE_MAX));
+	return 0;
+}
+
 int shmfs_control_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
 		       struct stat *ret)
 {
 	int r = shmfs_tree_stat(fs, info, ino, ret);
 
-	if (r == 0 && S_ISREG(ret->st_mode) && info->obj != SHMFS_OBJ_CONTROL) {
+	if (r == 0 && info->obj == SHMFS_OBJ_STATUS) {
+		off_t size;
+
+		if (status_size(fs, &size) == 0)
+			ret->st_size = size;
+	} else if (r == 0 && S_ISREG(ret->st_mode) && info->obj != SHMFS_OBJ_CONTROL) {
 		/* an honest size: render the content now */
 		struct shmfs_ctl_buf b = { 0 };
 		if (shmfs_control_render(fs, info, &b) == 0)
