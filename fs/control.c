@@ -198,6 +198,7 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
  * reports the first failure after trying them all. */
 static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid_t pid)
 {
+	struct shmfs_clean_scan scan = { 0 };
 	struct shmfsd_region **v = NULL;
 	size_t cnt = 0;
 	int r, first_err = 0;
@@ -210,7 +211,7 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 		char name[SHMFS_NAME_MAX + 1];
 		int node;
 
-		if (!orphans_only || shmfsd_region_orphaned(fs, reg)) {
+		if (!orphans_only || shmfsd_region_orphaned_in(fs, reg, &scan)) {
 			pthread_mutex_lock(&fs->lock);
 			node = reg->meta.node;
 			snprintf(name, sizeof(name), "%s", reg->name);
@@ -228,6 +229,7 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 		shmfsd_region_put(fs, reg, 1);
 	}
 	free(v);
+	shmfs_clean_scan_free(&scan);
 	return first_err;
 }
 

@@ -505,6 +505,25 @@ int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint6
  * (see shmfsd_region_mappers_for); decisions (clean) use the plain one. */
 bool shmfsd_region_orphaned(struct shmfs_fs *fs, struct shmfsd_region *r);
 bool shmfsd_region_orphaned_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller);
+/* One look at /proc (mappings of the backing store and the mount, locks)
+ * serving every region of one clean: taken at the first region that needs
+ * it, freed by shmfs_clean_scan_free. Start from { 0 }. */
+struct shmfs_lock_held {
+	dev_t dev;
+	ino_t ino;
+};
+struct shmfs_clean_scan {
+	bool taken;
+	int err;
+	struct shmfs_mapping *maps;
+	size_t map_cnt;
+	struct shmfs_lock_held *locks;
+	size_t lock_cnt;
+};
+/* shmfsd_region_orphaned by the scan. */
+bool shmfsd_region_orphaned_in(struct shmfs_fs *fs, struct shmfsd_region *r,
+			       struct shmfs_clean_scan *s);
+void shmfs_clean_scan_free(struct shmfs_clean_scan *s);
 /* A file found in the backing store without metadata: DPDK's hugepage file
  * ("PREFIXmap_N" with DPDK's runtime directory for PREFIX present, owned by
  * root or by owner, the file's owner) gets lifetime lock and program
