@@ -297,7 +297,6 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	xattr_str(path, SHMFS_XATTR_PROGRAM, g->program, sizeof(g->program));
 	if (ctl_xattr(path, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0)
 		g->orphaned = strcmp(buf, "true") == 0 ? 1 : strcmp(buf, "false") == 0 ? 0 : -1;
-	xattr_str(path, SHMFS_XATTR_LIFETIME, g->lifetime, sizeof(g->lifetime));
 	xattr_str(path, SHMFS_XATTR_BACKING, g->backing, sizeof(g->backing));
 	if (ctl_xattr_u64(path, SHMFS_XATTR_HEAP_SZ, &g->heap_sz) == 0) {
 		g->has_heap = true;
