@@ -174,12 +174,21 @@ struct shmfs_type_state {
 /* Per-room state, reached from struct shmfs_fs; each is owned by the file
  * named with it. */
 
-/* notify.c: kernel cache invalidations queued for the helper thread. */
+/* notify.c: kernel cache invalidations queued for the helper thread, at
+ * most one pending per inode and per (directory, name), at most
+ * SHMFS_NOTIFY_MAX in all (a pusher waits for room a bounded time). */
+#define SHMFS_NOTIFY_MAX 4096
+#define SHMFS_NOTIFY_BUCKETS 1024
 struct shmfs_notify_item;
 struct shmfs_notify {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;  /* work for the thread */
+	pthread_cond_t room;  /* the queue shrank */
 	struct shmfs_notify_item *head, **tail;
+	struct shmfs_notify_item *bucket[SHMFS_NOTIFY_BUCKETS]; /* pending, by key */
+	size_t cnt;           /* pending */
+	uint64_t coalesced;   /* pushes a pending item already covered */
+	uint64_t overflowed;  /* pushes queued past the bound after waiting */
 	bool stopping;
 	bool running;
 	pthread_t thread;
@@ -733,6 +742,8 @@ void shmfs_watch_stop(struct shmfs_fs *fs);
 extern const struct fuse_lowlevel_ops shmfs_ops;
 /* Queue a kernel cache invalidation (done from a helper thread, never from a handler). */
 void shmfs_notify_inval_entry(struct shmfs_fs *fs, uint64_t parent, const char *name);
+/* Invalidations queued and not yet sent (tests). */
+size_t shmfs_notify_pending(struct shmfs_fs *fs);
 void shmfs_notify_inval_inode(struct shmfs_fs *fs, uint64_t ino);
 void shmfs_notify_init(struct shmfs_fs *fs);
 int shmfs_notify_start(struct shmfs_fs *fs);
