@@ -7,6 +7,7 @@
  * The files form layers: each calls only files of lower lines, never up.
  *   main.c                    start-up
  *   ops.c                     the FUSE table; names and attributes
+ *   xattr_all.c               every attribute of a region in one reply
  *   file.c dir.c xattr_set.c  open files, directories, xattr writes
  *   control.c xattr.c rename.c watch.c
  *   load.c region.c           taking the backing store in; a region's life
@@ -572,6 +573,11 @@ int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t 
 int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name,
 		    const void *val, size_t len, int flags);
 int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name);
+
+/* xattr_all.c: SHMFS_XATTR_ALL of ino (a region; -ENODATA for anything
+ * else): *ret_val malloc'ed "NAME\0VALUE\0" pairs. */
+int shmfs_xattr_all_get(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
+			char **ret_val, size_t *ret_len);
 
 /* What xattr_set.c takes from xattr.c: whether a name is in our namespace
  * (user.) or the daemon's own (user.shmfs.), whether an attribute is derived
