@@ -99,17 +99,19 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 #define STATUS_TYPE_MAX 32
 #define STATUS_REGION_LINE_MAX                                                                       \
 	(STATUS_TYPE_MAX + sizeof("/node") + 11 + 1 + SHMFS_NAME_MAX + 2 * 21 + 16 + 1)
+#define STATUS_CREATES_MAX 256 /* far above libfuse's worker threads */
 #define STATUS_USAGE_LINE_MAX (sizeof("usage ") + STATUS_TYPE_MAX + sizeof(" group ") + 11 + 2 * 21 + 1)
 
-/* The size stat gives .status: an upper bound of what a read at this moment
- * returns (it is served direct_io: a reader reads to EOF), found without
- * statting every region - the pools' lines as they are, and the longest
- * lines the regions in the table could add. Rendering it whole on every
- * stat or lookup made each getattr of one file cost O(regions) syscalls. */
-static int status_size(struct shmfs_fs *fs, off_t *ret)
+/* The size stat gives .status and .quota: an upper bound of what a read at
+ * this moment returns (both are served direct_io: a reader reads to EOF),
+ * found without statting every region - the head (pools, rules) as it is,
+ * and the longest lines the regions in the table could add (.quota: their
+ * usage lines only). Rendering them whole on every stat or lookup made each
+ * getattr of one file cost O(regions) syscalls. */
+static int bounded_size(struct shmfs_fs *fs, enum shmfs_obj obj, off_t *ret)
 {
 	char *s = NULL;
-	size_t len = 0;
+	size_t len = 0, per_region;
 	uint64_t cnt;
 	FILE *f;
 	int r;
@@ -117,7 +119,7 @@ static int status_size(struct shmfs_fs *fs, off_t *ret)
 	f = open_memstream(&s, &len);
 	if (!f)
 		return -ENOMEM;
-	r = render_pools(fs, f);
+	r = obj == SHMFS_OBJ_STATUS ? render_pools(fs, f) : shmfs_quota_render_head(fs, f);
 	if (fclose(f) != 0 && r == 0)
 		r = -ENOMEM;
 	free(s);
@@ -126,8 +128,15 @@ static int status_size(struct shmfs_fs *fs, off_t *ret)
 	pthread_mutex_lock(&fs->lock);
 	cnt = fs->region_cnt;
 	pthread_mutex_unlock(&fs->lock);
-	*ret = (off_t)(len + sizeof("regions 18446744073709551615\n") +
-		       cnt * (STATUS_REGION_LINE_MAX + 2 * STATUS_USAGE_LINE_MAX));
+	per_region = 2 * STATUS_USAGE_LINE_MAX;
+	if (obj == SHMFS_OBJ_STATUS) {
+		len += sizeof("regions 18446744073709551615\n");
+		per_region += STATUS_REGION_LINE_MAX;
+	}
+	/* usage counts every file of the backing store: the table's regions
+	 * and the temporaries of creates in flight (one per FUSE worker) */
+	len += SHMFS_PAGE_KIND_CNT * STATUS_CREATES_MAX * 2 * STATUS_USAGE_LINE_MAX;
+	*ret = (off_t)(len + cnt * per_region);
 	return 0;
 }
 
@@ -136,10 +145,10 @@ int shmfs_control_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, u
 {
 	int r = shmfs_tree_stat(fs, info, ino, ret);
 
-	if (r == 0 && info->obj == SHMFS_OBJ_STATUS) {
+	if (r == 0 && (info->obj == SHMFS_OBJ_STATUS || info->obj == SHMFS_OBJ_QUOTA)) {
 		off_t size;
 
-		if (status_size(fs, &size) == 0)
+		if (bounded_size(fs, info->obj, &size) == 0)
 			ret->st_size = size;
 	} else if (r == 0 && S_ISREG(ret->st_mode) && info->obj != SHMFS_OBJ_CONTROL) {
 		/* an honest size: render the content now */

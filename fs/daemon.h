@@ -735,6 +735,8 @@ int shmfs_quota_render(struct shmfs_fs *fs, FILE *f);
 int shmfs_quota_write(struct shmfs_fs *fs, uid_t uid, const char *buf, size_t len, off_t off);
 /* The usage lines of .status and .quota: "usage TYPE user|group ID USED LIMIT". */
 int shmfs_quota_render_usage(struct shmfs_fs *fs, FILE *f);
+/* .quota without its usage lines (what stat sizes it by, with a bound for them). */
+int shmfs_quota_render_head(struct shmfs_fs *fs, FILE *f);
 
 /* ------------------------------------------------------------ watch.c */
 
