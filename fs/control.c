@@ -19,10 +19,9 @@
 
 #define CONTROL_WRITE_MAX 64
 
-static int render_status(struct shmfs_fs *fs, FILE *f)
+/* The head of .status: the backing store and every pool (types x nodes). */
+static int render_pools(struct shmfs_fs *fs, FILE *f)
 {
-	struct shmfsd_region **v = NULL;
-	size_t cnt = 0;
 	int r;
 
 	fprintf(f, "backing %s\n", fs->backing);
@@ -59,6 +58,18 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 				ps.overcommit);
 		}
 	}
+	return 0;
+}
+
+static int render_status(struct shmfs_fs *fs, FILE *f)
+{
+	struct shmfsd_region **v = NULL;
+	size_t cnt = 0;
+	int r;
+
+	r = render_pools(fs, f);
+	if (r < 0)
+		return r;
 	r = shmfs_table_list(fs, -1, -1, &v, &cnt);
 	if (r < 0)
 		return r;
@@ -82,12 +93,64 @@ static int render_status(struct shmfs_fs *fs, FILE *f)
 	return shmfs_quota_render_usage(fs, f);
 }
 
+/* The longest line a region adds to .status: its own line ("TYPE/nodeN/NAME
+ * BYTES PAGES LIFETIME") and at most one user and one group usage line
+ * ("usage TYPE user|group ID PAGES LIMIT") of its own. */
+#define STATUS_TYPE_MAX 32
+#define STATUS_REGION_LINE_MAX                                                                       \
+	(STATUS_TYPE_MAX + sizeof("/node") + 11 + 1 + SHMFS_NAME_MAX + 2 * 21 + 16 + 1)
+#define STATUS_CREATES_MAX 256 /* far above libfuse's worker threads */
+#define STATUS_USAGE_LINE_MAX (sizeof("usage ") + STATUS_TYPE_MAX + sizeof(" group ") + 11 + 2 * 21 + 1)
+
+/* The size stat gives .status and .quota: an upper bound of what a read at
+ * this moment returns (both are served direct_io: a reader reads to EOF),
+ * found without statting every region - the head (pools, rules) as it is,
+ * and the longest lines the regions in the table could add (.quota: their
+ * usage lines only). Rendering them whole on every stat or lookup made each
+ * getattr of one file cost O(regions) syscalls. */
+static int bounded_size(struct shmfs_fs *fs, enum shmfs_obj obj, off_t *ret)
+{
+	char *s = NULL;
+	size_t len = 0, per_region;
+	uint64_t cnt;
+	FILE *f;
+	int r;
+
+	f = open_memstream(&s, &len);
+	if (!f)
+		return -ENOMEM;
+	r = obj == SHMFS_OBJ_STATUS ? render_pools(fs, f) : shmfs_quota_render_head(fs, f);
+	if (fclose(f) != 0 && r == 0)
+		r = -ENOMEM;
+	free(s);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs->lock);
+	cnt = fs->region_cnt;
+	pthread_mutex_unlock(&fs->lock);
+	per_region = 2 * STATUS_USAGE_LINE_MAX;
+	if (obj == SHMFS_OBJ_STATUS) {
+		len += sizeof("regions 18446744073709551615\n");
+		per_region += STATUS_REGION_LINE_MAX;
+	}
+	/* usage counts every file of the backing store: the table's regions
+	 * and the temporaries of creates in flight (one per FUSE worker) */
+	len += SHMFS_PAGE_KIND_CNT * STATUS_CREATES_MAX * 2 * STATUS_USAGE_LINE_MAX;
+	*ret = (off_t)(len + cnt * per_region);
+	return 0;
+}
+
 int shmfs_control_stat(struct shmfs_fs *fs, const struct shmfs_ino_info *info, uint64_t ino,
 		       struct stat *ret)
 {
 	int r = shmfs_tree_stat(fs, info, ino, ret);
 
-	if (r == 0 && S_ISREG(ret->st_mode) && info->obj != SHMFS_OBJ_CONTROL) {
+	if (r == 0 && (info->obj == SHMFS_OBJ_STATUS || info->obj == SHMFS_OBJ_QUOTA)) {
+		off_t size;
+
+		if (bounded_size(fs, info->obj, &size) == 0)
+			ret->st_size = size;
+	} else if (r == 0 && S_ISREG(ret->st_mode) && info->obj != SHMFS_OBJ_CONTROL) {
 		/* an honest size: render the content now */
 		struct shmfs_ctl_buf b = { 0 };
 		if (shmfs_control_render(fs, info, &b) == 0)
@@ -144,6 +207,7 @@ int shmfs_control_render(struct shmfs_fs *fs, const struct shmfs_ino_info *info,
  * reports the first failure after trying them all. */
 static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid_t pid)
 {
+	struct shmfs_clean_scan scan = { 0 };
 	struct shmfsd_region **v = NULL;
 	size_t cnt = 0;
 	int r, first_err = 0;
@@ -156,7 +220,7 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 		char name[SHMFS_NAME_MAX + 1];
 		int node;
 
-		if (!orphans_only || shmfsd_region_orphaned(fs, reg)) {
+		if (!orphans_only || shmfsd_region_orphaned_in(fs, reg, &scan)) {
 			pthread_mutex_lock(&fs->lock);
 			node = reg->meta.node;
 			snprintf(name, sizeof(name), "%s", reg->name);
@@ -174,6 +238,7 @@ static int remove_regions(struct shmfs_fs *fs, bool orphans_only, uid_t uid, pid
 		shmfsd_region_put(fs, reg, 1);
 	}
 	free(v);
+	shmfs_clean_scan_free(&scan);
 	return first_err;
 }
 

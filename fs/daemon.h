@@ -7,6 +7,7 @@
  * The files form layers: each calls only files of lower lines, never up.
  *   main.c                    start-up
  *   ops.c                     the FUSE table; names and attributes
+ *   xattr_all.c               every attribute of a region in one reply
  *   file.c dir.c xattr_set.c  open files, directories, xattr writes
  *   control.c xattr.c rename.c watch.c
  *   load.c region.c           taking the backing store in; a region's life
@@ -176,12 +177,21 @@ struct shmfs_type_state {
 /* Per-room state, reached from struct shmfs_fs; each is owned by the file
  * named with it. */
 
-/* notify.c: kernel cache invalidations queued for the helper thread. */
+/* notify.c: kernel cache invalidations queued for the helper thread, at
+ * most one pending per inode and per (directory, name), at most
+ * SHMFS_NOTIFY_MAX in all (a pusher waits for room a bounded time). */
+#define SHMFS_NOTIFY_MAX 4096
+#define SHMFS_NOTIFY_BUCKETS 1024
 struct shmfs_notify_item;
 struct shmfs_notify {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;  /* work for the thread */
+	pthread_cond_t room;  /* the queue shrank */
 	struct shmfs_notify_item *head, **tail;
+	struct shmfs_notify_item *bucket[SHMFS_NOTIFY_BUCKETS]; /* pending, by key */
+	size_t cnt;           /* pending */
+	uint64_t coalesced;   /* pushes a pending item already covered */
+	uint64_t overflowed;  /* pushes queued past the bound after waiting */
 	bool stopping;
 	bool running;
 	pthread_t thread;
@@ -542,6 +552,25 @@ int shmfs_nr_pages_parse(const char *text, uint64_t page_sz, uint64_t cur, uint6
  * (see shmfsd_region_mappers_for); decisions (clean) use the plain one. */
 bool shmfsd_region_orphaned(struct shmfs_fs *fs, struct shmfsd_region *r);
 bool shmfsd_region_orphaned_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller);
+/* One look at /proc (mappings of the backing store and the mount, locks)
+ * serving every region of one clean: taken at the first region that needs
+ * it, freed by shmfs_clean_scan_free. Start from { 0 }. */
+struct shmfs_lock_held {
+	dev_t dev;
+	ino_t ino;
+};
+struct shmfs_clean_scan {
+	bool taken;
+	int err;
+	struct shmfs_mapping *maps;
+	size_t map_cnt;
+	struct shmfs_lock_held *locks;
+	size_t lock_cnt;
+};
+/* shmfsd_region_orphaned by the scan. */
+bool shmfsd_region_orphaned_in(struct shmfs_fs *fs, struct shmfsd_region *r,
+			       struct shmfs_clean_scan *s);
+void shmfs_clean_scan_free(struct shmfs_clean_scan *s);
 /* A file found in the backing store without metadata: DPDK's hugepage file
  * ("PREFIXmap_N" with DPDK's runtime directory for PREFIX present, owned by
  * root or by owner, the file's owner) gets lifetime lock and program
@@ -581,6 +610,11 @@ int shmfs_xattr_list(struct shmfs_fs *fs, uint64_t ino, char **ret_list, size_t 
 int shmfs_xattr_set(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name,
 		    const void *val, size_t len, int flags);
 int shmfs_xattr_remove(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx, const char *name);
+
+/* xattr_all.c: SHMFS_XATTR_ALL of ino (a region; -ENODATA for anything
+ * else): *ret_val malloc'ed "NAME\0VALUE\0" pairs. */
+int shmfs_xattr_all_get(struct shmfs_fs *fs, uint64_t ino, const struct fuse_ctx *ctx,
+			char **ret_val, size_t *ret_len);
 
 /* What xattr_set.c takes from xattr.c: whether a name is in our namespace
  * (user.) or the daemon's own (user.shmfs.), whether an attribute is derived
@@ -753,6 +787,8 @@ int shmfs_quota_render(struct shmfs_fs *fs, FILE *f);
 int shmfs_quota_write(struct shmfs_fs *fs, uid_t uid, const char *buf, size_t len, off_t off);
 /* The usage lines of .status and .quota: "usage TYPE user|group ID USED LIMIT". */
 int shmfs_quota_render_usage(struct shmfs_fs *fs, FILE *f);
+/* .quota without its usage lines (what stat sizes it by, with a bound for them). */
+int shmfs_quota_render_head(struct shmfs_fs *fs, FILE *f);
 
 /* ------------------------------------------------------------ watch.c */
 
@@ -766,6 +802,8 @@ void shmfs_watch_stop(struct shmfs_fs *fs);
 extern const struct fuse_lowlevel_ops shmfs_ops;
 /* Queue a kernel cache invalidation (done from a helper thread, never from a handler). */
 void shmfs_notify_inval_entry(struct shmfs_fs *fs, uint64_t parent, const char *name);
+/* Invalidations queued and not yet sent (tests). */
+size_t shmfs_notify_pending(struct shmfs_fs *fs);
 void shmfs_notify_inval_inode(struct shmfs_fs *fs, uint64_t ino);
 void shmfs_notify_init(struct shmfs_fs *fs);
 int shmfs_notify_start(struct shmfs_fs *fs);

@@ -114,27 +114,71 @@ int shmfs_locks_parse_line(const char *line, pid_t *ret_pid, dev_t *ret_dev, ino
 	return 0;
 }
 
-/* Does any process but the daemon hold a lock (flock, POSIX or OFD) on the
- * file? As /proc/locks says: every lock on the system, readable by all. */
-static bool locked_by_others(const struct shmfs_fs *fs, dev_t dev, ino_t ino)
+static int lock_cmp(const void *a, const void *b)
+{
+	const struct shmfs_lock_held *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+/* Every lock (flock, POSIX or OFD) held by a process but the daemon, as
+ * /proc/locks says: every lock on the system, readable by all. OFD locks
+ * show pid -1: someone holds them. */
+static int locks_of_others(const struct shmfs_fs *fs, struct shmfs_lock_held **ret, size_t *ret_cnt)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/locks", "re");
+	struct shmfs_lock_held *v = NULL;
+	size_t cnt = 0, cap = 0;
 	char line[256];
 
 	if (!f)
-		return true; /* cannot tell: never call it abandoned */
+		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		pid_t pid;
 		dev_t d;
 		ino_t i;
 
-		if (shmfs_locks_parse_line(line, &pid, &d, &i) < 0)
+		if (shmfs_locks_parse_line(line, &pid, &d, &i) < 0 || pid == fs->pid)
 			continue;
-		/* OFD locks show pid -1: someone holds them */
-		if (d == dev && i == ino && pid != fs->pid)
-			return true;
+		if (cnt == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			struct shmfs_lock_held *n = realloc(v, ncap * sizeof(*v));
+
+			if (!n) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = n;
+			cap = ncap;
+		}
+		v[cnt++] = (struct shmfs_lock_held){ .dev = d, .ino = i };
 	}
-	return false;
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), lock_cmp);
+	*ret = v;
+	*ret_cnt = cnt;
+	return 0;
+}
+
+/* In a table sorted by lock_cmp. */
+static bool locked_in(const struct shmfs_lock_held *v, size_t cnt, dev_t dev, ino_t ino)
+{
+	struct shmfs_lock_held key = { .dev = dev, .ino = ino };
+
+	return cnt && bsearch(&key, v, cnt, sizeof(*v), lock_cmp);
+}
+
+/* Does any process but the daemon hold a lock on the file? */
+static bool locked_by_others(const struct shmfs_fs *fs, dev_t dev, ino_t ino)
+{
+	_cleanup_free_ struct shmfs_lock_held *v = NULL;
+	size_t cnt = 0;
+
+	if (locks_of_others(fs, &v, &cnt) < 0)
+		return true; /* cannot tell: never call it abandoned */
+	return locked_in(v, cnt, dev, ino);
 }
 
 /* ------------------------------------------------------------ orphans */
@@ -173,6 +217,92 @@ bool shmfsd_region_orphaned_for(struct shmfs_fs *fs, struct shmfsd_region *r, pi
 bool shmfsd_region_orphaned(struct shmfs_fs *fs, struct shmfsd_region *r)
 {
 	return shmfsd_region_orphaned_for(fs, r, 0);
+}
+
+/* ------------------------------------------------------------ clean
+ *
+ * clean judges every region: one look at /proc for all of them (every
+ * mapping of the backing store and the mount, every lock), taken when the
+ * first region whose lifetime rule asks for it comes up, instead of one
+ * scan of every process per region (O(regions x processes)). A process that
+ * starts mapping a region while clean runs could as well have done so just
+ * after it: clean removes what was orphaned when it looked. */
+void shmfs_clean_scan_free(struct shmfs_clean_scan *s)
+{
+	free(s->maps);
+	free(s->locks);
+	*s = (struct shmfs_clean_scan){ 0 };
+}
+
+static int clean_scan_take(struct shmfs_fs *fs, struct shmfs_clean_scan *s)
+{
+	dev_t devs[SHMFS_PAGE_KIND_CNT + 1];
+	size_t dev_cnt = 0;
+	int rc;
+
+	if (s->taken)
+		return s->err;
+	s->taken = true;
+	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
+		if (fs->type[k].pt)
+			devs[dev_cnt++] = fs->type[k].dev;
+	if (fs->fuse_dev)
+		devs[dev_cnt++] = fs->fuse_dev;
+	rc = shmfs_proc_mappings(devs, dev_cnt, &s->maps, &s->map_cnt);
+	if (rc == 0)
+		rc = locks_of_others(fs, &s->locks, &s->lock_cnt);
+	s->err = rc;
+	return rc;
+}
+
+/* Does anyone but the daemon map r, in the scan? */
+static bool mapped_in(const struct shmfs_fs *fs, const struct shmfsd_region *r,
+		      const struct shmfs_clean_scan *s)
+{
+	size_t first, n = 0;
+
+	first = shmfs_mappings_lookup(s->maps, s->map_cnt, fs->type[r->kind].dev, r->backing_ino, &n);
+	for (size_t i = 0; i < n; i++)
+		if (s->maps[first + i].pid != fs->pid)
+			return true;
+	if (!fs->fuse_dev)
+		return false;
+	first = shmfs_mappings_lookup(s->maps, s->map_cnt, fs->fuse_dev, (ino_t)r->ino, &n);
+	for (size_t i = 0; i < n; i++)
+		if (s->maps[first + i].pid != fs->pid)
+			return true;
+	return false;
+}
+
+bool shmfsd_region_orphaned_in(struct shmfs_fs *fs, struct shmfsd_region *r,
+			       struct shmfs_clean_scan *s)
+{
+	enum shmfs_lifetime lifetime;
+	pid_t pid;
+	uint64_t start;
+
+	pthread_mutex_lock(&fs->lock);
+	lifetime = r->meta.lifetime;
+	pid = r->meta.creator_pid;
+	start = r->meta.creator_start;
+	pthread_mutex_unlock(&fs->lock);
+	switch (lifetime) {
+	case SHMFS_LIFETIME_PROCESS:
+		/* no known creator: never judged gone */
+		if (pid <= 0 || shmfs_proc_alive(pid, start))
+			return false;
+		if (clean_scan_take(fs, s) < 0)
+			return false; /* cannot tell: never call it abandoned */
+		break;
+	case SHMFS_LIFETIME_LOCK:
+		if (clean_scan_take(fs, s) < 0 ||
+		    locked_in(s->locks, s->lock_cnt, fs->type[r->kind].dev, r->backing_ino))
+			return false;
+		break;
+	default:
+		return false; /* persistent: kept until removed */
+	}
+	return !mapped_in(fs, r, s);
 }
 
 /* ------------------------------------------------------------ the guard

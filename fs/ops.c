@@ -360,8 +360,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	size_t len = 0;
 	int rc = 0;
 
+	/* user.shmfs.all: every attribute of the object in one reply (shmfsctl) */
 	if (size == 0 || !shmfs_xattr_stash_take(fs, ino, ctx->pid, name, &val, &len))
-		rc = shmfs_xattr_get_for(fs, ino, ctx, name, &val, &len);
+		rc = strcmp(name, SHMFS_XATTR_ALL) == 0 ? shmfs_xattr_all_get(fs, ino, ctx, &val, &len)
+							: shmfs_xattr_get_for(fs, ino, ctx, name, &val, &len);
 	if (rc == 0 && size == 0)
 		shmfs_xattr_stash_put(fs, gen, ino, ctx->pid, name, val, len);
 	reply_xattr_data(req, rc, val, len, size);

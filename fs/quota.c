@@ -390,14 +390,12 @@ int shmfs_quota_render_usage(struct shmfs_fs *fs, FILE *f)
 	return rc;
 }
 
-int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
+/* .quota but its usage lines. Caller holds q->lock. */
+static int render_head_locked(struct shmfs_fs *fs, FILE *f)
 {
 	struct shmfs_quota *q = fs->quota;
 	int rc = 0;
 
-	if (!q)
-		return -ENOENT;
-	pthread_mutex_lock(&q->lock);
 	fprintf(f, "enforced %s\n", q->enforced ? "yes" : "no");
 	for (size_t i = 0; i < q->rules.cnt; i++) {
 		char buf[SHMFS_QUOTA_RULE_MAX];
@@ -422,8 +420,33 @@ int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
 					shmfs_quota_reserve(&q->rules, (enum shmfs_page_kind)k, nt));
 		}
 	}
+	return rc;
+}
+
+int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
+{
+	struct shmfs_quota *q = fs->quota;
+	int rc;
+
+	if (!q)
+		return -ENOENT;
+	pthread_mutex_lock(&q->lock);
+	rc = render_head_locked(fs, f);
 	if (rc == 0)
 		rc = render_usage_locked(fs, f);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int shmfs_quota_render_head(struct shmfs_fs *fs, FILE *f)
+{
+	struct shmfs_quota *q = fs->quota;
+	int rc;
+
+	if (!q)
+		return -ENOENT;
+	pthread_mutex_lock(&q->lock);
+	rc = render_head_locked(fs, f);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }

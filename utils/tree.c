@@ -234,9 +234,80 @@ int ctl_pool_target(const char *cmd, const struct ctl_pool *p, int sign, uint64_
 	return 0;
 }
 
-static void xattr_str(const char *path, const char *name, char *buf, size_t sz)
+/* A region's attributes: from one SHMFS_XATTR_ALL reply when the daemon
+ * gives it (one request per region), else one getxattr each. */
+struct attrs {
+	const char *path;
+	char *all;     /* "NAME\0VALUE\0" pairs, NULL: ask one by one */
+	size_t all_len;
+};
+
+static void attrs_load(struct attrs *a, const char *path)
 {
-	if (ctl_xattr(path, name, buf, sz) < 0)
+	size_t cap = 4096;
+
+	a->path = path;
+	a->all = NULL;
+	a->all_len = 0;
+	for (int i = 0; i < 4; i++) {
+		char *buf = malloc(cap);
+		ssize_t n;
+
+		if (!buf)
+			return;
+		n = getxattr(path, SHMFS_XATTR_ALL, buf, cap);
+		if (n >= 0) {
+			a->all = buf;
+			a->all_len = (size_t)n;
+			return;
+		}
+		free(buf);
+		if (errno != ERANGE)
+			return; /* an older daemon (ENODATA), or not readable */
+		n = getxattr(path, SHMFS_XATTR_ALL, NULL, 0);
+		if (n < 0)
+			return;
+		cap = (size_t)n + 256;
+	}
+}
+
+static int attr_get(const struct attrs *a, const char *name, char *buf, size_t sz)
+{
+	if (!a->all)
+		return ctl_xattr(a->path, name, buf, sz);
+	for (size_t o = 0; o < a->all_len;) {
+		const char *n = a->all + o;
+		size_t nl = strnlen(n, a->all_len - o);
+		const char *v = n + nl + 1;
+		size_t vl;
+
+		if (o + nl + 1 > a->all_len)
+			break;
+		vl = strnlen(v, a->all_len - (o + nl + 1));
+		if (o + nl + 1 + vl >= a->all_len)
+			break; /* no closing NUL: cut short */
+		if (strcmp(n, name) == 0) {
+			if (vl >= sz)
+				return -EFBIG;
+			memcpy(buf, v, vl + 1);
+			return 0;
+		}
+		o += nl + 1 + vl + 1;
+	}
+	return -ENODATA;
+}
+
+static int attr_u64(const struct attrs *a, const char *name, uint64_t *ret)
+{
+	char buf[32];
+	int r = attr_get(a, name, buf, sizeof(buf));
+
+	return r < 0 ? r : shmfs_parse_u64(buf, ret);
+}
+
+static void attr_str(const struct attrs *a, const char *name, char *buf, size_t sz)
+{
+	if (attr_get(a, name, buf, sz) < 0)
 		buf[0] = '\0';
 }
 
@@ -244,6 +315,7 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 		    struct ctl_region *ret)
 {
 	struct ctl_region *g = ret;
+	struct attrs a;
 	struct stat st;
 	const char *base = strrchr(path, '/');
 	char buf[64];
@@ -271,40 +343,43 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 
 	/* The region's own xattrs need read permission on it: what the caller
 	 * may not read stays unknown rather than guessed. */
-	r = ctl_xattr(path, SHMFS_XATTR_PAGE_SZ, buf, sizeof(buf));
-	if (r < 0)
+	attrs_load(&a, path);
+	r = attr_get(&a, SHMFS_XATTR_PAGE_SZ, buf, sizeof(buf));
+	if (r < 0) {
+		free(a.all);
 		return 0;
+	}
 	g->readable = true;
 	(void)shmfs_parse_u64(buf, &g->page_sz);
-	(void)ctl_xattr_u64(path, SHMFS_XATTR_PAGE_CNT, &g->page_cnt);
-	xattr_str(path, SHMFS_XATTR_NUMA_NODES, g->numa_nodes, sizeof(g->numa_nodes));
-	xattr_str(path, SHMFS_XATTR_POLICY, g->policy, sizeof(g->policy));
-	if (ctl_xattr(path, SHMFS_XATTR_CREATOR_PID, buf, sizeof(buf)) == 0) {
+	(void)attr_u64(&a, SHMFS_XATTR_PAGE_CNT, &g->page_cnt);
+	attr_str(&a, SHMFS_XATTR_NUMA_NODES, g->numa_nodes, sizeof(g->numa_nodes));
+	attr_str(&a, SHMFS_XATTR_POLICY, g->policy, sizeof(g->policy));
+	if (attr_get(&a, SHMFS_XATTR_CREATOR_PID, buf, sizeof(buf)) == 0) {
 		uint64_t v;
 
 		if (shmfs_parse_u64(buf, &v) == 0)
 			g->creator_pid = (int64_t)v;
 	}
-	(void)ctl_xattr_u64(path, SHMFS_XATTR_CREATOR_START, &g->creator_start);
-	xattr_str(path, SHMFS_XATTR_CTIME, g->created, sizeof(g->created));
+	(void)attr_u64(&a, SHMFS_XATTR_CREATOR_START, &g->creator_start);
+	attr_str(&a, SHMFS_XATTR_CTIME, g->created, sizeof(g->created));
 	/* mapper_pids lists only the pids this user may see in /proc; the
 	 * count is of all (one scan of /proc serves both: the daemon keeps it
 	 * for this process a moment) */
-	if (ctl_xattr(path, SHMFS_XATTR_MAPPER_PIDS, g->mapper_pids, sizeof(g->mapper_pids)) < 0)
+	if (attr_get(&a, SHMFS_XATTR_MAPPER_PIDS, g->mapper_pids, sizeof(g->mapper_pids)) < 0)
 		g->mapper_pids[0] = '\0';
-	(void)ctl_xattr_u64(path, SHMFS_XATTR_MAPPER_CNT, &g->mapper_cnt);
-	xattr_str(path, SHMFS_XATTR_LIFETIME, g->lifetime, sizeof(g->lifetime));
-	xattr_str(path, SHMFS_XATTR_PROGRAM, g->program, sizeof(g->program));
-	if (ctl_xattr(path, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0)
+	(void)attr_u64(&a, SHMFS_XATTR_MAPPER_CNT, &g->mapper_cnt);
+	attr_str(&a, SHMFS_XATTR_LIFETIME, g->lifetime, sizeof(g->lifetime));
+	attr_str(&a, SHMFS_XATTR_PROGRAM, g->program, sizeof(g->program));
+	if (attr_get(&a, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0)
 		g->orphaned = strcmp(buf, "true") == 0 ? 1 : strcmp(buf, "false") == 0 ? 0 : -1;
-	xattr_str(path, SHMFS_XATTR_LIFETIME, g->lifetime, sizeof(g->lifetime));
-	xattr_str(path, SHMFS_XATTR_BACKING, g->backing, sizeof(g->backing));
-	if (ctl_xattr_u64(path, SHMFS_XATTR_HEAP_SZ, &g->heap_sz) == 0) {
+	attr_str(&a, SHMFS_XATTR_BACKING, g->backing, sizeof(g->backing));
+	if (attr_u64(&a, SHMFS_XATTR_HEAP_SZ, &g->heap_sz) == 0) {
 		g->has_heap = true;
-		(void)ctl_xattr_u64(path, SHMFS_XATTR_HEAP_USED, &g->heap_used);
-		(void)ctl_xattr_u64(path, SHMFS_XATTR_HEAP_FREE, &g->heap_free);
-		(void)ctl_xattr_u64(path, SHMFS_XATTR_HEAP_ALLOC_CNT, &g->heap_alloc_cnt);
+		(void)attr_u64(&a, SHMFS_XATTR_HEAP_USED, &g->heap_used);
+		(void)attr_u64(&a, SHMFS_XATTR_HEAP_FREE, &g->heap_free);
+		(void)attr_u64(&a, SHMFS_XATTR_HEAP_ALLOC_CNT, &g->heap_alloc_cnt);
 	}
+	free(a.all);
 	return 0;
 }
 

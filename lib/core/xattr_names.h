@@ -36,6 +36,11 @@
  * that must see changes since it last asked (a re-check before removing)
  * waits this long first. */
 #define SHMFS_XATTR_MAPPERS_TTL_MS 100
+/* Every attribute of ours a region lists, in one reply (not listed itself):
+ * "NAME\0VALUE\0" pairs, in the order listxattr gives them, each value as a
+ * getxattr of NAME would give it at that moment. A listing of many regions
+ * (shmfsctl info) then costs one request per region, not one per attribute. */
+#define SHMFS_XATTR_ALL           "user.shmfs.all"
 #define SHMFS_XATTR_BACKING       "user.shmfs.backing"       /* absolute path of the backing file */
 #define SHMFS_XATTR_BACKING_ID    "user.shmfs.backing_id"    /* "DEV:INO" of the backing file, decimal st_dev and st_ino */
 #define SHMFS_XATTR_HEAP_SZ       "user.shmfs.heap.size"     /* present only when the region holds a libshmfs heap */
