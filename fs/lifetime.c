@@ -183,42 +183,6 @@ static bool locked_by_others(const struct shmfs_fs *fs, dev_t dev, ino_t ino)
 
 /* ------------------------------------------------------------ orphans */
 
-bool shmfsd_region_orphaned_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller)
-{
-	_cleanup_free_ pid_t *pids = NULL;
-	enum shmfs_lifetime lifetime;
-	size_t cnt = 0;
-	pid_t pid;
-	uint64_t start;
-
-	pthread_mutex_lock(&fs->lock);
-	lifetime = r->meta.lifetime;
-	pid = r->meta.creator_pid;
-	start = r->meta.creator_start;
-	pthread_mutex_unlock(&fs->lock);
-	switch (lifetime) {
-	case SHMFS_LIFETIME_PROCESS:
-		/* no known creator: never judged gone */
-		if (pid <= 0 || shmfs_proc_alive(pid, start))
-			return false;
-		break;
-	case SHMFS_LIFETIME_LOCK:
-		if (locked_by_others(fs, fs->type[r->kind].dev, r->backing_ino))
-			return false;
-		break;
-	default:
-		return false; /* persistent: kept until removed */
-	}
-	if (shmfsd_region_mappers_for(fs, r, caller, &pids, &cnt) < 0)
-		return false;
-	return cnt == 0;
-}
-
-bool shmfsd_region_orphaned(struct shmfs_fs *fs, struct shmfsd_region *r)
-{
-	return shmfsd_region_orphaned_for(fs, r, 0);
-}
-
 /* ------------------------------------------------------------ clean
  *
  * clean judges every region: one look at /proc for all of them (every
@@ -274,10 +238,14 @@ static bool mapped_in(const struct shmfs_fs *fs, const struct shmfsd_region *r,
 	return false;
 }
 
-bool shmfsd_region_orphaned_in(struct shmfs_fs *fs, struct shmfsd_region *r,
-			       struct shmfs_clean_scan *s)
+/* The lifetime rule of r, judged by one look at /proc for every region (s:
+ * clean), or by the caller's own view of it (s NULL: an attribute read). */
+static bool orphaned(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller,
+		     struct shmfs_clean_scan *s)
 {
+	_cleanup_free_ pid_t *pids = NULL;
 	enum shmfs_lifetime lifetime;
+	size_t cnt = 0;
 	pid_t pid;
 	uint64_t start;
 
@@ -291,18 +259,37 @@ bool shmfsd_region_orphaned_in(struct shmfs_fs *fs, struct shmfsd_region *r,
 		/* no known creator: never judged gone */
 		if (pid <= 0 || shmfs_proc_alive(pid, start))
 			return false;
-		if (clean_scan_take(fs, s) < 0)
-			return false; /* cannot tell: never call it abandoned */
 		break;
 	case SHMFS_LIFETIME_LOCK:
-		if (clean_scan_take(fs, s) < 0 ||
-		    locked_in(s->locks, s->lock_cnt, fs->type[r->kind].dev, r->backing_ino))
+		if (s ? clean_scan_take(fs, s) < 0 ||
+				locked_in(s->locks, s->lock_cnt, fs->type[r->kind].dev, r->backing_ino)
+		      : locked_by_others(fs, fs->type[r->kind].dev, r->backing_ino))
 			return false;
 		break;
 	default:
 		return false; /* persistent: kept until removed */
 	}
-	return !mapped_in(fs, r, s);
+	if (s) /* a scan that failed cannot tell: never call it abandoned */
+		return clean_scan_take(fs, s) == 0 && !mapped_in(fs, r, s);
+	if (shmfsd_region_mappers_for(fs, r, caller, &pids, &cnt) < 0)
+		return false;
+	return cnt == 0;
+}
+
+bool shmfsd_region_orphaned_in(struct shmfs_fs *fs, struct shmfsd_region *r,
+			       struct shmfs_clean_scan *s)
+{
+	return orphaned(fs, r, 0, s);
+}
+
+bool shmfsd_region_orphaned_for(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller)
+{
+	return orphaned(fs, r, caller, NULL);
+}
+
+bool shmfsd_region_orphaned(struct shmfs_fs *fs, struct shmfsd_region *r)
+{
+	return orphaned(fs, r, 0, NULL);
 }
 
 /* ------------------------------------------------------------ the guard

@@ -423,7 +423,7 @@ static int render_head_locked(struct shmfs_fs *fs, FILE *f)
 	return rc;
 }
 
-int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
+static int render(struct shmfs_fs *fs, FILE *f, bool usage)
 {
 	struct shmfs_quota *q = fs->quota;
 	int rc;
@@ -432,21 +432,18 @@ int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
 		return -ENOENT;
 	pthread_mutex_lock(&q->lock);
 	rc = render_head_locked(fs, f);
-	if (rc == 0)
+	if (rc == 0 && usage)
 		rc = render_usage_locked(fs, f);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
 
+int shmfs_quota_render(struct shmfs_fs *fs, FILE *f)
+{
+	return render(fs, f, true);
+}
+
 int shmfs_quota_render_head(struct shmfs_fs *fs, FILE *f)
 {
-	struct shmfs_quota *q = fs->quota;
-	int rc;
-
-	if (!q)
-		return -ENOENT;
-	pthread_mutex_lock(&q->lock);
-	rc = render_head_locked(fs, f);
-	pthread_mutex_unlock(&q->lock);
-	return rc;
+	return render(fs, f, false);
 }

@@ -9,43 +9,10 @@
 #     served by the daemon: the kernel refuses passthrough to hugetlbfs)
 # It sets up its own mount, tmpfs, hugetlbfs and pools through the test
 # harness (same lock, same cleanup). Run: meson test -C BUILD --benchmark fs
-. "$SHMFS_SOURCE_ROOT/test/harness.sh"
-. "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
+BENCH_NAME=fs
+. "$SHMFS_SOURCE_ROOT/bench/fs/common.sh"
 
-FSBENCH=$SHMFS_BUILD_ROOT/bench/fs/fsbench
-N=$FS_N0
-HP=$FS_HUGE_SZ
-GIB=$((1 << 30))
 FILES=10000
-TMPFS=$T_DIR/tmpfs
-HUGETLBFS=$T_DIR/hugetlbfs
-
-bench_cleanup() {
-	umount "$TMPFS" 2>/dev/null
-	find "$HUGETLBFS" -mindepth 1 -delete 2>/dev/null
-	umount "$HUGETLBFS" 2>/dev/null
-}
-trap 'bench_cleanup; t_cleanup' EXIT
-
-die() { echo "fs bench: $*" >&2; exit 1; }
-
-# best_pair N CMD_A... -- CMD_B...: the best wall time (ns) of N runs of each
-# command, runs alternating so that load from the rest of the machine hits
-# both alike. Prints "A B".
-best_pair() {
-	local n=$1 i t a=() b=() best_a= best_b=; shift
-	while [ "$1" != -- ]; do a+=("$1"); shift; done
-	shift; b=("$@")
-	for i in $(seq "$n"); do
-		t=$(date +%s%N); "${a[@]}" >/dev/null || die "failed: ${a[*]}"; t=$(( $(date +%s%N) - t ))
-		[ -z "$best_a" ] || [ "$t" -lt "$best_a" ] && best_a=$t
-		t=$(date +%s%N); "${b[@]}" >/dev/null || die "failed: ${b[*]}"; t=$(( $(date +%s%N) - t ))
-		[ -z "$best_b" ] || [ "$t" -lt "$best_b" ] && best_b=$t
-	done
-	echo "$best_a $best_b"
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 report() {   # NAME SHMFS BASELINE UNIT GOAL
 	printf '%-34s shmfs %12s %-5s baseline %12s %-5s ratio %5s  (goal %s)\n' \
@@ -54,9 +21,7 @@ report() {   # NAME SHMFS BASELINE UNIT GOAL
 
 fs_no_overcommit
 t_pool_grow huge "$N" $((GIB / HP + 4)) || die "cannot reserve $((GIB / HP + 4)) huge pages on node$N"
-mkdir -p "$TMPFS" "$HUGETLBFS"
-mount -t tmpfs -o size=2G tmpfs "$TMPFS" || die "cannot mount a tmpfs"
-mount -t hugetlbfs -o pagesize=$((HP / 1048576))M none "$HUGETLBFS" || die "cannot mount a hugetlbfs"
+bench_mounts 2G
 t_mount || die "cannot mount shmfs"
 H=$T_MNT/huge/node$N
 R=$T_MNT/normal/node$N

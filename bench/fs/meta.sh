@@ -13,44 +13,13 @@
 # to 100,000; RSS <= 1 KB per region).
 # It sets up its own mount, tmpfs, hugetlbfs and pools through the test
 # harness (same lock, same cleanup). Run: meson test -C BUILD --benchmark meta
-. "$SHMFS_SOURCE_ROOT/test/harness.sh"
-. "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
+BENCH_NAME=meta
+. "$SHMFS_SOURCE_ROOT/bench/fs/common.sh"
 
-FSBENCH=$SHMFS_BUILD_ROOT/bench/fs/fsbench
-N=$FS_N0
-HP=$FS_HUGE_SZ
-GIB=$((1 << 30))
 COUNTS=${SHMFS_META_COUNTS:-100 1000 10000}
 ATTRS=12   # attributes a region shows to getfattr -d (about)
-TMPFS=$T_DIR/tmpfs
-HUGETLBFS=$T_DIR/hugetlbfs
-
-bench_cleanup() {
-	umount "$TMPFS" 2>/dev/null
-	find "$HUGETLBFS" -mindepth 1 -delete 2>/dev/null
-	umount "$HUGETLBFS" 2>/dev/null
-}
-trap 'bench_cleanup; t_cleanup' EXIT
-
-die() { echo "meta bench: $*" >&2; exit 1; }
 
 now() { date +%s%N; }
-
-# best_pair N CMD_A... -- CMD_B...: the best wall time (ns) of N runs of each
-# command, runs alternating so that load from the rest of the machine hits
-# both alike. Prints "A B".
-best_pair() {
-	local n=$1 i t a=() b=() best_a= best_b=; shift
-	while [ "$1" != -- ]; do a+=("$1"); shift; done
-	shift; b=("$@")
-	for i in $(seq "$n"); do
-		t=$(now); "${a[@]}" >/dev/null 2>&1 || die "failed: ${a[*]}"; t=$(( $(now) - t ))
-		[ -z "$best_a" ] || [ "$t" -lt "$best_a" ] && best_a=$t
-		t=$(now); "${b[@]}" >/dev/null 2>&1 || die "failed: ${b[*]}"; t=$(( $(now) - t ))
-		[ -z "$best_b" ] || [ "$t" -lt "$best_b" ] && best_b=$t
-	done
-	echo "$best_a $best_b"
-}
 
 best_of() {   # N CMD...: the best wall time (ns) of N runs
 	local n=$1 i t best=; shift
@@ -61,7 +30,6 @@ best_of() {   # N CMD...: the best wall time (ns) of N runs
 	echo "$best"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 us() { awk -v ns="$1" -v n="${2:-1}" 'BEGIN { printf "%.1f", ns / n / 1000 }'; }
 
 report() {   # NAME SHMFS BASELINE UNIT GOAL
@@ -75,9 +43,7 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$T_DAEMON_PID/status"; }
 
 fs_no_overcommit
 t_pool_grow huge "$N" 8 || die "cannot reserve 8 huge pages on node$N"
-mkdir -p "$TMPFS" "$HUGETLBFS"
-mount -t tmpfs -o size=4G,nr_inodes=0 tmpfs "$TMPFS" || die "cannot mount a tmpfs"
-mount -t hugetlbfs -o pagesize=$((HP / 1048576))M none "$HUGETLBFS" || die "cannot mount a hugetlbfs"
+bench_mounts 4G
 t_mount || die "cannot mount shmfs"
 H=$T_MNT/huge/node$N
 R=$T_MNT/normal/node$N
