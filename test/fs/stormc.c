@@ -764,10 +764,19 @@ static void check_pages(void)
 		}
 		closedir(d);
 	}
-	snprintf(path, sizeof(path), "%s/nr_hugepages", S.hp_dir);
-	used = sysfs_u64(path);
-	snprintf(path, sizeof(path), "%s/free_hugepages", S.hp_dir);
-	used -= sysfs_u64(path);
+	/* Pages go back to the pool when the last mapping and descriptor of an
+	 * unlinked file go: a killed daemon's, or a release the kernel sends
+	 * after close() returned, may still be on its way. A leak stays; give
+	 * the teardown two seconds. */
+	for (int tries = 0;; tries++) {
+		snprintf(path, sizeof(path), "%s/nr_hugepages", S.hp_dir);
+		used = sysfs_u64(path);
+		snprintf(path, sizeof(path), "%s/free_hugepages", S.hp_dir);
+		used -= sysfs_u64(path);
+		if (used == S.used0 + want || tries == 40)
+			break;
+		usleep(50 * 1000);
+	}
 	if (used != S.used0 + want) {
 		S.leaked++;
 		fprintf(stderr, "stormc: the pool has %llu huge pages in use; the regions hold %llu (and %llu were in use before)\n",
