@@ -807,6 +807,7 @@ size_t shmfs_notify_pending(struct shmfs_fs *fs);
 void shmfs_notify_inval_inode(struct shmfs_fs *fs, uint64_t ino);
 void shmfs_notify_init(struct shmfs_fs *fs);
 int shmfs_notify_start(struct shmfs_fs *fs);
+/* End the thread (if it runs) and drop what is still queued. */
 void shmfs_notify_stop(struct shmfs_fs *fs);
 
 /* ------------------------------------------------------------ passthrough.c */

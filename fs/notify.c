@@ -158,6 +158,20 @@ size_t shmfs_notify_pending(struct shmfs_fs *fs)
 	return cnt;
 }
 
+/* Drop every pending item (the session is ending), under n->lock. */
+static void drop_all_locked(struct shmfs_notify *n)
+{
+	while (n->head) {
+		struct shmfs_notify_item *it = n->head;
+		n->head = it->next;
+		free(it);
+	}
+	n->tail = &n->head;
+	memset(n->bucket, 0, sizeof(n->bucket));
+	n->cnt = 0;
+	pthread_cond_broadcast(&n->room);
+}
+
 static void *notify_main(void *arg)
 {
 	struct shmfs_fs *fs = arg;
@@ -185,15 +199,7 @@ static void *notify_main(void *arg)
 		free(it);
 		pthread_mutex_lock(&n->lock);
 	}
-	while (n->head) {
-		struct shmfs_notify_item *it = n->head;
-		n->head = it->next;
-		free(it);
-	}
-	n->tail = &n->head;
-	memset(n->bucket, 0, sizeof(n->bucket));
-	n->cnt = 0;
-	pthread_cond_broadcast(&n->room);
+	drop_all_locked(n);
 	pthread_mutex_unlock(&n->lock);
 	return NULL;
 }
@@ -212,13 +218,17 @@ void shmfs_notify_stop(struct shmfs_fs *fs)
 {
 	struct shmfs_notify *n = &fs->notify;
 
-	if (!n->running)
-		return;
+	if (n->running) {
+		pthread_mutex_lock(&n->lock);
+		n->stopping = true;
+		pthread_cond_signal(&n->cond);
+		pthread_cond_broadcast(&n->room);
+		pthread_mutex_unlock(&n->lock);
+		pthread_join(n->thread, NULL);
+		n->running = false;
+	}
+	/* what was queued with no thread to send it (it never started) */
 	pthread_mutex_lock(&n->lock);
-	n->stopping = true;
-	pthread_cond_signal(&n->cond);
-	pthread_cond_broadcast(&n->room);
+	drop_all_locked(n);
 	pthread_mutex_unlock(&n->lock);
-	pthread_join(n->thread, NULL);
-	n->running = false;
 }

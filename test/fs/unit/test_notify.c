@@ -21,6 +21,12 @@ static struct shmfs_fs *fs_new(void)
 	return fs;
 }
 
+static void fs_free(struct shmfs_fs *fs)
+{
+	shmfs_notify_stop(fs); /* no thread: drops what is queued */
+	free(fs);
+}
+
 static void one_item_per_inode(void **state)
 {
 	struct shmfs_fs *fs = fs_new();
@@ -31,6 +37,7 @@ static void one_item_per_inode(void **state)
 	shmfs_notify_inval_inode(fs, 43);
 	assert_int_equal(shmfs_notify_pending(fs), 2);
 	assert_int_equal(fs->notify.coalesced, 999);
+	fs_free(fs);
 }
 
 static void one_item_per_name(void **state)
@@ -45,6 +52,7 @@ static void one_item_per_name(void **state)
 	/* an entry and an inode of the same number are different things */
 	shmfs_notify_inval_inode(fs, 7);
 	assert_int_equal(shmfs_notify_pending(fs), 4);
+	fs_free(fs);
 }
 
 static void bounded_and_nothing_lost(void **state)
@@ -74,6 +82,7 @@ static void bounded_and_nothing_lost(void **state)
 	assert_int_equal(shmfs_notify_pending(fs), SHMFS_NOTIFY_MAX + 1);
 	assert_int_equal(fs->notify.overflowed, 1);
 	fs->notify.running = false;
+	fs_free(fs);
 }
 
 int main(void)
