@@ -19,9 +19,10 @@
  * thread of any process may free into it (one compare-and-swap). A large
  * run (up to 256 KiB) that a thread of its owner frees is kept by that
  * thread, up to 4 of them, for its next allocation of the same size: one
- * compare-and-swap each way instead of one per block. A kept run is no
- * allocation (free refuses it, stats count it in footprint, not in used);
- * trim, leave and reclaim give kept runs back like spans. Metadata takes
+ * compare-and-swap to free and a plain store to allocate instead of one
+ * compare-and-swap per block each way. A kept run is no allocation (free
+ * refuses it, stats count it in footprint, not in used); trim, leave and
+ * reclaim give kept runs back like spans. Metadata takes
  * about 3.5% of the memory (faulted in as it is used where the memory
  * allows: see shmfs_heap_format()).
  *
@@ -38,7 +39,11 @@
  * allocation never takes from a damaged span (spans are checked when a
  * thread takes one; the fast paths only bound what they index). Damage
  * written into a span while a thread allocates from it is not seen until
- * that thread lets the span go.
+ * that thread lets the span go; likewise damage written into the body
+ * blocks of a large run that a thread took back from the runs it keeps is
+ * not seen by that thread's free of it (the bodies were checked when the
+ * run was first kept), only when the run is given back, which then
+ * refuses it (check reports it).
  *
  * Crashes: every allocation belongs to the owner slot (process) that made
  * it, whoever frees it. A process killed at any instruction leaves only

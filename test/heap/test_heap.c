@@ -914,6 +914,54 @@ static void a_freed_large_run_is_kept_for_the_next_of_its_size(void **state)
 	assert_empty(f);
 }
 
+/* The run a thread took back from its cache is freed by that thread with
+ * one CAS and no walk of its bodies (they were walked when the run entered
+ * the cache): still exactly once, and damage written into its bodies
+ * meanwhile is seen when the run is given back, which refuses it. */
+static void a_run_taken_back_is_freed_once_and_damage_shows_when_given_back(void **state)
+{
+	struct fix *f = *state;
+	const struct heap_hdr *hdr = (const struct heap_hdr *)f->mem;
+	_Atomic uint64_t *desc = (_Atomic uint64_t *)(f->mem + hdr->desc_off);
+	uint64_t a = shmfs_heap_malloc(f->h, 65536), b, blk, d;
+	char msg[256] = "";
+
+	assert_true(a);
+	blk = span_of(f, a);
+	assert_int_equal(shmfs_heap_free(f->h, a), 0);
+	for (int i = 0; i < 3; i++) {
+		b = shmfs_heap_malloc(f->h, 65536);
+		assert_int_equal(b, a);
+		assert_int_equal(shmfs_heap_free(f->h, b), 0);
+		assert_int_equal(shmfs_heap_free(f->h, b), -EINVAL);
+	}
+	b = shmfs_heap_malloc(f->h, 65536);
+	assert_int_equal(b, a);
+	/* A body marked free while the thread uses the run. */
+	d = atomic_load(&desc[blk + 5]);
+	atomic_store(&desc[blk + 5], D_MAKE(0, K_FREE, 0, D_GEN(d)));
+	assert_int_equal(shmfs_heap_free(f->h, b), 0);
+	assert_int_equal(shmfs_heap_free(f->h, b), -EINVAL);
+	assert_int_equal(shmfs_heap_trim(f->h), 0); /* refused: not its body */
+	assert_int_equal(shmfs_heap_check(f->mem, f->sz, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "not attached"));
+	atomic_store(&desc[blk + 5], d);
+	assert_int_equal(shmfs_heap_trim(f->h), 16);
+	assert_empty(f);
+	/* A run the thread did not take from its cache (a new one) is
+	 * walked at its free: a damaged body is refused there. */
+	a = shmfs_heap_malloc(f->h, 65536);
+	assert_true(a);
+	blk = span_of(f, a);
+	d = atomic_load(&desc[blk + 1]);
+	atomic_store(&desc[blk + 1], D_MAKE(0, K_FREE, 0, D_GEN(d)));
+	assert_int_equal(shmfs_heap_free(f->h, a), -EUCLEAN);
+	atomic_store(&desc[blk + 1], d);
+	assert_int_equal(shmfs_heap_free(f->h, a), 0);
+	assert_int_equal(shmfs_heap_trim(f->h), 16);
+	assert_empty(f);
+}
+
 static void *large_pair_then_exit(void *h)
 {
 	shmfs_heap_free(h, shmfs_heap_malloc(h, 100000));
@@ -1049,6 +1097,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(check_reports_freed_units_that_were_never_allocated, setup, teardown),
 		cmocka_unit_test(format_of_shared_memory_leaves_metadata_unfaulted),
 		cmocka_unit_test_setup_teardown(a_freed_large_run_is_kept_for_the_next_of_its_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_run_taken_back_is_freed_once_and_damage_shows_when_given_back, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(trim_gives_back_the_large_runs_an_exited_thread_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(reclaim_and_leave_give_back_the_large_runs_kept, setup, teardown),
 	};
