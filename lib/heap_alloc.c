@@ -941,8 +941,17 @@ SHMFS_API uint64_t shmfs_heap_malloc(shmfs_heap_t *h, size_t sz)
 		goto slow;
 	v = atomic_load_explicit(aw, memory_order_relaxed);
 	avail = ~v & ts->mask;
-	if (__builtin_expect(!avail, 0))
-		goto slow;
+	if (__builtin_expect(!avail, 0)) {
+		/* The word is full: fold back the units freed into it (the
+		 * holder's collection, one CAS), without the slow path's
+		 * calls. A span of 8 units (512 B) fills every 8 pairs. */
+		if (!heap_collect_word(aw, 0))
+			goto slow;
+		v = atomic_load_explicit(aw, memory_order_relaxed);
+		avail = ~v & ts->mask;
+		if (!avail)
+			goto slow;
+	}
 	avail &= -avail;
 	atomic_store_explicit(aw, v | avail, memory_order_relaxed);
 	/* Computed before busy is cleared: once it is, a handler may point
