@@ -1,7 +1,8 @@
 /* test_heap_threads.c - threads of one process on one heap: through one
  * shared handle and through a handle each, allocating, handing blocks to
  * each other, verifying contents and freeing; racing frees of the same
- * blocks into a span another thread holds. Run under ThreadSanitizer in
+ * blocks into a span another thread holds, and of large runs a thread
+ * keeps for reuse. Run under ThreadSanitizer in
  * CI (suite 'threads'). */
 #include <errno.h>
 #include <pthread.h>
@@ -156,14 +157,19 @@ static void *free_everything(void *p)
  *   H: free(u) is refused (-EINVAL): u is no longer allocated.
  * B's free and H's malloc overlap in time, and the outcome is the one of
  * H's malloc happening first: allocation and free stay exact (nothing
- * leaks, nothing is freed twice), which is what this test counts. */
-static void racing_frees_free_every_allocation_exactly_once(void **state)
+ * leaks, nothing is freed twice), which is what this test counts.
+ *
+ * With large runs (sz > 8 KiB) the holder's pairs go through the runs its
+ * thread keeps: each malloc takes one back with a plain store (no CAS),
+ * each free keeps it again with one CAS, racing the two threads' frees,
+ * which keep the runs they win in their own caches or release them. */
+static void race_frees(int n, size_t sz0, size_t step)
 {
-	enum { N = 2000, HOLDER_OPS = 200 };
+	enum { N_MAX = 2000, HOLDER_OPS = 200 };
 	_Atomic int done;
 	int holder_ops;
 	uint8_t *mem = ht_map(MEM_SZ);
-	static uint64_t offs[N];
+	static uint64_t offs[N_MAX];
 	struct race r[2];
 	pthread_barrier_t bar;
 	pthread_t th[2];
@@ -176,11 +182,11 @@ static void racing_frees_free_every_allocation_exactly_once(void **state)
 	assert_int_equal(shmfs_heap_join(mem, MEM_SZ, &h), 0);
 	pthread_barrier_init(&bar, NULL, 3);
 	for (int round = 0; round < (int)ht_scale(20); round++) {
-		for (int i = 0; i < N; i++)
-			assert_true(offs[i] = shmfs_heap_malloc(h, 16 + (i % 4) * 16));
+		for (int i = 0; i < n; i++)
+			assert_true(offs[i] = shmfs_heap_malloc(h, sz0 + (i % 4) * step));
 		done = 0;
 		for (int k = 0; k < 2; k++) {
-			r[k] = (struct race) { h, offs, N, &bar, 0, &done };
+			r[k] = (struct race) { h, offs, n, &bar, 0, &done };
 			assert_int_equal(pthread_create(&th[k], NULL, free_everything, &r[k]), 0);
 		}
 		pthread_barrier_wait(&bar);
@@ -188,7 +194,7 @@ static void racing_frees_free_every_allocation_exactly_once(void **state)
 		/* The holder collects and reuses units for as long as the two
 		 * free (at least HOLDER_OPS times): the window is the whole race. */
 		for (holder_ops = 0; holder_ops < HOLDER_OPS || done < 2; holder_ops++) {
-			uint64_t off = shmfs_heap_malloc(h, 16 + (holder_ops % 4) * 16);
+			uint64_t off = shmfs_heap_malloc(h, sz0 + (holder_ops % 4) * step);
 			int e;
 
 			assert_true(off);
@@ -198,9 +204,9 @@ static void racing_frees_free_every_allocation_exactly_once(void **state)
 		}
 		for (int k = 0; k < 2; k++)
 			pthread_join(th[k], NULL);
-		/* Every allocation freed once: N raced ones and the holder's. */
-		assert_int_equal(r[0].ok + r[1].ok + holder_ok, N + holder_ops);
-		assert_true(r[0].ok + r[1].ok >= N);
+		/* Every allocation freed once: n raced ones and the holder's. */
+		assert_int_equal(r[0].ok + r[1].ok + holder_ok, n + holder_ops);
+		assert_true(r[0].ok + r[1].ok >= n);
 		assert_int_equal(shmfs_heap_stats(h, &st), 0);
 		assert_int_equal(st.alloc_cnt, 0);
 		assert_int_equal(shmfs_heap_check(mem, MEM_SZ, msg, sizeof(msg)), 0);
@@ -208,6 +214,17 @@ static void racing_frees_free_every_allocation_exactly_once(void **state)
 	pthread_barrier_destroy(&bar);
 	shmfs_heap_leave(h);
 	ht_unmap(mem, MEM_SZ);
+}
+
+static void racing_frees_free_every_allocation_exactly_once(void **state)
+{
+	race_frees(2000, 16, 16);
+	(void)state;
+}
+
+static void racing_frees_of_kept_large_runs_free_each_exactly_once(void **state)
+{
+	race_frees(500, 8192 + 1, 4096); /* 3 to 6 blocks: 9 MiB of 32 */
 	(void)state;
 }
 
@@ -217,6 +234,7 @@ int main(void)
 		cmocka_unit_test(threads_share_one_handle),
 		cmocka_unit_test(threads_with_a_handle_each),
 		cmocka_unit_test(racing_frees_free_every_allocation_exactly_once),
+		cmocka_unit_test(racing_frees_of_kept_large_runs_free_each_exactly_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
