@@ -12,8 +12,11 @@
  * to 8 KiB, 32 size classes spaced at most 25% apart) are served from spans
  * of 1 to 16 blocks cut into equal units, one allocation bit per unit; larger
  * requests take runs of whole blocks. Every block has a 64-bit descriptor
- * (owner, kind, class, generation) that is changed only by compare-and-swap,
- * so every step of every operation is either done or not done. A span belongs
+ * (owner, kind, class, generation) that is changed by one atomic word
+ * write, by compare-and-swap wherever another party could change it at the
+ * same time (a plain store only where one thread has the block to itself: a
+ * run it is claiming, a run it keeps), so every step of every operation is
+ * either done or not done. A span belongs
  * to the process (owner) that claimed it; one thread of that process at a
  * time (its holder) allocates from it, without locked instructions; any
  * thread of any process may free into it (one compare-and-swap). A large
