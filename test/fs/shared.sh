@@ -128,6 +128,30 @@ t_is "shmfsctl --json shared ls: the region, its extent, the log's records" "r1 
 t_like "shmfsctl shared ls lists the log's tree" "r1 +$((9 * MIB)) " \
 	"$("$SHMFSCTL_BIN" shared ls "$DEV")"
 
+# ---------------------------------------------------------------- shmfsctl info, ls, clean
+out=$("$SHMFSCTL_BIN" --mount "$MB" info)
+t_like "shmfsctl info on B lists the shared region with its offset, extent and master" \
+	"path: +shared/pool/r1 .*device: +$DEV offset: +$(fs_x "$A/r1" user.shmfs.shared.offset) extent: +10.0M master: +hostA this host: +hostB \\(replica\\)" \
+	"$(echo "$out" | sed -n '/^r1$/,/^$/p' | xargs)"
+t_like "and on A, the master, says so" "master: +hostA \\(this host\\)" \
+	"$("$SHMFSCTL_BIN" --mount "$T_MNT" info | sed -n '/^r1$/,/^$/p' | xargs)"
+t_is "shmfsctl --json info: path, type, offset, extent, master, role" \
+	"shared/pool/r1 shared $(fs_x "$A/r1" user.shmfs.shared.offset) $((10 * MIB)) hostA replica False" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" --json info | python3 -c 'import json,sys
+d=json.load(sys.stdin)
+r=[x for x in d["regions"] if x["path"]=="shared/pool/r1"][0]
+s=r["shared"]
+print(r["path"], r["type"], s["offset"], s["extent"], s["master"], s["role"], r["orphaned"])')"
+t_like "shmfsctl ls lists it as type shared" "^r1 +shared " "$("$SHMFSCTL_BIN" --mount "$MB" ls | grep '^r1 ')"
+t_check "shmfsctl clean on A succeeds (nothing orphaned)" "$SHMFSCTL_BIN" --mount "$T_MNT" clean
+t_is "and leaves the shared region alone" "r1" "$(ls "$B" | xargs)"
+t_fails "shmfsctl clean of the shared region by name is refused" "$SHMFSCTL_BIN" --mount "$T_MNT" clean shared/pool/r1
+t_fails "so is clean -f: the region is the master's, in the log" \
+	"$SHMFSCTL_BIN" --mount "$T_MNT" clean -f shared/pool/r1
+t_like "and says why" "only its master hostA removes it" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" clean -f shared/pool/r1 2>&1)"
+t_is "the region is still in the tree on A and B" "r1 r1" "$(ls "$A" | xargs) $(ls "$B" | xargs)"
+
 # ---------------------------------------------------------------- heap
 t_errno "A creates a region for a heap" OK open "$A/heap" cx 0666
 t_check "A sizes it to 8 MiB" truncate -s $((8 * MIB)) "$A/heap"
