@@ -5,7 +5,9 @@
 # B a replica. A creates and sizes a region and writes through a join; B
 # lists it with the same size and xattrs, joins it and reads the bytes; B's
 # changes to the tree get EROFS; A killed with SIGKILL while creating
-# regions, B and a restarted A agree on the tree.
+# regions, B and a restarted A agree on the tree; a heap used from both
+# names host and pid of its owners, and reclaim on one host leaves the
+# other's processes alone.
 #   shared.sh TJOIN HEAPTOOL
 . "$SHMFS_SOURCE_ROOT/test/harness.sh"
 . "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
@@ -156,8 +158,13 @@ t_is "the region is still in the tree on A and B" "r1 r1" "$(ls "$A" | xargs) $(
 t_errno "A creates a region for a heap" OK open "$A/heap" cx 0666
 t_check "A sizes it to 8 MiB" truncate -s $((8 * MIB)) "$A/heap"
 t_is "a heap is formatted through a join under A" OK "$("$HEAPTOOL" format "$A/heap")"
-t_is "a process under A allocates 10 blocks" OK "$("$HEAPTOOL" alloc "$A/heap" 10 100)"
-t_is "a process under B allocates 10 more in the same heap" OK "$("$HEAPTOOL" alloc "$B/heap" 10 100)"
+# The processes under B stand for processes of another host: SHMFS_HOST_ID
+# gives them hostB's identity in the heap's owner slots (the machine's
+# otherwise).
+"$HEAPTOOL" alloc "$A/heap" 10 100 >"$T_DIR/allocA" & pa=$!; wait $pa
+t_is "a process under A allocates 10 blocks" OK "$(cat "$T_DIR/allocA")"
+SHMFS_HOST_ID=hostB "$HEAPTOOL" alloc "$B/heap" 10 100 >"$T_DIR/allocB" & pb=$!; wait $pb
+t_is "a process of hostB, under B, allocates 10 more in the same heap" OK "$(cat "$T_DIR/allocB")"
 t_like "A and B see the 20 allocations" "^[0-9]+ [0-9]+ [0-9]+ 20 / [0-9]+ [0-9]+ [0-9]+ 20$" \
 	"$("$HEAPTOOL" stats "$A/heap") / $("$HEAPTOOL" stats "$B/heap")"
 t_is "the stats agree" "$("$HEAPTOOL" stats "$A/heap")" "$("$HEAPTOOL" stats "$B/heap")"
@@ -165,8 +172,22 @@ t_check "shmfsctl heap check passes under B" "$SHMFSCTL_BIN" --mount "$MB" heap 
 t_check "and under A" "$SHMFSCTL_BIN" --mount "$T_MNT" heap check "$A/heap"
 t_like "it names the region by its tree path" "^shared/pool/heap: heap consistent" \
 	"$("$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap)"
-t_fails "heap reclaim is refused on a shared region (pids name no host)" \
-	"$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap
+out=$("$SHMFSCTL_BIN" --mount "$T_MNT" heap usage shared/pool/heap)
+t_like "heap usage names host and pid of each owner: A's process on this host" \
+	"owner +[0-9]+ +pid $pa on $(hostname | cut -c1-15) \\(host [0-9a-f]{7}, this host\\)" "$out"
+t_like "and B's on hostB, another host" "owner +[0-9]+ +pid $pb on hostB \\(host [0-9a-f]{7}, another host\\)" "$out"
+t_is "--json heap usage: the owners' pids, hosts, and which is this host's" "$pa $(hostname | cut -c1-15) True $pb hostB False" \
+	"$("$SHMFSCTL_BIN" --mount "$T_MNT" --json heap usage shared/pool/heap | python3 -c 'import json,sys
+d=json.load(sys.stdin)
+print(" ".join("%d %s %s" % (o["pid"], o["host"], o["this_host"]) for o in sorted(d["regions"][0]["owner_list"], key=lambda o: o["pid"] != '"$pa"')))')"
+t_like "heap reclaim on this host frees what its dead process held, and leaves hostB's process alone" \
+	"reclaimed 10 allocations .* of 1 dead process.*left 1 owner of other hosts alone" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap | xargs)"
+t_like "hostB's 10 allocations are still there" "^[0-9]+ [0-9]+ [0-9]+ 10$" "$("$HEAPTOOL" stats "$A/heap")"
+t_like "heap reclaim as hostB frees them" "reclaimed 10 allocations .* of 1 dead process" \
+	"$(SHMFS_HOST_ID=hostB "$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap)"
+t_like "the heap is empty" "^[0-9]+ 0 [0-9]+ 0$" "$("$HEAPTOOL" stats "$B/heap")"
+t_check "and consistent" "$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap
 t_like "shmfsctl query of a shared region under B: its tree path and type" \
 	"path: +shared/pool/heap .*type: +shared \\(2.0M pages\\)" \
 	"$("$SHMFSCTL_BIN" --mount "$MB" query shared/pool/heap | xargs)"
