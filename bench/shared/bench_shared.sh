@@ -49,7 +49,6 @@ run() {
 	SHMFS_PATH=$MB "$BENCH" join shared/pool/lat "$DEV" "$(getfattr --absolute-names --only-values -n user.shmfs.shared.offset "$B/lat")" >&3 ||
 		return 1
 	"$BENCH" visible "$A" "$B" 500 >&3 || return 1
-	[ -z "${BENCH_SHARED_HOLD:-}" ] || $BENCH_SHARED_HOLD "$A" "$B" "$DEV"
 }
 run
 status=$?
