@@ -588,8 +588,9 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 			 * -f: removing it is 'rm' through the master's mount. */
 			char rel[128];
 
-			snprintf(why, sizeof(why), "a region of the shared backing %.3900s, in its log: only its master %s "
-				 "removes it", g.backing, g.shared_master);
+			snprintf(why, sizeof(why), "a region of the shared backing%s%.3900s, in its log: only its "
+				 "master%s%s removes it", g.backing[0] ? " " : "", g.backing,
+				 g.shared_master[0] ? " " : "", g.shared_master);
 			ctl_region_rel(&g, rel, sizeof(rel));
 			rep.failed++;
 			note(&rep, &g, "kept", -EPERM, why);

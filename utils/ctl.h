@@ -202,7 +202,7 @@ struct ctl_region {
 	bool readable;              /* xattrs could be read */
 	/* a region of a shared backing (MOUNT/shared/NAME/REGION, node -1):
 	 * an extent of a device several hosts map, in the log the master
-	 * writes; backing is the device */
+	 * writes; backing is the device; the rest needs read permission */
 	bool shared;
 	uint64_t shared_off, shared_extent;
 	char shared_master[64];     /* the host that writes the log */

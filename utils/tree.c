@@ -340,6 +340,9 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	g->page_cnt = t->page_sz ? (g->size + t->page_sz - 1) / t->page_sz : 0;
 	g->creator_pid = -1;
 	g->orphaned = -1;
+	/* a region of a shared backing, also when its xattrs cannot be read
+	 * (clean must know it is the master's either way) */
+	g->shared = node < 0;
 
 	/* The region's own xattrs need read permission on it: what the caller
 	 * may not read stays unknown rather than guessed. */
@@ -373,11 +376,11 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	if (attr_get(&a, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0)
 		g->orphaned = strcmp(buf, "true") == 0 ? 1 : strcmp(buf, "false") == 0 ? 0 : -1;
 	attr_str(&a, SHMFS_XATTR_BACKING, g->backing, sizeof(g->backing));
-	if (attr_u64(&a, SHMFS_XATTR_SHARED_OFFSET, &g->shared_off) == 0 &&
-	    attr_u64(&a, SHMFS_XATTR_SHARED_EXTENT, &g->shared_extent) == 0) {
+	if (g->shared) {
+		(void)attr_u64(&a, SHMFS_XATTR_SHARED_OFFSET, &g->shared_off);
+		(void)attr_u64(&a, SHMFS_XATTR_SHARED_EXTENT, &g->shared_extent);
 		/* The log's: no creator process, nothing this host can see
 		 * orphan it, kept until the master removes it. */
-		g->shared = true;
 		g->creator_pid = 0;
 		g->orphaned = 0;
 		snprintf(g->lifetime, sizeof(g->lifetime), "shared");
