@@ -125,6 +125,23 @@ t_is "B sees it gone" "r1" "$(ls "$B" | xargs)"
 t_like "df of the branch: 2 MiB blocks" "^2097152 " "$(stat -f -c '%S %b %f' "$B")"
 t_errno "A's chmod is a record too" OK chmod "$A/r1" 0604
 t_is "B shows the new mode" 604 "$(fs_st %a "$B/r1")"
+
+# user attributes: records of the master's log, every host replays them
+t_errno "A sets a user attribute on r1" OK setxattr "$A/r1" user.color blue
+t_is "B reads it" blue "$(fs_x "$B/r1" user.color)"
+t_like "B lists it beside the branch's own" "user.color" "$("$TSYS" listxattr "$B/r1")"
+t_errno "B's setxattr gets EROFS" EROFS setxattr "$B/r1" user.color red
+t_errno "B's removexattr gets EROFS" EROFS removexattr "$B/r1" user.color
+t_errno "user.shmfs.* stay the daemon's" EPERM setxattr "$A/r1" user.shmfs.shared.offset 0
+long=$(head -c 1024 /dev/zero | tr '\0' 'v')
+t_errno "A sets a 1024-byte value (12 records)" OK setxattr "$A/r1" user.long "$long"
+t_is "B reads the whole value" "$long" "$(fs_x "$B/r1" user.long)"
+t_errno "a 1025-byte value is E2BIG" E2BIG setxattr "$A/r1" user.long "${long}v"
+t_is "and changed nothing" 1024 "$(fs_x "$B/r1" user.long | tr -d '\n' | wc -c)"
+t_errno "A replaces it" OK setxattr "$A/r1" user.long short
+t_is "B sees the new value" short "$(fs_x "$B/r1" user.long)"
+t_errno "A removes it" OK removexattr "$A/r1" user.long
+t_errno "B sees it gone" ENODATA getxattr "$B/r1" user.long
 t_is "shmfsctl --json shared ls: the region, its extent, the log's records" "r1 $((10 * MIB)) 0" \
 	"$("$SHMFSCTL_BIN" --json shared ls "$DEV" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(x) for x in [d["regions"][0]["name"], d["regions"][0]["extent"], d["stop_errno"]]))')"
 t_like "shmfsctl shared ls lists the log's tree" "r1 +$((9 * MIB)) " \
@@ -228,6 +245,8 @@ for round in 1 2 3; do
 	t_is "round $round: B sees it" "after$round" "$(ls "$B" | grep "^after$round$")"
 done
 t_is "the tree still holds A's bytes" "hello-from-A" "$(head -c 12 "$B/r1")"
+t_is "user attributes survive A's kills: B and the restarted A read them" "blue blue" \
+	"$(fs_x "$A/r1" user.color) $(fs_x "$B/r1" user.color)"
 before=$(cd "$B" && stat -c '%n %s %a %i' -- * | sort)
 kill -9 "$B_PID"; wait "$B_PID" 2>/dev/null; B_PID=
 umount -l "$MB" 2>/dev/null
