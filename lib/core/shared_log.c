@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 
 /* ------------------------------------------------------------ crc32c */
 
@@ -720,9 +721,9 @@ int shmfs_shared_xattr_set(void *base, struct shmfs_shared_state *st, uint64_t i
 	if (!shmfs_shared_find_id(st, id))
 		return -ENOENT;
 	cur = shmfs_shared_xattr_find(st, id, name);
-	if ((flags & 1 /* XATTR_CREATE */) && cur)
+	if ((flags & XATTR_CREATE) && cur)
 		return -EEXIST;
-	if (((flags & 2 /* XATTR_REPLACE */) || !value) && !cur)
+	if (((flags & XATTR_REPLACE) || !value) && !cur)
 		return -ENODATA;
 	if (!cur && value && xattr_count(st, id) >= SHMFS_SHARED_XATTR_MAX)
 		return -ENOSPC;

@@ -222,6 +222,8 @@ for round in 1 2 3; do
 		for i in $(seq 1 200); do
 			: >"$A/k${round}_$i" || exit 0
 			truncate -s $(( i % 8 == 0 ? MIB + i : 0 )) "$A/k${round}_$i" || exit 0
+			# a 300-byte value: four records, committed whole or not at all
+			setfattr -n user.v -v "$(printf "%0300d" "$i")" "$A/k${round}_$i" || exit 0
 		done
 	) 2>"$T_DIR/loop$round.err" &
 	loop=$!
@@ -238,6 +240,11 @@ for round in 1 2 3; do
 	t_like "round $round: A got somewhere before it was killed ($n regions)" "^[1-9][0-9]*$" "$n"
 	gaps=$(for i in $(seq 1 "$n"); do [ -e "$A/k${round}_$i" ] || echo "k${round}_$i"; done)
 	t_is "round $round: the regions made are the first $n, no gap" "" "$gaps"
+	xa=$(for f in "$A"/k*; do echo "$(basename "$f") $(fs_x "$f" user.v)"; done)
+	t_is "round $round: user attributes agree" "$xa" \
+		"$(for f in "$B"/k*; do echo "$(basename "$f") $(fs_x "$f" user.v)"; done)"
+	t_is "round $round: each value is whole (or absent on the region being made)" "" \
+		"$(echo "$xa" | awk '$2 != "" && $2 != sprintf("%0300d", substr($1, index($1, "_") + 1))' | head -3)"
 	t_is "round $round: offsets agree" \
 		"$(for f in "$A"/k*; do fs_x "$f" user.shmfs.shared.offset; done | xargs)" \
 		"$(for f in "$B"/k*; do fs_x "$f" user.shmfs.shared.offset; done | xargs)"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <cmocka.h>
 
 #include "shared_log.h"
@@ -432,8 +433,8 @@ static void user_xattrs_replay_and_go_with_their_region(void **state)
 	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 2, "empty", "", 0, 0, 7), 0);
 	/* refusals write nothing */
 	uint64_t seq = a.seq;
-	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "color", "x", 1, 1 /* CREATE */, 7), -EEXIST);
-	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "none", "x", 1, 2 /* REPLACE */, 7), -ENODATA);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "color", "x", 1, XATTR_CREATE, 7), -EEXIST);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "none", "x", 1, XATTR_REPLACE, 7), -ENODATA);
 	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "none", NULL, 0, 0, 7), -ENODATA);
 	memset(name, 'n', sizeof(name));
 	name[SHMFS_NAME_MAX + 1] = '\0';
@@ -455,7 +456,7 @@ static void user_xattrs_replay_and_go_with_their_region(void **state)
 	assert_null(shmfs_shared_xattr_find(&b, 2, "color"));
 
 	/* replaced, removed, and gone with an unlinked region */
-	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "color", "red", 3, 2, 7), 0);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "color", "red", 3, XATTR_REPLACE, 7), 0);
 	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 2, "empty", NULL, 0, 0, 7), 0);
 	assert_int_equal(shmfs_shared_replay(dev, &b, true, NULL), 3);
 	assert_xattr(&b, 1, "color", "red", 3);
