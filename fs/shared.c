@@ -118,6 +118,31 @@ int shmfs_shared_append_locked(struct shmfs_shared *s, struct shmfs_shared_rec *
 	return shmfs_guarded_call(do_append, &a);
 }
 
+struct xattr_args {
+	struct shmfs_shared *s;
+	uint64_t id;
+	const char *name;
+	const void *value;
+	size_t len;
+	int flags;
+};
+
+static int do_xattr_set(void *p)
+{
+	struct xattr_args *a = p;
+
+	return shmfs_shared_xattr_set(a->s->base, &a->s->st, a->id, a->name, a->value, a->len, a->flags,
+				      now_ns());
+}
+
+int shmfs_shared_xattr_set_locked(struct shmfs_shared *s, uint64_t id, const char *name, const void *value,
+				  size_t len, int flags)
+{
+	struct xattr_args a = { s, id, name, value, len, flags };
+
+	return shmfs_guarded_call(do_xattr_set, &a);
+}
+
 /* ------------------------------------------------------------ attributes */
 
 void shmfs_shared_dir_stat(struct shmfs_fs *fs, uint64_t ino, struct stat *st)

@@ -54,6 +54,10 @@ void shmfs_shared_io_fill(struct fuse_lowlevel_ops *ops);
 void shmfs_shared_catch_up_locked(struct shmfs_shared *s);
 /* Append rec (stamped with the time) as the next record (master). */
 int shmfs_shared_append_locked(struct shmfs_shared *s, struct shmfs_shared_rec *rec);
+/* Set (value, len) or, value NULL, remove user attribute name (without
+ * "user.") of region id (master): records of the log. */
+int shmfs_shared_xattr_set_locked(struct shmfs_shared *s, uint64_t id, const char *name, const void *value,
+				  size_t len, int flags);
 /* Size region id to size bytes (master): in place or moved, new bytes zero. */
 int shmfs_shared_resize_locked(struct shmfs_shared *s, uint64_t id, uint64_t size);
 /* Attributes: of the two directories, of a region, of any inode of the branch. */

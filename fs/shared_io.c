@@ -247,6 +247,48 @@ static int xattr_value_locked(struct shmfs_fs *fs, uint64_t ino, const char *nam
 	return 0;
 }
 
+/* "user.NAME" outside user.shmfs.*: an attribute the log keeps; NAME, or
+ * NULL. */
+static const char *user_name(const char *name)
+{
+	if (strncmp(name, "user.", 5) != 0 || strncmp(name, "user.shmfs.", 11) == 0)
+		return NULL;
+	return name + 5;
+}
+
+/* A user attribute of a region: the log's (binary-safe). */
+static void user_getxattr(fuse_req_t req, struct shmfs_shared *s, uint64_t id, const char *uname,
+			  size_t size)
+{
+	const struct shmfs_shared_xattr *x;
+	char *val = NULL;
+	uint32_t len = 0;
+	bool region;
+
+	pthread_mutex_lock(&s->lock);
+	shmfs_shared_catch_up_locked(s);
+	region = shmfs_shared_find_id(&s->st, id) != NULL;
+	x = region ? shmfs_shared_xattr_find(&s->st, id, uname) : NULL;
+	if (x) {
+		len = x->len;
+		val = len ? malloc(len) : NULL;
+		if (val)
+			memcpy(val, x->value, len);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!x)
+		reply_err(req, region ? -ENODATA : -ENOENT);
+	else if (len && !val)
+		reply_err(req, -ENOMEM);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		reply_err(req, -ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+	free(val);
+}
+
 static void sh_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct shmfs_fs *fs = fs_of(req);
@@ -260,6 +302,10 @@ static void sh_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 			reply_err(req, strncmp(name, "user.", 5) == 0 ? -ENODATA : -ENOTSUP);
 		else
 			shmfs_ops.getxattr(req, ino, name, size);
+		return;
+	}
+	if (shmfs_shared_is_region_ino(ino) && user_name(name)) {
+		user_getxattr(req, s, ino & ~INO_REGION_TAG, user_name(name), size);
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -282,9 +328,11 @@ static void sh_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void sh_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct shmfs_fs *fs = fs_of(req);
+	struct shmfs_shared *s = fs->shared;
 	const char *const *v;
 	size_t cnt, len = 0;
-	char buf[1024];
+	/* the branch's own names, and SHMFS_SHARED_XATTR_MAX user names */
+	char buf[1024 + SHMFS_SHARED_XATTR_MAX * (SHMFS_NAME_MAX + 6)];
 	struct stat st;
 
 	if (!shmfs_shared_is_ours(fs, ino)) {
@@ -310,12 +358,59 @@ static void sh_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		memcpy(buf + len, v[i], n);
 		len += n;
 	}
+	if (shmfs_shared_is_region_ino(ino)) {
+		uint64_t id = ino & ~INO_REGION_TAG;
+
+		pthread_mutex_lock(&s->lock);
+		for (size_t i = 0; i < s->st.xcnt; i++) {
+			const struct shmfs_shared_xattr *x = &s->st.xv[i];
+			size_t n = strlen(x->name) + 1;
+
+			if (x->id != id || len + 5 + n > sizeof(buf))
+				continue;
+			memcpy(buf + len, "user.", 5);
+			memcpy(buf + len + 5, x->name, n);
+			len += 5 + n;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (size == 0)
 		fuse_reply_xattr(req, len);
 	else if (size < len)
 		reply_err(req, -ERANGE);
 	else
 		fuse_reply_buf(req, buf, len);
+}
+
+/* Set or remove (value NULL) a user attribute of a region: a record of
+ * the log, so only the master; user.shmfs.* are the daemon's. */
+static void user_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			  size_t size, int flags)
+{
+	struct shmfs_fs *fs = fs_of(req);
+	struct shmfs_shared *s = fs->shared;
+	const char *uname = user_name(name);
+	int rc;
+
+	if (strncmp(name, "user.", 5) != 0) {
+		reply_err(req, -ENOTSUP);
+		return;
+	}
+	if (!shmfs_shared_is_region_ino(ino) || !uname) {
+		/* the directories' and the daemon's attributes are read-only */
+		reply_err(req, !value && uname ? -ENODATA : -EPERM);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	shmfs_shared_catch_up_locked(s);
+	if (!shmfs_shared_find_id(&s->st, ino & ~INO_REGION_TAG))
+		rc = -ENOENT;
+	else if (!s->master)
+		rc = -EROFS;
+	else
+		rc = shmfs_shared_xattr_set_locked(s, ino & ~INO_REGION_TAG, uname, value, size, flags);
+	pthread_mutex_unlock(&s->lock);
+	reply_err(req, rc);
 }
 
 static void sh_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -325,8 +420,7 @@ static void sh_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		shmfs_ops.setxattr(req, ino, name, value, size, flags);
 		return;
 	}
-	/* the log keeps no user attributes (yet): read-only like user.shmfs.* */
-	reply_err(req, strncmp(name, "user.", 5) == 0 ? -EPERM : -ENOTSUP);
+	user_setxattr(req, ino, name, value ? value : "", size, flags);
 }
 
 static void sh_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -335,7 +429,7 @@ static void sh_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		shmfs_ops.removexattr(req, ino, name);
 		return;
 	}
-	reply_err(req, strncmp(name, "user.", 5) == 0 ? -ENODATA : -ENOTSUP);
+	user_setxattr(req, ino, name, NULL, 0, 0);
 }
 
 void shmfs_shared_io_fill(struct fuse_lowlevel_ops *ops)

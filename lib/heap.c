@@ -227,6 +227,72 @@ static uint64_t self_start_time(void)
 	return shmfs_proc_start_time(getpid(), &start) < 0 ? 0 : start;
 }
 
+/* The host identity: SHMFS_HOST_ID when set, else /etc/machine-id (or
+ * dbus's copy), else the host name; hashed to 28 bits, never 0. Read once. */
+static uint32_t host_hash(const char *s, size_t n)
+{
+	uint64_t h = fnv1a(s, n);
+	uint32_t v = (uint32_t)(h ^ (h >> 28) ^ (h >> 56)) & S_HOST_MASK;
+
+	return v ? v : 1;
+}
+
+static bool read_line(const char *path, char *buf, size_t sz)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fgets(buf, (int)sz, f) ? strcspn(buf, " \t\r\n") : 0;
+	fclose(f);
+	buf[n] = '\0';
+	return n > 0;
+}
+
+static _Atomic uint32_t host_id_cache;
+
+uint32_t shmfs_heap__host_id(void)
+{
+	uint32_t v = atomic_load_explicit(&host_id_cache, memory_order_relaxed);
+	char buf[256];
+	const char *env;
+
+	if (v)
+		return v;
+	env = getenv("SHMFS_HOST_ID");
+	if (env && env[0])
+		v = host_hash(env, strlen(env));
+	else if (read_line("/etc/machine-id", buf, sizeof(buf)) ||
+		 read_line("/var/lib/dbus/machine-id", buf, sizeof(buf)))
+		v = host_hash(buf, strlen(buf));
+	else if (gethostname(buf, sizeof(buf) - 1) == 0 && (buf[sizeof(buf) - 1] = '\0', buf[0]))
+		v = host_hash(buf, strlen(buf));
+	else
+		v = 1;
+	atomic_store_explicit(&host_id_cache, v, memory_order_relaxed);
+	return v;
+}
+
+SHMFS_API uint32_t shmfs_heap_host_id(void)
+{
+	return shmfs_heap__host_id();
+}
+
+/* The first 15 bytes of SHMFS_HOST_ID when set (it names the host then),
+ * else of the host name, NUL-padded (for people). */
+static void self_host_name(char out[HEAP_HOST_NAME_MAX])
+{
+	const char *env = getenv("SHMFS_HOST_ID");
+	char buf[256] = "";
+
+	memset(out, 0, HEAP_HOST_NAME_MAX);
+	if (env && env[0])
+		memcpy(out, env, strnlen(env, HEAP_HOST_NAME_MAX - 1));
+	else if (gethostname(buf, sizeof(buf) - 1) == 0)
+		memcpy(out, buf, strnlen(buf, HEAP_HOST_NAME_MAX - 1));
+}
+
 static _Atomic uint64_t join_ids;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
@@ -240,6 +306,8 @@ static void register_fork_child(void)
 SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap)
 {
 	struct shmfs_heap v, *h;
+	char host_name[HEAP_HOST_NAME_MAX];
+	uint32_t host;
 	uint64_t start;
 	pid_t pid;
 	int r;
@@ -255,7 +323,13 @@ SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap)
 		return -ENOMEM;
 	*h = v;
 	pid = getpid();
+	if ((uint32_t)pid > S_PID_MASK) {
+		free(h);
+		return -EOVERFLOW; /* cannot be: Linux pids are below 2^22 */
+	}
 	start = self_start_time();
+	host = shmfs_heap__host_id();
+	self_host_name(host_name);
 	for (uint32_t i = 0; i < h->owner_max; i++) {
 		struct heap_owner *o = &h->owners[i];
 		uint64_t w = atomic_load(&o->word);
@@ -266,9 +340,10 @@ SHMFS_API int shmfs_heap_join(void *mem, size_t mem_sz, shmfs_heap_t **ret_heap)
 		gen = (S_GEN(w) + 1) & 0xfff;
 		/* Start time first: a reclaim that sees the slot active must
 		 * never compare against a stale one (0 means unknown). */
-		if (!atomic_compare_exchange_strong(&o->word, &w, S_MAKE(S_ACTIVE, gen, pid)))
+		if (!atomic_compare_exchange_strong(&o->word, &w, S_MAKE(S_ACTIVE, gen, host, pid)))
 			continue;
 		atomic_store(&o->start_time, start);
+		memcpy(o->host_name, host_name, sizeof(host_name));
 		h->owner = OWNER_MAKE(i, gen);
 		h->join_id = atomic_fetch_add(&join_ids, 1) + 1;
 		atomic_fetch_add_explicit(&h->mut->join_cnt, 1, memory_order_relaxed);
@@ -297,7 +372,8 @@ SHMFS_API int shmfs_heap_leave(shmfs_heap_t *h)
 	w = atomic_load(&o->word);
 	if (S_STATE(w) == S_ACTIVE && S_GEN(w) == OWNER_GEN(h->owner)) {
 		atomic_store(&o->start_time, 0);
-		atomic_compare_exchange_strong(&o->word, &w, S_MAKE(S_FREE, S_GEN(w), 0));
+		memset(o->host_name, 0, sizeof(o->host_name));
+		atomic_compare_exchange_strong(&o->word, &w, S_MAKE(S_FREE, S_GEN(w), 0, 0));
 	}
 out:
 	free(h);
@@ -538,6 +614,48 @@ SHMFS_API int shmfs_heap_peek(const void *mem, size_t mem_sz, shmfs_heap_stats_t
 	return stats_out(&v, ret_stats);
 }
 
+SHMFS_API int shmfs_heap_owners(const void *mem, size_t mem_sz, shmfs_heap_owner_t *ret, size_t cap)
+{
+	struct shmfs_heap v;
+	uint32_t host = shmfs_heap__host_id();
+	size_t n = 0;
+	int r;
+
+	if (cap && !ret)
+		return -EINVAL;
+	r = shmfs_heap__view(mem, mem_sz, &v);
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; i < v.owner_max; i++) {
+		const struct heap_owner *o = &v.owners[i];
+		uint64_t w = atomic_load(&o->word);
+		shmfs_heap_owner_t *e;
+
+		if (S_STATE(w) != S_ACTIVE && S_STATE(w) != S_DEAD)
+			continue;
+		if (n++ >= cap)
+			continue;
+		e = &ret[n - 1];
+		memset(e, 0, sizeof(*e));
+		e->slot = i;
+		e->dead = S_STATE(w) == S_DEAD;
+		e->pid = S_PID(w);
+		e->host_id = S_HOST(w);
+		e->local = S_HOST(w) == host;
+		e->start_time = atomic_load(&o->start_time);
+		/* written by whoever could write the memory: printable
+		 * ASCII only, the rest '?' */
+		for (size_t k = 0; k < HEAP_HOST_NAME_MAX - 1; k++) {
+			char c = ((const volatile char *)o->host_name)[k];
+
+			if (!c)
+				break;
+			e->host[k] = c > 0x20 && c < 0x7f ? c : '?';
+		}
+	}
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 #define CHECK(cond, ...) do { \
 		if (!(cond)) { \
 			if (msg && msg_sz) \
@@ -663,6 +781,9 @@ SHMFS_API int shmfs_heap_check(const void *mem, size_t mem_sz, char *msg, size_t
 
 		CHECK(S_STATE(w) <= S_DEAD, "owner slot %u: bad state %u", i, S_STATE(w));
 		CHECK(S_STATE(w) == S_FREE || S_PID(w) != 0, "owner slot %u: in use without a pid", i);
+		CHECK(S_STATE(w) == S_FREE || S_HOST(w) != 0, "owner slot %u: in use without a host", i);
+		CHECK(S_STATE(w) != S_FREE || (S_PID(w) == 0 && S_HOST(w) == 0),
+		      "owner slot %u: free with a pid or host", i);
 	}
 	for (uint64_t b = 0; b < v.blk_cnt; b++) {
 		r = check_block(&v, b, msg, msg_sz);
@@ -718,7 +839,7 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 {
 	shmfs_heap_reclaim_stats_t st = { .sz = sizeof(st) };
 	struct shmfs_heap v;
-	uint32_t *dead, *keep;
+	uint32_t *dead, *keep, host = shmfs_heap__host_id();
 	bool any = false;
 	int r;
 
@@ -740,11 +861,18 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 		uint64_t w = atomic_load(&o->word);
 
 		if (S_STATE(w) == S_ACTIVE) {
+			/* Only this host's /proc can say a pid is dead: a
+			 * process of another host is left to a reclaim there. */
+			if (S_HOST(w) != host) {
+				st.foreign++;
+				continue;
+			}
 			if (shmfs_proc_alive(S_PID(w), atomic_load(&o->start_time)))
 				continue;
-			if (!atomic_compare_exchange_strong(&o->word, &w, S_MAKE(S_DEAD, S_GEN(w), S_PID(w))))
+			if (!atomic_compare_exchange_strong(&o->word, &w,
+							    S_MAKE(S_DEAD, S_GEN(w), S_HOST(w), S_PID(w))))
 				continue;
-			w = S_MAKE(S_DEAD, S_GEN(w), S_PID(w));
+			w = S_MAKE(S_DEAD, S_GEN(w), S_HOST(w), S_PID(w));
 		}
 		if (S_STATE(w) == S_DEAD) {
 			dead[i] = OWNER_MAKE(i, S_GEN(w));
@@ -835,7 +963,8 @@ SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_st
 		w = atomic_load(&v.owners[i].word);
 		if (S_STATE(w) == S_DEAD && S_GEN(w) == OWNER_GEN(dead[i])) {
 			atomic_store(&v.owners[i].start_time, 0);
-			if (atomic_compare_exchange_strong(&v.owners[i].word, &w, S_MAKE(S_FREE, S_GEN(w), 0)))
+			memset(v.owners[i].host_name, 0, sizeof(v.owners[i].host_name));
+			if (atomic_compare_exchange_strong(&v.owners[i].word, &w, S_MAKE(S_FREE, S_GEN(w), 0, 0)))
 				st.owner_cnt++;
 		}
 	}

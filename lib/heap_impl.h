@@ -54,7 +54,7 @@
 #include "heap_classes.h"
 
 #define HEAP_MAGIC        0x5041454846534d48ull /* "HMSFHEAP" */
-#define HEAP_VERSION      2u
+#define HEAP_VERSION      3u
 #define HEAP_BLOCK_SHIFT  12
 #define HEAP_BLOCK_SZ     (1ull << HEAP_BLOCK_SHIFT)
 #define HEAP_CLASS_CNT    32 /* lines of HEAP_CLASS_TABLE (asserted) */
@@ -109,19 +109,36 @@ enum {
 #define OWNER_GEN(o)  (((o) >> 12) & 0xfff)
 #define OWNER_MAKE(idx, gen) (((idx) + 1) | ((gen) & 0xfff) << 12)
 
-/* Owner slot word: state (2 bits), generation (12 bits at 2), pid (32 at 32). */
+/* Owner slot word: state (2 bits), generation (12 bits at 2), host (28
+ * bits at 14), pid (22 bits at 42: Linux pids are below 2^22). The host
+ * and the pid are set by the one compare-and-swap that takes the slot, so
+ * a reclaim never sees a slot in use without the host whose /proc can
+ * judge its pid (version 3; version 2 had a 32-bit pid at 32 and no host). */
 enum { S_FREE = 0, S_ACTIVE = 1, S_DEAD = 2 };
+#define S_HOST_BITS 28
+#define S_HOST_MASK ((1u << S_HOST_BITS) - 1)
+#define S_PID_BITS  22
+#define S_PID_MASK  ((1u << S_PID_BITS) - 1)
 #define S_STATE(w) ((unsigned)((w) & 3))
 #define S_GEN(w)   ((uint32_t)(((w) >> 2) & 0xfff))
-#define S_PID(w)   ((uint32_t)((w) >> 32))
-#define S_MAKE(state, gen, pid) \
-	((uint64_t)(state) | (uint64_t)((gen) & 0xfff) << 2 | (uint64_t)(uint32_t)(pid) << 32)
+#define S_HOST(w)  ((uint32_t)(((w) >> 14) & S_HOST_MASK))
+#define S_PID(w)   ((uint32_t)((w) >> 42))
+#define S_MAKE(state, gen, host, pid) \
+	((uint64_t)(state) | (uint64_t)((gen) & 0xfff) << 2 | \
+	 (uint64_t)((uint32_t)(host) & S_HOST_MASK) << 14 | (uint64_t)((uint32_t)(pid) & S_PID_MASK) << 42)
+
+#define HEAP_HOST_NAME_MAX 16
 
 struct heap_owner {
 	_Atomic uint64_t word;
 	_Atomic uint64_t start_time; /* clock ticks after boot; 0 = unknown */
-	uint64_t reserved[2];
+	/* the owner's host name, cut to 15 bytes, NUL-padded: for people
+	 * only (written by the owner after it took the slot; untrusted) */
+	char host_name[HEAP_HOST_NAME_MAX];
 };
+
+/* This process's host id (never 0): see shmfs_heap_host_id(). */
+uint32_t shmfs_heap__host_id(void);
 
 struct heap_hdr {
 	uint64_t magic;
@@ -153,7 +170,8 @@ struct heap_mut {
  * the heap (version HEAP_VERSION): pin it, so that a change to a struct or a
  * field width cannot pass unnoticed. */
 _Static_assert(sizeof(struct heap_owner) == 32 && offsetof(struct heap_owner, word) == 0 &&
-	       offsetof(struct heap_owner, start_time) == 8, "owner slot layout");
+	       offsetof(struct heap_owner, start_time) == 8 &&
+	       offsetof(struct heap_owner, host_name) == 16, "owner slot layout");
 _Static_assert(offsetof(struct heap_hdr, magic) == 0 && offsetof(struct heap_hdr, version) == 8 &&
 	       offsetof(struct heap_hdr, hdr_sz) == 12 && offsetof(struct heap_hdr, heap_sz) == 16 &&
 	       offsetof(struct heap_hdr, block_sz) == 24 && offsetof(struct heap_hdr, owner_max) == 28 &&

@@ -35,10 +35,12 @@ static bool shared_shape(const char *abs)
 	return strncmp(p, "/" "shared" "/", 8) == 0;
 }
 
-static int xattr_u64(const char *path, const char *name, uint64_t *ret)
+/* Read from the open tree file, not by path: a path would be looked up
+ * again, component by component (the branch has no entry cache). */
+static int xattr_u64(int fd, const char *name, uint64_t *ret)
 {
 	char buf[32];
-	ssize_t n = getxattr(path, name, buf, sizeof(buf) - 1);
+	ssize_t n = fgetxattr(fd, name, buf, sizeof(buf) - 1);
 
 	if (n < 0)
 		return errno == ENODATA ? -EBADMSG : -errno;
@@ -55,6 +57,7 @@ int shmfs_shared_join_resolve(const char *path, int oflags, const char *mount,
 	uint64_t off, ext;
 	struct stat st;
 	const char *name;
+	size_t ml;
 	ssize_t n;
 	int fd, r;
 
@@ -70,22 +73,35 @@ int shmfs_shared_join_resolve(const char *path, int oflags, const char *mount,
 		return -ENAMETOOLONG;
 	if (!shared_shape(abs))
 		return 0;
-	n = getxattr(abs, SHMFS_XATTR_SHARED_DEVICE, ref->backing, sizeof(ref->backing) - 1);
-	if (n < 0)
-		return errno == ENODATA || errno == ENOTSUP ? 0 : -errno;
+	ml = mount ? strlen(mount) : 0;
+	if (ml && strncmp(abs, mount, ml) == 0 && strncmp(abs + ml, "/shared/", 8) == 0) {
+		/* In the tree: open first (the caller's right to the region:
+		 * the kernel checks the tree file's mode on this open), then
+		 * ask the open file, one path lookup in all. */
+		tree_fd = open(abs, oflags | O_CLOEXEC);
+		if (tree_fd < 0)
+			return -errno;
+		n = fgetxattr(tree_fd, SHMFS_XATTR_SHARED_DEVICE, ref->backing, sizeof(ref->backing) - 1);
+		if (n < 0)
+			return errno == ENODATA || errno == ENOTSUP ? 0 : -errno;
+	} else {
+		/* Anywhere else: ask before opening (a path of that shape
+		 * outside shmfs is no business of this function). */
+		n = getxattr(abs, SHMFS_XATTR_SHARED_DEVICE, ref->backing, sizeof(ref->backing) - 1);
+		if (n < 0)
+			return errno == ENODATA || errno == ENOTSUP ? 0 : -errno;
+		tree_fd = open(abs, oflags | O_CLOEXEC);
+		if (tree_fd < 0)
+			return -errno;
+	}
 	ref->backing[n] = '\0';
 	if (ref->backing[0] != '/')
 		return -EBADMSG;
-	/* the caller's right to the region: the kernel checks the tree
-	 * file's mode on this open */
-	tree_fd = open(abs, oflags | O_CLOEXEC);
-	if (tree_fd < 0)
-		return -errno;
 	if (fstat(tree_fd, &st) < 0)
 		return -errno;
-	r = xattr_u64(abs, SHMFS_XATTR_SHARED_OFFSET, &off);
+	r = xattr_u64(tree_fd, SHMFS_XATTR_SHARED_OFFSET, &off);
 	if (r == 0)
-		r = xattr_u64(abs, SHMFS_XATTR_SHARED_EXTENT, &ext);
+		r = xattr_u64(tree_fd, SHMFS_XATTR_SHARED_EXTENT, &ext);
 	if (r < 0)
 		return r;
 	if (st.st_size <= 0 || (uint64_t)st.st_size > ext || off % SHMFS_SHARED_ALIGN)

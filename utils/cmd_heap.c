@@ -71,7 +71,38 @@ static void heap_error(struct heap_run *h, const struct ctl_region *g, int r, co
 			"reclaim' frees only what dead processes held.\n");
 }
 
-static void heap_usage_show(struct heap_run *h, const struct ctl_region *g, const shmfs_heap_stats_t *s)
+/* The owner slots in use (host and pid: on memory several hosts share a
+ * pid alone names no process); v may be NULL (none could be read). */
+static void owners_show(struct heap_run *h, const shmfs_heap_owner_t *v, size_t n)
+{
+	char id[16];
+
+	if (h->c->json) {
+		json_arr_open(&h->j, "owner_list");
+		for (size_t i = 0; v && i < n; i++) {
+			json_obj_open(&h->j, NULL);
+			json_u64(&h->j, "slot", v[i].slot);
+			json_u64(&h->j, "pid", v[i].pid);
+			json_str(&h->j, "host", v[i].host);
+			json_u64(&h->j, "host_id", v[i].host_id);
+			json_bool(&h->j, "this_host", v[i].local);
+			json_bool(&h->j, "dead", v[i].dead);
+			json_u64(&h->j, "start_time", v[i].start_time);
+			json_obj_close(&h->j);
+		}
+		json_arr_close(&h->j);
+		return;
+	}
+	for (size_t i = 0; v && i < n; i++) {
+		snprintf(id, sizeof(id), "%07x", v[i].host_id);
+		printf("  owner %-5u  pid %u on %s (host %s, %s)%s\n", v[i].slot, v[i].pid,
+		       v[i].host[0] ? v[i].host : "?", id, v[i].local ? "this host" : "another host",
+		       v[i].dead ? " dead, not yet reclaimed" : "");
+	}
+}
+
+static void heap_usage_show(struct heap_run *h, const struct ctl_region *g, const shmfs_heap_stats_t *s,
+			    const shmfs_heap_owner_t *v, size_t n)
 {
 	if (h->c->json) {
 		json_region_head(h, g);
@@ -83,6 +114,7 @@ static void heap_usage_show(struct heap_run *h, const struct ctl_region *g, cons
 		json_u64(&h->j, "high_water", s->hwm);
 		json_u64(&h->j, "owners", s->owner_cnt);
 		json_u64(&h->j, "owner_max", s->owner_max);
+		owners_show(h, v, n);
 		json_obj_close(&h->j);
 		return;
 	}
@@ -99,6 +131,7 @@ static void heap_usage_show(struct heap_run *h, const struct ctl_region *g, cons
 	printf("  footprint:   %s (high water %s)\n", ctl_size(s->footprint), ctl_size(s->hwm));
 	printf("  owners:      %llu of %llu\n", (unsigned long long)s->owner_cnt,
 	       (unsigned long long)s->owner_max);
+	owners_show(h, v, n);
 }
 
 static void heap_one(struct heap_run *h, const struct ctl_region *g)
@@ -113,13 +146,6 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 		heap_error(h, g, -ENOMSG, "the region is empty");
 		return;
 	}
-	/* a heap's owners are pids of the host that ran them: on memory
-	 * several hosts share, a pid says nothing of another host's process */
-	if (h->op == HEAP_RECLAIM && g->node < 0) {
-		heap_error(h, g, -EOPNOTSUPP, "a heap on memory several hosts share records no host "
-			   "with its owners: reclaim could free a live process's blocks on another host");
-		return;
-	}
 	mem = shmfs_join_opts(g->path, flags, NULL, &info);
 	if (!mem) {
 		heap_error(h, g, -errno, NULL);
@@ -129,13 +155,19 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 	case HEAP_USAGE: {
 		shmfs_heap_stats_t s = { .sz = sizeof(s) };
 
+		shmfs_heap_owner_t *v = NULL;
+		int n = 0;
+
 		r = shmfs_heap_peek(info.shmem, info.sz, &s);
 		if (r == -EUCLEAN) /* counts would be garbage: show what is damaged */
 			shmfs_heap_check(info.shmem, info.sz, msg, sizeof(msg));
+		if (r == 0 && s.owner_max && (v = calloc(s.owner_max, sizeof(*v))))
+			n = shmfs_heap_owners(info.shmem, info.sz, v, s.owner_max);
 		if (r < 0)
 			heap_error(h, g, r, msg);
 		else
-			heap_usage_show(h, g, &s);
+			heap_usage_show(h, g, &s, v, n < 0 ? 0 : n > (int)s.owner_max ? s.owner_max : (size_t)n);
+		free(v);
 		break;
 	}
 	case HEAP_CHECK:
@@ -176,6 +208,7 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 			json_u64(&h->j, "alloc_count", s.alloc_cnt);
 			json_u64(&h->j, "bytes", s.bytes);
 			json_u64(&h->j, "blocks", s.blocks);
+			json_u64(&h->j, "foreign", s.foreign);
 			json_obj_close(&h->j);
 		} else if (!h->c->quiet) {
 			char rel[128];
@@ -184,6 +217,10 @@ static void heap_one(struct heap_run *h, const struct ctl_region *g)
 			       ctl_region_rel(g, rel, sizeof(rel)), (unsigned long long)s.alloc_cnt,
 			       s.alloc_cnt == 1 ? "" : "s", ctl_size(s.bytes), (unsigned long long)s.owner_cnt,
 			       s.owner_cnt == 1 ? "" : "es");
+			/* only this host's /proc judges this host's pids */
+			if (s.foreign)
+				printf("%s: left %llu owner%s of other hosts alone: run 'shmfsctl heap reclaim' on "
+				       "their hosts\n", rel, (unsigned long long)s.foreign, s.foreign == 1 ? "" : "s");
 		}
 		break;
 	}
@@ -260,7 +297,8 @@ const struct ctl_cmd ctl_heap_cmds[] = {
 	  "                  every region holding a heap that you may read)\n"
 	  "check NAME...     full consistency check (read-only); exit 1 on a problem\n"
 	  "reclaim NAME...   free what processes that died still held in the heap\n"
-	  "                  (needs write permission; live processes are not touched)\n"
+	  "                  (needs write permission; live processes are not touched,\n"
+	  "                  nor those of other hosts: see SHMFS_HOST_ID in shmfsctl(8))\n"
 	  "NAMEs take the rest of the command line.\n",
 	  1, -1, true, { { 0 } }, run_heap },
 	{ NULL },

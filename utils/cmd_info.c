@@ -58,6 +58,8 @@ static const char *lifetime_text(const struct ctl_region *g, char *buf, size_t s
 		snprintf(buf, sz, "process (orphaned once its creator is gone and nothing maps it)");
 	else if (strcmp(g->lifetime, "lock") == 0)
 		snprintf(buf, sz, "lock (orphaned once nobody holds a lock on it or maps it)");
+	else if (g->shared)
+		snprintf(buf, sz, "shared (the master's: kept until it removes it)");
 	else
 		snprintf(buf, sz, "%s", g->lifetime[0] ? g->lifetime : "unknown");
 	return buf;
@@ -83,7 +85,17 @@ void ctl_region_print(const struct ctl_region *g, bool all)
 			       g->heap_sz ? 100.0 * (double)g->heap_used / (double)g->heap_sz : 0.0);
 			printf("  heap blocks: %llu\n", (unsigned long long)g->heap_alloc_cnt);
 		}
-		if (g->creator_pid > 0)
+		if (g->shared) {
+			printf("  device:      %s\n", g->backing);
+			printf("  offset:      %llu\n", (unsigned long long)g->shared_off);
+			printf("  extent:      %s\n", ctl_size(g->shared_extent));
+			printf("  master:      %s%s\n", g->shared_master,
+			       strcmp(g->shared_role, "master") == 0 ? " (this host)" : "");
+			printf("  this host:   %s (%s)\n", g->shared_host, g->shared_role);
+		}
+		if (g->shared)
+			; /* the log names no creator process */
+		else if (g->creator_pid > 0)
 			printf("  creator:     %lld (%s)\n", (long long)g->creator_pid,
 			       shmfs_proc_alive((pid_t)g->creator_pid, g->creator_start) ? "running" : "gone");
 		else if (g->creator_pid == 0)
@@ -105,7 +117,7 @@ void ctl_region_print(const struct ctl_region *g, bool all)
 	printf("  user:        %s\n", ctl_user(g->uid, u, sizeof(u)));
 	printf("  group:       %s\n", ctl_group(g->gid, gr, sizeof(gr)));
 	printf("  mode:        %04o\n", (unsigned)g->mode);
-	if (all && g->backing[0])
+	if (all && g->backing[0] && !g->shared)
 		printf("  backing:     %s\n", g->backing);
 }
 
@@ -150,6 +162,18 @@ void ctl_region_json(struct json *j, const struct ctl_region *g)
 	json_u64(j, "mapper_count", g->mapper_cnt);
 	json_list(j, "mapper_pids", g->mapper_pids);
 	json_str(j, "backing", g->backing);
+	if (g->shared) {
+		json_obj_open(j, "shared");
+		json_str(j, "device", g->backing);
+		json_u64(j, "offset", g->shared_off);
+		json_u64(j, "extent", g->shared_extent);
+		json_str(j, "master", g->shared_master);
+		json_str(j, "host", g->shared_host);
+		json_str(j, "role", g->shared_role);
+		json_obj_close(j);
+	} else {
+		json_null(j, "shared");
+	}
 	if (g->has_heap) {
 		json_obj_open(j, "heap");
 		json_u64(j, "size", g->heap_sz);
@@ -535,7 +559,7 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 		for (size_t i = 0; i < cnt; i++) {
 			char why[256];
 
-			if (regs[i].orphaned == 1)
+			if (regs[i].orphaned == 1 && !regs[i].shared)
 				clean_one(&rep, &regs[i], false, orphan_reason(&regs[i], why, sizeof(why)));
 		}
 	}
@@ -559,7 +583,20 @@ static int run_clean(struct ctl *c, const struct ctl_args *a)
 			}
 			continue;
 		}
-		if (g.orphaned == 1) {
+		if (g.shared) {
+			/* The master's: in the log every host replays. Not even
+			 * -f: removing it is 'rm' through the master's mount. */
+			char rel[128];
+
+			snprintf(why, sizeof(why), "a region of the shared backing%s%.3900s, in its log: only its "
+				 "master%s%s removes it", g.backing[0] ? " " : "", g.backing,
+				 g.shared_master[0] ? " " : "", g.shared_master);
+			ctl_region_rel(&g, rel, sizeof(rel));
+			rep.failed++;
+			note(&rep, &g, "kept", -EPERM, why);
+			ctl_fail(0, "clean", rel, "Remove it with rm through the master's mount.", "not removing %s",
+				 why);
+		} else if (g.orphaned == 1) {
 			clean_one(&rep, &g, false, orphan_reason(&g, why, sizeof(why)));
 		} else if (force) {
 			clean_one(&rep, &g, true, "forced");
@@ -598,8 +635,9 @@ const struct ctl_cmd ctl_info_cmds[] = {
 	  "creator asked for process lifetime can be orphaned (creator gone - pid and start\n"
 	  "time - and nobody maps it, as the kernel says), or a file DPDK left in the\n"
 	  "backing store (nobody holds its lock or maps it). Persistent regions - made\n"
-	  "with truncate, cp, touch, 'shmfsctl create' - are never removed. With NAMEs:\n"
-	  "remove those if orphaned, or with -f anyway. The exit status is 1 when anything\n"
+	  "with truncate, cp, touch, 'shmfsctl create' - are never removed, nor are the\n"
+	  "regions of a shared backing (shared/NAME/REGION: the master's, even with -f).\n"
+	  "With NAMEs: remove those if orphaned, or with -f anyway. The exit status is 1 when anything\n"
 	  "asked for was not removed. NAMEs take the rest of the command line.\n",
 	  0, -1, true, { { 'f', "force", "remove named regions even when not orphaned" },
 			 { 0, "dry-run", "only say what would be removed" } }, run_clean },

@@ -147,7 +147,7 @@ static void ls_table(const struct ctl_region *regs, size_t cnt, bool bytes, time
 
 		n = (int)strlen(g->name);
 		wn = n > wn ? n : wn;
-		n = (int)strlen(g->t->name);
+		n = (int)strlen(ctl_region_type(g));
 		wt = n > wt ? n : wt;
 		n = (int)strlen(nodes_text(g));
 		wd = n > wd ? n : wd;
@@ -171,7 +171,7 @@ static void ls_table(const struct ctl_region *regs, size_t cnt, bool bytes, time
 			snprintf(mappers, sizeof(mappers), "%llu", (unsigned long long)g->mapper_cnt);
 		else
 			snprintf(mappers, sizeof(mappers), "?");
-		printf("%-*s %-*s %-*s %*s %-*s %7s %-10s %-8s %5s\n", wn, g->name, wt, g->t->name, wd,
+		printf("%-*s %-*s %-*s %*s %-*s %7s %-10s %-8s %5s\n", wn, g->name, wt, ctl_region_type(g), wd,
 		       nodes_text(g), ws, size, wo, ctl_user(g->uid, owner, sizeof(owner)), mappers,
 		       g->lifetime[0] ? g->lifetime : "-",
 		       g->orphaned == 1 ? "yes" : g->orphaned == 0 ? "no" : "?",

@@ -200,6 +200,14 @@ struct ctl_region {
 	bool has_heap;
 	uint64_t heap_sz, heap_used, heap_free, heap_alloc_cnt;
 	bool readable;              /* xattrs could be read */
+	/* a region of a shared backing (MOUNT/shared/NAME/REGION, node -1):
+	 * an extent of a device several hosts map, in the log the master
+	 * writes; backing is the device; the rest needs read permission */
+	bool shared;
+	uint64_t shared_off, shared_extent;
+	char shared_master[64];     /* the host that writes the log */
+	char shared_host[64];       /* this daemon's host */
+	char shared_role[16];       /* "master" | "replica" (this daemon) */
 };
 
 /* Read one region by tree path. 0 or -errno. */

@@ -137,6 +137,16 @@ int ctl_info_prometheus(struct ctl *c)
 	r = ctl_regions_load(c, "info", &regs, &reg_cnt);
 	if (r)
 		return r;
+	/* The families are per page type of this host's pools: a shared
+	 * backing's regions (another memory, the master's) are not theirs. */
+	{
+		size_t n = 0;
+
+		for (size_t i = 0; i < reg_cnt; i++)
+			if (!regs[i].shared)
+				regs[n++] = regs[i];
+		reg_cnt = n;
+	}
 
 	for (size_t fi = 0; fi < sizeof(pool_fam) / sizeof(pool_fam[0]); fi++) {
 		struct pool_sample ps = { f, c->mount, pool_fam[fi].name, pool_fam[fi].off };

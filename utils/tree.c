@@ -340,6 +340,9 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	g->page_cnt = t->page_sz ? (g->size + t->page_sz - 1) / t->page_sz : 0;
 	g->creator_pid = -1;
 	g->orphaned = -1;
+	/* a region of a shared backing, also when its xattrs cannot be read
+	 * (clean must know it is the master's either way) */
+	g->shared = node < 0;
 
 	/* The region's own xattrs need read permission on it: what the caller
 	 * may not read stays unknown rather than guessed. */
@@ -373,6 +376,19 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	if (attr_get(&a, SHMFS_XATTR_ORPHANED, buf, sizeof(buf)) == 0)
 		g->orphaned = strcmp(buf, "true") == 0 ? 1 : strcmp(buf, "false") == 0 ? 0 : -1;
 	attr_str(&a, SHMFS_XATTR_BACKING, g->backing, sizeof(g->backing));
+	if (g->shared) {
+		(void)attr_u64(&a, SHMFS_XATTR_SHARED_OFFSET, &g->shared_off);
+		(void)attr_u64(&a, SHMFS_XATTR_SHARED_EXTENT, &g->shared_extent);
+		/* The log's: no creator process, nothing this host can see
+		 * orphan it, kept until the master removes it. */
+		g->creator_pid = 0;
+		g->orphaned = 0;
+		snprintf(g->lifetime, sizeof(g->lifetime), "shared");
+		attr_str(&a, SHMFS_XATTR_SHARED_DEVICE, g->backing, sizeof(g->backing));
+		attr_str(&a, SHMFS_XATTR_SHARED_MASTER, g->shared_master, sizeof(g->shared_master));
+		attr_str(&a, SHMFS_XATTR_SHARED_HOST, g->shared_host, sizeof(g->shared_host));
+		attr_str(&a, SHMFS_XATTR_SHARED_ROLE, g->shared_role, sizeof(g->shared_role));
+	}
 	if (attr_u64(&a, SHMFS_XATTR_HEAP_SZ, &g->heap_sz) == 0) {
 		g->has_heap = true;
 		(void)attr_u64(&a, SHMFS_XATTR_HEAP_USED, &g->heap_used);
@@ -387,9 +403,70 @@ static int region_cmp(const void *a, const void *b)
 {
 	const struct ctl_region *x = a, *y = b;
 
+	if ((x->node < 0) != (y->node < 0))
+		return x->node < 0 ? 1 : -1;     /* shared regions last */
+	if (x->node < 0)
+		return strcmp(x->path, y->path); /* by backing, then name */
 	if (x->t->kind != y->t->kind)
 		return x->t->kind > y->t->kind ? -1 : 1; /* largest pages first */
 	return strcmp(x->name, y->name);
+}
+
+/* The page type a shared region is listed under: its extents are 2 MiB
+ * (its page_sz comes from its xattr). */
+static const struct shmfs_page_type *shared_type(struct ctl *c)
+{
+	const struct shmfs_page_type *t = shmfs_page_type_by_name(&c->types, "huge");
+
+	if (!t || !shmfs_page_type_present(t))
+		t = shmfs_page_type_by_name(&c->types, "normal");
+	return t;
+}
+
+/* Append the regions of every shared backing, MOUNT/shared/NAME/REGION, to
+ * *v (no shared/ directory: none). */
+static int shared_list(struct ctl *c, struct ctl_region **v, size_t *cnt, size_t *cap)
+{
+	const struct shmfs_page_type *t = shared_type(c);
+	_cleanup_closedir_ DIR *top = NULL;
+	char dir[4096];
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%s/shared", c->mount);
+	top = opendir(dir);
+	if (!top)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	while (t && (de = readdir(top))) {
+		_cleanup_closedir_ DIR *d = NULL;
+		struct dirent *re;
+		char sub[4096 + 320];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		d = opendir(sub);
+		if (!d)
+			continue;
+		while ((re = readdir(d))) {
+			char path[sizeof(sub) + 320];
+
+			if (re->d_name[0] == '.')
+				continue;
+			if (*cnt == *cap) {
+				size_t ncap = *cap ? *cap * 2 : 16;
+				struct ctl_region *n = realloc(*v, ncap * sizeof(**v));
+
+				if (!n)
+					return -ENOMEM;
+				*v = n;
+				*cap = ncap;
+			}
+			snprintf(path, sizeof(path), "%s/%s", sub, re->d_name);
+			if (ctl_region_read(c, path, t, -1, &(*v)[*cnt]) == 0)
+				(*cnt)++;
+		}
+	}
+	return 0;
 }
 
 int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
@@ -397,7 +474,7 @@ int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
 	_cleanup_free_ struct ctl_region *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int nodes[SHMFS_NODE_MAX];
-	int node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX);
+	int node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX), r;
 
 	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
 		const struct shmfs_page_type *t = &c->types.type[k];
@@ -435,6 +512,9 @@ int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
 			}
 		}
 	}
+	r = shared_list(c, &v, &cnt, &cap);
+	if (r < 0)
+		return r;
 	if (cnt > 1)
 		qsort(v, cnt, sizeof(*v), region_cmp);
 	*ret = TAKE_PTR(v);
@@ -530,9 +610,7 @@ int ctl_region_find(struct ctl *c, const char *name, struct ctl_region *ret)
 			rel = name + mlen + 1;
 		if (sscanf(rel, "shared/%31[^/]/%n", ns, &n) == 1 && n > 0) {
 			/* its page size comes from its xattr (2 MiB) */
-			t = shmfs_page_type_by_name(&c->types, "huge");
-			if (!t || !shmfs_page_type_present(t))
-				t = shmfs_page_type_by_name(&c->types, "normal");
+			t = shared_type(c);
 			if (!t || shmfs_name_check(ns) < 0 || shmfs_name_check(rel + n) < 0)
 				return -EINVAL;
 			snprintf(path, sizeof(path), "%s/%s", c->mount, rel);

@@ -62,9 +62,15 @@
  * above the page size holds for offsets, and for pointers only when the
  * mapping address is aligned as much.
  *
+ * Hosts: memory several hosts map (a region of a shared backing) holds
+ * heaps that processes of every host use. An owner slot names the host of
+ * its process (shmfs_heap_host_id()) beside the pid, and reclaim judges only
+ * the processes of its own host, by its own /proc: a process of another host
+ * is never taken for dead because a pid is free here.
+ *
  * Handles: shmfs_heap_join() returns a process-local handle (shmfs_heap_t);
  * every join is paired with one shmfs_heap_leave(). A handle registers an
- * owner slot (pid and process start time) in the heap; after fork() the
+ * owner slot (host, pid and process start time) in the heap; after fork() the
  * child must join again with its own handle (allocations through the
  * parent's handle would be attributed to the parent, and made from spans
  * of their own).
@@ -81,7 +87,8 @@
 extern "C" {
 #endif
 
-/* Constants of the on-memory format (version 2). */
+/* Constants of the on-memory format (version 3: owner slots name their
+ * host; a heap of version 2 is refused as of another version). */
 #define SHMFS_HEAP_BLOCK_SZ  4096u   /* allocation granule of the large path */
 #define SHMFS_HEAP_SMALL_MAX 8192u   /* largest request served from a span */
 #define SHMFS_HEAP_ALIGN     16u     /* alignment of every allocation */
@@ -246,11 +253,16 @@ typedef struct shmfs_heap_reclaim_stats {
 	uint64_t blocks;    /* blocks returned to the heap */
 	uint64_t damaged;   /* blocks skipped: damaged as check reports them
 			       (first version) */
+	uint64_t foreign;   /* owner slots of processes of other hosts, not
+			       judged: run reclaim on their host (0.2) */
 	/* Fields appended later go here. */
 } shmfs_heap_reclaim_stats_t;
 
 /* Free everything owned by owners whose process is dead (exited, or a
- * different process now has the pid), complete or roll back the operations
+ * different process now has the pid) - processes of this host only: an
+ * owner of another host (see shmfs_heap_host_id()) is skipped and counted in
+ * ret_stats->foreign; one a reclaim on its host found dead (and left with
+ * damaged blocks) is finished here too - complete or roll back the operations
  * they were killed in, and release their owner slots. Live processes are
  * unaffected and may keep working concurrently. Needs mem writable; does not
  * join. ret_stats may be NULL. Every block it would act on is first checked
@@ -261,6 +273,38 @@ typedef struct shmfs_heap_reclaim_stats {
  * -EINVAL, doing nothing, when ret_stats->sz is too small; -ENOMEM.
  * Thread-safe; several reclaims may run at once. */
 SHMFS_API int shmfs_heap_reclaim(void *mem, size_t mem_sz, shmfs_heap_reclaim_stats_t *ret_stats);
+
+/* The identity of this process's host as owner slots record it: a hash, in
+ * 28 bits and never 0, of the environment variable SHMFS_HOST_ID when set
+ * (for hosts whose machine-id is not unique, such as clones of one image),
+ * else of /etc/machine-id (or /var/lib/dbus/machine-id), else of the host
+ * name. Read once per process. Async-signal-safe after the first call. */
+SHMFS_API uint32_t shmfs_heap_host_id(void);
+
+/* An owner slot in use, as shmfs_heap_owners() lists it. */
+typedef struct shmfs_heap_owner {
+	uint32_t slot;       /* index in the owner table */
+	uint32_t pid;        /* on host host_id */
+	uint32_t host_id;    /* see shmfs_heap_host_id() */
+	uint32_t dead;       /* 1: a reclaim found the process dead and has not
+				released the slot yet (damaged blocks); 0: joined,
+				or left with live allocations, or dead but not
+				yet reclaimed */
+	uint32_t local;      /* 1 when host_id is this process's host */
+	uint32_t pad;
+	uint64_t start_time; /* process start, clock ticks after its host's boot;
+				0 unknown */
+	char host[16];       /* the host's name, at most 15 bytes, as the owner
+				wrote it (printable ASCII, '?' for anything else) */
+	uint64_t reserved[2];
+} shmfs_heap_owner_t;
+
+/* The owner slots in use of the heap in mem (mapped read-only is enough),
+ * without joining it: fills ret[0..cap) (cap 0: only count) and returns how
+ * many are in use (more than cap: call again with room). -ENOMSG / -EBADMSG
+ * as peek; -EINVAL ret NULL with cap > 0. A momentary view under concurrent
+ * joins. Never writes to mem. Thread-safe. */
+SHMFS_API int shmfs_heap_owners(const void *mem, size_t mem_sz, shmfs_heap_owner_t *ret, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 
 /* ------------------------------------------------------------ crc32c */
 
@@ -240,6 +241,45 @@ void shmfs_shared_state_free(struct shmfs_shared_state *st)
 	free(st->v);
 	st->v = NULL;
 	st->cnt = st->cap = 0;
+	for (size_t i = 0; i < st->xcnt; i++)
+		free(st->xv[i].value);
+	free(st->xv);
+	st->xv = NULL;
+	st->xcnt = st->xcap = 0;
+	st->xpend_id = 0;
+	st->xpend_len = 0;
+}
+
+const struct shmfs_shared_xattr *shmfs_shared_xattr_find(const struct shmfs_shared_state *st, uint64_t id,
+							 const char *name)
+{
+	for (size_t i = 0; i < st->xcnt; i++)
+		if (st->xv[i].id == id && strcmp(st->xv[i].name, name) == 0)
+			return &st->xv[i];
+	return NULL;
+}
+
+/* An attribute name: 1..SHMFS_NAME_MAX bytes, terminated. */
+static int xattr_name_field(const struct shmfs_shared_rec *rec)
+{
+	if (!str_terminated(rec->name, sizeof(rec->name)) || !rec->name[0])
+		return -EINVAL;
+	return 0;
+}
+
+static size_t xattr_count(const struct shmfs_shared_state *st, uint64_t id)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->xcnt; i++)
+		n += st->xv[i].id == id;
+	return n;
+}
+
+static void xattr_drop(struct shmfs_shared_state *st, size_t i)
+{
+	free(st->xv[i].value);
+	st->xv[i] = st->xv[--st->xcnt];
 }
 
 const struct shmfs_shared_region *shmfs_shared_find(const struct shmfs_shared_state *st,
@@ -277,6 +317,8 @@ const char *shmfs_shared_op_name(uint32_t op)
 	case SHMFS_SHARED_OP_UNLINK: return "unlink";
 	case SHMFS_SHARED_OP_RENAME: return "rename";
 	case SHMFS_SHARED_OP_SETATTR: return "setattr";
+	case SHMFS_SHARED_OP_XDATA: return "xdata";
+	case SHMFS_SHARED_OP_XATTR: return "xattr";
 	default: return NULL;
 	}
 }
@@ -335,6 +377,93 @@ static struct shmfs_shared_region *find_mut(struct shmfs_shared_state *st, uint6
 	return (struct shmfs_shared_region *)shmfs_shared_find_id(st, id);
 }
 
+/* XDATA: a piece of the value being built for region rec->id. */
+static int apply_xdata(struct shmfs_shared_state *st, const struct shmfs_shared_rec *rec, bool dry)
+{
+	uint32_t off = rec->uid, n = rec->mode;
+
+	if (!find_mut(st, rec->id))
+		return -ENOENT;
+	if (n == 0 || n > SHMFS_SHARED_XDATA_MAX || off > SHMFS_SHARED_XATTR_VALUE_MAX - n || rec->gid)
+		return -EINVAL;
+	/* offset 0 starts a value (and drops pieces a kill left); any other
+	 * must follow the pieces of the same region right before it */
+	if (off && (st->xpend_id != rec->id || st->xpend_len != off))
+		return -EINVAL;
+	if (dry)
+		return 0;
+	memcpy(st->xpend + off, rec->data, n);
+	st->xpend_id = rec->id;
+	st->xpend_len = off + n;
+	return 0;
+}
+
+/* XATTR: set the value the pieces before carry, or remove. */
+static int apply_xattr(struct shmfs_shared_state *st, const struct shmfs_shared_rec *rec, bool dry)
+{
+	const struct shmfs_shared_xattr *cur;
+	struct shmfs_shared_xattr *x;
+	uint8_t *v = NULL;
+	int rc;
+
+	if (!find_mut(st, rec->id))
+		return -ENOENT;
+	rc = xattr_name_field(rec);
+	if (rc < 0)
+		return rc;
+	if (rec->mode || rec->uid || rec->gid || rec->offset)
+		return -EINVAL;
+	cur = shmfs_shared_xattr_find(st, rec->id, rec->name);
+	if (rec->size == SHMFS_SHARED_XATTR_REMOVE) {
+		if (rec->extent)
+			return -EINVAL;
+		if (!cur)
+			return -ENODATA;
+		if (!dry)
+			xattr_drop(st, (size_t)(cur - st->xv));
+		return 0;
+	}
+	if (rec->size > SHMFS_SHARED_XATTR_VALUE_MAX)
+		return -EINVAL;
+	if (rec->size && (st->xpend_id != rec->id || st->xpend_len != rec->size ||
+			  shmfs_crc32c(0, st->xpend, rec->size) != rec->extent))
+		return -EINVAL;
+	if (!rec->size && rec->extent)
+		return -EINVAL;
+	if (!cur && xattr_count(st, rec->id) >= SHMFS_SHARED_XATTR_MAX)
+		return -ENOSPC;
+	if (dry)
+		return 0;
+	if (rec->size) {
+		v = malloc(rec->size);
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, st->xpend, rec->size);
+	}
+	if (cur) {
+		x = &st->xv[cur - st->xv];
+		free(x->value);
+	} else {
+		if (st->xcnt == st->xcap) {
+			size_t c = st->xcap ? st->xcap * 2 : 16;
+			struct shmfs_shared_xattr *n = realloc(st->xv, c * sizeof(*n));
+
+			if (!n) {
+				free(v);
+				return -ENOMEM;
+			}
+			st->xv = n;
+			st->xcap = c;
+		}
+		x = &st->xv[st->xcnt++];
+		x->id = rec->id;
+		strcpy(x->name, rec->name);
+	}
+	x->len = (uint32_t)rec->size;
+	x->value = v;
+	return 0;
+}
+
 static int apply(struct shmfs_shared_state *st, const struct shmfs_shared_rec *rec, bool dry)
 {
 	struct shmfs_shared_region *r;
@@ -343,6 +472,19 @@ static int apply(struct shmfs_shared_state *st, const struct shmfs_shared_rec *r
 	if (rec->seq != st->seq + 1 || rec->seq > st->rec_cap)
 		return -EINVAL;
 	switch (rec->op) {
+	case SHMFS_SHARED_OP_XDATA:
+		rc = apply_xdata(st, rec, dry);
+		if (rc < 0 || dry)
+			return rc;
+		st->seq = rec->seq;
+		return 0;
+	case SHMFS_SHARED_OP_XATTR:
+		rc = apply_xattr(st, rec, dry);
+		if (rc < 0 || dry)
+			return rc;
+		if ((r = find_mut(st, rec->id)))
+			r->ctime_ns = rec->time_ns;
+		break;
 	case SHMFS_SHARED_OP_CREATE:
 		if (rec->id != rec->seq || (rec->mode & ~07777u))
 			return -EINVAL;
@@ -392,6 +534,9 @@ static int apply(struct shmfs_shared_state *st, const struct shmfs_shared_rec *r
 		if (dry)
 			return 0;
 		*r = st->v[--st->cnt];
+		for (size_t i = st->xcnt; i-- > 0;)
+			if (st->xv[i].id == rec->id)
+				xattr_drop(st, i);
 		break;
 	case SHMFS_SHARED_OP_RENAME: {
 		const struct shmfs_shared_region *o;
@@ -426,6 +571,9 @@ static int apply(struct shmfs_shared_state *st, const struct shmfs_shared_rec *r
 	default:
 		return -EINVAL;
 	}
+	/* a value is built by the XDATA records right before its XATTR */
+	st->xpend_id = 0;
+	st->xpend_len = 0;
 	st->seq = rec->seq;
 	return 0;
 }
@@ -495,7 +643,8 @@ int shmfs_shared_append(void *base, struct shmfs_shared_state *st, struct shmfs_
 	rec->seq = st->seq + 1;
 	if (rec->op == SHMFS_SHARED_OP_CREATE)
 		rec->id = rec->seq;
-	memset(rec->pad, 0, sizeof(rec->pad));
+	if (rec->op != SHMFS_SHARED_OP_XDATA)
+		memset(rec->pad, 0, sizeof(rec->pad));
 	rec->crc = 0;
 	rec->crc = rec_crc(rec);
 
@@ -555,4 +704,52 @@ int shmfs_shared_alloc(const struct shmfs_shared_state *st, uint64_t len, uint64
 	}
 	*ret_offset = off;
 	return 0;
+}
+
+int shmfs_shared_xattr_set(void *base, struct shmfs_shared_state *st, uint64_t id, const char *name,
+			   const void *value, size_t len, int flags, int64_t now_ns)
+{
+	const struct shmfs_shared_xattr *cur;
+	struct shmfs_shared_rec rec;
+	size_t nl = name ? strlen(name) : 0;
+	int rc;
+
+	if (nl == 0 || nl > SHMFS_NAME_MAX)
+		return -ERANGE;
+	if (value && len > SHMFS_SHARED_XATTR_VALUE_MAX)
+		return -E2BIG;
+	if (!shmfs_shared_find_id(st, id))
+		return -ENOENT;
+	cur = shmfs_shared_xattr_find(st, id, name);
+	if ((flags & XATTR_CREATE) && cur)
+		return -EEXIST;
+	if (((flags & XATTR_REPLACE) || !value) && !cur)
+		return -ENODATA;
+	if (!cur && value && xattr_count(st, id) >= SHMFS_SHARED_XATTR_MAX)
+		return -ENOSPC;
+	/* room for the pieces and the commit, so a full log refuses the
+	 * whole value rather than leave pieces */
+	if (value && st->rec_cap - st->seq < (len + SHMFS_SHARED_XDATA_MAX - 1) / SHMFS_SHARED_XDATA_MAX + 1)
+		return -ENOSPC;
+	for (size_t off = 0; value && off < len; off += SHMFS_SHARED_XDATA_MAX) {
+		size_t n = len - off < SHMFS_SHARED_XDATA_MAX ? len - off : SHMFS_SHARED_XDATA_MAX;
+
+		memset(&rec, 0, sizeof(rec));
+		rec.op = SHMFS_SHARED_OP_XDATA;
+		rec.id = id;
+		rec.mode = (uint32_t)n;
+		rec.uid = (uint32_t)off;
+		memcpy(rec.data, (const uint8_t *)value + off, n);
+		rc = shmfs_shared_append(base, st, &rec);
+		if (rc < 0)
+			return rc;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.op = SHMFS_SHARED_OP_XATTR;
+	rec.id = id;
+	rec.time_ns = now_ns;
+	memcpy(rec.name, name, nl + 1);
+	rec.size = value ? len : SHMFS_SHARED_XATTR_REMOVE;
+	rec.extent = value && len ? shmfs_crc32c(0, value, len) : 0;
+	return shmfs_shared_append(base, st, &rec);
 }

@@ -49,7 +49,20 @@ enum shmfs_shared_op {
 	SHMFS_SHARED_OP_UNLINK,     /* id */
 	SHMFS_SHARED_OP_RENAME,     /* id; name (the new one) */
 	SHMFS_SHARED_OP_SETATTR,    /* id; mode, uid, gid */
+	SHMFS_SHARED_OP_XDATA,      /* id; mode = bytes in data (1..88), uid = their
+				       offset in the value: a piece of the value the
+				       next XATTR sets (offset 0 starts a new value) */
+	SHMFS_SHARED_OP_XATTR,      /* id; name = the user attribute's name without
+				       "user."; size = the value's length, whose
+				       pieces the XDATA records just before carry,
+				       extent = their crc32c; size
+				       SHMFS_SHARED_XATTR_REMOVE: removed */
 };
+
+#define SHMFS_SHARED_XDATA_MAX      88u   /* value bytes per XDATA record */
+#define SHMFS_SHARED_XATTR_VALUE_MAX 1024u /* longest value */
+#define SHMFS_SHARED_XATTR_MAX      32u   /* user attributes per region */
+#define SHMFS_SHARED_XATTR_REMOVE   UINT64_MAX
 
 struct shmfs_shared_sb {
 	char magic[8];
@@ -78,12 +91,17 @@ struct shmfs_shared_rec {
 	uint32_t uid;
 	uint32_t gid;
 	uint64_t id;
-	uint64_t offset;
-	uint64_t extent;
-	uint64_t size;
-	int64_t time_ns;
-	char name[SHMFS_NAME_MAX + 1];
-	uint8_t pad[16];
+	union {
+		struct {
+			uint64_t offset;
+			uint64_t extent;
+			uint64_t size;
+			int64_t time_ns;
+			char name[SHMFS_NAME_MAX + 1];
+			uint8_t pad[16];
+		};
+		uint8_t data[SHMFS_SHARED_XDATA_MAX]; /* OP_XDATA */
+	};
 };
 
 _Static_assert(sizeof(struct shmfs_shared_rec) == SHMFS_SHARED_REC_SIZE, "record size");
@@ -101,6 +119,14 @@ struct shmfs_shared_region {
 	int64_t btime_ns;       /* time of its CREATE */
 };
 
+/* A user attribute of a region, as the log set it. */
+struct shmfs_shared_xattr {
+	uint64_t id;            /* the region's */
+	char name[SHMFS_NAME_MAX + 1]; /* without "user." */
+	uint32_t len;
+	uint8_t *value;         /* len bytes (malloc'ed; NULL when len is 0) */
+};
+
 /* The tree a replay built: the regions, sorted by offset of nothing in
  * particular (use find). seq is the last record applied. */
 struct shmfs_shared_state {
@@ -109,6 +135,11 @@ struct shmfs_shared_state {
 	size_t cnt, cap;
 	uint64_t seq;
 	uint64_t rec_cap;       /* records the log holds */
+	struct shmfs_shared_xattr *xv; /* user attributes of every region */
+	size_t xcnt, xcap;
+	uint64_t xpend_id;      /* the value XDATA records are building (0: none) */
+	uint32_t xpend_len;
+	uint8_t xpend[SHMFS_SHARED_XATTR_VALUE_MAX];
 };
 
 uint32_t shmfs_crc32c(uint32_t crc, const void *buf, size_t len);
@@ -169,6 +200,17 @@ const struct shmfs_shared_region *shmfs_shared_find(const struct shmfs_shared_st
 						    const char *name);
 const struct shmfs_shared_region *shmfs_shared_find_id(const struct shmfs_shared_state *st,
 						       uint64_t id);
+/* The user attribute name (without "user.") of region id, or NULL. */
+const struct shmfs_shared_xattr *shmfs_shared_xattr_find(const struct shmfs_shared_state *st, uint64_t id,
+							 const char *name);
+/* Append the records that set (value, len) or, value NULL, remove user
+ * attribute name (without "user.") of region id: XDATA pieces then the
+ * XATTR that commits them. flags: XATTR_CREATE / XATTR_REPLACE (-EEXIST,
+ * -ENODATA). -ERANGE for a bad or long name, -E2BIG for a long value,
+ * -ENOSPC for a full log or SHMFS_SHARED_XATTR_MAX attributes, else as
+ * append. Pieces a refusal or a kill leaves are dropped by the next value. */
+int shmfs_shared_xattr_set(void *base, struct shmfs_shared_state *st, uint64_t id, const char *name,
+			   const void *value, size_t len, int flags, int64_t now_ns);
 /* Bytes of extents in use. */
 uint64_t shmfs_shared_used(const struct shmfs_shared_state *st);
 const char *shmfs_shared_op_name(uint32_t op);

@@ -5,7 +5,9 @@
 # B a replica. A creates and sizes a region and writes through a join; B
 # lists it with the same size and xattrs, joins it and reads the bytes; B's
 # changes to the tree get EROFS; A killed with SIGKILL while creating
-# regions, B and a restarted A agree on the tree.
+# regions, B and a restarted A agree on the tree; a heap used from both
+# names host and pid of its owners, and reclaim on one host leaves the
+# other's processes alone.
 #   shared.sh TJOIN HEAPTOOL
 . "$SHMFS_SOURCE_ROOT/test/harness.sh"
 . "$SHMFS_SOURCE_ROOT/test/fs/common.sh"
@@ -123,17 +125,63 @@ t_is "B sees it gone" "r1" "$(ls "$B" | xargs)"
 t_like "df of the branch: 2 MiB blocks" "^2097152 " "$(stat -f -c '%S %b %f' "$B")"
 t_errno "A's chmod is a record too" OK chmod "$A/r1" 0604
 t_is "B shows the new mode" 604 "$(fs_st %a "$B/r1")"
+
+# user attributes: records of the master's log, every host replays them
+t_errno "A sets a user attribute on r1" OK setxattr "$A/r1" user.color blue
+t_is "B reads it" blue "$(fs_x "$B/r1" user.color)"
+t_like "B lists it beside the branch's own" "user.color" "$("$TSYS" listxattr "$B/r1")"
+t_errno "B's setxattr gets EROFS" EROFS setxattr "$B/r1" user.color red
+t_errno "B's removexattr gets EROFS" EROFS removexattr "$B/r1" user.color
+t_errno "user.shmfs.* stay the daemon's" EPERM setxattr "$A/r1" user.shmfs.shared.offset 0
+long=$(head -c 1024 /dev/zero | tr '\0' 'v')
+t_errno "A sets a 1024-byte value (12 records)" OK setxattr "$A/r1" user.long "$long"
+t_is "B reads the whole value" "$long" "$(fs_x "$B/r1" user.long)"
+t_errno "a 1025-byte value is E2BIG" E2BIG setxattr "$A/r1" user.long "${long}v"
+t_is "and changed nothing" 1024 "$(fs_x "$B/r1" user.long | tr -d '\n' | wc -c)"
+t_errno "A replaces it" OK setxattr "$A/r1" user.long short
+t_is "B sees the new value" short "$(fs_x "$B/r1" user.long)"
+t_errno "A removes it" OK removexattr "$A/r1" user.long
+t_errno "B sees it gone" ENODATA getxattr "$B/r1" user.long
 t_is "shmfsctl --json shared ls: the region, its extent, the log's records" "r1 $((10 * MIB)) 0" \
 	"$("$SHMFSCTL_BIN" --json shared ls "$DEV" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(x) for x in [d["regions"][0]["name"], d["regions"][0]["extent"], d["stop_errno"]]))')"
 t_like "shmfsctl shared ls lists the log's tree" "r1 +$((9 * MIB)) " \
 	"$("$SHMFSCTL_BIN" shared ls "$DEV")"
 
+# ---------------------------------------------------------------- shmfsctl info, ls, clean
+out=$("$SHMFSCTL_BIN" --mount "$MB" info)
+t_like "shmfsctl info on B lists the shared region with its offset, extent and master" \
+	"path: +shared/pool/r1 .*device: +$DEV offset: +$(fs_x "$A/r1" user.shmfs.shared.offset) extent: +10.0M master: +hostA this host: +hostB \\(replica\\)" \
+	"$(echo "$out" | sed -n '/^r1$/,/^$/p' | xargs)"
+t_like "and on A, the master, says so" "master: +hostA \\(this host\\)" \
+	"$("$SHMFSCTL_BIN" --mount "$T_MNT" info | sed -n '/^r1$/,/^$/p' | xargs)"
+t_is "shmfsctl --json info: path, type, offset, extent, master, role" \
+	"shared/pool/r1 shared $(fs_x "$A/r1" user.shmfs.shared.offset) $((10 * MIB)) hostA replica False" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" --json info | python3 -c 'import json,sys
+d=json.load(sys.stdin)
+r=[x for x in d["regions"] if x["path"]=="shared/pool/r1"][0]
+s=r["shared"]
+print(r["path"], r["type"], s["offset"], s["extent"], s["master"], s["role"], r["orphaned"])')"
+t_like "shmfsctl ls lists it as type shared" "^r1 +shared " "$("$SHMFSCTL_BIN" --mount "$MB" ls | grep '^r1 ')"
+t_check "shmfsctl clean on A succeeds (nothing orphaned)" "$SHMFSCTL_BIN" --mount "$T_MNT" clean
+t_is "and leaves the shared region alone" "r1" "$(ls "$B" | xargs)"
+t_fails "shmfsctl clean of the shared region by name is refused" "$SHMFSCTL_BIN" --mount "$T_MNT" clean shared/pool/r1
+t_fails "so is clean -f: the region is the master's, in the log" \
+	"$SHMFSCTL_BIN" --mount "$T_MNT" clean -f shared/pool/r1
+t_like "and says why" "only its master hostA removes it" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" clean -f shared/pool/r1 2>&1)"
+t_is "the region is still in the tree on A and B" "r1 r1" "$(ls "$A" | xargs) $(ls "$B" | xargs)"
+
 # ---------------------------------------------------------------- heap
 t_errno "A creates a region for a heap" OK open "$A/heap" cx 0666
 t_check "A sizes it to 8 MiB" truncate -s $((8 * MIB)) "$A/heap"
 t_is "a heap is formatted through a join under A" OK "$("$HEAPTOOL" format "$A/heap")"
-t_is "a process under A allocates 10 blocks" OK "$("$HEAPTOOL" alloc "$A/heap" 10 100)"
-t_is "a process under B allocates 10 more in the same heap" OK "$("$HEAPTOOL" alloc "$B/heap" 10 100)"
+# The processes under B stand for processes of another host: SHMFS_HOST_ID
+# gives them hostB's identity in the heap's owner slots (the machine's
+# otherwise).
+"$HEAPTOOL" alloc "$A/heap" 10 100 >"$T_DIR/allocA" & pa=$!; wait $pa
+t_is "a process under A allocates 10 blocks" OK "$(cat "$T_DIR/allocA")"
+SHMFS_HOST_ID=hostB "$HEAPTOOL" alloc "$B/heap" 10 100 >"$T_DIR/allocB" & pb=$!; wait $pb
+t_is "a process of hostB, under B, allocates 10 more in the same heap" OK "$(cat "$T_DIR/allocB")"
 t_like "A and B see the 20 allocations" "^[0-9]+ [0-9]+ [0-9]+ 20 / [0-9]+ [0-9]+ [0-9]+ 20$" \
 	"$("$HEAPTOOL" stats "$A/heap") / $("$HEAPTOOL" stats "$B/heap")"
 t_is "the stats agree" "$("$HEAPTOOL" stats "$A/heap")" "$("$HEAPTOOL" stats "$B/heap")"
@@ -141,8 +189,22 @@ t_check "shmfsctl heap check passes under B" "$SHMFSCTL_BIN" --mount "$MB" heap 
 t_check "and under A" "$SHMFSCTL_BIN" --mount "$T_MNT" heap check "$A/heap"
 t_like "it names the region by its tree path" "^shared/pool/heap: heap consistent" \
 	"$("$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap)"
-t_fails "heap reclaim is refused on a shared region (pids name no host)" \
-	"$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap
+out=$("$SHMFSCTL_BIN" --mount "$T_MNT" heap usage shared/pool/heap)
+t_like "heap usage names host and pid of each owner: A's process on this host" \
+	"owner +[0-9]+ +pid $pa on $(hostname | cut -c1-15) \\(host [0-9a-f]{7}, this host\\)" "$out"
+t_like "and B's on hostB, another host" "owner +[0-9]+ +pid $pb on hostB \\(host [0-9a-f]{7}, another host\\)" "$out"
+t_is "--json heap usage: the owners' pids, hosts, and which is this host's" "$pa $(hostname | cut -c1-15) True $pb hostB False" \
+	"$("$SHMFSCTL_BIN" --mount "$T_MNT" --json heap usage shared/pool/heap | python3 -c 'import json,sys
+d=json.load(sys.stdin)
+print(" ".join("%d %s %s" % (o["pid"], o["host"], o["this_host"]) for o in sorted(d["regions"][0]["owner_list"], key=lambda o: o["pid"] != '"$pa"')))')"
+t_like "heap reclaim on this host frees what its dead process held, and leaves hostB's process alone" \
+	"reclaimed 10 allocations .* of 1 dead process.*left 1 owner of other hosts alone" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap | xargs)"
+t_like "hostB's 10 allocations are still there" "^[0-9]+ [0-9]+ [0-9]+ 10$" "$("$HEAPTOOL" stats "$A/heap")"
+t_like "heap reclaim as hostB frees them" "reclaimed 10 allocations .* of 1 dead process" \
+	"$(SHMFS_HOST_ID=hostB "$SHMFSCTL_BIN" --mount "$MB" heap reclaim shared/pool/heap)"
+t_like "the heap is empty" "^[0-9]+ 0 [0-9]+ 0$" "$("$HEAPTOOL" stats "$B/heap")"
+t_check "and consistent" "$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap
 t_like "shmfsctl query of a shared region under B: its tree path and type" \
 	"path: +shared/pool/heap .*type: +shared \\(2.0M pages\\)" \
 	"$("$SHMFSCTL_BIN" --mount "$MB" query shared/pool/heap | xargs)"
@@ -160,6 +222,8 @@ for round in 1 2 3; do
 		for i in $(seq 1 200); do
 			: >"$A/k${round}_$i" || exit 0
 			truncate -s $(( i % 8 == 0 ? MIB + i : 0 )) "$A/k${round}_$i" || exit 0
+			# a 300-byte value: four records, committed whole or not at all
+			setfattr -n user.v -v "$(printf "%0300d" "$i")" "$A/k${round}_$i" || exit 0
 		done
 	) 2>"$T_DIR/loop$round.err" &
 	loop=$!
@@ -176,6 +240,11 @@ for round in 1 2 3; do
 	t_like "round $round: A got somewhere before it was killed ($n regions)" "^[1-9][0-9]*$" "$n"
 	gaps=$(for i in $(seq 1 "$n"); do [ -e "$A/k${round}_$i" ] || echo "k${round}_$i"; done)
 	t_is "round $round: the regions made are the first $n, no gap" "" "$gaps"
+	xa=$(for f in "$A"/k*; do echo "$(basename "$f") $(fs_x "$f" user.v)"; done)
+	t_is "round $round: user attributes agree" "$xa" \
+		"$(for f in "$B"/k*; do echo "$(basename "$f") $(fs_x "$f" user.v)"; done)"
+	t_is "round $round: each value is whole (or absent on the region being made)" "" \
+		"$(echo "$xa" | awk '$2 != "" && $2 != sprintf("%0300d", substr($1, index($1, "_") + 1))' | head -3)"
 	t_is "round $round: offsets agree" \
 		"$(for f in "$A"/k*; do fs_x "$f" user.shmfs.shared.offset; done | xargs)" \
 		"$(for f in "$B"/k*; do fs_x "$f" user.shmfs.shared.offset; done | xargs)"
@@ -183,6 +252,8 @@ for round in 1 2 3; do
 	t_is "round $round: B sees it" "after$round" "$(ls "$B" | grep "^after$round$")"
 done
 t_is "the tree still holds A's bytes" "hello-from-A" "$(head -c 12 "$B/r1")"
+t_is "user attributes survive A's kills: B and the restarted A read them" "blue blue" \
+	"$(fs_x "$A/r1" user.color) $(fs_x "$B/r1" user.color)"
 before=$(cd "$B" && stat -c '%n %s %a %i' -- * | sort)
 kill -9 "$B_PID"; wait "$B_PID" 2>/dev/null; B_PID=
 umount -l "$MB" 2>/dev/null

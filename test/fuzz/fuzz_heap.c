@@ -444,7 +444,7 @@ static void op(struct run *r, unsigned code)
 			struct heap_owner *o = &r->view.owners[OWNER_IDX(h->owner)];
 			uint64_t w = atomic_load(&o->word);
 
-			atomic_store(&o->word, S_MAKE(S_STATE(w), S_GEN(w), 0x3ffffff0u));
+			atomic_store(&o->word, S_MAKE(S_STATE(w), S_GEN(w), S_HOST(w), S_PID_MASK));
 			free(h); /* the process is gone: no leave */
 			r->hd[i] = NULL;
 			r->killed = true;

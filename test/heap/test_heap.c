@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -593,6 +594,152 @@ static void reclaim_frees_exactly_what_a_dead_process_held(void **state)
 	assert_empty(f);
 }
 
+/* The owner slot of pid (from shmfs_heap_owners), or NULL. */
+static struct heap_owner *slot_of(struct fix *f, pid_t pid)
+{
+	const struct heap_hdr *hdr = (const struct heap_hdr *)f->mem;
+	shmfs_heap_owner_t v[16];
+	int n = shmfs_heap_owners(f->mem, f->sz, v, 16);
+
+	for (int i = 0; i < n && i < 16; i++)
+		if (v[i].pid == (uint32_t)pid)
+			return (struct heap_owner *)(f->mem + hdr->owner_off) + v[i].slot;
+	return NULL;
+}
+
+/* A child that joins, allocates 100 + 100 and exits without leaving. */
+static pid_t child_allocates_and_dies(struct fix *f)
+{
+	pid_t pid = fork();
+	int ws;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmfs_heap_t *h;
+
+		if (shmfs_heap_join(f->mem, f->sz, &h) < 0)
+			_exit(1);
+		for (int i = 0; i < 100; i++)
+			if (!shmfs_heap_malloc(h, 100) || !shmfs_heap_malloc(h, 9000))
+				_exit(2);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_int_equal(ws, 0);
+	return pid;
+}
+
+static void owners_name_host_and_pid(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_owner_t v[4];
+	char host[256] = "";
+	pid_t child;
+	int n;
+
+	assert_int_equal(shmfs_heap_owners(f->mem, f->sz, NULL, 0), 1);
+	assert_int_equal(shmfs_heap_owners(f->mem, f->sz, NULL, 1), -EINVAL);
+	assert_int_equal(shmfs_heap_owners(f->mem, 100, v, 4), -EBADMSG);
+	assert_int_equal(shmfs_heap_owners(f->mem, f->sz, v, 4), 1);
+	assert_int_equal(v[0].pid, getpid());
+	assert_int_equal(v[0].host_id, shmfs_heap_host_id());
+	assert_true(v[0].host_id != 0 && v[0].host_id < (1u << 28));
+	assert_int_equal(v[0].local, 1);
+	assert_int_equal(v[0].dead, 0);
+	assert_true(v[0].start_time > 0);
+	if (!getenv("SHMFS_HOST_ID")) {
+		assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+		host[15] = '\0';
+		assert_string_equal(v[0].host, host);
+	}
+	child = child_allocates_and_dies(f);
+	n = shmfs_heap_owners(f->mem, f->sz, v, 1);
+	assert_int_equal(n, 2); /* two in use, one filled */
+	assert_int_equal(shmfs_heap_owners(f->mem, f->sz, v, 4), 2);
+	assert_int_equal(v[0].pid == (uint32_t)child || v[1].pid == (uint32_t)child, 1);
+	/* a host name written by anyone is shown printable */
+	memcpy(slot_of(f, child)->host_name, "a\nb\001c", 6);
+	assert_int_equal(shmfs_heap_owners(f->mem, f->sz, v, 4), 2);
+	assert_string_equal(v[v[0].pid == (uint32_t)child ? 0 : 1].host, "a?b?c");
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, NULL), 0);
+	assert_int_equal(shmfs_heap_owners(f->mem, f->sz, v, 4), 1);
+	assert_empty(f);
+}
+
+static void reclaim_leaves_the_processes_of_other_hosts_alone(void **state)
+{
+	struct fix *f = *state;
+	shmfs_heap_reclaim_stats_t rs = { .sz = sizeof(rs) };
+	shmfs_heap_stats_t st = { .sz = sizeof(st) };
+	uint32_t other = (shmfs_heap_host_id() ^ 0x5a5a5a) & S_HOST_MASK;
+	shmfs_heap_owner_t v[4];
+	struct heap_owner *o;
+	uint64_t w;
+	pid_t child;
+
+	/* The child is dead here; were it of another host, its pid (free
+	 * on this host) would say nothing of it. */
+	child = child_allocates_and_dies(f);
+	o = slot_of(f, child);
+	assert_non_null(o);
+	w = atomic_load(&o->word);
+	atomic_store(&o->word, S_MAKE(S_STATE(w), S_GEN(w), other ? other : 1, S_PID(w)));
+	assert_int_equal(shmfs_heap_owners(f->mem, f->sz, v, 4), 2);
+	assert_int_equal(v[0].pid == (uint32_t)child ? v[0].local : v[1].local, 0);
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &rs), 0);
+	assert_int_equal(rs.foreign, 1);
+	assert_int_equal(rs.owner_cnt, 0);
+	assert_int_equal(rs.alloc_cnt, 0);
+	assert_int_equal(shmfs_heap_stats(f->h, &st), 0);
+	assert_int_equal(st.alloc_cnt, 200);
+	assert_int_equal(st.owner_cnt, 2);
+	assert_consistent(f);
+	/* A caller built against the first version's struct gets no foreign
+	 * count, and nothing written past its sz. */
+	{
+		struct { shmfs_heap_reclaim_stats_t s; uint64_t guard; } old;
+
+		memset(&old, 0xab, sizeof(old));
+		old.s.sz = offsetof(shmfs_heap_reclaim_stats_t, foreign);
+		assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &old.s), 0);
+		assert_int_equal(old.s.sz, offsetof(shmfs_heap_reclaim_stats_t, foreign));
+		assert_int_equal(old.s.foreign, 0xababababababababull);
+	}
+	/* A reclaim on its host found it dead (and stopped, say, at a damaged
+	 * block): what is left is freed from any host. */
+	w = atomic_load(&o->word);
+	atomic_store(&o->word, S_MAKE(S_DEAD, S_GEN(w), S_HOST(w), S_PID(w)));
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &rs), 0);
+	assert_int_equal(rs.foreign, 0);
+	assert_int_equal(rs.owner_cnt, 1);
+	assert_int_equal(rs.alloc_cnt, 200);
+	assert_empty(f);
+
+	/* Of this host, the same dead child is reclaimed at once. */
+	child = child_allocates_and_dies(f);
+	assert_int_equal(shmfs_heap_reclaim(f->mem, f->sz, &rs), 0);
+	assert_int_equal(rs.foreign, 0);
+	assert_int_equal(rs.owner_cnt, 1);
+	assert_int_equal(rs.alloc_cnt, 200);
+	assert_empty(f);
+}
+
+static void check_reports_an_owner_without_a_host(void **state)
+{
+	struct fix *f = *state;
+	struct heap_owner *o = slot_of(f, getpid());
+	char msg[256];
+	uint64_t w;
+
+	assert_non_null(o);
+	w = atomic_load(&o->word);
+	atomic_store(&o->word, S_MAKE(S_STATE(w), S_GEN(w), 0, S_PID(w)));
+	assert_int_equal(shmfs_heap_check(f->mem, f->sz, msg, sizeof(msg)), -EUCLEAN);
+	assert_non_null(strstr(msg, "without a host"));
+	atomic_store(&o->word, w);
+	assert_consistent(f);
+}
+
 static void *pairs_then_exit(void *h)
 {
 	for (size_t sz = 16; sz <= 8192; sz *= 2)
@@ -1087,6 +1234,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(check_reports_a_damaged_descriptor, setup, teardown),
 		cmocka_unit_test_setup_teardown(owner_slots_are_limited_and_released_by_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(reclaim_frees_exactly_what_a_dead_process_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(owners_name_host_and_pid, setup, teardown),
+		cmocka_unit_test_setup_teardown(reclaim_leaves_the_processes_of_other_hosts_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(check_reports_an_owner_without_a_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(trim_gives_back_the_empty_spans_an_exited_thread_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_thread_alternating_between_heaps_reuses_its_spans, setup, teardown),
 		cmocka_unit_test_setup_teardown(frees_from_another_thread_come_back_to_the_holder, setup, teardown),

@@ -255,7 +255,7 @@ static void kill_dead_owner(struct fix *f)
 	struct heap_owner *o = &f->v.owners[OWNER_IDX(f->dead->owner)];
 	uint64_t w = atomic_load(&o->word);
 
-	atomic_store(&o->word, S_MAKE(S_STATE(w), S_GEN(w), 0x3ffffff0u));
+	atomic_store(&o->word, S_MAKE(S_STATE(w), S_GEN(w), S_HOST(w), S_PID_MASK));
 }
 
 static void snapshot(struct fix *f)

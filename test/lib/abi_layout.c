@@ -88,6 +88,17 @@ int main(void)
 	FIELD(shmfs_heap_reclaim_stats_t, bytes);
 	FIELD(shmfs_heap_reclaim_stats_t, blocks);
 	FIELD(shmfs_heap_reclaim_stats_t, damaged);
+	FIELD(shmfs_heap_reclaim_stats_t, foreign);
+
+	STRUCT(shmfs_heap_owner_t);
+	FIELD(shmfs_heap_owner_t, slot);
+	FIELD(shmfs_heap_owner_t, pid);
+	FIELD(shmfs_heap_owner_t, host_id);
+	FIELD(shmfs_heap_owner_t, dead);
+	FIELD(shmfs_heap_owner_t, local);
+	FIELD(shmfs_heap_owner_t, start_time);
+	FIELD(shmfs_heap_owner_t, host);
+	FIELD(shmfs_heap_owner_t, reserved);
 
 	CONST(SHMFS_VERSION_MAJOR);
 	CONST(SHMFS_VERSION_MINOR);

@@ -1,5 +1,6 @@
 /* test_shared_log.c - the on-memory format of a shared backing: format,
- * superblock checks, append, replay, first fit, torn and damaged records. */
+ * superblock checks, append, replay, first fit, torn and damaged records,
+ * user attributes (value pieces committed whole). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <cmocka.h>
 
 #include "shared_log.h"
@@ -403,6 +405,149 @@ static void a_full_log_or_device_is_enospc(void **state)
 	free(dev);
 }
 
+static void assert_xattr(const struct shmfs_shared_state *st, uint64_t id, const char *name, const void *val,
+			 size_t len)
+{
+	const struct shmfs_shared_xattr *x = shmfs_shared_xattr_find(st, id, name);
+
+	assert_non_null(x);
+	assert_int_equal(x->len, len);
+	if (len)
+		assert_memory_equal(x->value, val, len);
+}
+
+static void user_xattrs_replay_and_go_with_their_region(void **state)
+{
+	void *dev = dev_new();
+	struct shmfs_shared_state a, b, c;
+	uint8_t big[SHMFS_SHARED_XATTR_VALUE_MAX + 1];
+	char name[48];
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 1);
+	state_of(dev, &a);
+	assert_int_equal(create(dev, &a, "a", 0), 0);  /* id 1 */
+	assert_int_equal(create(dev, &a, "b", 0), 0);  /* id 2 */
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "color", "blue", 4, 0, 7), 0);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "big", big, SHMFS_SHARED_XATTR_VALUE_MAX, 0, 7), 0);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 2, "empty", "", 0, 0, 7), 0);
+	/* refusals write nothing */
+	uint64_t seq = a.seq;
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "color", "x", 1, XATTR_CREATE, 7), -EEXIST);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "none", "x", 1, XATTR_REPLACE, 7), -ENODATA);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "none", NULL, 0, 0, 7), -ENODATA);
+	memset(name, 'n', sizeof(name));
+	name[SHMFS_NAME_MAX + 1] = '\0';
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, name, "x", 1, 0, 7), -ERANGE);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "", "x", 1, 0, 7), -ERANGE);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "big", big, sizeof(big), 0, 7), -E2BIG);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 9, "x", "x", 1, 0, 7), -ENOENT);
+	assert_int_equal(a.seq, seq);
+	name[SHMFS_NAME_MAX] = '\0';
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, name, "longest", 7, 0, 7), 0);
+
+	state_of(dev, &b);
+	assert_true(shmfs_shared_replay(dev, &b, true, NULL) > 0);
+	assert_int_equal(b.seq, a.seq);
+	assert_xattr(&b, 1, "color", "blue", 4);
+	assert_xattr(&b, 1, "big", big, SHMFS_SHARED_XATTR_VALUE_MAX);
+	assert_xattr(&b, 2, "empty", "", 0);
+	assert_xattr(&b, 1, name, "longest", 7);
+	assert_null(shmfs_shared_xattr_find(&b, 2, "color"));
+
+	/* replaced, removed, and gone with an unlinked region */
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "color", "red", 3, XATTR_REPLACE, 7), 0);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 2, "empty", NULL, 0, 0, 7), 0);
+	assert_int_equal(shmfs_shared_replay(dev, &b, true, NULL), 3);
+	assert_xattr(&b, 1, "color", "red", 3);
+	assert_null(shmfs_shared_xattr_find(&b, 2, "empty"));
+	struct shmfs_shared_rec rec = { .op = SHMFS_SHARED_OP_UNLINK, .id = 1 };
+	assert_int_equal(shmfs_shared_append(dev, &a, &rec), 0);
+	assert_int_equal(shmfs_shared_replay(dev, &b, true, NULL), 1);
+	assert_int_equal(b.xcnt, 0);
+	assert_int_equal(a.xcnt, 0);
+
+	/* at most SHMFS_SHARED_XATTR_MAX per region */
+	for (unsigned i = 0; i < SHMFS_SHARED_XATTR_MAX; i++) {
+		snprintf(name, sizeof(name), "k%u", i);
+		assert_int_equal(shmfs_shared_xattr_set(dev, &a, 2, name, "v", 1, 0, 7), 0);
+	}
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 2, "one-more", "v", 1, 0, 7), -ENOSPC);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 2, "k0", "again", 5, 0, 7), 0);
+	state_of(dev, &c);
+	assert_true(shmfs_shared_replay(dev, &c, false, NULL) > 0);
+	assert_int_equal(c.seq, a.seq);
+	assert_int_equal(c.xcnt, SHMFS_SHARED_XATTR_MAX);
+	assert_xattr(&c, 2, "k0", "again", 5);
+	shmfs_shared_state_free(&a);
+	shmfs_shared_state_free(&b);
+	shmfs_shared_state_free(&c);
+	free(dev);
+}
+
+static void value_pieces_commit_only_whole(void **state)
+{
+	void *dev = dev_new();
+	struct shmfs_shared_state a, b;
+	struct shmfs_shared_rec rec;
+	uint8_t v[200];
+	int stop;
+
+	for (size_t i = 0; i < sizeof(v); i++)
+		v[i] = (uint8_t)i;
+	state_of(dev, &a);
+	assert_int_equal(create(dev, &a, "a", 0), 0);
+	/* a master killed after one piece of a value: the pieces stay in
+	 * the log, and the next value starts over */
+	memset(&rec, 0, sizeof(rec));
+	rec.op = SHMFS_SHARED_OP_XDATA;
+	rec.id = 1;
+	rec.mode = SHMFS_SHARED_XDATA_MAX;
+	memset(rec.data, 0xee, sizeof(rec.data));
+	assert_int_equal(shmfs_shared_append(dev, &a, &rec), 0);
+	assert_int_equal(shmfs_shared_xattr_set(dev, &a, 1, "x", v, sizeof(v), 0, 7), 0);
+	/* a piece that does not follow the one before, one too long */
+	memset(&rec, 0, sizeof(rec));
+	rec.op = SHMFS_SHARED_OP_XDATA;
+	rec.id = 1;
+	rec.mode = 10;
+	rec.uid = 10;
+	assert_int_equal(shmfs_shared_append(dev, &a, &rec), -EINVAL);
+	rec.uid = 0;
+	rec.mode = SHMFS_SHARED_XDATA_MAX + 1;
+	assert_int_equal(shmfs_shared_append(dev, &a, &rec), -EINVAL);
+	/* a commit whose pieces were interrupted by another record, or whose
+	 * crc or length is not theirs, is refused */
+	rec.mode = 3;
+	memcpy(rec.data, "abc", 3);
+	assert_int_equal(shmfs_shared_append(dev, &a, &rec), 0);
+	memset(&rec, 0, sizeof(rec));
+	rec.op = SHMFS_SHARED_OP_XATTR;
+	rec.id = 1;
+	strcpy(rec.name, "y");
+	rec.size = 3;
+	rec.extent = shmfs_crc32c(0, "abd", 3);
+	assert_int_equal(shmfs_shared_append(dev, &a, &rec), -EINVAL);
+	rec.extent = shmfs_crc32c(0, "abc", 3);
+	rec.size = 4;
+	assert_int_equal(shmfs_shared_append(dev, &a, &rec), -EINVAL);
+	rec.size = 3;
+	struct shmfs_shared_rec other = { .op = SHMFS_SHARED_OP_SETATTR, .id = 1, .mode = 0600 };
+	assert_int_equal(shmfs_shared_append(dev, &a, &other), 0);
+	assert_int_equal(shmfs_shared_append(dev, &a, &rec), -EINVAL);
+	assert_null(shmfs_shared_xattr_find(&a, 1, "y"));
+
+	state_of(dev, &b);
+	shmfs_shared_replay(dev, &b, false, &stop);
+	assert_int_equal(stop, 0);
+	assert_int_equal(b.seq, a.seq);
+	assert_xattr(&b, 1, "x", v, sizeof(v));
+	assert_null(shmfs_shared_xattr_find(&b, 1, "y"));
+	shmfs_shared_state_free(&a);
+	shmfs_shared_state_free(&b);
+	free(dev);
+}
+
 static void crc32c_matches_the_standard(void **state)
 {
 	/* the check value of CRC-32C */
@@ -425,6 +570,8 @@ int main(void)
 		cmocka_unit_test(checksummed_but_inconsistent_records_stop_replay),
 		cmocka_unit_test(resize_rename_setattr_replay),
 		cmocka_unit_test(a_full_log_or_device_is_enospc),
+		cmocka_unit_test(user_xattrs_replay_and_go_with_their_region),
+		cmocka_unit_test(value_pieces_commit_only_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
