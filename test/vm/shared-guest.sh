@@ -204,6 +204,45 @@ else
 	post 34
 fi
 
+# ---------------------------------------------------------------- the master killed
+
+# A's daemon killed with SIGKILL while it creates and sizes regions: the log
+# ends at a whole record or a torn one; B (which never stopped) and the
+# restarted A replay the same tree, and A's next record follows the tail.
+tree() { (cd $S && stat -c '%n %s %a %i' -- * | sort); }
+if [ $ROLE = A ]; then
+	await 34 "sees the heap region gone"
+	(
+		i=1
+		while [ $i -le 500 ]; do
+			: >$S/k$i || exit 0
+			[ $((i % 4)) = 0 ] && { truncate -s $((i * 4096)) $S/k$i || exit 0; }
+			i=$((i + 1))
+		done
+	) 2>/dev/null &
+	loop=$!
+	sleep 2
+	kill_daemon
+	wait $loop
+	start_daemon "$OPTS"
+	grep -q " $MNT " /proc/mounts || { diag </tmp/daemon.err; give_up "A mounts again after a SIGKILL"; }
+	n=$(ls $S | grep -c '^k')
+	ok "A mounts again after a SIGKILL while creating regions"
+	check "A had made regions before it was killed ($n)" [ "$n" -gt 0 ]
+	gaps=$(i=1; while [ $i -le $n ]; do [ -e $S/k$i ] || echo k$i; i=$((i + 1)); done)
+	is "the regions A made are the first $n, no gap" "" "$gaps"
+	errno_is "the restarted A appends a region after the log's tail" OK open $S/after cx 0644
+	echo "$(tree | md5sum | cut -d' ' -f1) $(tree | wc -l)" | "$VMSHARED" say $MBOX
+	post 35
+	await 35 "compares the trees"
+else
+	await 35 "is killed while creating regions and restarted"
+	is "B, which kept running, and the restarted A agree on the tree (names, sizes, modes, inodes)" \
+		"$("$VMSHARED" heard $MBOX)" "$(tree | md5sum | cut -d' ' -f1) $(tree | wc -l)"
+	is "B sees the region the restarted A made" after "$(ls $S | grep -x after)"
+	post 35
+fi
+
 # ---------------------------------------------------------------- the end
 
 "$SHMFSCTL_BIN" shared ls $DEV 2>&1 | diag

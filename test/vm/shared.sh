@@ -5,8 +5,9 @@
 # memory-backend-file share=on objects behind ivshmem-plain devices, so the
 # two guests map the same host pages, as hosts map one CXL memory pool. Guest
 # A formats the device through its BAR and is the master; guest B is a
-# replica (shared-guest.sh has the checks; they take turns through the
-# mailbox). lib.sh builds the one initramfs both boot, runs them and turns
+# replica (shared-guest.sh has the checks: how soon B sees A's new regions,
+# bytes and attributes alike, EROFS on B, a heap both allocate in at once,
+# A's daemon killed while creating; they take turns through the mailbox). lib.sh builds the one initramfs both boot, runs them and turns
 # their checks into this test's TAP, each prefixed with its guest's name.
 #
 # Environment (meson sets the first ones): SHMFS_BIN, SHMFSCTL_BIN, TSYS,
