@@ -14,7 +14,7 @@ packages=(
 	procps systemd passwd
 	# tests: a real Prometheus text parser for shmfsctl info --prometheus
 	python3-prometheus-client
-	# the multi-NUMA-node VM test (test/vm): qemu, a Debian kernel, busybox, cpio
+	# the qemu tests (test/vm): qemu, a Debian kernel, busybox, cpio
 	qemu-system-x86 linux-image-amd64 busybox-static cpio
 	# the DPDK test (test/fs/dpdk.sh): the real dpdk-test on the backing store
 	dpdk

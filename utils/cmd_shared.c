@@ -78,10 +78,11 @@ static int run_format(struct ctl *c, const struct ctl_args *a, const char *path)
 		return ctl_fail(r, "shared", path, r == -ENODEV ?
 				"give a DAX character device (/dev/daxX.Y) or a regular file" : NULL,
 				"cannot open");
+	/* a file grows to --size; a device, or a BAR's file, is what it is */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && want > size) {
-		if (ftruncate(fd, (off_t)want) < 0)
-			return ctl_fail(-errno, "shared", path, NULL, "cannot size to %s", ctl_size(want));
-		size = want;
+		r = shmfs_shared_dev_grow(fd, want, &size);
+		if (r < 0)
+			return ctl_fail(r, "shared", path, NULL, "cannot size to %s", ctl_size(want));
 	}
 	if (want) {
 		if (want > size)

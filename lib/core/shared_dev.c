@@ -52,6 +52,28 @@ int shmfs_shared_dev_open(const char *path, bool read_only, int *ret_fd, uint64_
 	return 0;
 }
 
+int shmfs_shared_dev_grow(int fd, uint64_t want, uint64_t *ret_size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENODEV;
+	if ((uint64_t)st.st_size < want) {
+		if (want > (uint64_t)INT64_MAX)
+			return -EFBIG;
+		if (ftruncate(fd, (off_t)want) < 0)
+			return -errno;
+		/* what the file really became: sysfs and procfs files take
+		 * any size and keep their own */
+		if (fstat(fd, &st) < 0)
+			return -errno;
+	}
+	*ret_size = (uint64_t)st.st_size;
+	return 0;
+}
+
 int shmfs_shared_dev_map(int fd, uint64_t offset, uint64_t len, bool read_only, void **ret)
 {
 	void *p;

@@ -9,55 +9,10 @@
 # backing file as a joining process does and reports move_pages(2) and its
 # /proc/self/numa_maps line; pools are read from the guest's sysfs.
 
-. /vm.env
-export PATH=/bin:/usr/bin:/usr/sbin:/sbin
-MNT=/mnt/shmfs
-B=/run/shmfs-vm          # the backing root
+. /guest-lib.sh
 SYSN=/sys/devices/system/node
 HP=hugepages-2048kB      # x86's 2 MiB pages: the "huge" type
 GP=hugepages-1048576kB   # 1 GiB pages: the "gigantic" type
-N=0
-FAIL=0
-
-ok()    { N=$((N + 1)); echo "ok $N - $*"; }
-notok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N - $*"; }
-diag()  { sed 's/^/# /'; }
-
-# is DESC EXPECTED ACTUAL
-is() {
-	if [ "$2" = "$3" ]; then
-		ok "$1"
-	else
-		notok "$1"
-		printf 'expected: %s\n     got: %s\n' "$2" "$3" | diag
-	fi
-}
-
-# check DESC CMD... : passes when CMD exits 0.
-check() {
-	desc=$1
-	shift
-	if "$@" >/tmp/out 2>&1; then
-		ok "$desc"
-	else
-		notok "$desc"
-		{ echo "command: $*"; cat /tmp/out; } | diag
-	fi
-}
-
-# errno DESC ERRNAME TSYS-ARGS... : the call fails with exactly ERRNAME.
-errno_is() {
-	desc=$1
-	want=$2
-	shift 2
-	is "$desc" "$want" "$("$TSYS" "$@" 2>&1 | head -n 1 | cut -d' ' -f1)"
-}
-
-finish() {
-	echo "1..$N"
-	echo "VM-DONE failed=$FAIL"
-	exit 0
-}
 
 # ---------------------------------------------------------------- topology
 
@@ -120,30 +75,7 @@ numa_maps() { "$VMNUMA" nodes "$B/.$1/$2" 2>&1 | sed -n 's/^numa_maps: //p'; }
 
 # ---------------------------------------------------------------- mount
 
-# alive PID: the process runs (a zombie does not count).
-alive() { [ -r /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat; }
-
-# start_daemon: shmfs in the foreground on $MNT (pid in $daemon); waits up to
-# 30 s for the mount.
-start_daemon() {
-	"$SHMFS_BIN" -f -o backing=$B,allow_other $MNT 2>>/tmp/daemon.err &
-	daemon=$!
-	i=0
-	while ! grep -q " $MNT " /proc/mounts && alive $daemon && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
-# kill_daemon: SIGKILL, as a crash, and drop the dead mount.
-kill_daemon() {
-	kill -9 $daemon
-	wait $daemon 2>/dev/null
-	umount -l $MNT
-}
-
-mkdir -p $MNT
-: >/tmp/daemon.err
+>/tmp/daemon.err
 start_daemon
 if ! grep -q " $MNT " /proc/mounts; then
 	notok "shmfs mounts inside the guest"
@@ -519,21 +451,5 @@ if command -v getfattr >/dev/null; then
 	getfattr -d $MNT/huge/node2/sp 2>&1 | diag
 fi
 
-umount $MNT
-i=0
-while alive $daemon && [ $i -lt 300 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-if alive $daemon; then
-	notok "shmfs exits when unmounted"
-else
-	ok "shmfs exits when unmounted"
-fi
-if [ -s /tmp/daemon.err ]; then
-	notok "the daemon wrote nothing to stderr"
-	head -n 40 /tmp/daemon.err | diag
-else
-	ok "the daemon wrote nothing to stderr"
-fi
+stop_daemon
 finish
