@@ -164,6 +164,9 @@ struct shmfsd_region {
 	int guard_fd;                 /* holds a shared flock against DPDK's clean-up, or -1 (fs lock) */
 	uint64_t placed;              /* nodes (bits, < 64) the pages were put on or last found on;
 				       * 0: not known (fs lock; place.c) */
+	unsigned changing;            /* daemon changes under way (setattr) that end in a reply
+				       * with the new attributes (fs lock; watch.c) */
+	bool change_seen;             /* the backing file changed while changing > 0 (fs lock) */
 };
 
 struct shmfs_type_state {
@@ -796,6 +799,9 @@ int shmfs_quota_render_head(struct shmfs_fs *fs, FILE *f);
  * removing files) and bring the table and the kernel's caches up to date. */
 int shmfs_watch_start(struct shmfs_fs *fs);
 void shmfs_watch_stop(struct shmfs_fs *fs);
+/* Bring the table and the kernel's cache in line with what the backing
+ * directory of type k holds under name (what an inotify event does). */
+void shmfs_watch_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name);
 
 /* ------------------------------------------------------------ ops.c, notify.c */
 
@@ -883,6 +889,8 @@ int shmfs_shared_stat(struct shmfs_fs *fs, uint64_t ino, struct stat *st);
 
 void shmfsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void shmfsd_log_to_syslog(void);
+/* Whether messages go to syslog (daemonized, opened with LOG_CONS). */
+bool shmfsd_log_is_syslog(void);
 #define SHMFS_LOG(fmt, ...) shmfsd_log(fmt, ##__VA_ARGS__)
 
 /* ------------------------------------------------------------ audit.c */

@@ -18,6 +18,8 @@
 
 #define MOVE_PAGES_BATCH 1024
 #define SHMFS_PLACE_SAMPLE 64 /* pages a placement check looks at, at most */
+/* a normal chunk above this is first checked against the node's free pages */
+#define SHMFS_PLACE_PRECHECK_MIN ((uint64_t)2 << 20)
 
 /* Huge pages come from the pools, so binding to the node is exact and a short
  * pool is a plain ENOSPC. Normal pages are only preferred on the node: under
@@ -235,16 +237,25 @@ static bool only_node(const shmfs_nodemask_t *m, int node)
 int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64_t old,
 		     uint64_t size, const struct shmfs_policy *pol, int home, uint64_t *ret_nodes)
 {
-	uint64_t pos, nodes = 0;
-	bool sparse;
+	uint64_t pos, nodes = 0, blocks0 = 0;
+	struct stat st;
+	bool sparse, all_new = false, have_blocks0 = false;
 	int r, err = 0;
 
+	/* the blocks it has now, to tell afterwards whether every page of the
+	 * range was taken by the fallocates below (none was there before) */
+	if (huge && fstat(fd, &st) == 0) {
+		blocks0 = (uint64_t)st.st_blocks;
+		have_blocks0 = true;
+	}
 	for (pos = old; pos < size && err == 0;) {
 		uint64_t run_end, chunk_end;
 		int node = shmfs_policy_node(pol, home, pos / page_sz, &run_end);
 
 		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
-		if (!huge) {
+		/* a small normal chunk is not worth the look at the node's free
+		 * pages: the sample below holds the last page, where a spill is */
+		if (!huge && chunk_end - pos > SHMFS_PLACE_PRECHECK_MIN) {
 			uint64_t total, free_pages;
 			/* plainly too big for the node: refuse before filling it and
 			 * spilling over (the verification catches the racy rest) */
@@ -272,7 +283,17 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 	 * node running out are the last of the run, which the sample always
 	 * holds. A file with holes (made by another program) is checked page
 	 * by page, as the sample would fill them. */
-	sparse = err == 0 && file_sparse(fd);
+	if (err == 0 && fstat(fd, &st) < 0)
+		err = -errno;
+	sparse = err == 0 && (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
+	/* Huge pages taken by a bound fallocate come from the node's pool or
+	 * not at all: when every page of the range is one it took (the file
+	 * grew by exactly their blocks, no hole), where they are is known
+	 * without mapping them. A page that was there before (put beyond the
+	 * end by another program) is asked about like the rest. */
+	if (err == 0 && huge && !sparse && have_blocks0 &&
+	    (uint64_t)st.st_blocks - blocks0 == (size - old) / 512)
+		all_new = true;
 	for (pos = old; pos < size && err == 0;) {
 		uint64_t run_end, chunk_end, vstart, missing = 0;
 		shmfs_nodemask_t where;
@@ -280,7 +301,11 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 
 		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
 		vstart = pos / page_sz * page_sz;
-		if (sparse)
+		if (all_new) {
+			memset(&where, 0, sizeof(where));
+			shmfs_bit_set(where.bits, (size_t)node);
+			r = 0;
+		} else if (sparse)
 			r = range_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing, -1, NULL);
 		else
 			r = sample_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing);
