@@ -292,14 +292,24 @@ int shmfsd_region_resize(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, u
 		rc = ftruncate(fd, (off_t)want) < 0 ? -errno : 0;
 	} else {
 		/* a bind policy always means the home node (a migration moves both) */
-		uint64_t nodes = 0;
+		uint64_t nodes = 0, moves = 0;
+		bool have_moves;
+		struct stat after;
 
 		if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
 			pol.cnt = 0;
+		/* counted before the pages are taken: the stamp of the record,
+		 * which then also speaks for the pages there before (a grow adds
+		 * to their record) only if theirs still held */
+		have_moves = shmfs_page_moves(fs, 0, &moves) == 0 &&
+			     (backing == 0 || shmfs_place_stamp_holds(fs, r, moves, &st));
 		rc = shmfs_place_grow(fs, fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt), backing,
-			  want, &pol, home, &nodes);
-		if (rc == 0)
+			  want, &pol, home, &nodes, &after);
+		if (rc == 0) {
 			shmfs_place_record(fs, r, nodes, backing != 0);
+			if (have_moves)
+				shmfs_place_stamp(fs, r, moves, &after);
+		}
 	}
 	if (rc < 0 && save_size(fs, r, old, old, backing, backing) < 0)
 		SHMFS_LOG("Failed to record a region's size after a failed resize (it shows %" PRIu64

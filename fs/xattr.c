@@ -195,12 +195,16 @@ static int get_page_cnt(const struct xattr_q *q, char **ret_val, size_t *ret_len
 static int get_numa_nodes(const struct xattr_q *q, char **ret_val, size_t *ret_len)
 {
 	const struct shmfs_page_type *pt = q->fs->type[q->kind].pt;
-	_cleanup_close_ int fd = shmfsd_region_open_backing(q->fs, q->r, O_RDONLY);
+	_cleanup_close_ int fd = -1;
 	shmfs_nodemask_t m;
 	struct stat st;
 	char buf[4096];
 	int rc;
 
+	/* O(1) while the recorded placement is known to hold */
+	if (shmfs_place_known(q->fs, q->r, q->ctx ? q->ctx->pid : -1, &m))
+		goto format;
+	fd = shmfsd_region_open_backing(q->fs, q->r, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0)
@@ -215,9 +219,10 @@ static int get_numa_nodes(const struct xattr_q *q, char **ret_val, size_t *ret_l
 		rc = wfd < 0 ? wfd : shmfs_sparse_nodes(wfd, pt->page_sz, (uint64_t)st.st_size, &m, NULL);
 	}
 	if (rc < 0)
-		rc = shmfs_place_nodes(q->fs, q->r, fd, pt->page_sz, (uint64_t)st.st_size, &m);
+		rc = shmfs_place_nodes(q->fs, q->r, fd, pt->page_sz, &st, q->ctx ? q->ctx->pid : -1, &m);
 	if (rc < 0)
 		return rc;
+format:
 	rc = shmfs_format_list(m.bits, SHMFS_NODE_MAX, buf, sizeof(buf));
 	if (rc < 0)
 		return rc;
