@@ -443,12 +443,13 @@ int shmfsd_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, 
 		rc = -errno;
 		goto fail;
 	}
-	/* the daemon's umask must not narrow what the caller asked for */
-	if (fchmod(fd, mode & 07777) < 0) {
+	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		goto fail;
 	}
-	if (fstat(fd, &st) < 0) {
+	/* the daemon's umask must not narrow what the caller asked for (nor
+	 * fchown drop its set-ID bits) */
+	if ((st.st_mode & 07777) != (mode & 07777) && (fchmod(fd, mode & 07777) < 0 || fstat(fd, &st) < 0)) {
 		rc = -errno;
 		goto fail;
 	}
