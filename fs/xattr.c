@@ -115,6 +115,15 @@ static int heap_peek(struct shmfs_fs *fs, struct shmfsd_region *r, shmfs_heap_st
 	 * empty pool): regions the daemon sized have none */
 	if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size)
 		return -ENOMSG;
+	/* most regions hold no heap: its first word says so without a mapping
+	 * (the library's own check, on a copy of that word) */
+	{
+		_Alignas(16) uint64_t first = 0;
+
+		if (pread(fd, &first, sizeof(first), 0) == (ssize_t)sizeof(first) &&
+		    shmfs_heap_peek(&first, sizeof(first), ret) == -ENOMSG)
+			return -ENOMSG;
+	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
