@@ -9,7 +9,14 @@
  * tests read it as such. SHMFS_AUDIT_LOG=FILE in the daemon's environment
  * appends them to FILE instead (a machine without syslog, a test), each line
  * with its own time stamp in one write() so concurrent lines never mix;
- * SHMFS_AUDIT_LOG=off drops them. */
+ * SHMFS_AUDIT_LOG=off drops them.
+ *
+ * A machine without a syslog socket (no /dev/log: a container, a minimal
+ * VM) would have glibc try, and fail, to connect for every line. Whether the
+ * socket answers is asked at most once a second instead (a syslog started
+ * later is found within that second); while it does not, a line goes where
+ * glibc would have sent it: the console when the daemon logs with LOG_CONS
+ * (daemonized), nowhere in the foreground (so nothing is spent on it). */
 #include "daemon.h"
 
 #include <errno.h>
@@ -17,7 +24,9 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -28,6 +37,7 @@
 #include "util.h"
 
 #define AUDIT_LINE_MAX 1024
+#define SYSLOG_PROBE_NS 1000000000LL /* how long a failed probe of /dev/log holds */
 
 static pthread_once_t audit_once = PTHREAD_ONCE_INIT;
 static int audit_fd = -1;       /* SHMFS_AUDIT_LOG=FILE */
@@ -46,6 +56,39 @@ static void audit_init(void)
 	audit_fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (audit_fd < 0)
 		SHMFS_LOG("cannot open the audit log '%s' (%m); auditing to syslog", target);
+}
+
+/* Whether syslog's socket takes a connection (tried as glibc tries it:
+ * datagram, then stream). Once it did, glibc keeps its own connection and
+ * nothing is asked again; a failure holds for SYSLOG_PROBE_NS. */
+static bool syslog_reachable(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static bool ok;
+	static int64_t next_probe;
+	static const struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct timespec now;
+	bool r;
+	int64_t t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	t = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+	pthread_mutex_lock(&lock);
+	if (!ok && t >= next_probe) {
+		for (size_t i = 0; !ok && i < sizeof(types) / sizeof(types[0]); i++) {
+			int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+
+			ok = fd >= 0 && connect(fd, (const struct sockaddr *)&sun, sizeof(sun)) == 0;
+			if (fd >= 0)
+				close(fd);
+		}
+		if (!ok)
+			next_probe = t + SYSLOG_PROBE_NS;
+	}
+	r = ok;
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 /* The asking thread's name, for people reading the trail: "touch", "shmfsctl". */
@@ -76,6 +119,9 @@ void shmfs_audit(struct shmfs_fs *fs, uid_t uid, pid_t pid, const char *fmt, ...
 
 	pthread_once(&audit_once, audit_init);
 	if (audit_off)
+		return;
+	/* nowhere to go: glibc would drop it (LOG_CONS only when daemonized) */
+	if (audit_fd < 0 && !shmfsd_log_is_syslog() && !syslog_reachable())
 		return;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);

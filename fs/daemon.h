@@ -164,6 +164,15 @@ struct shmfsd_region {
 	int guard_fd;                 /* holds a shared flock against DPDK's clean-up, or -1 (fs lock) */
 	uint64_t placed;              /* nodes (bits, < 64) the pages were put on or last found on;
 				       * 0: not known (fs lock; place.c) */
+	struct shmfs_place_stamp {    /* when placed was last known true (fs lock; place.c) */
+		bool set;
+		uint64_t moves;       /* shmfs_page_moves() read before it was */
+		struct timespec ctime;/* the backing file's then */
+		uint64_t size, blocks;
+	} placed_stamp;
+	unsigned changing;            /* daemon changes under way (setattr) that end in a reply
+				       * with the new attributes (fs lock; watch.c) */
+	bool change_seen;             /* the backing file changed while changing > 0 (fs lock) */
 };
 
 struct shmfs_type_state {
@@ -225,9 +234,17 @@ struct shmfs_mapper_snap {
 	size_t cnt;
 };
 #define SHMFS_MAPPERS_SLOTS 4
+/* The kernel's count of pages it moved between nodes or brought back in
+ * (shmfs_page_moves), as one asking process last read it. */
+struct shmfs_moves_seen {
+	pid_t caller;                /* 0: read for the daemon's own record */
+	struct timespec taken;       /* CLOCK_MONOTONIC, before the read */
+	uint64_t val;
+};
 struct shmfs_mappers {
 	pthread_mutex_t lock;
 	struct shmfs_mapper_snap slot[SHMFS_MAPPERS_SLOTS];
+	struct shmfs_moves_seen moves[SHMFS_MAPPERS_SLOTS];
 	_Atomic uint64_t gen;        /* bumped by shmfs_mappers_invalidate */
 };
 
@@ -476,14 +493,36 @@ int shmfsd_region_nodes(int fd, uint64_t page_sz, uint64_t size, shmfs_nodemask_
  * nodes pol names (home for pages beyond it), at once, and check they are
  * there; on failure the file is put back to old. */
 int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64_t old,
-		     uint64_t size, const struct shmfs_policy *pol, int home, uint64_t *ret_nodes);
+		     uint64_t size, const struct shmfs_policy *pol, int home, uint64_t *ret_nodes,
+		     struct stat *ret_st);
 /* The nodes r's pages sit on (fd its open backing file, without holes or
- * not): the recorded placement (r->placed) when a sample of at most 64 pages
- * spread over the file, always the first and the last, agrees with it (finds
- * every recorded node, no other, no page missing); else every page is asked
- * about and the answer recorded. */
+ * not; st its fstat): the recorded placement (r->placed) as it is while its
+ * stamp holds (the file has the same ctime, size and blocks, and the kernel
+ * has moved or swapped in no page anywhere since, as caller last saw it:
+ * shmfs_page_moves); else the record when a sample of at most 64 pages spread
+ * over the file, always the first and the last, agrees with it (finds every
+ * recorded node, no other, no page missing); else every page is asked about
+ * and the answer recorded. */
 int shmfs_place_nodes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t page_sz,
-		      uint64_t size, shmfs_nodemask_t *ret);
+		      const struct stat *st, pid_t caller, shmfs_nodemask_t *ret);
+/* shmfs_place_nodes' answer from the record alone, without opening the
+ * backing file: false when the stamp does not hold (ask shmfs_place_nodes). */
+bool shmfs_place_known(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller, shmfs_nodemask_t *ret);
+/* Stamp r's record as true now: moves read before it was made, st the
+ * backing file after. */
+void shmfs_place_stamp(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t moves,
+		       const struct stat *st);
+/* Whether r's record is stamped true for the file as st shows it, with no
+ * page moved since (moves). */
+bool shmfs_place_stamp_holds(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t moves,
+			     const struct stat *st);
+/* The kernel's count of pages moved between nodes, or swapped back in, or
+ * copied into a collapsed huge page (/proc/vmstat), for caller: read anew
+ * unless caller read it less than SHMFS_XATTR_MAPPERS_TTL_MS ago (the same
+ * rule as the mapper table). caller 0 (a stamp of the daemon's own) takes
+ * any reading that young: a count read earlier is only more cautious;
+ * caller -1 always reads anew. */
+int shmfs_page_moves(struct shmfs_fs *fs, pid_t caller, uint64_t *ret);
 /* Record where r's pages went: nodes (bits, 0 for not known) replaces the
  * record, or with add joins it (a grow: the old pages stay where they were). */
 void shmfs_place_record(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t nodes, bool add);
@@ -796,6 +835,9 @@ int shmfs_quota_render_head(struct shmfs_fs *fs, FILE *f);
  * removing files) and bring the table and the kernel's caches up to date. */
 int shmfs_watch_start(struct shmfs_fs *fs);
 void shmfs_watch_stop(struct shmfs_fs *fs);
+/* Bring the table and the kernel's cache in line with what the backing
+ * directory of type k holds under name (what an inotify event does). */
+void shmfs_watch_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name);
 
 /* ------------------------------------------------------------ ops.c, notify.c */
 
@@ -883,6 +925,8 @@ int shmfs_shared_stat(struct shmfs_fs *fs, uint64_t ino, struct stat *st);
 
 void shmfsd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void shmfsd_log_to_syslog(void);
+/* Whether messages go to syslog (daemonized, opened with LOG_CONS). */
+bool shmfsd_log_is_syslog(void);
 #define SHMFS_LOG(fmt, ...) shmfsd_log(fmt, ##__VA_ARGS__)
 
 /* ------------------------------------------------------------ audit.c */

@@ -16,6 +16,11 @@ void shmfsd_log_to_syslog(void)
 	use_syslog = true;
 }
 
+bool shmfsd_log_is_syslog(void)
+{
+	return use_syslog;
+}
+
 void shmfsd_log(const char *fmt, ...)
 {
 	int saved_errno = errno; /* for %m */

@@ -5,11 +5,14 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "parse.h"
 #include "proc.h"
+#include "util.h"
 #include "xattr_names.h"
 
 /* ------------------------------------------------------------ mappers
@@ -171,10 +174,100 @@ int shmfsd_region_mappers(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t **
 {
 	return shmfsd_region_mappers_for(fs, r, 0, ret_pids, ret_cnt);
 }
+/* ------------------------------------------------------------ page moves
+ *
+ * A page of a file changes node only by a migration (move_pages, mbind,
+ * NUMA balancing, demotion, compaction, memory going offline: all counted
+ * in pgmigrate_success), by being swapped out and read back (pswpin, zswpin)
+ * or copied into a collapsed huge page (thp_collapse_alloc); truncating,
+ * punching or filling the file changes its ctime or blocks. While neither
+ * count nor file changed, a placement known true is still true. */
+
+/* The sum of those counts in /proc/vmstat. */
+static int read_moves(uint64_t *ret)
+{
+	static const char *const names[] = { "pgmigrate_success", "pswpin", "zswpin",
+					     "thp_collapse_alloc" };
+	char buf[16384];
+	ssize_t n = shmfs_read_text("/proc/vmstat", buf, sizeof(buf));
+	uint64_t sum = 0;
+	bool any = false;
+
+	if (n <= 0)
+		return n < 0 ? (int)n : -EIO;
+	for (char *line = buf, *end; line && *line; line = end) {
+		char *sp = strchr(line, ' ');
+
+		end = strchr(line, '\n');
+		if (end)
+			*end++ = '\0';
+		if (!sp)
+			continue;
+		*sp = '\0';
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			uint64_t v;
+
+			if (strcmp(line, names[i]) == 0 && shmfs_parse_u64(sp + 1, &v) == 0) {
+				sum += v;
+				any |= i == 0;
+			}
+		}
+	}
+	/* no migration count: nothing to tell a move by */
+	if (!any)
+		return -ENOTSUP;
+	*ret = sum;
+	return 0;
+}
+
+int shmfs_page_moves(struct shmfs_fs *fs, pid_t caller, uint64_t *ret)
+{
+	struct shmfs_moves_seen *best = NULL, *slot;
+	struct timespec now;
+	uint64_t val;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&fs->mappers.lock);
+	for (size_t i = 0; caller >= 0 && i < SHMFS_MAPPERS_SLOTS; i++) {
+		struct shmfs_moves_seen *m = &fs->mappers.moves[i];
+
+		if (!m->taken.tv_sec || age_ns(&m->taken, &now) >= MAPPERS_TTL_NS)
+			continue;
+		if (caller > 0 ? m->caller == caller : (!best || age_ns(&best->taken, &m->taken) > 0))
+			best = m;
+	}
+	if (best) {
+		*ret = best->val;
+		pthread_mutex_unlock(&fs->mappers.lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->mappers.lock);
+	rc = read_moves(&val);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->mappers.lock);
+	/* caller's own slot, else the oldest */
+	slot = &fs->mappers.moves[0];
+	for (size_t i = 0; i < SHMFS_MAPPERS_SLOTS; i++) {
+		if (fs->mappers.moves[i].caller == caller) {
+			slot = &fs->mappers.moves[i];
+			break;
+		}
+		if (age_ns(&fs->mappers.moves[i].taken, &slot->taken) > 0)
+			slot = &fs->mappers.moves[i];
+	}
+	*slot = (struct shmfs_moves_seen){ .caller = caller > 0 ? caller : 0, .taken = now, .val = val };
+	pthread_mutex_unlock(&fs->mappers.lock);
+	*ret = val;
+	return 0;
+}
+
 void shmfs_mappers_init(struct shmfs_fs *fs)
 {
 	pthread_mutex_init(&fs->mappers.lock, NULL);
 	memset(fs->mappers.slot, 0, sizeof(fs->mappers.slot));
+	memset(fs->mappers.moves, 0, sizeof(fs->mappers.moves));
 	atomic_init(&fs->mappers.gen, 0);
 }
 

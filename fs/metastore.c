@@ -109,17 +109,21 @@ static int save_once(struct shmfs_fs *fs, enum shmfs_page_kind k, ino_t bino, co
 
 	snprintf(name, sizeof(name), "%" PRIu64, (uint64_t)bino);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	/* a stray FIFO or link under the temporary's name is not ours to write through */
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
-	if (fd < 0)
-		return -errno;
-	{
+	/* made new, it is a regular file of ours; only a temporary left by a
+	 * killed save is opened again, and then a stray FIFO or link under its
+	 * name is not ours to write through */
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0 && errno == EEXIST) {
 		struct stat st;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 			close(fd);
 			return -EEXIST;
 		}
 	}
+	if (fd < 0)
+		return -errno;
 	while (done < len) {
 		ssize_t n = write(fd, text + done, len - done);
 		if (n < 0) {

@@ -18,6 +18,8 @@
 
 #define MOVE_PAGES_BATCH 1024
 #define SHMFS_PLACE_SAMPLE 64 /* pages a placement check looks at, at most */
+/* a normal chunk above this is first checked against the node's free pages */
+#define SHMFS_PLACE_PRECHECK_MIN ((uint64_t)2 << 20)
 
 /* Huge pages come from the pools, so binding to the node is exact and a short
  * pool is a plain ENOSPC. Normal pages are only preferred on the node: under
@@ -171,23 +173,87 @@ static uint64_t mask_word(const shmfs_nodemask_t *m)
 	return m->bits[0];
 }
 
-int shmfs_place_nodes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t page_sz,
-		      uint64_t size, shmfs_nodemask_t *ret)
+/* Whether r's stamp holds for the file as st shows it (fs lock). */
+static bool stamp_matches_locked(const struct shmfsd_region *r, const struct stat *st)
 {
-	uint64_t len = size / page_sz * page_sz, placed, missing = 0;
+	const struct shmfs_place_stamp *p = &r->placed_stamp;
+
+	return p->set && p->ctime.tv_sec == st->st_ctim.tv_sec && p->ctime.tv_nsec == st->st_ctim.tv_nsec &&
+	       p->size == (uint64_t)st->st_size && p->blocks == (uint64_t)st->st_blocks;
+}
+
+bool shmfs_place_stamp_holds(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t moves,
+			     const struct stat *st)
+{
+	bool holds;
+
+	pthread_mutex_lock(&fs->lock);
+	holds = r->placed && stamp_matches_locked(r, st) && r->placed_stamp.moves == moves;
+	pthread_mutex_unlock(&fs->lock);
+	return holds;
+}
+
+void shmfs_place_stamp(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t moves,
+		       const struct stat *st)
+{
+	pthread_mutex_lock(&fs->lock);
+	r->placed_stamp = (struct shmfs_place_stamp){
+		.set = r->placed != 0, .moves = moves, .ctime = st->st_ctim,
+		.size = (uint64_t)st->st_size, .blocks = (uint64_t)st->st_blocks,
+	};
+	pthread_mutex_unlock(&fs->lock);
+}
+
+bool shmfs_place_known(struct shmfs_fs *fs, struct shmfsd_region *r, pid_t caller, shmfs_nodemask_t *ret)
+{
+	uint64_t moves;
+	struct stat st;
+	bool known;
+
+	if (shmfs_page_moves(fs, caller > 0 ? caller : -1, &moves) < 0)
+		return false;
+	pthread_mutex_lock(&fs->lock);
+	known = r->linked && r->placed &&
+		fstatat(fs->type[r->kind].dirfd, r->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		S_ISREG(st.st_mode) && st.st_ino == r->backing_ino &&
+		(uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size &&
+		stamp_matches_locked(r, &st) && r->placed_stamp.moves == moves;
+	if (known) {
+		memset(ret, 0, sizeof(*ret));
+		ret->bits[0] = r->placed;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return known;
+}
+
+int shmfs_place_nodes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint64_t page_sz,
+		      const struct stat *st, pid_t caller, shmfs_nodemask_t *ret)
+{
+	uint64_t len = (uint64_t)st->st_size / page_sz * page_sz, placed, missing = 0, moves = 0;
+	bool sparse = (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size, have_moves;
 	shmfs_nodemask_t seen;
 	int rc;
 
+	/* the count first: a move after it shows in the next one */
+	have_moves = shmfs_page_moves(fs, caller > 0 ? caller : -1, &moves) == 0;
 	pthread_mutex_lock(&fs->lock);
 	placed = r->placed;
+	if (placed && have_moves && stamp_matches_locked(r, st) && r->placed_stamp.moves == moves) {
+		pthread_mutex_unlock(&fs->lock);
+		memset(ret, 0, sizeof(*ret));
+		ret->bits[0] = placed;
+		return 0;
+	}
 	pthread_mutex_unlock(&fs->lock);
-	if (placed && !file_sparse(fd)) {
+	if (placed && !sparse) {
 		rc = sample_nodes(fd, page_sz, 0, len, &seen, &missing);
 		if (rc < 0)
 			return rc;
 		/* the record holds if the sample found every recorded node,
 		 * no other, and no page missing */
 		if (missing == 0 && mask_word(&seen) == placed) {
+			if (have_moves)
+				shmfs_place_stamp(fs, r, moves, st);
 			*ret = seen;
 			return 0;
 		}
@@ -197,9 +263,13 @@ int shmfs_place_nodes(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint
 		return rc;
 	pthread_mutex_lock(&fs->lock);
 	/* not over a record a resize or a move made meanwhile */
-	if (r->placed == placed)
+	if (r->placed == placed) {
 		r->placed = missing == 0 ? mask_word(ret) : 0;
+		r->placed_stamp.set = false;
+	}
 	pthread_mutex_unlock(&fs->lock);
+	if (have_moves && !sparse && missing == 0)
+		shmfs_place_stamp(fs, r, moves, st);
 	return 0;
 }
 
@@ -212,6 +282,8 @@ void shmfs_place_record(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t n
 		r->placed |= nodes;
 	else
 		r->placed = 0;
+	/* true now, but since when the caller stamps (shmfs_place_stamp) */
+	r->placed_stamp.set = false;
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -233,18 +305,28 @@ static bool only_node(const shmfs_nodemask_t *m, int node)
  * it). On any failure the file is put back to old, which also returns pages
  * an interrupted hugetlbfs fallocate kept (it does not undo itself). */
 int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, uint64_t old,
-		     uint64_t size, const struct shmfs_policy *pol, int home, uint64_t *ret_nodes)
+		     uint64_t size, const struct shmfs_policy *pol, int home, uint64_t *ret_nodes,
+		     struct stat *ret_st)
 {
-	uint64_t pos, nodes = 0;
-	bool sparse;
+	uint64_t pos, nodes = 0, blocks0 = 0;
+	struct stat st;
+	bool sparse, all_new = false, have_blocks0 = false;
 	int r, err = 0;
 
+	/* the blocks it has now, to tell afterwards whether every page of the
+	 * range was taken by the fallocates below (none was there before) */
+	if (huge && fstat(fd, &st) == 0) {
+		blocks0 = (uint64_t)st.st_blocks;
+		have_blocks0 = true;
+	}
 	for (pos = old; pos < size && err == 0;) {
 		uint64_t run_end, chunk_end;
 		int node = shmfs_policy_node(pol, home, pos / page_sz, &run_end);
 
 		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
-		if (!huge) {
+		/* a small normal chunk is not worth the look at the node's free
+		 * pages: the sample below holds the last page, where a spill is */
+		if (!huge && chunk_end - pos > SHMFS_PLACE_PRECHECK_MIN) {
 			uint64_t total, free_pages;
 			/* plainly too big for the node: refuse before filling it and
 			 * spilling over (the verification catches the racy rest) */
@@ -272,7 +354,17 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 	 * node running out are the last of the run, which the sample always
 	 * holds. A file with holes (made by another program) is checked page
 	 * by page, as the sample would fill them. */
-	sparse = err == 0 && file_sparse(fd);
+	if (err == 0 && fstat(fd, &st) < 0)
+		err = -errno;
+	sparse = err == 0 && (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
+	/* Huge pages taken by a bound fallocate come from the node's pool or
+	 * not at all: when every page of the range is one it took (the file
+	 * grew by exactly their blocks, no hole), where they are is known
+	 * without mapping them. A page that was there before (put beyond the
+	 * end by another program) is asked about like the rest. */
+	if (err == 0 && huge && !sparse && have_blocks0 &&
+	    (uint64_t)st.st_blocks - blocks0 == (size - old) / 512)
+		all_new = true;
 	for (pos = old; pos < size && err == 0;) {
 		uint64_t run_end, chunk_end, vstart, missing = 0;
 		shmfs_nodemask_t where;
@@ -280,7 +372,11 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 
 		chunk_end = run_end > size / page_sz ? size : run_end * page_sz;
 		vstart = pos / page_sz * page_sz;
-		if (sparse)
+		if (all_new) {
+			memset(&where, 0, sizeof(where));
+			shmfs_bit_set(where.bits, (size_t)node);
+			r = 0;
+		} else if (sparse)
 			r = range_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing, -1, NULL);
 		else
 			r = sample_nodes(fd, page_sz, vstart, chunk_end - vstart, &where, &missing);
@@ -299,6 +395,8 @@ int shmfs_place_grow(struct shmfs_fs *fs, int fd, uint64_t page_sz, bool huge, u
 	}
 	/* nodes beyond 63 do not fit a record: none (asked in full) */
 	*ret_nodes = nodes == UINT64_MAX ? 0 : nodes;
+	if (ret_st)
+		*ret_st = st;
 	return 0;
 }
 

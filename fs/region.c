@@ -87,8 +87,36 @@ static int apply_times(const char *path, const struct stat *attr, int to_set)
 	return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
 }
 
-int shmfsd_region_setattr(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *attr,
-			  int to_set, struct stat *ret)
+/* A change of r by the daemon, whose reply gives the kernel the new
+ * attributes: the watch leaves r's events to its end instead of telling the
+ * kernel to drop attributes the reply is about to give it. At the end, if
+ * anything happened meanwhile, r is looked at once as an event would (a
+ * change by another program during ours, or ours failing half-way). */
+static void change_begin(struct shmfs_fs *fs, struct shmfsd_region *r)
+{
+	pthread_mutex_lock(&fs->lock);
+	r->changing++;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void change_end(struct shmfs_fs *fs, struct shmfsd_region *r)
+{
+	char name[SHMFS_NAME_MAX + 1];
+	bool recheck = false;
+
+	pthread_mutex_lock(&fs->lock);
+	if (--r->changing == 0 && r->change_seen) {
+		r->change_seen = false;
+		recheck = r->linked;
+		memcpy(name, r->name, sizeof(name));
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (recheck)
+		shmfs_watch_reconcile(fs, r->kind, name);
+}
+
+static int setattr_do(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *attr,
+		      int to_set, struct stat *ret)
 {
 	bool sizing = to_set & FUSE_SET_ATTR_SIZE;
 	_cleanup_close_ int fd = -1;
@@ -131,6 +159,17 @@ int shmfsd_region_setattr(struct shmfs_fs *fs, struct shmfsd_region *r, const st
 	return 0;
 }
 
+int shmfsd_region_setattr(struct shmfs_fs *fs, struct shmfsd_region *r, const struct stat *attr,
+			  int to_set, struct stat *ret)
+{
+	int rc;
+
+	change_begin(fs, r);
+	rc = setattr_do(fs, r, attr, to_set, ret);
+	change_end(fs, r);
+	return rc;
+}
+
 /* ------------------------------------------------------------ size */
 
 /* Zero [from, to) of the page holding from: bytes past the size that a
@@ -160,15 +199,26 @@ static int zero_tail(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, uint6
 /* Record the byte size (and the one before it, which stays the size while
  * the backing file still has its pages: a daemon killed before resizing the
  * backing file). An unlinked region's size is only kept in memory: its
- * metadata file is gone for good. Caller holds r->op_lock (linked stable). */
-static int save_size(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t size, uint64_t prev)
+ * metadata file is gone for good. Nothing is written when the record already
+ * gives prev for the backing size now and size for the backing size after
+ * (whole pages, or no record of a byte size at all: the size is the backing
+ * file's): a daemon killed at any point between shows the truth either way.
+ * Caller holds r->op_lock (linked stable). */
+static int save_size(struct shmfs_fs *fs, struct shmfsd_region *r, uint64_t size, uint64_t prev,
+		     uint64_t backing_now, uint64_t backing_after)
 {
+	uint64_t page_sz = shmfs_page_sz(fs, r->kind);
 	struct shmfs_meta m;
 	bool linked;
 	int rc;
 
 	pthread_mutex_lock(&fs->lock);
 	linked = r->linked;
+	if (linked && shmfs_meta_byte_size(&r->meta, backing_now, page_sz) == prev &&
+	    shmfs_meta_byte_size(&r->meta, backing_after, page_sz) == size) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
 	if (!linked) {
 		r->meta.has_size = true;
 		r->meta.size = size;
@@ -233,7 +283,7 @@ int shmfsd_region_resize(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, u
 	}
 	/* the size first: until the backing file has its new pages, old is
 	 * still what a restarted daemon shows (shmfs_meta_byte_size) */
-	rc = save_size(fs, r, size, old);
+	rc = save_size(fs, r, size, old, backing, want);
 	if (rc < 0)
 		return rc;
 	if (want == backing)
@@ -242,16 +292,26 @@ int shmfsd_region_resize(struct shmfs_fs *fs, struct shmfsd_region *r, int fd, u
 		rc = ftruncate(fd, (off_t)want) < 0 ? -errno : 0;
 	} else {
 		/* a bind policy always means the home node (a migration moves both) */
-		uint64_t nodes = 0;
+		uint64_t nodes = 0, moves = 0;
+		bool have_moves;
+		struct stat after;
 
 		if (pol.cnt == 1 && pol.pages[0] == UINT64_MAX)
 			pol.cnt = 0;
+		/* counted before the pages are taken: the stamp of the record,
+		 * which then also speaks for the pages there before (a grow adds
+		 * to their record) only if theirs still held */
+		have_moves = shmfs_page_moves(fs, 0, &moves) == 0 &&
+			     (backing == 0 || shmfs_place_stamp_holds(fs, r, moves, &st));
 		rc = shmfs_place_grow(fs, fd, page_sz, shmfs_page_type_is_huge(fs->type[r->kind].pt), backing,
-			  want, &pol, home, &nodes);
-		if (rc == 0)
+			  want, &pol, home, &nodes, &after);
+		if (rc == 0) {
 			shmfs_place_record(fs, r, nodes, backing != 0);
+			if (have_moves)
+				shmfs_place_stamp(fs, r, moves, &after);
+		}
 	}
-	if (rc < 0 && save_size(fs, r, old, old) < 0)
+	if (rc < 0 && save_size(fs, r, old, old, backing, backing) < 0)
 		SHMFS_LOG("Failed to record a region's size after a failed resize (it shows %" PRIu64
 			  " bytes anyway)", old);
 	return rc;
@@ -383,12 +443,13 @@ int shmfsd_region_create(struct shmfs_fs *fs, enum shmfs_page_kind k, int node, 
 		rc = -errno;
 		goto fail;
 	}
-	/* the daemon's umask must not narrow what the caller asked for */
-	if (fchmod(fd, mode & 07777) < 0) {
+	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		goto fail;
 	}
-	if (fstat(fd, &st) < 0) {
+	/* the daemon's umask must not narrow what the caller asked for (nor
+	 * fchown drop its set-ID bits) */
+	if ((st.st_mode & 07777) != (mode & 07777) && (fchmod(fd, mode & 07777) < 0 || fstat(fd, &st) < 0)) {
 		rc = -errno;
 		goto fail;
 	}

@@ -74,7 +74,7 @@ static void keep_gone(struct shmfs_fs *fs, struct shmfsd_region *r)
 }
 
 /* Bring the table in line with what the backing directory holds under name. */
-static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
+void shmfs_watch_reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *name)
 {
 	struct shmfsd_region *r, *held = NULL;
 	struct stat st;
@@ -85,9 +85,16 @@ static void reconcile(struct shmfs_fs *fs, enum shmfs_page_kind k, const char *n
 	if (name[0] == '.')
 		return;
 	pthread_mutex_lock(&fs->lock);
+	r = shmfs_table_find_locked(fs, k, name);
+	/* the daemon is changing it and replies with what it did: looked at
+	 * once that is done (shmfsd_region_change_end), not now */
+	if (r && r->changing) {
+		r->change_seen = true;
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
 	any = fstatat(fs->type[k].dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	exists = any && S_ISREG(st.st_mode);
-	r = shmfs_table_find_locked(fs, k, name);
 	if (r) {
 		ino = r->ino;
 		parent = SHMFS_INO_NODE(k, r->meta.node, SHMFS_SUB_DIR);
@@ -187,14 +194,14 @@ static void rescan(struct shmfs_fs *fs, enum shmfs_page_kind k)
 			snprintf(name, sizeof(name), "%s", v[i]->name);
 			pthread_mutex_unlock(&fs->lock);
 			shmfsd_region_put(fs, v[i], 1);
-			reconcile(fs, k, name);
+			shmfs_watch_reconcile(fs, k, name);
 		}
 		free(v);
 	}
 	if (shmfs_opendir_dup(fs->type[k].dirfd, &d) < 0)
 		return;
 	while ((de = readdir(d)))
-		reconcile(fs, k, de->d_name);
+		shmfs_watch_reconcile(fs, k, de->d_name);
 }
 
 static bool is_meta_wd(const struct shmfs_fs *fs, int wd)
@@ -223,7 +230,7 @@ static void handle(struct shmfs_fs *fs, const struct inotify_event *ev)
 	}
 	for (int k = 0; k < SHMFS_PAGE_KIND_CNT; k++)
 		if (fs->type[k].pt && fs->watch.wd_of[k] == ev->wd && ev->len)
-			reconcile(fs, (enum shmfs_page_kind)k, ev->name);
+			shmfs_watch_reconcile(fs, (enum shmfs_page_kind)k, ev->name);
 }
 
 static void *watch_main(void *arg)

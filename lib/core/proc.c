@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -141,6 +143,19 @@ int shmfs_proc_tgid(pid_t tid, pid_t *ret)
 
 	if (tid <= 0)
 		return -ESRCH;
+	/* a process's leader is its own tgid, and only a leader takes a pidfd
+	 * without PIDFD_THREAD: two system calls instead of rendering status */
+	{
+		int fd = (int)syscall(SYS_pidfd_open, tid, 0);
+
+		if (fd >= 0) {
+			close(fd);
+			*ret = tid;
+			return 0;
+		}
+		if (errno == ESRCH)
+			return -ESRCH;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
 	f = fopen(path, "re");
 	if (!f)

@@ -24,6 +24,11 @@ t_like "heap usage without NAME finds the heaps" "normal/node$N0/h" "$(ctl heap 
 t_is "heap usage of a region without a heap fails" 1 \
 	"$(touch "$D/plain"; truncate -s 64K "$D/plain"; ctl heap usage plain >"$T_DIR/o" 2>&1; echo $?)"
 t_like "it says there is no heap" "does not hold a libshmfs heap" "$(cat "$T_DIR/o")"
+# the listing names the heap attributes where a heap is, and only there
+t_like "getfattr -d of a heap's region shows heap.alloc_count" 'user\.shmfs\.heap\.alloc_count="15"' \
+	"$(getfattr --absolute-names -d "$D/h" 2>&1)"
+t_is "getfattr -d of a region without a heap lists no heap attribute" 0 \
+	"$(getfattr --absolute-names -d "$D/plain" 2>&1 | grep -c 'shmfs\.heap\.')"
 t_check "heap check of a sound heap succeeds" ctl heap check h
 ctl --json heap reclaim h >"$T_DIR/r.json"
 t_is "heap reclaim frees exactly the dead process's allocations" 5 \

@@ -138,6 +138,14 @@ t_is "normal: ... its pages sit on node$N" "$N" "$(fs_x "$R/big64" user.shmfs.nu
 h1=$(hwm)
 t_check "normal: ... and the daemon never held it mapped (VmHWM $h0 -> $h1 kB)" \
 	test $((h1 - h0)) -lt $((16 << 10))
+# the answer just given is recorded: a hole punched behind the daemon's back
+# (same size) must still be seen, and the pages put back too
+fallocate -p -o 0 -l $((64 << 20)) "$(fs_backing normal big64)"
+t_is "normal: every page punched out behind the daemon: numa_nodes is empty" "" \
+	"$(fs_x "$R/big64" user.shmfs.numa_nodes)"
+fallocate -o 0 -l $((64 << 20)) "$(fs_backing normal big64)"
+t_is "normal: ... and put back: numa_nodes names node$N again" "$N" \
+	"$(fs_x "$R/big64" user.shmfs.numa_nodes)"
 truncate -s 0 "$(fs_backing normal big64)"
 t_is "normal: the backing file emptied behind the daemon: numa_nodes is empty" "" \
 	"$(fs_x "$R/big64" user.shmfs.numa_nodes)"
