@@ -23,7 +23,7 @@ meta_file() { echo "$T_BACKING/.shmfs/$1/$(stat -c %i "$(fs_backing "$1" "$2")")
 cat >"$T_DIR/mkproc.sh" <<'EOS'
 exec 3>"$1" && exec "$TSYS" setxattr "$1" user.shmfs.lifetime process
 EOS
-mkproc() { sh "$T_DIR/mkproc.sh" "$1"; }
+mkproc() { sh "$T_DIR/mkproc.sh" "$1" >/dev/null; }
 # mkzombie.sh PATH: the same, once its parent has become sleep (which never
 # reaps it): a parent still a shell could reap it first.
 cat >"$T_DIR/mkzombie.sh" <<'EOS'
