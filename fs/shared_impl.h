@@ -7,8 +7,8 @@
 #include "daemon.h"
 #include "shared_log.h"
 
-#define INO_REGION_TAG  (0xFULL << 60)
-#define INO_REGION(id)  (INO_REGION_TAG | (uint64_t)(id))
+#define INO_REGION_TAG  SHMFS_SHARED_INO_TAG
+#define INO_REGION(id)  SHMFS_SHARED_INO(id)
 #define A               SHMFS_SHARED_ALIGN
 
 struct shmfs_shared {

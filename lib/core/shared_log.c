@@ -291,6 +291,21 @@ const struct shmfs_shared_region *shmfs_shared_find(const struct shmfs_shared_st
 	return NULL;
 }
 
+int shmfs_shared_access(const struct shmfs_shared_region *r, uint32_t uid, uint32_t gid,
+			const uint32_t *groups, size_t ngroups, bool want_write)
+{
+	uint32_t need = want_write ? 06 : 04, bits = r->mode & 07;
+	bool member = gid == r->gid;
+
+	for (size_t i = 0; i < ngroups && !member; i++)
+		member = groups[i] == r->gid;
+	if (uid == r->uid)
+		bits = (r->mode >> 6) & 07;
+	else if (member)
+		bits = (r->mode >> 3) & 07;
+	return (bits & need) == need ? 0 : -EACCES;
+}
+
 const struct shmfs_shared_region *shmfs_shared_find_id(const struct shmfs_shared_state *st,
 						       uint64_t id)
 {

@@ -42,6 +42,10 @@
 #define SHMFS_SHARED_REC_MAGIC  0x52434853u /* "SHCR" */
 #define SHMFS_SHARED_HOST_MAX   63          /* longest host name kept */
 #define SHMFS_SHARED_REGION_MAX 65536u      /* live regions at once */
+/* The inode number a daemon gives region id in MOUNT/shared/NAME/ (what a
+ * join keys the region by, however it resolved it). */
+#define SHMFS_SHARED_INO_TAG    (0xFULL << 60)
+#define SHMFS_SHARED_INO(id)    (SHMFS_SHARED_INO_TAG | (uint64_t)(id))
 
 enum shmfs_shared_op {
 	SHMFS_SHARED_OP_CREATE = 1, /* id = seq; name, mode, uid, gid; offset, extent, size */
@@ -211,6 +215,14 @@ const struct shmfs_shared_xattr *shmfs_shared_xattr_find(const struct shmfs_shar
  * append. Pieces a refusal or a kill leaves are dropped by the next value. */
 int shmfs_shared_xattr_set(void *base, struct shmfs_shared_state *st, uint64_t id, const char *name,
 			   const void *value, size_t len, int flags, int64_t now_ns);
+/* May the caller (uid, gid, its ngroups supplementary groups) open region
+ * r for reading (want_write false) or reading and writing, by r's mode,
+ * uid and gid alone: the owner's bits when uid is r's owner, else the
+ * group's when gid or a supplementary group is r's, else the others'. No
+ * capability is considered (root included): a refusal here is for the
+ * kernel to confirm. 0 or -EACCES. */
+int shmfs_shared_access(const struct shmfs_shared_region *r, uint32_t uid, uint32_t gid,
+			const uint32_t *groups, size_t ngroups, bool want_write);
 /* Bytes of extents in use. */
 uint64_t shmfs_shared_used(const struct shmfs_shared_state *st);
 const char *shmfs_shared_op_name(uint32_t op);

@@ -555,6 +555,36 @@ static void crc32c_matches_the_standard(void **state)
 	assert_non_null(shmfs_shared_flush_name());
 }
 
+/* the kernel's mode check for an open: one class of bits, the first that
+ * applies (an owner denied by the owner bits is not saved by the others') */
+static void access_follows_owner_group_other(void **state)
+{
+	struct shmfs_shared_region r = { .mode = 0640, .uid = 1000, .gid = 100 };
+	const uint32_t groups[] = { 7, 100 };
+
+	(void)state;
+
+	assert_int_equal(shmfs_shared_access(&r, 1000, 1000, NULL, 0, true), 0);
+	assert_int_equal(shmfs_shared_access(&r, 1001, 100, NULL, 0, false), 0);
+	assert_int_equal(shmfs_shared_access(&r, 1001, 100, NULL, 0, true), -EACCES);
+	assert_int_equal(shmfs_shared_access(&r, 1001, 5, groups, 2, false), 0);
+	assert_int_equal(shmfs_shared_access(&r, 1001, 5, groups, 1, false), -EACCES);
+	assert_int_equal(shmfs_shared_access(&r, 1001, 5, NULL, 0, false), -EACCES);
+	/* root is no exception here: the kernel decides for it */
+	r.mode = 0600;
+	r.uid = 0;
+	assert_int_equal(shmfs_shared_access(&r, 0, 0, NULL, 0, true), 0);
+	assert_int_equal(shmfs_shared_access(&r, 1000, 0, NULL, 0, false), -EACCES);
+	r.mode = 0066;
+	assert_int_equal(shmfs_shared_access(&r, 0, 0, NULL, 0, false), -EACCES);
+	assert_int_equal(shmfs_shared_access(&r, 5, 5, NULL, 0, true), 0);
+	r.mode = 0604;
+	r.gid = 5;
+	assert_int_equal(shmfs_shared_access(&r, 5, 5, NULL, 0, false), -EACCES);
+	assert_int_equal(shmfs_shared_access(&r, 6, 6, NULL, 0, false), 0);
+	assert_int_equal(shmfs_shared_access(&r, 6, 6, NULL, 0, true), -EACCES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +602,7 @@ int main(void)
 		cmocka_unit_test(a_full_log_or_device_is_enospc),
 		cmocka_unit_test(user_xattrs_replay_and_go_with_their_region),
 		cmocka_unit_test(value_pieces_commit_only_whole),
+		cmocka_unit_test(access_follows_owner_group_other),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
