@@ -146,7 +146,12 @@ static int backing_open(const char *dir, struct backing **ret)
 
 /* Catch up with the log: the superblock again (a device formatted anew
  * replays from the start), then the records after the last one replayed.
- * 0, or -errno when the device no longer holds this log. */
+ * 0, or -errno when the device no longer holds this log, or when the
+ * replay stopped at a record that is torn or damaged: the regions before it
+ * may have changed since (moved, removed, their extent reused), so nothing
+ * is resolved from the log until the master writes past it; the tree
+ * answers meanwhile (a replica shows the log up to the last good record,
+ * the master what it wrote). */
 static int backing_refresh(struct backing *b)
 {
 	struct shmfs_shared_sb sb;
@@ -167,7 +172,7 @@ static int backing_refresh(struct backing *b)
 		shmfs_shared_state_init(&b->st, &sb);
 	}
 	shmfs_shared_replay(b->base, &b->st, true, &stop);
-	return 0;
+	return stop;
 }
 
 /* The caller's credentials, for the mode check (the kernel's: fsuid = euid
@@ -220,8 +225,10 @@ static int resolve_from_log(const char *abs, size_t dir_len, int oflags, struct 
 		b->next = backings;
 		backings = b;
 	}
-	if (b->broken || backing_refresh(b) < 0) {
-		b->broken = true;
+	rc = b->broken ? -ESTALE : backing_refresh(b);
+	if (rc < 0) {
+		/* a log that no longer maps as it did stays the tree's */
+		b->broken = rc == -ESTALE;
 		pthread_mutex_unlock(&backings_lock);
 		return 0;
 	}

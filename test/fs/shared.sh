@@ -93,6 +93,76 @@ t_errno "B writes bytes inside the region" OK pwrite "$B/r1" 100 from-B
 t_is "A reads B's bytes" "OK from-B" "$("$TSYS" pread "$A/r1" 100 6)"
 t_is "cp out of B is byte-identical to A" "$(cmp "$A/r1" "$B/r1" && echo same)" same
 
+# ---------------------------------------------------------------- joins from the log
+# A join finds the region in the device's own log (the daemon only names the
+# device, at a process's first join of the backing): both hosts' mounts give
+# the same bytes, a region the master removed is gone for the next join even
+# when its extent is reused, and the log's mode and owner are checked as the
+# kernel checks an open.
+HOLD_IN=$T_DIR/hold.in HOLD_OUT=$T_DIR/hold.out HOLD_PID=
+# hold_start PATH: a process that holds a join of PATH and obeys hold_cmd
+hold_start() {
+	rm -f "$HOLD_IN"; mkfifo "$HOLD_IN"; : >"$HOLD_OUT"
+	"$TJOIN" hold "$1" r <"$HOLD_IN" >"$HOLD_OUT" &
+	HOLD_PID=$!
+	exec 7>"$HOLD_IN"
+	t_wait_for 10 grep -q '^OK' "$HOLD_OUT"
+}
+# hold_cmd SECONDS LINE: its answer (nothing when none came in time)
+hold_cmd() {
+	local n
+	n=$(wc -l <"$HOLD_OUT")
+	echo "$2" >&7
+	t_wait_for "$1" bash -c '[ "$(wc -l <"$1")" -gt "$2" ]' - "$HOLD_OUT" "$n" && tail -n 1 "$HOLD_OUT"
+}
+hold_stop() { exec 7>&-; wait "$HOLD_PID" 2>/dev/null; HOLD_PID=; }
+
+t_errno "A creates j1" OK open "$A/j1" cx 0644
+t_check "and sizes it" truncate -s $((2 * MIB)) "$A/j1"
+t_errno "A writes into it" OK pwrite "$A/j1" 0 bytes-of-j1
+out=$(printf 'join %s r\njoin %s r\njoin shared/pool/j1 w\n' "$A/j1" "$B/j1" |
+	SHMFS_PATH=$MB "$TJOIN" hold "$B/r1" r)
+t_like "one process joins j1 through A, through B and by its path under B: the same bytes" \
+	"^OK [0-9]+ OK bytes-of-j1 OK bytes-of-j1 OK bytes-of-j1$" "$(echo $out)"
+
+hold_start "$B/r1"
+kill -STOP "$B_PID"
+out=$(hold_cmd 3 "join $B/j1 r")
+kill -CONT "$B_PID"
+t_is "with daemon B stopped, a process that joined through B before joins j1 from the log alone" \
+	"OK bytes-of-j1" "$out"
+t_errno "A creates j2" OK open "$A/j2" cx 0644
+t_check "and sizes it" truncate -s $((2 * MIB)) "$A/j2"
+t_errno "A writes into it" OK pwrite "$A/j2" 0 old-bytes-of-j2
+t_is "the process joins j2 through B" "OK old-bytes-of-j2" "$(hold_cmd 10 "join $B/j2 r")"
+off2=$(fs_x "$A/j2" user.shmfs.shared.offset)
+t_check "A removes j2" rm "$A/j2"
+t_is "the process's next join of j2 through B: ENOENT" ENOENT "$(hold_cmd 10 "join $B/j2 r")"
+t_errno "A creates j3" OK open "$A/j3" cx 0644
+t_check "and sizes it" truncate -s $((2 * MIB)) "$A/j3"
+t_is "j3 took j2's extent" "$off2" "$(fs_x "$A/j3" user.shmfs.shared.offset)"
+t_errno "A writes into it" OK pwrite "$A/j3" 0 bytes-of-j3
+t_is "j2 stays gone for the process" ENOENT "$(hold_cmd 10 "join $B/j2 r")"
+t_is "j3 joins with its own bytes" "OK bytes-of-j3" "$(hold_cmd 10 "join $B/j3 w")"
+hold_stop
+t_check "A removes j1 and j3" rm "$A/j1" "$A/j3"
+
+# the second user may open the device itself: only the log's mode stands
+# between them and a region
+chmod 0666 "$DEV"
+t_errno "A creates p1 of mode 0600 (root's)" OK open "$A/p1" cx 0600
+t_check "and sizes it" truncate -s $((2 * MIB)) "$A/p1"
+t_errno "A creates p2 of mode 0644 (root's)" OK open "$A/p2" cx 0644
+t_check "and sizes it" truncate -s $((2 * MIB)) "$A/p2"
+t_errno "A writes into it" OK pwrite "$A/p2" 0 bytes-of-p2
+out=$(printf 'join %s r\njoin %s w\njoin %s r\njoin %s w\n' "$B/p1" "$B/p1" "$B/p2" "$B/p2" |
+	t_as_user "$TJOIN" hold "$B/p2" r)
+t_is "a second user joins p2 (0644) to read, and is refused p1 (0600) read and write, p2 write" \
+	"OK EACCES EACCES OK bytes-of-p2 EACCES" "$(echo $out | sed 's/^OK [0-9]*/OK/')"
+t_is "so is a process of theirs that starts with p1" EACCES "$(t_as_user "$TJOIN" join "$B/p1" r)"
+chmod 0600 "$DEV"
+t_check "A removes p1 and p2" rm "$A/p1" "$A/p2"
+
 t_errno "B's create gets EROFS" EROFS open "$B/new" cx 0644
 t_errno "B's truncate gets EROFS" EROFS truncate "$B/r1" $((5 * MIB))
 t_errno "B's write past the end gets EROFS" EROFS pwrite "$B/r1" $((3 * MIB)) x
@@ -277,6 +347,11 @@ b_mount
 t_is "B replays only the record before the damage" "r1" "$(ls "$B" | xargs)"
 t_like "and says why" "record 2,? .*does not replay" "$(cat "$B_ERR")"
 t_check "B serves it" head -c 1 "$B/r1"
+t_is "a join through B stops at the last good record too: r1 is empty there" EINVAL \
+	"$("$TJOIN" join "$B/r1" r)"
+t_is "a region A made after the damaged record is not joined through B" ENOENT \
+	"$("$TJOIN" join "$B/after1" r)"
+t_is "through A, the master, r1 joins as A wrote it" OK "$("$TJOIN" join "$A/r1" r)"
 t_check "A grows r1 (B's replay stays before the damage)" truncate -s $((4 * MIB)) "$A/r1"
 truncate -s $((3 * MIB)) "$DEV"
 t_errno "the shared file cut short behind the daemons' backs: a read past its end is EFAULT" \

@@ -15,8 +15,10 @@
  *   tjoin rowrite PATH             a child joins read-only and writes: prints the signal it got
  *   tjoin randaddr PATH            join at a random address: "OK ALIGNED" when page aligned
  *   tjoin hold PATH r|w            join, print "OK PID", then obey stdin lines:
- *                                  "write TEXT", "check TEXT" (SAME | DIFF got), "leave" (LEFT);
- *                                  EOF exits. */
+ *                                  "write TEXT", "check TEXT" (SAME | DIFF got), "leave" (LEFT),
+ *                                  "join PATH r|w" (join another region from the same
+ *                                  process: "OK TEXT" its first bytes, then leave it;
+ *                                  or the errno name); EOF exits. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -181,6 +183,19 @@ static int op_hold(const char *path, const char *mode)
 				printf("SAME\n");
 			else
 				printf("DIFF %.*s\n", (int)n, p);
+		} else if (strncmp(line, "join ", 5) == 0 && strlen(line) > 7 &&
+			   line[strlen(line) - 2] == ' ') {
+			shmfs_join_info_t oi;
+			char *o;
+
+			line[strlen(line) - 2] = '\0';
+			o = shmfs_join_opts(line + 5, mode_flags(line + strlen(line) + 1), NULL, &oi);
+			if (!o) {
+				fail(errno);
+			} else {
+				printf("OK %.*s\n", (int)strnlen(o, oi.sz < 64 ? oi.sz : 64), o);
+				shmfs_leave(o);
+			}
 		} else if (strcmp(line, "leave") == 0 && p) {
 			int r = shmfs_leave(p);
 			p = NULL;
