@@ -351,6 +351,16 @@ struct shmfs_leave_opts {
  * The mapping covers st_size of the backing file, rounded up to whole pages,
  * as it is at the first join; a region grown later is not remapped.
  *
+ * A region of a shared backing (MOUNT/shared/NAME/REGION, shmfs(8)) maps
+ * the shared device at the region's extent. It is resolved from the device's
+ * own metadata log, read again at every join (a region its master removed
+ * before the join began is ENOENT); the caller's effective uid, gid and
+ * groups are checked against the mode, owner and group the log records, as
+ * the kernel checks an open, and a refusal there is confirmed by opening the
+ * tree file (root and capabilities as the kernel has them). The device must
+ * be openable by the caller; the process keeps it open and its log mapped
+ * read-only after the first join of the backing.
+ *
  * NULL with errno set on failure, nothing mapped and the table unchanged:
  *   EINVAL   flags has unknown bits, or the region is empty (size 0);
  *   EACCES   RDWR asked on a region the caller may not write, or the
