@@ -166,6 +166,7 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 	struct shmfs_region_ref ref;
 	shmfs_join_info_t *e, snap;
 	_cleanup_close_ int fd = -1;
+	int map_fd = -1;
 	struct stat st;
 	uint64_t map_off = 0;
 	void *join;
@@ -177,9 +178,11 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 		return fail_null(-EINVAL);
 	/* a region of a shared backing: the device at the region's offset */
 	r = shmfs_shared_join_resolve(path, flags & SHMFS_JOIN_RDWR ? O_RDWR : O_RDONLY,
-				      shmfs_mount_path(), &ref, &st, &map_off, &fd);
+				      shmfs_mount_path(), &ref, &st, &map_off, &map_fd);
 	if (r < 0)
 		return fail_null(r);
+	if (r == 1)
+		fd = map_fd;    /* ours to close */
 	if (r == 0) {
 		r = shmfs_region_resolve(path, &ref);
 		if (r < 0)
@@ -190,6 +193,7 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 		fd = shmfs_region_open(&ref, flags & SHMFS_JOIN_RDWR ? O_RDWR : O_RDONLY, &st);
 		if (fd < 0)
 			return fail_null(fd);
+		map_fd = fd;
 	}
 
 	pthread_mutex_lock(&join_lock);
@@ -209,7 +213,7 @@ SHMFS_API void *shmfs_join_opts(const char *path, unsigned flags,
 		return join;
 	}
 
-	r = map_region(fd, &ref, &st, (off_t)map_off, flags, &e);
+	r = map_region(map_fd, &ref, &st, (off_t)map_off, flags, &e);
 	if (r < 0) {
 		pthread_mutex_unlock(&join_lock);
 		shmfs_log(SHMFS_LOG_WARNING, "join of %s (%s) failed: %s", ref.name, ref.backing, strerror(-r));

@@ -54,6 +54,7 @@ struct backing {
 	const char *base;       /* superblock + log, read-only */
 	uint64_t map_len, dev_size;
 	struct shmfs_shared_state st;
+	struct shmfs_shared_sb sb_seen; /* the superblock last checked, as read */
 	bool broken;            /* its log no longer maps as when opened: resolve through the tree */
 };
 
@@ -111,17 +112,18 @@ static int backing_open(const char *dir, struct backing **ret)
 	if (rc == 0 && fstat(b->fd, &st) < 0)
 		rc = -errno;
 	b->regular = rc == 0 && S_ISREG(st.st_mode);
-	/* the superblock first, from the mapping of its block alone */
+	/* the superblock first, from a mapping of its 2 MiB alone (a DAX
+	 * device maps only whole aligned pages) */
 	if (rc == 0 && b->dev_size < SHMFS_SHARED_ALIGN)
 		rc = -EUCLEAN;
 	if (rc == 0) {
-		p = mmap(NULL, SHMFS_SHARED_SB_SIZE, PROT_READ, MAP_SHARED, b->fd, 0);
+		p = mmap(NULL, SHMFS_SHARED_ALIGN, PROT_READ, MAP_SHARED, b->fd, 0);
 		if (p == MAP_FAILED) {
 			rc = -errno;
 		} else {
 			shmfs_shared_invalidate(p, sizeof(sb));
 			rc = shmfs_shared_sb_read(p, b->dev_size, &sb);
-			munmap(p, SHMFS_SHARED_SB_SIZE);
+			munmap(p, SHMFS_SHARED_ALIGN);
 		}
 	}
 	/* the daemon's device and this one are one backing: same master */
@@ -140,6 +142,7 @@ static int backing_open(const char *dir, struct backing **ret)
 		return rc;
 	}
 	shmfs_shared_state_init(&b->st, &sb);
+	b->sb_seen = sb;
 	*ret = b;
 	return 0;
 }
@@ -162,9 +165,14 @@ static int backing_refresh(struct backing *b)
 	if (b->regular && (fstat(b->fd, &st) < 0 || (uint64_t)st.st_size < b->map_len))
 		return -EFAULT;
 	shmfs_shared_invalidate(b->base, sizeof(sb));
-	rc = shmfs_shared_sb_read(b->base, b->dev_size, &sb);
-	if (rc < 0)
-		return rc;
+	/* one copy; the same bytes as last checked need no second check */
+	memcpy(&sb, b->base, sizeof(sb));
+	if (memcmp(&sb, &b->sb_seen, sizeof(sb)) != 0) {
+		rc = shmfs_shared_sb_read(&sb, b->dev_size, &sb);
+		if (rc < 0)
+			return rc;
+		b->sb_seen = sb;
+	}
 	if (memcmp(sb.uuid, b->st.sb.uuid, sizeof(sb.uuid)) != 0) {
 		if (sb.log_offset + sb.log_size != b->map_len)
 			return -ESTALE;
@@ -179,21 +187,30 @@ static int backing_refresh(struct backing *b)
  * unless the caller set it apart, which this does not see). */
 static int caller_may(const struct shmfs_shared_region *r, bool want_write)
 {
-	uint32_t groups[64];
-	gid_t g[64];
+	uint32_t need = want_write ? 0666 : 0444, groups[64];
+	gid_t g[64], gid;
+	uid_t uid;
 	int n;
 
-	if (shmfs_shared_access(r, geteuid(), getegid(), NULL, 0, want_write) == 0)
+	/* every class may: no need to know who asks */
+	if ((r->mode & need) == need)
+		return 0;
+	uid = geteuid();
+	if (uid == r->uid)
+		return shmfs_shared_access(r, uid, 0, NULL, 0, want_write);
+	gid = getegid();
+	if (shmfs_shared_access(r, uid, gid, NULL, 0, want_write) == 0)
 		return 0;
 	n = getgroups(64, g);
 	if (n <= 0)
 		return -EACCES;
 	for (int i = 0; i < n; i++)
 		groups[i] = g[i];
-	return shmfs_shared_access(r, geteuid(), getegid(), groups, (size_t)n, want_write);
+	return shmfs_shared_access(r, uid, gid, groups, (size_t)n, want_write);
 }
 
-/* Resolve abs (= dir/REGION) from the log: 1 with the results filled, 0 to
+/* Resolve abs (= dir/REGION) from the log: 1 with the results filled (2:
+ * *ret_fd is the backing's, not the caller's to close), 0 to
  * resolve through the tree instead, or -errno: -ENOENT for a region the
  * log does not hold (the daemon would say the same: it shows the log). */
 static int resolve_from_log(const char *abs, size_t dir_len, int oflags, struct shmfs_region_ref *ref,
@@ -205,6 +222,7 @@ static int resolve_from_log(const char *abs, size_t dir_len, int oflags, struct 
 	const char *name = abs + dir_len + 1;
 	struct backing *b;
 	dev_t tree_dev;
+	bool borrowed;
 	int fd, rc;
 
 	if (dir_len >= PATH_MAX || strlen(name) >= sizeof(r.name) || strlen(name) >= sizeof(ref->name))
@@ -236,9 +254,10 @@ static int resolve_from_log(const char *abs, size_t dir_len, int oflags, struct 
 	if (found)
 		r = *found;
 	tree_dev = b->tree_dev;
-	fd = -1;
-	if (found && (!want_write || b->fd_rw))
-		fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 0);
+	/* the backing's own fd when it has the access asked (it stays open
+	 * while the process lives: the caller maps it and does not close it) */
+	fd = found && (!want_write || b->fd_rw) ? b->fd : -1;
+	borrowed = fd >= 0;
 	pthread_mutex_unlock(&backings_lock);
 	if (!found)
 		return -ENOENT;
@@ -253,7 +272,7 @@ static int resolve_from_log(const char *abs, size_t dir_len, int oflags, struct 
 			rc = -EACCES;
 	}
 	if (rc) {
-		if (fd >= 0)
+		if (fd >= 0 && !borrowed)
 			close(fd);
 		/* a refusal is the kernel's to confirm, on the tree file */
 		return rc == -EINVAL ? rc : 0;
@@ -274,7 +293,7 @@ static int resolve_from_log(const char *abs, size_t dir_len, int oflags, struct 
 	ret_st->st_blocks = (blkcnt_t)(r.extent / 512);
 	*ret_off = r.offset;
 	*ret_fd = fd;
-	return 1;
+	return borrowed ? 2 : 1;
 }
 
 /* Does abs end in /shared/NAME/REGION? (the only shape a shared region has;

@@ -9,7 +9,9 @@
 #include "join_path.h"
 
 /* 0 when path is not a shared region (the caller resolves it as a local
- * one). 1 when it is: *ret_fd the device open with oflags, *ret_off the
+ * one). 1 when it is: *ret_fd the device open with oflags (2: open with
+ * the access oflags asks, but the process's own, kept open for later joins:
+ * the caller must not close it), *ret_off the
  * region's offset in it, *ret_st the tree file's stat (st_size the region's
  * bytes, st_dev/st_ino its identity), ref filled (backing = the device,
  * page_sz 2 MiB). -errno on failure: the kernel's answer to opening the
