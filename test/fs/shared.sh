@@ -3,8 +3,10 @@
 # two daemons on one machine over one shared file (on tmpfs, standing for a
 # DAX device) play two hosts. A is the master (the superblock names hostA),
 # B a replica. A creates and sizes a region and writes through a join; B
-# lists it with the same size and xattrs, joins it and reads the bytes; B's
-# changes to the tree get EROFS; A killed with SIGKILL while creating
+# lists it with the same size and xattrs, joins it and reads the bytes; joins
+# resolve from the device's log (daemon stopped, unlink and extent reuse, the
+# log's mode against a second user, a damaged record); B's changes to the
+# tree get EROFS; A killed with SIGKILL while creating
 # regions, B and a restarted A agree on the tree; a heap used from both
 # names host and pid of its owners, and reclaim on one host leaves the
 # other's processes alone.
