@@ -147,6 +147,7 @@ struct shmfs_shared_state {
 };
 
 uint32_t shmfs_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t shmfs_crc32c_bits(uint32_t crc, const void *buf, size_t len);
 
 /* Cache-line write-back to memory (CLWB, else CLFLUSHOPT, else CLFLUSH,
  * chosen once from cpuid) of [p, p + len), then a store fence. _invalidate
