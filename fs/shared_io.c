@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <shmfs/heap.h>
+
 #include "util.h"
 #include "xattr_names.h"
 
@@ -209,6 +211,46 @@ static const char *const dir_xattrs[] = {
 	XA_DEVICE, XA_MASTER, XA_HOST, XA_ROLE, XA_SEQ, XA_FLUSH,
 };
 
+/* A region's heap attributes, as a local region has them: listed and served
+ * only while the region holds a libshmfs heap. */
+static const struct {
+	const char *name;
+	size_t field;
+} heap_xattrs[] = {
+	{ SHMFS_XATTR_HEAP_SZ, offsetof(shmfs_heap_stats_t, size) },
+	{ SHMFS_XATTR_HEAP_USED, offsetof(shmfs_heap_stats_t, used) },
+	{ SHMFS_XATTR_HEAP_FREE, offsetof(shmfs_heap_stats_t, free) },
+	{ SHMFS_XATTR_HEAP_ALLOC_CNT, offsetof(shmfs_heap_stats_t, alloc_cnt) },
+};
+
+struct heap_peek {
+	const void *mem;
+	size_t len;
+	shmfs_heap_stats_t *stats;
+};
+
+static int do_heap_peek(void *p)
+{
+	struct heap_peek *a = p;
+
+	return shmfs_heap_peek(a->mem, a->len, a->stats);
+}
+
+/* The statistics of the heap region r holds (s->lock held): the library's
+ * own checked read, of the device's bytes in place; a device cut short
+ * under the mapping is EFAULT, not a SIGBUS. -ENOMSG: no heap. */
+static int heap_stats_locked(struct shmfs_shared *s, const struct shmfs_shared_region *r,
+			     shmfs_heap_stats_t *ret)
+{
+	struct heap_peek a = { s->base + r->offset, (size_t)r->size, ret };
+
+	if (r->size == 0 || r->offset > s->size || r->size > s->size - r->offset)
+		return -ENOMSG;
+	memset(ret, 0, sizeof(*ret));
+	ret->sz = sizeof(*ret);
+	return shmfs_guarded_call(do_heap_peek, &a);
+}
+
 /* The value of xattr name of ino (s->lock held). */
 static int xattr_value_locked(struct shmfs_fs *fs, uint64_t ino, const char *name, char *out,
 			      size_t out_sz)
@@ -238,7 +280,18 @@ static int xattr_value_locked(struct shmfs_fs *fs, uint64_t ino, const char *nam
 	else if (r && strcmp(name, SHMFS_XATTR_CTIME) == 0)
 		snprintf(out, out_sz, "%" PRId64 ".%09" PRId64, r->btime_ns / 1000000000,
 			 r->btime_ns % 1000000000);
-	else if (!r && strcmp(name, XA_SEQ) == 0)
+	else if (r && strncmp(name, "user.shmfs.heap.", 16) == 0) {
+		shmfs_heap_stats_t hs;
+		size_t i;
+
+		for (i = 0; i < SHMFS_ARRAY_SIZE(heap_xattrs); i++)
+			if (strcmp(name, heap_xattrs[i].name) == 0)
+				break;
+		if (i == SHMFS_ARRAY_SIZE(heap_xattrs) || heap_stats_locked(s, r, &hs) < 0)
+			return -ENODATA;
+		snprintf(out, out_sz, "%" PRIu64,
+			 *(const uint64_t *)((const char *)&hs + heap_xattrs[i].field));
+	} else if (!r && strcmp(name, XA_SEQ) == 0)
 		snprintf(out, out_sz, "%" PRIu64, s->st.seq);
 	else if (!r && strcmp(name, XA_FLUSH) == 0)
 		snprintf(out, out_sz, "%s", shmfs_shared_flush_name());
@@ -361,7 +414,18 @@ static void sh_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (shmfs_shared_is_region_ino(ino)) {
 		uint64_t id = ino & ~INO_REGION_TAG;
 
+		const struct shmfs_shared_region *r;
+		shmfs_heap_stats_t hs;
+
 		pthread_mutex_lock(&s->lock);
+		r = shmfs_shared_find_id(&s->st, id);
+		if (r && heap_stats_locked(s, r, &hs) == 0)
+			for (size_t i = 0; i < SHMFS_ARRAY_SIZE(heap_xattrs); i++) {
+				size_t n = strlen(heap_xattrs[i].name) + 1;
+
+				memcpy(buf + len, heap_xattrs[i].name, n);
+				len += n;
+			}
 		for (size_t i = 0; i < s->st.xcnt; i++) {
 			const struct shmfs_shared_xattr *x = &s->st.xv[i];
 			size_t n = strlen(x->name) + 1;

@@ -257,6 +257,18 @@ t_is "a process of hostB, under B, allocates 10 more in the same heap" OK "$(cat
 t_like "A and B see the 20 allocations" "^[0-9]+ [0-9]+ [0-9]+ 20 / [0-9]+ [0-9]+ [0-9]+ 20$" \
 	"$("$HEAPTOOL" stats "$A/heap") / $("$HEAPTOOL" stats "$B/heap")"
 t_is "the stats agree" "$("$HEAPTOOL" stats "$A/heap")" "$("$HEAPTOOL" stats "$B/heap")"
+heap_attrs() {
+	local a
+	for a in size used free alloc_count; do fs_x "$1" user.shmfs.heap.$a; done | xargs
+}
+t_is "B's heap attributes tell the same as the library (as a local heap's do)" \
+	"$("$HEAPTOOL" stats "$A/heap")" "$(heap_attrs "$B/heap")"
+t_is "and A's" "$("$HEAPTOOL" stats "$A/heap")" "$(heap_attrs "$A/heap")"
+t_like "B lists them on the heap" "user.shmfs.heap.alloc_count" "$("$TSYS" listxattr "$B/heap")"
+t_is "and not on a region without a heap" 0 "$("$TSYS" listxattr "$B/r1" | grep -c user.shmfs.heap)"
+t_errno "where they are absent" ENODATA getxattr "$B/r1" user.shmfs.heap.size
+t_like "heap usage without a name finds the shared heap" "shared/pool/heap" \
+	"$("$SHMFSCTL_BIN" --mount "$MB" heap usage)"
 t_check "shmfsctl heap check passes under B" "$SHMFSCTL_BIN" --mount "$MB" heap check shared/pool/heap
 t_check "and under A" "$SHMFSCTL_BIN" --mount "$T_MNT" heap check "$A/heap"
 t_like "it names the region by its tree path" "^shared/pool/heap: heap consistent" \
