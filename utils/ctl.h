@@ -228,6 +228,7 @@ struct ctl_region_scan {
 	struct ctl *c;
 	struct ctl_region_ent *ent;
 	size_t cnt, cap, next;
+	size_t tree_cnt;            /* the first ones, in TYPE/nodeN/ (then shared/) */
 };
 int ctl_regions_scan(struct ctl *c, struct ctl_region_scan *s);
 int ctl_regions_scan_next(struct ctl_region_scan *s, struct ctl_region *ret);

@@ -545,6 +545,8 @@ int ctl_regions_scan(struct ctl *c, struct ctl_region_scan *s)
 	}
 	if (s->cnt > 1)
 		qsort(s->ent, s->cnt, sizeof(*s->ent), ent_cmp);
+	while (s->tree_cnt < s->cnt && s->ent[s->tree_cnt].node >= 0)
+		s->tree_cnt++;
 	return 0;
 }
 
@@ -572,12 +574,9 @@ bool ctl_regions_scan_has(const struct ctl_region_scan *s, const struct shmfs_pa
 			  const char *name)
 {
 	struct ctl_region_ent key = { .t = t, .name = name };
-	size_t n = 0;
 
 	/* the tree's own regions come first, by type then name */
-	while (n < s->cnt && s->ent[n].node >= 0)
-		n++;
-	return n && bsearch(&key, s->ent, n, sizeof(*s->ent), ent_key_cmp);
+	return s->tree_cnt && bsearch(&key, s->ent, s->tree_cnt, sizeof(*s->ent), ent_key_cmp);
 }
 
 int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
