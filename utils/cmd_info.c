@@ -65,6 +65,29 @@ static const char *lifetime_text(const struct ctl_region *g, char *buf, size_t s
 	return buf;
 }
 
+/* Whether a creator runs: /proc asked at most every 100 ms per creator (the
+ * last one asked), as a listing shows many regions of one creator in a row. */
+static bool creator_alive(pid_t pid, uint64_t start)
+{
+	static struct {
+		pid_t pid;
+		uint64_t start;
+		bool alive;
+		struct timespec at;
+	} last;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (last.pid == pid && last.start == start && last.pid > 0 &&
+	    (now.tv_sec - last.at.tv_sec) * 1000000000LL + (now.tv_nsec - last.at.tv_nsec) < 100000000LL)
+		return last.alive;
+	last.pid = pid;
+	last.start = start;
+	last.alive = shmfs_proc_alive(pid, start);
+	last.at = now;
+	return last.alive;
+}
+
 void ctl_region_print(const struct ctl_region *g, bool all)
 {
 	char u[64], gr[64], when[64], rel[128];
@@ -97,7 +120,7 @@ void ctl_region_print(const struct ctl_region *g, bool all)
 			; /* the log names no creator process */
 		else if (g->creator_pid > 0)
 			printf("  creator:     %lld (%s)\n", (long long)g->creator_pid,
-			       shmfs_proc_alive((pid_t)g->creator_pid, g->creator_start) ? "running" : "gone");
+			       creator_alive((pid_t)g->creator_pid, g->creator_start) ? "running" : "gone");
 		else if (g->creator_pid == 0)
 			printf("  creator:     none\n");
 		else
@@ -215,28 +238,12 @@ static int fs_usage(struct ctl *c, const struct shmfs_page_type *t, struct fs_us
 	return 0;
 }
 
-struct region_key {
-	enum shmfs_page_kind kind;
-	const char *name;
-};
-
-/* The order of ctl_regions_list: largest pages first, then by name. */
-static int region_key_cmp(const void *k, const void *e)
-{
-	const struct region_key *key = k;
-	const struct ctl_region *g = e;
-
-	if (key->kind != g->t->kind)
-		return key->kind > g->t->kind ? -1 : 1;
-	return strcmp(key->name, g->name);
-}
-
 /* Files in the backing store that the tree does not present as regions:
  * left by something other than the daemon. Read-only look. Each file is
- * looked up in the (sorted) list: O(files log regions), not O(files x
+ * looked up in the (sorted) listing: O(files log regions), not O(files x
  * regions). */
-static void foreign_files(struct ctl *c, const struct ctl_region *regs, size_t reg_cnt,
-			  struct json *j, bool *printed)
+static void foreign_files(struct ctl *c, const struct ctl_region_scan *scan, struct json *j,
+			  bool *printed)
 {
 	char backing[4096];
 
@@ -257,13 +264,10 @@ static void foreign_files(struct ctl *c, const struct ctl_region *regs, size_t r
 		while ((de = readdir(d))) {
 			char path[4500], u[64], gr[64], mode[8];
 			struct stat st;
-			bool known = false;
 
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			known = reg_cnt && bsearch(&(struct region_key){ t->kind, de->d_name }, regs, reg_cnt,
-						   sizeof(*regs), region_key_cmp);
-			if (known)
+			if (ctl_regions_scan_has(scan, t, de->d_name))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 			if (lstat(path, &st) < 0)
@@ -318,8 +322,8 @@ static void dpdk_hint(struct ctl *c, struct json *j)
 static int run_info(struct ctl *c, const struct ctl_args *a)
 {
 	bool all = a->opt[0];
-	_cleanup_free_ struct ctl_region *regs = NULL;
-	size_t reg_cnt = 0;
+	_cleanup_free_ struct ctl_region *g = NULL;
+	struct ctl_region_scan scan;
 	struct json j;
 	bool printed = false;
 	int r;
@@ -328,9 +332,15 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 		return ctl_usage("info", "--prometheus and --json are two formats; choose one");
 	if (a->opt[1])
 		return ctl_info_prometheus(c);
-	r = ctl_regions_load(c, "info", &regs, &reg_cnt);
+	r = ctl_mount_check(c, "info");
 	if (r)
 		return r;
+	/* the names now, each region read as it is shown: memory per name,
+	 * not per region (a struct ctl_region is 13 KB) */
+	g = malloc(sizeof(*g));
+	r = g ? ctl_regions_scan(c, &scan) : -ENOMEM;
+	if (r < 0)
+		return ctl_fail(r, "info", c->mount, NULL, "cannot list the regions of");
 	if (c->json) {
 		ctl_json_open(c, &j, "info");
 		json_str(&j, "mount", c->mount);
@@ -370,32 +380,33 @@ static int run_info(struct ctl *c, const struct ctl_args *a)
 	dpdk_hint(c, c->json ? &j : NULL);
 	if (c->json)
 		json_arr_open(&j, "regions");
-	for (size_t i = 0; i < reg_cnt; i++) {
-		if (!regs[i].readable && !all)
+	while (ctl_regions_scan_next(&scan, g) > 0) {
+		if (!g->readable && !all)
 			continue;
 		if (c->json) {
 			json_obj_open(&j, NULL);
-			ctl_region_json(&j, &regs[i]);
+			ctl_region_json(&j, g);
 			json_obj_close(&j);
 		} else {
 			putchar('\n');
-			ctl_region_print(&regs[i], all);
+			ctl_region_print(g, all);
 		}
 	}
 	if (c->json) {
 		json_arr_close(&j);
 		if (all) {
 			json_arr_open(&j, "foreign");
-			foreign_files(c, regs, reg_cnt, &j, &printed);
+			foreign_files(c, &scan, &j, &printed);
 			json_arr_close(&j);
 		}
 		ctl_quota_report(c, &j);
 		ctl_json_close(c, &j);
 	} else {
 		if (all)
-			foreign_files(c, regs, reg_cnt, NULL, &printed);
+			foreign_files(c, &scan, NULL, &printed);
 		ctl_quota_report(c, NULL);
 	}
+	ctl_regions_scan_free(&scan);
 	return 0;
 }
 

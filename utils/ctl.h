@@ -218,6 +218,25 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
  * *ret is malloc'ed. Regions that vanish meanwhile are skipped. */
 int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt);
 
+/* A listing read one region at a time, in ctl_regions_list's order: the
+ * names first (ctl_regions_scan: 0 or -errno), then each region as it is
+ * asked for (ctl_regions_scan_next: 1 with *ret filled, 0 at the end;
+ * regions that vanished meanwhile are skipped). Memory is per name, not per
+ * region read: for commands that show regions as they go. */
+struct ctl_region_ent;
+struct ctl_region_scan {
+	struct ctl *c;
+	struct ctl_region_ent *ent;
+	size_t cnt, cap, next;
+	size_t tree_cnt;            /* the first ones, in TYPE/nodeN/ (then shared/) */
+};
+int ctl_regions_scan(struct ctl *c, struct ctl_region_scan *s);
+int ctl_regions_scan_next(struct ctl_region_scan *s, struct ctl_region *ret);
+void ctl_regions_scan_free(struct ctl_region_scan *s);
+/* Whether the scan listed a region NAME of type t in the tree (TYPE/nodeN/). */
+bool ctl_regions_scan_has(const struct ctl_region_scan *s, const struct shmfs_page_type *t,
+			  const char *name);
+
 /* What a command listing regions starts with: the mount checked, then every
  * region (ctl_regions_list). 0, or the exit status after saying why. */
 int ctl_regions_load(struct ctl *c, const char *cmd, struct ctl_region **ret, size_t *ret_cnt);

@@ -87,24 +87,67 @@ void ctl_progress(struct ctl *c, const char *what, uint64_t have, uint64_t targe
 	fflush(stderr);
 }
 
+/* Names of users and groups, remembered for the run: a listing of N regions
+ * would otherwise read /etc/passwd and /etc/group twice per region. A small
+ * table, filled in order, then the first slots reused (most listings name a
+ * handful of owners). Single-threaded callers only. */
+#define NAME_CACHE 16
+struct name_cache {
+	unsigned int id[NAME_CACHE];
+	char name[NAME_CACHE][64];
+	unsigned int cnt, next;
+};
+
+static const char *name_cached(struct name_cache *nc, unsigned int id)
+{
+	for (unsigned int i = 0; i < nc->cnt; i++)
+		if (nc->id[i] == id)
+			return nc->name[i];
+	return NULL;
+}
+
+static const char *name_keep(struct name_cache *nc, unsigned int id, const char *name)
+{
+	unsigned int i = nc->next;
+
+	nc->next = (nc->next + 1) % NAME_CACHE;
+	if (nc->cnt < NAME_CACHE)
+		nc->cnt++;
+	nc->id[i] = id;
+	snprintf(nc->name[i], sizeof(nc->name[i]), "%s", name);
+	return nc->name[i];
+}
+
 const char *ctl_user(uid_t uid, char *buf, size_t sz)
 {
-	struct passwd *pw = getpwuid(uid);
+	static struct name_cache nc;
+	const char *n = name_cached(&nc, (unsigned int)uid);
 
-	if (pw)
-		snprintf(buf, sz, "%s", pw->pw_name);
-	else
-		snprintf(buf, sz, "%u", (unsigned)uid);
+	if (!n) {
+		struct passwd *pw = getpwuid(uid);
+		char num[16];
+
+		if (!pw)
+			snprintf(num, sizeof(num), "%u", (unsigned)uid);
+		n = name_keep(&nc, (unsigned int)uid, pw ? pw->pw_name : num);
+	}
+	snprintf(buf, sz, "%s", n);
 	return buf;
 }
 
 const char *ctl_group(gid_t gid, char *buf, size_t sz)
 {
-	struct group *gr = getgrgid(gid);
+	static struct name_cache nc;
+	const char *n = name_cached(&nc, (unsigned int)gid);
 
-	if (gr)
-		snprintf(buf, sz, "%s", gr->gr_name);
-	else
-		snprintf(buf, sz, "%u", (unsigned)gid);
+	if (!n) {
+		struct group *gr = getgrgid(gid);
+		char num[16];
+
+		if (!gr)
+			snprintf(num, sizeof(num), "%u", (unsigned)gid);
+		n = name_keep(&nc, (unsigned int)gid, gr ? gr->gr_name : num);
+	}
+	snprintf(buf, sz, "%s", n);
 	return buf;
 }

@@ -399,9 +399,19 @@ int ctl_region_read(struct ctl *c, const char *path, const struct shmfs_page_typ
 	return 0;
 }
 
-static int region_cmp(const void *a, const void *b)
+/* A region found by a listing, not yet read: where it is and how it sorts.
+ * A scan holds one of these per region (about 100 bytes), so a listing of
+ * 100,000 regions does not hold 100,000 struct ctl_region (13 KB each). */
+struct ctl_region_ent {
+	const struct shmfs_page_type *t;
+	int node;                   /* -1: a region of a shared backing */
+	char *path;                 /* malloc'ed, in the tree */
+	const char *name;           /* its last component */
+};
+
+static int ent_cmp(const void *a, const void *b)
 {
-	const struct ctl_region *x = a, *y = b;
+	const struct ctl_region_ent *x = a, *y = b;
 
 	if ((x->node < 0) != (y->node < 0))
 		return x->node < 0 ? 1 : -1;     /* shared regions last */
@@ -410,6 +420,30 @@ static int region_cmp(const void *a, const void *b)
 	if (x->t->kind != y->t->kind)
 		return x->t->kind > y->t->kind ? -1 : 1; /* largest pages first */
 	return strcmp(x->name, y->name);
+}
+
+static int scan_add(struct ctl_region_scan *s, const struct shmfs_page_type *t, int node,
+		    const char *dir, const char *name)
+{
+	struct ctl_region_ent *e;
+
+	if (s->cnt == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		struct ctl_region_ent *n = realloc(s->ent, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->ent = n;
+		s->cap = ncap;
+	}
+	e = &s->ent[s->cnt];
+	if (asprintf(&e->path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	e->t = t;
+	e->node = node;
+	e->name = e->path + strlen(dir) + 1;
+	s->cnt++;
+	return 0;
 }
 
 /* The page type a shared region is listed under: its extents are 2 MiB
@@ -423,14 +457,15 @@ static const struct shmfs_page_type *shared_type(struct ctl *c)
 	return t;
 }
 
-/* Append the regions of every shared backing, MOUNT/shared/NAME/REGION, to
- * *v (no shared/ directory: none). */
-static int shared_list(struct ctl *c, struct ctl_region **v, size_t *cnt, size_t *cap)
+/* Add the regions of every shared backing, MOUNT/shared/NAME/REGION (no
+ * shared/ directory: none). */
+static int shared_list(struct ctl *c, struct ctl_region_scan *s)
 {
 	const struct shmfs_page_type *t = shared_type(c);
 	_cleanup_closedir_ DIR *top = NULL;
 	char dir[4096];
 	struct dirent *de;
+	int r;
 
 	snprintf(dir, sizeof(dir), "%s/shared", c->mount);
 	top = opendir(dir);
@@ -448,41 +483,37 @@ static int shared_list(struct ctl *c, struct ctl_region **v, size_t *cnt, size_t
 		if (!d)
 			continue;
 		while ((re = readdir(d))) {
-			char path[sizeof(sub) + 320];
-
 			if (re->d_name[0] == '.')
 				continue;
-			if (*cnt == *cap) {
-				size_t ncap = *cap ? *cap * 2 : 16;
-				struct ctl_region *n = realloc(*v, ncap * sizeof(**v));
-
-				if (!n)
-					return -ENOMEM;
-				*v = n;
-				*cap = ncap;
-			}
-			snprintf(path, sizeof(path), "%s/%s", sub, re->d_name);
-			if (ctl_region_read(c, path, t, -1, &(*v)[*cnt]) == 0)
-				(*cnt)++;
+			r = scan_add(s, t, -1, sub, re->d_name);
+			if (r < 0)
+				return r;
 		}
 	}
 	return 0;
 }
 
-int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
+void ctl_regions_scan_free(struct ctl_region_scan *s)
 {
-	_cleanup_free_ struct ctl_region *v = NULL;
-	size_t cnt = 0, cap = 0;
+	for (size_t i = 0; i < s->cnt; i++)
+		free(s->ent[i].path);
+	free(s->ent);
+	*s = (struct ctl_region_scan){ 0 };
+}
+
+int ctl_regions_scan(struct ctl *c, struct ctl_region_scan *s)
+{
 	int nodes[SHMFS_NODE_MAX];
 	int node_cnt = ctl_memory_nodes(nodes, SHMFS_NODE_MAX), r;
 
+	*s = (struct ctl_region_scan){ .c = c };
 	for (int k = SHMFS_PAGE_KIND_CNT - 1; k >= 0; k--) {
 		const struct shmfs_page_type *t = &c->types.type[k];
 
 		if (!shmfs_page_type_present(t))
 			continue;
 		for (int i = 0; i < node_cnt; i++) {
-			char dir[4096], path[4096 + 320];
+			char dir[4096];
 			_cleanup_closedir_ DIR *d = NULL;
 			struct dirent *de;
 
@@ -492,31 +523,81 @@ int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
 			if (!d) {
 				if (errno == ENOENT)
 					continue;
-				return -errno;
+				r = -errno;
+				ctl_regions_scan_free(s);
+				return r;
 			}
 			while ((de = readdir(d))) {
 				if (de->d_name[0] == '.')
 					continue;
-				if (cnt == cap) {
-					size_t ncap = cap ? cap * 2 : 16;
-					struct ctl_region *n = realloc(v, ncap * sizeof(*v));
-
-					if (!n)
-						return -ENOMEM;
-					v = n;
-					cap = ncap;
+				r = scan_add(s, t, nodes[i], dir, de->d_name);
+				if (r < 0) {
+					ctl_regions_scan_free(s);
+					return r;
 				}
-				snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-				if (ctl_region_read(c, path, t, nodes[i], &v[cnt]) == 0)
-					cnt++;
 			}
 		}
 	}
-	r = shared_list(c, &v, &cnt, &cap);
+	r = shared_list(c, s);
+	if (r < 0) {
+		ctl_regions_scan_free(s);
+		return r;
+	}
+	if (s->cnt > 1)
+		qsort(s->ent, s->cnt, sizeof(*s->ent), ent_cmp);
+	while (s->tree_cnt < s->cnt && s->ent[s->tree_cnt].node >= 0)
+		s->tree_cnt++;
+	return 0;
+}
+
+int ctl_regions_scan_next(struct ctl_region_scan *s, struct ctl_region *ret)
+{
+	while (s->next < s->cnt) {
+		const struct ctl_region_ent *e = &s->ent[s->next++];
+
+		if (ctl_region_read(s->c, e->path, e->t, e->node, ret) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int ent_key_cmp(const void *k, const void *e)
+{
+	const struct ctl_region_ent *key = k, *x = e;
+
+	if (key->t->kind != x->t->kind)
+		return key->t->kind > x->t->kind ? -1 : 1;
+	return strcmp(key->name, x->name);
+}
+
+bool ctl_regions_scan_has(const struct ctl_region_scan *s, const struct shmfs_page_type *t,
+			  const char *name)
+{
+	struct ctl_region_ent key = { .t = t, .name = name };
+
+	/* the tree's own regions come first, by type then name */
+	return s->tree_cnt && bsearch(&key, s->ent, s->tree_cnt, sizeof(*s->ent), ent_key_cmp);
+}
+
+int ctl_regions_list(struct ctl *c, struct ctl_region **ret, size_t *ret_cnt)
+{
+	_cleanup_free_ struct ctl_region *v = NULL;
+	struct ctl_region_scan s;
+	size_t cnt = 0;
+	int r = ctl_regions_scan(c, &s);
+
 	if (r < 0)
 		return r;
-	if (cnt > 1)
-		qsort(v, cnt, sizeof(*v), region_cmp);
+	if (s.cnt) {
+		v = malloc(s.cnt * sizeof(*v));
+		if (!v) {
+			ctl_regions_scan_free(&s);
+			return -ENOMEM;
+		}
+	}
+	while (cnt < s.cnt && ctl_regions_scan_next(&s, &v[cnt]) > 0)
+		cnt++;
+	ctl_regions_scan_free(&s);
 	*ret = TAKE_PTR(v);
 	*ret_cnt = cnt;
 	return 0;

@@ -120,6 +120,18 @@ t_is "info -a --json lists them under foreign" "$T_BACKING/.normal/not a region"
 	"$(ctl_json "$T_DIR/infoa.json" 'd["foreign"][0]["path"]')"
 rm -f "$T_BACKING/.normal/not a region"
 
+# info shows regions as it reads them: its memory is per name (about 100
+# bytes), not per region read (13 KB), so 3,000 regions fit in 24 MiB of
+# address space (all of them held at once took 40 MiB and more)
+for i in $(seq 3000); do : >"$D/many$i" || break; done
+t_is "3,000 regions made" 3000 "$(find "$D" -maxdepth 1 -name 'many*' | wc -l)"
+(ulimit -v 24576; ctl info) >"$T_DIR/many.out" 2>&1
+t_is "info lists 3,000 regions within 24 MiB" 3000 "$(grep -cE '^many[0-9]+$' "$T_DIR/many.out")"
+(ulimit -v 24576; ctl --json info) >"$T_DIR/many.json" 2>&1
+t_is "so does info --json" 3000 "$(ctl_json "$T_DIR/many.json" 'len([r for r in d["regions"] if r["name"].startswith("many")])')"
+t_is "in order of name" "many1 many10 many100" "$(grep -E '^many[0-9]+$' "$T_DIR/many.out" | head -3 | xargs)"
+find "$D" -maxdepth 1 -name 'many*' -delete
+
 ctl_kill "$PB"; ctl_kill "$ZOMBIE_PARENT"
 ctl reset >/dev/null
 t_done
