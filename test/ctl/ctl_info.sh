@@ -123,12 +123,22 @@ rm -f "$T_BACKING/.normal/not a region"
 # info shows regions as it reads them: its memory is per name (about 100
 # bytes), not per region read (13 KB), so 3,000 regions fit in 24 MiB of
 # address space (all of them held at once took 40 MiB and more)
+# (a sanitizer's shadow memory takes terabytes of address space: there the
+# bound is not measurable, the listing is still checked)
 for i in $(seq 3000); do : >"$D/many$i" || break; done
 t_is "3,000 regions made" 3000 "$(find "$D" -maxdepth 1 -name 'many*' | wc -l)"
-(ulimit -v 24576; ctl info) >"$T_DIR/many.out" 2>&1
-t_is "info lists 3,000 regions within 24 MiB" 3000 "$(grep -cE '^many[0-9]+$' "$T_DIR/many.out")"
-(ulimit -v 24576; ctl --json info) >"$T_DIR/many.json" 2>&1
-t_is "so does info --json" 3000 "$(ctl_json "$T_DIR/many.json" 'len([r for r in d["regions"] if r["name"].startswith("many")])')"
+if ldd "$SHMFSCTL_BIN" 2>/dev/null | grep -q 'libasan\|libtsan'; then
+	t_skip "info within 24 MiB of address space" "a sanitizer's shadow memory takes terabytes of address space"
+	bounded() { "$@"; }
+	within=""
+else
+	bounded() { (ulimit -v 24576; "$@"); }
+	within=" within 24 MiB"
+fi
+bounded ctl info >"$T_DIR/many.out" 2>&1
+t_is "info lists 3,000 regions$within" 3000 "$(grep -cE '^many[0-9]+$' "$T_DIR/many.out")"
+bounded ctl --json info >"$T_DIR/many.json" 2>&1
+t_is "so does info --json$within" 3000 "$(ctl_json "$T_DIR/many.json" 'len([r for r in d["regions"] if r["name"].startswith("many")])')"
 t_is "in order of name" "many1 many10 many100" "$(grep -E '^many[0-9]+$' "$T_DIR/many.out" | head -3 | xargs)"
 find "$D" -maxdepth 1 -name 'many*' -delete
 
