@@ -542,6 +542,10 @@ int shmfs_sigbus_install(void);
 int shmfs_guarded_call(int (*fn)(void *), void *arg);
 int shmfs_guarded_copy(void *dst, const void *src, size_t len);
 int shmfs_guarded_set(void *dst, int c, size_t len);
+/* shmfs_heap_peek (ret: a shmfs_heap_stats_t, its sz set) of memory a
+ * truncation may take away: -EFAULT then. */
+struct shmfs_heap_stats;
+int shmfs_guarded_heap_peek(const void *mem, size_t len, struct shmfs_heap_stats *ret);
 
 /* ------------------------------------------------------------ mappers.c */
 

@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <shmfs/heap.h>
+
 /* ------------------------------------------------------------ SIGBUS
  *
  * The daemon touches region memory itself in two places: copying a write
@@ -92,4 +94,24 @@ int shmfs_guarded_set(void *dst, int c, size_t len)
 	struct set_args a = { dst, c, len };
 
 	return shmfs_guarded_call(do_set, &a);
+}
+
+struct heap_peek_args {
+	const void *mem;
+	size_t len;
+	shmfs_heap_stats_t *stats;
+};
+
+static int do_heap_peek(void *p)
+{
+	struct heap_peek_args *a = p;
+
+	return shmfs_heap_peek(a->mem, a->len, a->stats);
+}
+
+int shmfs_guarded_heap_peek(const void *mem, size_t len, struct shmfs_heap_stats *ret)
+{
+	struct heap_peek_args a = { mem, len, ret };
+
+	return shmfs_guarded_call(do_heap_peek, &a);
 }

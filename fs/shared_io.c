@@ -223,32 +223,17 @@ static const struct {
 	{ SHMFS_XATTR_HEAP_ALLOC_CNT, offsetof(shmfs_heap_stats_t, alloc_cnt) },
 };
 
-struct heap_peek {
-	const void *mem;
-	size_t len;
-	shmfs_heap_stats_t *stats;
-};
-
-static int do_heap_peek(void *p)
-{
-	struct heap_peek *a = p;
-
-	return shmfs_heap_peek(a->mem, a->len, a->stats);
-}
-
 /* The statistics of the heap region r holds (s->lock held): the library's
  * own checked read, of the device's bytes in place; a device cut short
  * under the mapping is EFAULT, not a SIGBUS. -ENOMSG: no heap. */
 static int heap_stats_locked(struct shmfs_shared *s, const struct shmfs_shared_region *r,
 			     shmfs_heap_stats_t *ret)
 {
-	struct heap_peek a = { s->base + r->offset, (size_t)r->size, ret };
-
 	if (r->size == 0 || r->offset > s->size || r->size > s->size - r->offset)
 		return -ENOMSG;
 	memset(ret, 0, sizeof(*ret));
 	ret->sz = sizeof(*ret);
-	return shmfs_guarded_call(do_heap_peek, &a);
+	return shmfs_guarded_heap_peek(s->base + r->offset, (size_t)r->size, ret);
 }
 
 /* The value of xattr name of ino (s->lock held). */

@@ -83,19 +83,6 @@ static int format_pids(const pid_t *pids, size_t cnt, const struct fuse_ctx *ctx
 	return 0;
 }
 
-struct peek_args {
-	const void *mem;
-	size_t len;
-	shmfs_heap_stats_t *stats;
-};
-
-static int do_peek(void *p)
-{
-	struct peek_args *a = p;
-
-	return shmfs_heap_peek(a->mem, a->len, a->stats);
-}
-
 /* Heap statistics, when the region holds a libshmfs heap: peeked through a
  * short-lived read-only mapping. */
 static int heap_peek(struct shmfs_fs *fs, struct shmfsd_region *r, shmfs_heap_stats_t *ret)
@@ -127,10 +114,7 @@ static int heap_peek(struct shmfs_fs *fs, struct shmfsd_region *r, shmfs_heap_st
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
-	{
-		struct peek_args a = { map, (size_t)st.st_size, ret };
-		rc = shmfs_guarded_call(do_peek, &a);
-	}
+	rc = shmfs_guarded_heap_peek(map, (size_t)st.st_size, ret);
 	munmap(map, (size_t)st.st_size);
 	return rc;
 }
